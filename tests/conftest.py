@@ -1,0 +1,234 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, real Redis, a running app.
+
+Database tests run on both backends (``database_url`` is parametrised). PostgreSQL gets a
+database of its own per test process, migrated once and truncated between tests; SQLite
+gets a fresh copy of a migrated file per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from service.app import create_app
+from service.config import Settings
+from service.db import Database
+from service.models import Role
+from service.security import issue_key
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+TABLES = (
+    "reminder_events",
+    "attempts",
+    "idempotency_records",
+    "reminders",
+    "audio_assets",
+    "audit_log",
+    "api_keys",
+)
+WAIT_STEP_S = 0.05
+
+
+def _postgres_db_name() -> str:
+    return f"tellwell_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = _postgres_db_name()
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN} ({err}); "
+            "run .ci/services to start it"
+        )
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    url = f"{base}/{name}"
+    Database(url).migrate()
+    yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "tellwell.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "tellwell.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    with db.session() as session:
+        session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    connection = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        connection.flushdb()
+    except redis.ConnectionError as err:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_TEST_URL} ({err}); run .ci/services to start it"
+        )
+    finally:
+        connection.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "redis_url": "",
+            "secret_key": "test-signing-key",
+            "sweep_interval_s": 0.2,
+            "public_base_url": "http://testserver",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@dataclass
+class Keys:
+    admin: str
+    staff: str
+    scheduler: str
+    other_scheduler: str
+
+    @staticmethod
+    def header(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+def make_keys(database_url: str) -> Keys:
+    db = Database(database_url)
+    with db.session() as session:
+        keys = Keys(
+            admin=issue_key(session, Role.ADMIN, "admin").raw,
+            staff=issue_key(session, Role.STAFF, "nurse").raw,
+            scheduler=issue_key(session, Role.SCHEDULER, "epic").raw,
+            other_scheduler=issue_key(session, Role.SCHEDULER, "cerner").raw,
+        )
+    db.dispose()
+    return keys
+
+
+@pytest.fixture
+def keys(database_url: str) -> Keys:
+    return make_keys(database_url)
+
+
+@pytest.fixture
+def client(settings: Settings, keys: Keys) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def daytime_zone(now: datetime | None = None) -> str:
+    """An IANA zone where it is now mid-day, so a call sent "now" is inside the window."""
+    now = now or datetime.now(UTC)
+    offset = (13 - now.hour) % 24  # local hour 13 wanted
+    offset = offset - 24 if offset > 12 else offset
+    # Etc/GMT signs are inverted: Etc/GMT-5 is five hours ahead of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def reminder_body(**changes: Any) -> dict[str, Any]:
+    """A valid reminder request, as a scheduling system would send it."""
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    body: dict[str, Any] = {
+        "kind": "appointment_reminder",
+        "channel": "phone",
+        "language": "es",
+        "patient": {
+            "name": "María López",
+            "phone": "+13125550123",
+            "timezone": daytime_zone(),
+            "speech_rate": "normal",
+        },
+        "clinic": {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
+        "appointment": {
+            "start": start.isoformat(),
+            "provider": "Dr. Chen",
+            "location": "Second floor, suite 210",
+            "instructions": "Bring your medicine list.",
+        },
+        "external_id": "appt-88123",
+    }
+    body.update(changes)
+    return body
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+    """Poll until ``predicate`` returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(WAIT_STEP_S)
+    pytest.fail(f"condition not met within {timeout_s} s")
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+
+@pytest.fixture
+def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
+    """The app served by uvicorn on a loopback port, for truly concurrent requests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout_s=15)
+    yield LiveServer(url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=15)

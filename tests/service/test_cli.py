@@ -1,0 +1,103 @@
+"""The ``tellwell`` command as an operator runs it, in a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pydub import AudioSegment
+
+from service.db import Database
+from service.security import find_key
+
+
+def tellwell(*args: str, data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TELLWELL_DATA_DIR": str(data_dir), "TELLWELL_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_keys_create_prints_a_working_key_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    assert tellwell("migrate", data_dir=tmp_path, database_url=url).returncode == 0
+    made = tellwell("keys", "create", "--role", "staff", data_dir=tmp_path, database_url=url)
+    assert made.returncode == 0, made.stderr
+    raw = made.stdout.strip()
+    db = Database(url)
+    with db.session() as session:
+        key = find_key(session, raw)
+        assert key is not None and key.role == "staff"
+        assert raw not in key.key_hash
+    db.dispose()
+    refused = tellwell("keys", "create", "--role", "root", data_dir=tmp_path, database_url=url)
+    assert refused.returncode != 0 and "root" in refused.stderr
+
+
+def test_render_writes_one_message_offline(tmp_path: Path) -> None:
+    data = {
+        "patient": {"name": "Ana Ruiz", "timezone": "America/New_York", "speech_rate": "slow"},
+        "clinic": {"name": "Harbor Health", "callback_phone": "+16175550100"},
+        "appointment": {"start": "2030-03-05T15:00:00+00:00", "provider": "Dr. Patel"},
+    }
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps(data))
+    out = tmp_path / "message.mp3"
+    done = tellwell(
+        "render",
+        "--kind",
+        "appointment_reminder",
+        "--language",
+        "en",
+        "--variant",
+        "call",
+        "--data",
+        str(facts),
+        "-o",
+        str(out),
+        data_dir=tmp_path,
+        database_url="",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ana" in done.stdout and "Harbor Health" in done.stdout
+    assert "10:00" in done.stdout  # 15:00 UTC said in the patient's zone
+    segment = AudioSegment.from_file(out)
+    assert 10 < segment.duration_seconds < 90
+
+
+def test_render_refuses_an_unknown_language(tmp_path: Path) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps(
+            {
+                "patient": {"name": "A", "timezone": "UTC"},
+                "clinic": {"name": "C", "callback_phone": "+16175550100"},
+                "result": {"ordered_by": None},
+            }
+        )
+    )
+    done = tellwell(
+        "render",
+        "--kind",
+        "result_ready",
+        "--language",
+        "xx",
+        "--variant",
+        "call",
+        "--data",
+        str(facts),
+        "-o",
+        str(tmp_path / "x.mp3"),
+        data_dir=tmp_path,
+        database_url="",
+    )
+    assert done.returncode == 2
+    assert "cannot render" in done.stderr

@@ -1,0 +1,146 @@
+"""Previews, the language list, signed audio links and health, as staff and clients use them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+from pydub import AudioSegment
+from sqlalchemy import select
+
+from service.db import Database
+from service.models import AuditEntry, Reminder
+from service.security import AudioLinks
+from tests.conftest import Keys, reminder_body
+from tests.service.test_reminders_api import count_reminders
+
+
+def preview_body(**changes: Any) -> dict[str, Any]:
+    body = reminder_body(**changes)
+    del body["external_id"]
+    del body["patient"]["phone"]  # a preview needs no phone number
+    return body
+
+
+def test_preview_speaks_english_and_delivers_nothing(
+    client: TestClient, keys: Keys, database_url: str, tmp_path: Any
+) -> None:
+    response = client.post(
+        "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+    )
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["language"] == "en" and preview["variant"] == "call"
+    assert "María" in preview["text"] and "Riverside Clinic" in preview["text"]
+    assert preview["reading_grade"] is not None and preview["reading_grade"] <= 8
+    assert preview["reviewed"] is False
+    audio = client.get(preview["audio_url"].removeprefix("http://testserver"))
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    (tmp_path / "preview.mp3").write_bytes(audio.content)
+    segment = AudioSegment.from_file(tmp_path / "preview.mp3")
+    assert abs(segment.duration_seconds - preview["duration_s"]) < 0.5
+    assert count_reminders(database_url) == 0
+
+    db = Database(database_url)
+    with db.session() as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+        assert session.scalars(select(Reminder)).first() is None
+    db.dispose()
+    assert "preview.render" in actions and "audio.read" in actions
+
+
+def test_preview_of_a_voicemail_leaves_out_the_appointment_details(
+    client: TestClient, keys: Keys
+) -> None:
+    preview = client.post(
+        "/v1/previews",
+        json=preview_body(language="en", variant="voicemail"),
+        headers=keys.header(keys.staff),
+    ).json()
+    assert preview["variant"] == "voicemail"
+    for detail in ("Chen", "suite 210", "medicine"):
+        assert detail not in preview["text"]
+
+
+def test_languages_list_only_what_can_be_spoken(client: TestClient, keys: Keys) -> None:
+    languages = client.get("/v1/languages", headers=keys.header(keys.scheduler)).json()
+    by_code = {lang["code"]: lang for lang in languages}
+    assert {"en", "es"} <= set(by_code)
+    spanish = by_code["es"]
+    assert spanish["name"] == "Spanish" and spanish["engine"] == "espeak"
+    assert set(spanish["kinds"]) >= {"appointment_reminder", "result_ready"}
+    assert spanish["reviewed"] is False
+
+
+def test_audio_link_supports_range_requests(client: TestClient, keys: Keys) -> None:
+    preview = client.post(
+        "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+    ).json()
+    path = preview["audio_url"].removeprefix("http://testserver")
+    whole = client.get(path).content
+    part = client.get(path, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.content == whole[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(whole)}"
+
+
+def test_forged_audio_links_are_403(client: TestClient, keys: Keys) -> None:
+    preview = client.post(
+        "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+    ).json()
+    token = preview["audio_url"].rsplit("/", 1)[1]
+    key, fmt = AudioLinks("test-signing-key", 3600).open(token)
+    forged = AudioLinks("some-other-secret", 3600).token(key, fmt)
+    assert client.get(f"/v1/audio/{forged}").status_code == 403
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert client.get(f"/v1/audio/{tampered}").status_code == 403
+    assert client.get(f"/v1/audio/{token}").status_code == 200
+
+
+def test_expired_audio_links_are_403(make_settings: Any, keys: Keys) -> None:
+    from service.app import create_app
+
+    with TestClient(create_app(make_settings(audio_link_ttl_s=1))) as client:
+        preview = client.post(
+            "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+        ).json()
+        time.sleep(2.1)
+        response = client.get(preview["audio_url"].removeprefix("http://testserver"))
+    assert response.status_code == 403
+    assert "expired" in response.json()["detail"]
+
+
+def test_purged_audio_is_410(client: TestClient, keys: Keys) -> None:
+    preview = client.post(
+        "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+    ).json()
+    path = preview["audio_url"].removeprefix("http://testserver")
+    audio_dir = client.app.state.settings.audio_dir  # type: ignore[attr-defined]
+    for file in audio_dir.rglob("*.mp3"):
+        file.unlink()
+    assert client.get(path).status_code == 410
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "queue": "ok"}
+
+
+def test_readiness_fails_when_redis_is_unreachable(make_settings: Any) -> None:
+    from service.app import create_app
+
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0")
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["queue"].startswith("unreachable")
+
+
+def test_openapi_is_served(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/reminders", "/v1/previews", "/v1/languages", "/v1/audio/{token}"} <= set(
+        spec["paths"]
+    )

@@ -1,0 +1,124 @@
+"""The reminders contract as a hospital's integration engineer would exercise it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from service.db import Database
+from service.models import AuditEntry, Reminder
+from tests.conftest import Keys, reminder_body
+
+
+def count_reminders(database_url: str) -> int:
+    db = Database(database_url)
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Reminder)) or 0
+    db.dispose()
+    return total
+
+
+def test_accepted_reminder_answers_202_with_id_and_link(client: TestClient, keys: Keys) -> None:
+    send_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    body = reminder_body(
+        send_at=send_at.isoformat(),
+        channel="app",
+        patient={**reminder_body()["patient"], "app_recipient_id": "u-1"},
+    )
+    response = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["status"] == "scheduled"
+    assert datetime.fromisoformat(answer["send_at"]) == send_at
+    assert answer["links"]["self"] == f"http://testserver/v1/reminders/{answer['id']}"
+
+    shown = client.get(f"/v1/reminders/{answer['id']}", headers=keys.header(keys.scheduler))
+    assert shown.status_code == 200
+    reminder = shown.json()
+    assert reminder["status"] == "scheduled"
+    assert [e["status"] for e in reminder["events"]] == ["scheduled"]
+    assert reminder["attempts"] == []
+    assert reminder["message"] is None
+
+
+def test_phone_reminder_at_night_moves_to_eight_in_the_morning(
+    client: TestClient, keys: Keys
+) -> None:
+    chicago = ZoneInfo("America/Chicago")
+    tomorrow = datetime.now(chicago).date() + timedelta(days=1)
+    three_am = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 3, 0, tzinfo=chicago)
+    body = reminder_body(send_at=three_am.isoformat())
+    body["patient"]["timezone"] = "America/Chicago"
+    response = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert response.status_code == 202, response.text
+    moved = datetime.fromisoformat(response.json()["send_at"]).astimezone(chicago)
+    assert (moved.date(), moved.hour, moved.minute) == (tomorrow, 8, 0)
+
+
+def test_list_filters_by_external_id_and_pages_without_repeats(
+    client: TestClient, keys: Keys
+) -> None:
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for n in range(5):
+        client.post(
+            "/v1/reminders",
+            json=reminder_body(external_id=f"batch-{n % 2}", send_at=later),
+            headers=keys.header(keys.scheduler),
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(
+            "/v1/reminders", params=params, headers=keys.header(keys.scheduler)
+        ).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    batch = client.get(
+        "/v1/reminders", params={"external_id": "batch-0"}, headers=keys.header(keys.scheduler)
+    ).json()
+    assert len(batch["items"]) == 3
+    assert {item["external_id"] for item in batch["items"]} == {"batch-0"}
+
+
+def test_cancel_before_dispatch_then_cancel_again_is_harmless(
+    client: TestClient, keys: Keys
+) -> None:
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    created = client.post(
+        "/v1/reminders", json=reminder_body(send_at=later), headers=keys.header(keys.scheduler)
+    ).json()
+    url = f"/v1/reminders/{created['id']}"
+    cancelled = client.delete(url, headers=keys.header(keys.scheduler))
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    again = client.delete(url, headers=keys.header(keys.scheduler))
+    assert again.status_code == 200
+    events = [
+        e["status"] for e in client.get(url, headers=keys.header(keys.admin)).json()["events"]
+    ]
+    assert events == ["scheduled", "cancelled"]
+
+
+def test_reads_and_creates_are_audited_by_key(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    created = client.post(
+        "/v1/reminders", json=reminder_body(send_at=later), headers=keys.header(keys.scheduler)
+    ).json()
+    client.get(f"/v1/reminders/{created['id']}", headers=keys.header(keys.staff))
+    db = Database(database_url)
+    with db.session() as session:
+        actions = session.execute(
+            select(AuditEntry.action, AuditEntry.subject_id).order_by(AuditEntry.id)
+        ).all()
+    db.dispose()
+    assert ("reminder.create", created["id"]) in actions
+    assert ("reminder.read", created["id"]) in actions

@@ -1,0 +1,21 @@
+"""Shared helpers for the templates tests: every message the package can render."""
+
+from __future__ import annotations
+
+import pytest
+
+from templates import KINDS, VARIANTS, Message, languages, render_message, sample_facts
+
+ALL_MESSAGES = [
+    (language, kind, variant)
+    for language in languages()
+    for kind in KINDS
+    for variant in VARIANTS
+]
+
+
+@pytest.fixture(params=ALL_MESSAGES, ids=lambda p: "-".join(p))
+def rendered(request: pytest.FixtureRequest) -> Message:
+    """Each (language, kind, variant) rendered with that language's sample facts."""
+    language, kind, variant = request.param
+    return render_message(kind, language, variant, sample_facts(kind, language))

@@ -1,0 +1,218 @@
+"""Speaker: the front door, end to end with real espeak-ng and ffmpeg, and its cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import stat
+import threading
+import time
+
+import pytest
+
+from voices import (
+    AudioFormat,
+    Catalog,
+    EngineUnavailable,
+    InvalidRate,
+    InvalidText,
+    Speaker,
+    SpokenAudio,
+    UnknownLanguage,
+)
+
+
+@pytest.fixture
+def speaker(tmp_path, catalog, counting_espeak):
+    return Speaker(tmp_path / "audio", catalog=catalog, engines={"espeak": counting_espeak})
+
+
+@pytest.mark.parametrize("fmt", list(AudioFormat))
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_sample_sentences_become_playable_files(
+    speaker, samples, ffprobe, decoded_seconds, language, fmt
+):
+    spoken = speaker.speak(samples.by_language[language], language, "normal", fmt)
+
+    assert spoken.path == speaker.cache_dir / spoken.key[:2] / f"{spoken.key}.{fmt.extension}"
+    probe = ffprobe(spoken.path)
+    assert probe.channels == 1
+    assert probe.sample_rate == (8000 if fmt is AudioFormat.PHONE else 22050)
+    low, high = samples.plausible_s
+    assert low <= spoken.duration_s <= high
+    assert decoded_seconds(spoken.path) == pytest.approx(spoken.duration_s, abs=0.05)
+    assert (spoken.language, spoken.engine, spoken.format, spoken.media_type) == (
+        language, "espeak", fmt, fmt.media_type
+    )
+    assert spoken.voice == speaker.voice_for(language).voice
+
+
+def test_slow_rate_takes_longer_than_normal(speaker, samples):
+    normal = speaker.speak(samples.en, "en", "normal")
+    slow = speaker.speak(samples.en, "en", "slow")
+
+    # 150/125 words per minute: the slow message runs about a fifth longer.
+    assert slow.duration_s > normal.duration_s * 1.1
+    assert slow.key != normal.key
+
+
+def test_repeat_request_is_served_from_the_cache_without_the_engine(
+    speaker, counting_espeak, samples
+):
+    started = time.perf_counter()
+    first = speaker.speak(samples.en, "en", "normal", AudioFormat.PHONE)
+    rendered_s = time.perf_counter() - started
+    started = time.perf_counter()
+    again = speaker.speak(samples.en, "en", "normal", AudioFormat.PHONE)
+    cached_s = time.perf_counter() - started
+
+    assert again == first
+    assert counting_espeak.calls == 1
+    assert cached_s < rendered_s / 5
+
+
+def test_another_speaker_on_the_same_cache_reuses_the_file(
+    tmp_path, catalog, counting_espeak, speaker, samples
+):
+    first = speaker.speak(samples.es, "es")
+    other = Speaker(speaker.cache_dir, catalog=catalog, engines={"espeak": counting_espeak})
+
+    assert other.speak(samples.es, "es") == first
+    assert counting_espeak.calls == 1
+
+
+def test_language_format_rate_and_text_each_change_the_key(speaker, counting_espeak, samples):
+    base = speaker.speak("See you soon.", "en")
+    variants = [
+        speaker.speak("See you soon.", "es"),
+        speaker.speak("See you soon.", "en", "slow"),
+        speaker.speak("See you soon.", "en", fmt=AudioFormat.PHONE),
+        speaker.speak("See you soon!", "en"),
+    ]
+
+    assert len({base.key, *(spoken.key for spoken in variants)}) == 5
+    assert counting_espeak.calls == 5
+
+
+def test_key_is_a_sha256_hex_digest_and_regional_codes_share_it(speaker):
+    spoken = speaker.speak("See you soon.", "es-MX")
+
+    assert re.fullmatch(r"[0-9a-f]{64}", spoken.key)
+    assert spoken.language == "es"
+    assert speaker.speak("See you soon.", "es").key == spoken.key
+
+
+def test_cache_file_names_reveal_nothing_of_the_text(speaker, samples):
+    texts = [samples.en, "Jane Roe, your biopsy results are ready."]
+    for text in texts:
+        for fmt in AudioFormat:
+            speaker.speak(text, "en", "normal", fmt)
+
+    names = [path.relative_to(speaker.cache_dir) for path in speaker.cache_dir.rglob("*")]
+    words = {word.lower() for text in texts for word in re.findall(r"[A-Za-z]{3,}", text)}
+    for name in names:
+        assert not any(word in str(name).lower() for word in words), name
+        assert re.fullmatch(r"[0-9a-f]{2}(/[0-9a-f]{64}\.(wav|mp3|json))?", str(name)), name
+    assert len([name for name in names if name.suffix in {".wav", ".mp3"}]) == 6
+
+
+def test_cached_audio_is_private_to_the_service_user(speaker):
+    spoken = speaker.speak("Your results are ready.", "en")
+
+    assert stat.S_IMODE(spoken.path.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE(spoken.path.parent.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE(speaker.cache_dir.stat().st_mode) & 0o077 == 0
+
+
+def test_concurrent_requests_for_one_message_run_the_engine_once(
+    speaker, counting_espeak, samples, decoded_seconds
+):
+    results: list[SpokenAudio] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(8)
+
+    def ask() -> None:
+        gate.wait()
+        try:
+            results.append(speaker.speak(samples.es, "es", "normal", AudioFormat.PHONE))
+        except BaseException as err:  # collected, so a failure shows in the assertion
+            errors.append(err)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not errors
+    assert len(results) == 8 and len(set(results)) == 1
+    assert counting_espeak.calls == 1
+    assert decoded_seconds(results[0].path) == pytest.approx(results[0].duration_s, abs=0.05)
+    assert not [path for path in speaker.cache_dir.rglob(".tmp-*")]
+
+
+def test_lost_sidecar_still_gives_the_duration_without_the_engine(
+    speaker, counting_espeak, samples
+):
+    first = speaker.speak(samples.en, "en", "normal", AudioFormat.APP)
+    first.path.with_suffix(".json").unlink()
+
+    again = speaker.speak(samples.en, "en", "normal", AudioFormat.APP)
+
+    assert again.duration_s == pytest.approx(first.duration_s, abs=0.05)
+    assert counting_espeak.calls == 1
+    assert first.path.with_suffix(".json").exists()
+
+
+def test_damaged_cache_file_is_rendered_again(speaker, counting_espeak, samples, decoded_seconds):
+    first = speaker.speak(samples.en, "en", "normal", AudioFormat.PHONE)
+    intact = first.path.read_bytes()
+    first.path.write_bytes(intact[: len(intact) // 2])
+
+    again = speaker.speak(samples.en, "en", "normal", AudioFormat.PHONE)
+
+    assert counting_espeak.calls == 2
+    assert again.path.read_bytes() == intact
+    assert decoded_seconds(again.path) == pytest.approx(first.duration_s, abs=0.05)
+
+
+def test_logs_carry_no_message_text(speaker, caplog):
+    text = "Jane Roe, your biopsy results are ready."
+    with caplog.at_level(logging.DEBUG, logger="voices"):
+        speaker.speak(text, "en")
+        speaker.speak(text, "en")
+
+    assert caplog.records, "rendering should leave an operational trace"
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    for word in ("Jane", "Roe", "biopsy", "results"):
+        assert word not in logged
+    assert hashlib.sha256(text.encode()).hexdigest() not in logged
+
+
+def test_bad_requests_are_refused_before_the_engine_runs(speaker, counting_espeak):
+    with pytest.raises(UnknownLanguage):
+        speaker.speak("Hello", "fr")
+    with pytest.raises(InvalidRate):
+        speaker.speak("Hello", "en", "brisk")
+    with pytest.raises(InvalidText):
+        speaker.speak("  ", "en")
+    assert counting_espeak.calls == 0
+
+
+def test_language_whose_engine_is_missing_is_engine_unavailable(tmp_path, catalog):
+    only_english = Speaker(tmp_path, catalog=catalog, engines={})
+
+    with pytest.raises(EngineUnavailable, match="espeak"):
+        only_english.speak("Hello", "en")
+
+
+def test_default_speaker_uses_the_shipped_catalog_and_espeak(tmp_path):
+    speaker = Speaker(tmp_path)
+
+    spoken = speaker.speak("Hello.", "es")
+
+    assert spoken.engine == "espeak"
+    assert spoken.voice == Catalog.load().get("es").voice
+    assert speaker.voice_for("en").voice == "en-us"
+    assert spoken.path.is_file()
