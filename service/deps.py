@@ -46,8 +46,18 @@ LinksDep = Annotated[LinkBuilder, Depends(_links)]
 
 
 def _session(db: DatabaseDep) -> Iterator[Session]:
-    with db.session() as session:
-        yield session
+    """One session per request, shared by auth and the route.
+
+    A route whose answer promises something durable commits before it answers; what is
+    left open is committed here, and an error rolls everything back.
+    """
+    with db.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -56,7 +66,7 @@ _bearer = HTTPBearer(auto_error=False, description="A Tellwell API key")
 
 
 def _caller(
-    db: DatabaseDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
     if credentials is None:
@@ -66,8 +76,7 @@ def _caller(
             "Send an API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with db.session() as session:
-        key = find_key(session, credentials.credentials)
+    key = find_key(session, credentials.credentials)
     if key is None:
         raise Problem(
             401,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.db import Database, utcnow
+from service.db import utcnow
 from service.errors import FieldError, Problem, ValidationProblem
 from service.models import (
     CANCELLABLE,
@@ -31,6 +31,7 @@ from service.models import (
     Role,
     Status,
     advance,
+    new_id,
 )
 from service.schemas import MessageRequest, ReminderRequest
 from workers.calling_window import next_allowed
@@ -99,21 +100,29 @@ def request_hash(request: ReminderRequest) -> str:
 
 
 def create_reminder(
-    db: Database,
+    session: Session,
     owner: ApiKey,
     request: ReminderRequest,
     send_at: datetime,
     idempotency_key: str | None,
     links: LinkBuilder,
 ) -> Created:
-    fingerprint = request_hash(request)
+    """Store the reminder and its first event, committed before the caller answers."""
     if idempotency_key is not None:
-        earlier = _claim_idempotency_key(db, owner.id, idempotency_key, fingerprint)
+        earlier = _claim_idempotency_key(session, owner.id, idempotency_key, request)
         if earlier is not None:
             return earlier
+    reminder_id = new_id()
+    body = {
+        "id": reminder_id,
+        "status": Status.SCHEDULED.value,
+        "send_at": send_at.isoformat(),
+        "links": {"self": links.reminder(reminder_id)},
+    }
     try:
-        with db.session() as session:
-            reminder = Reminder(
+        session.add(
+            Reminder(
+                id=reminder_id,
                 owner_key_id=owner.id,
                 kind=request.kind,
                 channel=request.channel,
@@ -126,68 +135,71 @@ def create_reminder(
                 facts=request.facts(),
                 queued_at=utcnow() if send_at <= utcnow() else None,
             )
-            session.add(reminder)
-            session.flush()
-            session.add(ReminderEvent(reminder_id=reminder.id, status=Status.SCHEDULED))
-            body = {
-                "id": reminder.id,
-                "status": Status.SCHEDULED.value,
-                "send_at": send_at.isoformat(),
-                "links": {"self": links.reminder(reminder.id)},
-            }
-            if idempotency_key is not None:
-                session.execute(
-                    update(IdempotencyRecord)
-                    .where(
-                        IdempotencyRecord.api_key_id == owner.id,
-                        IdempotencyRecord.key == idempotency_key,
-                    )
-                    .values(status_code=202, response_body=body)
-                )
-    except Exception:
+        )
+        session.add(ReminderEvent(reminder_id=reminder_id, status=Status.SCHEDULED))
         if idempotency_key is not None:
-            _release_idempotency_key(db, owner.id, idempotency_key)
+            session.flush()  # the reminder before the record that points at its answer
+            session.execute(
+                update(IdempotencyRecord)
+                .where(
+                    IdempotencyRecord.api_key_id == owner.id,
+                    IdempotencyRecord.key == idempotency_key,
+                )
+                .values(status_code=202, response_body=body)
+            )
+        session.commit()
+    except Exception:
+        session.rollback()
+        if idempotency_key is not None:
+            _release_idempotency_key(session, owner.id, idempotency_key)
         raise
-    return Created(202, body, reminder.id)
+    return Created(202, body, reminder_id)
 
 
 def _claim_idempotency_key(
-    db: Database, owner_id: str, key: str, fingerprint: str
+    session: Session, owner_id: str, key: str, request: ReminderRequest
 ) -> Created | None:
-    """None when this request now owns the key; otherwise the answer the caller gets."""
+    """None when this request now owns the key; otherwise the answer the caller gets.
+
+    The claim is committed on its own, so a concurrent duplicate sees it (or waits on the
+    unique index until it can) and never creates a second reminder.
+    """
+    fingerprint = request_hash(request)
+    claim = {"api_key_id": owner_id, "key": key, "request_hash": fingerprint}
     try:
-        with db.session() as session:
-            session.add(IdempotencyRecord(api_key_id=owner_id, key=key, request_hash=fingerprint))
+        session.add(IdempotencyRecord(**claim))
+        session.commit()
         return None
     except IntegrityError:
-        pass
-    with db.session() as session:
-        record = session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == owner_id, IdempotencyRecord.key == key
-            )
+        session.rollback()
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == owner_id, IdempotencyRecord.key == key
         )
-        if record is None:  # released between our insert and this read: try once more
-            session.add(IdempotencyRecord(api_key_id=owner_id, key=key, request_hash=fingerprint))
+    )
+    if record is None:  # released between our insert and this read: claim it now
+        session.add(IdempotencyRecord(**claim))
+        session.commit()
+        return None
+    if record.request_hash != fingerprint:
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            "This Idempotency-Key was used before with a different request body.",
+            slug="idempotency-key-reused",
+        )
+    if record.response_body is not None:
+        return Created(record.status_code or 202, record.response_body, None)
+    stale = utcnow() - timedelta(seconds=IDEMPOTENCY_CLAIM_TTL_S)
+    if record.created_at < stale:
+        retaken = session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record.id, IdempotencyRecord.created_at < stale)
+            .values(created_at=utcnow())
+        )
+        session.commit()
+        if retaken.rowcount == 1:  # type: ignore[attr-defined]
             return None
-        if record.request_hash != fingerprint:
-            raise Problem(
-                422,
-                "Idempotency key reused",
-                "This Idempotency-Key was used before with a different request body.",
-                slug="idempotency-key-reused",
-            )
-        if record.response_body is not None:
-            return Created(record.status_code or 202, record.response_body, None)
-        stale = utcnow() - timedelta(seconds=IDEMPOTENCY_CLAIM_TTL_S)
-        if record.created_at < stale:
-            retaken = session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == record.id, IdempotencyRecord.created_at < stale)
-                .values(created_at=utcnow())
-            )
-            if retaken.rowcount == 1:  # type: ignore[attr-defined]
-                return None
     raise Problem(
         409,
         "Request in flight",
@@ -197,15 +209,16 @@ def _claim_idempotency_key(
     )
 
 
-def _release_idempotency_key(db: Database, owner_id: str, key: str) -> None:
-    with db.session() as session:
-        session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == owner_id,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.response_body.is_(None),
-            )
+def _release_idempotency_key(session: Session, owner_id: str, key: str) -> None:
+    """Free the key of a request that failed, so the caller can fix it and retry."""
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == owner_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.response_body.is_(None),
         )
+    )
+    session.commit()
 
 
 def readable_by(reminder: Reminder, reader: ApiKey) -> bool:
@@ -221,15 +234,16 @@ def get_reminder(session: Session, reminder_id: str, reader: ApiKey) -> Reminder
 
 
 def cancel_reminder(session: Session, reminder: Reminder) -> None:
-    if advance(
+    """Cancel unless delivery has begun; cancelling twice is the same as once."""
+    cancelled = advance(
         session,
         reminder.id,
         Status.CANCELLED,
         expect=CANCELLABLE,
         detail="cancelled by the scheduler",
         lease_until=None,
-    ):
-        session.refresh(reminder)
+    )
+    if cancelled:
         return
     session.refresh(reminder)
     if reminder.status == Status.CANCELLED:

@@ -1,6 +1,8 @@
 """Render one message from its template: the transcript and the words the engine speaks.
 
-Each message is one file, ``templates/<language>/<kind>.<variant>.j2``. The same file is
+Each message is one file, ``templates/<language>/<kind>.<variant>.j2``; a part shared by
+several variants of a kind lives beside them in a file named with a leading "_" (the visit's
+facts in ``_appointment.j2``) and is pulled in with ``{% include %}``. The same file is
 rendered twice: once for the eye (``text``: "Dr. Chen", "(312) 555-0100") and once for the
 ear (``spoken``: "Doctor Chen", "3 1 2, 5 5 5, 0 1 0 0"). Templates never format a fact
 themselves; they pass it through a filter that reads ``for_ear``:
@@ -14,8 +16,10 @@ themselves; they pass it through a filter that reads ``for_ear``:
 Templates run in Jinja's immutable sandbox with ``StrictUndefined``. Facts that are None or
 blank are left out of the context, so a template that says ``{{ provider }}`` without
 ``{% if provider is defined %}`` declares that fact required, and rendering without it
-raises ``MissingFact("provider")``. Fact values are data, never template source: a value
-such as ``{{ 7*7 }}`` is said literally.
+raises ``MissingFact("provider")``. As the API says, only the patient and clinic facts and
+``appointment_start`` are required; a sentence that needs an optional fact (provider,
+location, instructions, ordered_by) is left out when it is absent. Fact values are data,
+never template source: a value such as ``{{ 7*7 }}`` is said literally.
 
 Voicemail (HIPAA minimum necessary): whoever plays the tape may not be the patient, so a
 voicemail says the clinic, the patient's first name only (so the household knows whom to

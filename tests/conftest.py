@@ -34,7 +34,9 @@ from service.security import issue_key
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_TEST_SERVER = os.environ.get("TELLWELL_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+REDIS_FIRST_TEST_DB = 8
+"""Each pytest-xdist worker flushes a Redis database of its own: 8, 9, 10, ..."""
 TABLES = (
     "reminder_events",
     "attempts",
@@ -93,18 +95,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def _worker_number() -> int:
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
 @pytest.fixture
 def redis_url() -> str:
-    connection = redis.Redis.from_url(REDIS_TEST_URL)
+    url = f"{REDIS_TEST_SERVER}/{REDIS_FIRST_TEST_DB + _worker_number()}"
+    connection = redis.Redis.from_url(url)
     try:
         connection.flushdb()
     except redis.ConnectionError as err:
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_TEST_URL} ({err}); run .ci/services to start it"
-        )
+        pytest.fail(f"Redis is not reachable at {url} ({err}); run .ci/services to start it")
     finally:
         connection.close()
-    return REDIS_TEST_URL
+    return url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ signal has lost the energy above 4 kHz).
 from __future__ import annotations
 
 import enum
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -172,7 +173,7 @@ def _mono16(wav: bytes) -> AudioSegment:
         # The constructor parses WAV bytes itself; AudioSegment.from_file would quietly
         # fall back to an ffmpeg run without a time limit on anything it cannot parse.
         segment = AudioSegment(data=wav)
-    except (CouldntDecodeError, ValueError, IndexError) as err:
+    except (CouldntDecodeError, ValueError, IndexError, struct.error) as err:
         raise EncodingFailed(f"the engine's audio is not a readable PCM WAV: {err}") from err
     if segment.frame_count() == 0:
         raise EncodingFailed("the engine's audio holds no samples")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from templates import (
@@ -76,18 +77,23 @@ class Renderer:
         audio = self.speaker.speak(message.spoken, language, rate, fmt)
         return RenderedMessage(message=message, audio=audio)
 
-    def languages(self) -> list[Language]:
+    @cached_property
+    def _offered(self) -> dict[str, Language]:
+        """Computed once: templates and voices are files that do not change while running."""
         written = set(template_languages())
-        offered = []
+        offered: dict[str, Language] = {}
         for voice in self.speaker.catalog.languages():
             if voice.code in written and (kinds := available_kinds(voice.code)):
                 profile = load_profile(voice.code)
                 reviewed = bool(profile and profile.reviewed)
-                offered.append(Language(voice=voice, kinds=kinds, reviewed=reviewed))
+                offered[voice.code] = Language(voice=voice, kinds=kinds, reviewed=reviewed)
         return offered
 
+    def languages(self) -> list[Language]:
+        return list(self._offered.values())
+
     def language(self, code: str) -> Language | None:
-        return next((lang for lang in self.languages() if lang.voice.code == code), None)
+        return self._offered.get(code)
 
     @staticmethod
     def reading_grade(message: Message) -> float | None:

@@ -30,6 +30,7 @@ def get_audio(token: str, session: SessionDep, audio_links: AudioLinksDep) -> Fi
     if asset is None or asset.purged_at is not None or path is None or not path.exists():
         raise Problem(410, "Gone", "This audio has been deleted.", slug="audio-gone")
     audit(session, None, "audio.read", "audio", audio_key)
+    session.commit()
     return FileResponse(
         path,
         media_type=asset.media_type,

@@ -31,6 +31,7 @@ def post_preview(
     audio = rendered.audio
     store_audio(session, audio)
     audit(session, caller.id, "preview.render", "audio", audio.key)
+    session.commit()
     language = renderer.language(body.language)
     return PreviewOut(
         text=rendered.message.text,

@@ -11,7 +11,6 @@ from service.db import utcnow
 from service.deps import (
     AnyCaller,
     AudioLinksDep,
-    DatabaseDep,
     LinksDep,
     PipelineDep,
     Scheduler,
@@ -44,7 +43,7 @@ def post_reminder(
     body: ReminderRequest,
     caller: Scheduler,
     settings: SettingsDep,
-    db: DatabaseDep,
+    session: SessionDep,
     pipeline: PipelineDep,
     links: LinksDep,
     idempotency_key: Annotated[
@@ -53,12 +52,9 @@ def post_reminder(
 ) -> JSONResponse:
     check_message(body, pipeline.renderer, need_contact=True)
     send_at = first_send_time(body, settings)
-    created = create_reminder(db, caller, body, send_at, idempotency_key, links)
-    if created.reminder_id is not None:
-        with db.session() as session:
-            audit(session, caller.id, "reminder.create", "reminder", created.reminder_id)
-        if send_at <= utcnow():
-            pipeline.enqueue(RENDER_JOB, created.reminder_id)
+    created = create_reminder(session, caller, body, send_at, idempotency_key, links)
+    if created.reminder_id is not None and send_at <= utcnow():
+        pipeline.enqueue(RENDER_JOB, created.reminder_id)
     return JSONResponse(created.body, status_code=created.status_code)
 
 
@@ -72,6 +68,7 @@ def read_reminder(
 ) -> ReminderOut:
     reminder = get_reminder(session, reminder_id, caller)
     audit(session, caller.id, "reminder.read", "reminder", reminder.id)
+    session.commit()
     return reminder_out(reminder, links, audio_links)
 
 
@@ -106,6 +103,8 @@ def delete_reminder(
     reminder = get_reminder(session, reminder_id, caller)
     cancel_reminder(session, reminder)
     audit(session, caller.id, "reminder.cancel", "reminder", reminder.id)
+    session.commit()
+    session.refresh(reminder)
     return reminder_out(reminder, links, audio_links)
 
 

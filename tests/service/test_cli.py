@@ -68,7 +68,7 @@ def test_render_writes_one_message_offline(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Ana" in done.stdout and "Harbor Health" in done.stdout
-    assert "10:00" in done.stdout  # 15:00 UTC said in the patient's zone
+    assert "10 AM" in done.stdout  # 15:00 UTC said in the patient's zone
     segment = AudioSegment.from_file(out)
     assert 10 < segment.duration_seconds < 90
 

@@ -7,10 +7,7 @@ import pytest
 from templates import KINDS, VARIANTS, Message, languages, render_message, sample_facts
 
 ALL_MESSAGES = [
-    (language, kind, variant)
-    for language in languages()
-    for kind in KINDS
-    for variant in VARIANTS
+    (language, kind, variant) for language in languages() for kind in KINDS for variant in VARIANTS
 ]
 
 

@@ -110,9 +110,10 @@ def counting_espeak(espeak: EspeakEngine) -> CountingEngine:
 def ffprobe() -> Callable[[Path], Probe]:
     def probe(path: Path) -> Probe:
         done = subprocess.run(
-            ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format",
-             str(path)],
-            capture_output=True, check=True, timeout=PROBE_TIMEOUT_S,
+            ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format", str(path)],
+            capture_output=True,
+            check=True,
+            timeout=PROBE_TIMEOUT_S,
         )
         report = json.loads(done.stdout)
         stream = report["streams"][0]
@@ -133,9 +134,23 @@ def decoded_seconds() -> Callable[[Path], float]:
 
     def seconds(path: Path) -> float:
         done = subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar",
-             "8000", "pipe:1"],
-            capture_output=True, check=True, timeout=PROBE_TIMEOUT_S,
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-i",
+                str(path),
+                "-f",
+                "s16le",
+                "-ac",
+                "1",
+                "-ar",
+                "8000",
+                "pipe:1",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=PROBE_TIMEOUT_S,
         )
         return len(done.stdout) / 2 / 8000
 
@@ -149,9 +164,22 @@ def levels() -> Callable[..., Levels]:
     def measure(path: Path, prefilter: str = "") -> Levels:
         chain = f"{prefilter},volumedetect" if prefilter else "volumedetect"
         done = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", chain,
-             "-f", "null", "-"],
-            capture_output=True, check=True, timeout=PROBE_TIMEOUT_S, text=True,
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-nostats",
+                "-i",
+                str(path),
+                "-af",
+                chain,
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=PROBE_TIMEOUT_S,
+            text=True,
         )
         mean = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", done.stderr)
         peak = re.search(r"max_volume: (-?[\d.]+|-inf) dB", done.stderr)

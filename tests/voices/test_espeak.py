@@ -36,9 +36,7 @@ def seconds(data: bytes) -> float:
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_sample_sentence_is_a_complete_wav_of_plausible_length(
-    espeak, catalog, samples, language
-):
+def test_sample_sentence_is_a_complete_wav_of_plausible_length(espeak, catalog, samples, language):
     voice = catalog.get(language).voice
 
     data = espeak.synthesize(samples.by_language[language], language, voice, 150)
@@ -61,7 +59,9 @@ def test_engine_speaks_exactly_what_espeak_ng_speaks_with_the_catalog_voice(
         # The command a user would type; drop espeak-ng's 44-byte piped header.
         done = subprocess.run(
             ["espeak-ng", "-v", voice, "-s", "150", "--stdout", samples.es],
-            capture_output=True, check=True, timeout=30,
+            capture_output=True,
+            check=True,
+            timeout=30,
         )
         return done.stdout[44:]
 

@@ -43,7 +43,10 @@ def test_sample_sentences_become_playable_files(
     assert low <= spoken.duration_s <= high
     assert decoded_seconds(spoken.path) == pytest.approx(spoken.duration_s, abs=0.05)
     assert (spoken.language, spoken.engine, spoken.format, spoken.media_type) == (
-        language, "espeak", fmt, fmt.media_type
+        language,
+        "espeak",
+        fmt,
+        fmt.media_type,
     )
     assert spoken.voice == speaker.voice_for(language).voice
 

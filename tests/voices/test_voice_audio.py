@@ -28,7 +28,8 @@ def ffmpeg_wav(tmp_path, source: list[str], name: str) -> bytes:
     out = tmp_path / name
     subprocess.run(
         ["ffmpeg", "-v", "error", *source, "-ac", "1", "-c:a", "pcm_s16le", "-y", str(out)],
-        check=True, timeout=30,
+        check=True,
+        timeout=30,
     )
     return out.read_bytes()
 
@@ -48,8 +49,16 @@ def saved(tmp_path, data: bytes, fmt: AudioFormat, stem: str = "message"):
     ],
 )
 def test_each_format_is_what_it_claims(
-    tmp_path, english_wav, ffprobe, decoded_seconds, samples,
-    fmt, codec, rate_hz, media_type, extension,
+    tmp_path,
+    english_wav,
+    ffprobe,
+    decoded_seconds,
+    samples,
+    fmt,
+    codec,
+    rate_hz,
+    media_type,
+    extension,
 ):
     audio = encode(english_wav, fmt)
     path = saved(tmp_path, audio.data, fmt)
@@ -71,14 +80,17 @@ def test_phone_format_is_8khz_mono_mulaw_in_a_truthful_wav_header(english_wav, f
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     assert int.from_bytes(data[4:8], "little") == len(data) - 8
     fmt_at = data.index(b"fmt ") + 8
-    format_tag = int.from_bytes(data[fmt_at:fmt_at + 2], "little")
-    channels = int.from_bytes(data[fmt_at + 2:fmt_at + 4], "little")
-    rate_hz = int.from_bytes(data[fmt_at + 4:fmt_at + 8], "little")
-    bits = int.from_bytes(data[fmt_at + 14:fmt_at + 16], "little")
+    format_tag = int.from_bytes(data[fmt_at : fmt_at + 2], "little")
+    channels = int.from_bytes(data[fmt_at + 2 : fmt_at + 4], "little")
+    rate_hz = int.from_bytes(data[fmt_at + 4 : fmt_at + 8], "little")
+    bits = int.from_bytes(data[fmt_at + 14 : fmt_at + 16], "little")
     assert (format_tag, channels, rate_hz, bits) == (7, 1, 8000, 8)  # 7 = WAVE_FORMAT_MULAW
     probe = ffprobe(saved(tmp_path, data, AudioFormat.PHONE))
     assert (probe.codec_name, probe.sample_rate, probe.channels, probe.format_name) == (
-        "pcm_mulaw", 8000, 1, "wav"
+        "pcm_mulaw",
+        8000,
+        1,
+        "wav",
     )
 
 
@@ -103,16 +115,17 @@ def test_phone_resampling_filters_what_the_line_cannot_carry(tmp_path, levels):
 
 
 @pytest.mark.parametrize("fmt", list(AudioFormat))
-def test_different_messages_play_at_the_same_level(
-    tmp_path, english_wav, spanish_wav, levels, fmt
-):
+def test_different_messages_play_at_the_same_level(tmp_path, english_wav, spanish_wav, levels, fmt):
     raw = tmp_path / "raw.wav"
     raw.write_bytes(english_wav)
     # The same message from an engine that speaks 18 dB quieter (pyttsx3 voices often do).
     quiet_english = ffmpeg_wav(tmp_path, ["-i", str(raw), "-af", "volume=-18dB"], "quiet.wav")
     measured = {}
-    for name, wav in [("english", english_wav), ("spanish", spanish_wav),
-                      ("quiet english", quiet_english)]:
+    for name, wav in [
+        ("english", english_wav),
+        ("spanish", spanish_wav),
+        ("quiet english", quiet_english),
+    ]:
         audio = encode(wav, fmt)
         measured[name] = levels(saved(tmp_path, audio.data, fmt, name.replace(" ", "_")))
 

@@ -55,9 +55,16 @@ def test_languages_lists_complete_frozen_entries_in_code_order(catalog):
     assert catalog.get("es").native_name == "Español"
 
 
-@pytest.mark.parametrize(("asked", "spoken_by"), [
-    ("en", "en"), ("EN", "en"), ("es-MX", "es"), ("es_419", "es"), (" es ", "es"),
-])
+@pytest.mark.parametrize(
+    ("asked", "spoken_by"),
+    [
+        ("en", "en"),
+        ("EN", "en"),
+        ("es-MX", "es"),
+        ("es_419", "es"),
+        (" es ", "es"),
+    ],
+)
 def test_language_codes_as_scheduling_systems_send_them(catalog, asked, spoken_by):
     assert catalog.get(asked).code == spoken_by
 
@@ -82,8 +89,12 @@ def good_catalog() -> dict:
         "rates_words_per_minute": {"normal": 150},
         "languages": {
             "en": {
-                "name": "English", "native_name": "English", "engine": "espeak",
-                "voice": "en-us", "licence": "GPL-3.0-or-later", "provenance": "test",
+                "name": "English",
+                "native_name": "English",
+                "engine": "espeak",
+                "voice": "en-us",
+                "licence": "GPL-3.0-or-later",
+                "provenance": "test",
             }
         },
     }
@@ -96,15 +107,18 @@ def test_a_catalog_file_elsewhere_loads(tmp_path):
     assert Catalog.load(path).get("en").voice == "en-us"
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda c: c.update(format=2),
-    lambda c: c["languages"]["en"].pop("licence"),
-    lambda c: c["languages"]["en"].update(voice=""),
-    lambda c: c["languages"].update({"EN-US": c["languages"]["en"]}),
-    lambda c: c["rates_words_per_minute"].update(slow=0),
-    lambda c: c["rates_words_per_minute"].update(slow=True),
-    lambda c: c.update(languages={}),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda c: c.update(format=2),
+        lambda c: c["languages"]["en"].pop("licence"),
+        lambda c: c["languages"]["en"].update(voice=""),
+        lambda c: c["languages"].update({"EN-US": c["languages"]["en"]}),
+        lambda c: c["rates_words_per_minute"].update(slow=0),
+        lambda c: c["rates_words_per_minute"].update(slow=True),
+        lambda c: c.update(languages={}),
+    ],
+)
 def test_a_malformed_catalog_is_refused_whole(tmp_path, breakage):
     data = good_catalog()
     breakage(data)
