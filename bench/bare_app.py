@@ -13,11 +13,15 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import JSON, Column, MetaData, String, Table, create_engine, insert
 
+from service.db import POOL_MAX_OVERFLOW, POOL_SIZE
+
 metadata = MetaData()
 rows = Table(
     "bench_rows", metadata, Column("id", String(32), primary_key=True), Column("body", JSON)
 )
-engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10, max_overflow=20)
+engine = create_engine(
+    os.environ["BENCH_DATABASE_URL"], pool_size=POOL_SIZE, max_overflow=POOL_MAX_OVERFLOW
+)
 metadata.create_all(engine)
 app = FastAPI()
 

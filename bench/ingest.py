@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from service.db import Database  # noqa: E402
 from service.models import Role  # noqa: E402
 from service.security import issue_key  # noqa: E402
+from tests.conftest import daytime_zone  # noqa: E402
 
 POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
 BENCH_DB = "tellwell_bench"
@@ -40,6 +43,8 @@ DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WARMUP_REQUESTS = 200
 SERVER_START_TIMEOUT_S = 30
+ZONE = daytime_zone()
+"""Where it is mid-day now, so every call is due at once inside the calling window."""
 
 
 def fresh_database() -> None:
@@ -55,8 +60,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[Server]:
     process = subprocess.Popen(
         command,
         env={**os.environ, **env},
@@ -72,29 +88,30 @@ def server(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
             break
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+                error = process.stderr.read().decode()[-2000:] if process.stderr else ""
+                raise SystemExit(f"server did not start: {error}") from None
             time.sleep(0.1)
     try:
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
 def reminder(n: int) -> dict[str, Any]:
+    """A phone reminder due now: accepting it stores it and enqueues a render job."""
     start = datetime.now(UTC) + timedelta(days=3)
     return {
         "kind": "appointment_reminder",
         "channel": "phone",
         "language": "es",
-        "patient": {"name": "María López", "phone": "+13125550123", "timezone": "America/Chicago"},
+        "patient": {"name": "María López", "phone": "+13125550123", "timezone": ZONE},
         "clinic": {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
         "appointment": {
             "start": start.isoformat(),
             "provider": "Dr. Chen",
             "location": "Second floor, suite 210",
         },
-        "send_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
         "external_id": f"appt-{n}",
     }
 
@@ -128,12 +145,16 @@ def load(url: str, headers: dict[str, str], total: int, concurrency: int) -> dic
     }
 
 
-def measure(name: str, run: Callable[[int], dict[str, float]], total: int) -> dict[str, float]:
+def measure(
+    name: str, target: Server, run: Callable[[int], dict[str, float]], total: int
+) -> dict[str, float]:
     run(WARMUP_REQUESTS)
+    cpu_before = target.cpu_seconds()
     figures = run(total)
+    figures["cpu_ms"] = (target.cpu_seconds() - cpu_before) / total * 1000
     print(
-        f"{name:<34} {figures['rps']:8.0f} req/s   p50 {figures['p50_ms']:6.1f} ms"
-        f"   p99 {figures['p99_ms']:6.1f} ms",
+        f"{name:<30} {figures['rps']:6.0f} req/s   p50 {figures['p50_ms']:6.1f} ms"
+        f"   p99 {figures['p99_ms']:6.1f} ms   server CPU {figures['cpu_ms']:.2f} ms/req",
         flush=True,
     )
     return figures
@@ -146,6 +167,8 @@ def main() -> None:
     args = parser.parse_args()
 
     fresh_database()
+    queue = redis.Redis.from_url(REDIS_URL)
+    queue.flushdb()
     db = Database(DATABASE_URL)
     with db.session() as session:
         key = issue_key(session, Role.SCHEDULER, "bench").raw
@@ -169,10 +192,11 @@ def main() -> None:
         ],
         {"BENCH_DATABASE_URL": DATABASE_URL},
         bare_port,
-    ) as url:
+    ) as bare_server:
         bare = measure(
             "bare FastAPI, one INSERT",
-            lambda n: load(f"{url}/insert", {}, n, args.concurrency),
+            bare_server,
+            lambda n: load(f"{bare_server.url}/insert", {}, n, args.concurrency),
             args.requests,
         )
 
@@ -188,18 +212,23 @@ def main() -> None:
                 "TELLWELL_SECRET_KEY": "bench",
             },
             port,
-        ) as url,
+        ) as tellwell_server,
     ):
         tellwell = measure(
             "tellwell POST /v1/reminders",
-            lambda n: load(f"{url}/v1/reminders", headers, n, args.concurrency),
+            tellwell_server,
+            lambda n: load(f"{tellwell_server.url}/v1/reminders", headers, n, args.concurrency),
             args.requests,
         )
 
+    queued = queue.llen("rq:queue:tellwell")
+    queue.flushdb()
+    print(f"render jobs waiting in Redis: {queued} (one per reminder accepted)")
     print(
         f"throughput ratio tellwell/bare: {tellwell['rps'] / bare['rps']:.2f}"
         f"   p50 ratio: {tellwell['p50_ms'] / bare['p50_ms']:.2f}"
         f"   p99 ratio: {tellwell['p99_ms'] / bare['p99_ms']:.2f}"
+        f"   CPU ratio: {tellwell['cpu_ms'] / bare['cpu_ms']:.2f}"
     )
 
 

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from service.api import audio, health, languages, previews, reminders
 from service.config import Settings, get_settings
 from service.db import Database
+from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
 from service.reminders import LinkBuilder
-from service.security import AudioLinks
+from service.security import AudioLinks, KeyRing
 from workers import jobs
 from workers.sweeper import SweeperThread
 
@@ -31,11 +32,14 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
         db = Database.from_settings(settings)
         pipeline = jobs.build_pipeline(settings, db)
         jobs.install(pipeline)
-        app.state.settings = settings
-        app.state.db = db
-        app.state.pipeline = pipeline
-        app.state.audio_links = AudioLinks(settings.signing_key(), settings.audio_link_ttl_s)
-        app.state.links = LinkBuilder(settings.public_base_url)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            pipeline=pipeline,
+            links=LinkBuilder(settings.public_base_url),
+            audio_links=AudioLinks(settings.signing_key(), settings.audio_link_ttl_s),
+            key_ring=KeyRing(),
+        )
         sweeper = SweeperThread(pipeline) if sweeper_wanted else None
         if sweeper:
             sweeper.start()

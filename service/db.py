@@ -23,8 +23,8 @@ from sqlalchemy.types import TypeDecorator
 from service.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POOL_SIZE = 10
-POOL_MAX_OVERFLOW = 20
+POOL_SIZE = 20
+POOL_MAX_OVERFLOW = 10
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -76,7 +76,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     return create_engine(
-        url, pool_size=POOL_SIZE, max_overflow=POOL_MAX_OVERFLOW, pool_pre_ping=True
+        url, pool_size=POOL_SIZE, max_overflow=POOL_MAX_OVERFLOW, pool_pre_ping=False
     )
 
 

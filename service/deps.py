@@ -1,63 +1,70 @@
-"""FastAPI dependencies as ``Annotated`` aliases: what a route needs, by name."""
+"""FastAPI dependencies as ``Annotated`` aliases: what a route needs, by name.
+
+The long-lived parts come as one ``Services`` object: every dependency costs FastAPI work
+on every request. Dependencies are ``async`` so FastAPI runs them inline rather than
+handing each to the thread pool; the database I/O among them is sent to the pool only
+when it happens.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from service.config import Settings
 from service.db import Database
 from service.errors import Problem
-from service.models import ApiKey, Role
+from service.models import Role
 from service.reminders import LinkBuilder
-from service.security import AudioLinks, find_key
+from service.security import AudioLinks, Caller, KeyRing
 from workers.pipeline import Pipeline
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+@dataclass(frozen=True)
+class Services:
+    """The process's long-lived parts, made once in the app's lifespan."""
+
+    settings: Settings
+    db: Database
+    pipeline: Pipeline
+    links: LinkBuilder
+    audio_links: AudioLinks
+    key_ring: KeyRing
 
 
-def _database(request: Request) -> Database:
-    return request.app.state.db
+async def _services(request: Request) -> Services:
+    return request.app.state.services
 
 
-def _pipeline(request: Request) -> Pipeline:
-    return request.app.state.pipeline
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def _audio_links(request: Request) -> AudioLinks:
-    return request.app.state.audio_links
-
-
-def _links(request: Request) -> LinkBuilder:
-    return request.app.state.links
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-DatabaseDep = Annotated[Database, Depends(_database)]
-PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
-AudioLinksDep = Annotated[AudioLinks, Depends(_audio_links)]
-LinksDep = Annotated[LinkBuilder, Depends(_links)]
-
-
-def _session(db: DatabaseDep) -> Iterator[Session]:
+async def _session(services: ServicesDep) -> AsyncIterator[Session]:
     """One session per request, shared by auth and the route.
 
     A route whose answer promises something durable commits before it answers; what is
-    left open is committed here, and an error rolls everything back.
+    left open is committed here, and an error rolls everything back. Making a session
+    touches no database, so only the closing I/O goes to the thread pool, and only when
+    a transaction is still open.
     """
-    with db.sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    session = services.db.sessions()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        raise
+    else:
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(_session)]
@@ -65,10 +72,11 @@ SessionDep = Annotated[Session, Depends(_session)]
 _bearer = HTTPBearer(auto_error=False, description="A Tellwell API key")
 
 
-def _caller(
+async def _caller(
     session: SessionDep,
+    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
+) -> Caller:
     if credentials is None:
         raise Problem(
             401,
@@ -76,7 +84,9 @@ def _caller(
             "Send an API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key = find_key(session, credentials.credentials)
+    raw_key = credentials.credentials
+    key_ring = services.key_ring
+    key = key_ring.recall(raw_key) or await run_in_threadpool(key_ring.find, session, raw_key)
     if key is None:
         raise Problem(
             401,
@@ -87,10 +97,10 @@ def _caller(
     return key
 
 
-def require(*roles: Role) -> Callable[..., ApiKey]:
+def require(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     """A dependency that admits only callers holding one of ``roles``."""
 
-    def check(caller: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
+    async def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
         if caller.role not in roles:
             allowed = " or ".join(r.value for r in roles)
             raise Problem(403, "Forbidden", f"This needs a key with role {allowed}.")
@@ -99,6 +109,6 @@ def require(*roles: Role) -> Callable[..., ApiKey]:
     return check
 
 
-AnyCaller = Annotated[ApiKey, Depends(require(Role.SCHEDULER, Role.STAFF, Role.ADMIN))]
-Scheduler = Annotated[ApiKey, Depends(require(Role.SCHEDULER, Role.ADMIN))]
-Staff = Annotated[ApiKey, Depends(require(Role.STAFF, Role.ADMIN))]
+AnyCaller = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.STAFF, Role.ADMIN))]
+Scheduler = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.ADMIN))]
+Staff = Annotated[Caller, Depends(require(Role.STAFF, Role.ADMIN))]

@@ -143,7 +143,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuses request bodies over a limit with 413 before the app reads them whole."""
+    """Refuses request bodies over a limit with a problem+json 413.
+
+    Starlette's own limiter answers in plain text, which would break the error contract.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app

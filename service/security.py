@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -21,6 +23,8 @@ from service.models import ApiKey, Role
 KEY_PREFIX = "tw_"
 KEY_SECRET_BYTES = 32
 AUDIO_LINK_SALT = "tellwell.audio"
+KEY_CACHE_TTL_S = 10.0
+KEY_CACHE_MAX_ENTRIES = 10_000
 
 
 def hash_key(raw_key: str) -> str:
@@ -44,11 +48,56 @@ def issue_key(session: Session, role: Role, name: str = "") -> IssuedKey:
     return IssuedKey(id=row.id, role=role, raw=raw)
 
 
-def find_key(session: Session, raw_key: str) -> ApiKey | None:
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: enough to authorise and audit, detached from any session."""
+
+    id: str
+    role: Role
+
+
+def find_key(session: Session, raw_key: str) -> Caller | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw_key)))
     if row is None or (row.revoked_at is not None and row.revoked_at <= utcnow()):
         return None
-    return row
+    return Caller(id=row.id, role=Role(row.role))
+
+
+class KeyRing:
+    """Remembers valid keys for a few seconds, so a busy scheduler costs no lookup per call.
+
+    A revoked key keeps working for at most ``ttl_s`` in a process that saw it recently;
+    unknown keys are never remembered, so a wrong key is always checked afresh.
+    """
+
+    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._known: dict[str, tuple[Caller, float]] = {}
+        self._lock = threading.Lock()
+
+    def recall(self, raw_key: str) -> Caller | None:
+        """The caller behind a key seen within ``ttl_s``; touches no database."""
+        with self._lock:
+            known = self._known.get(hash_key(raw_key))
+        if known is not None and time.monotonic() - known[1] < self.ttl_s:
+            return known[0]
+        return None
+
+    def find(self, session: Session, raw_key: str) -> Caller | None:
+        """The caller behind a key, from memory or else from the database."""
+        if (caller := self.recall(raw_key)) is not None:
+            return caller
+        digest = hash_key(raw_key)
+        now = time.monotonic()
+        caller = find_key(session, raw_key)
+        with self._lock:
+            if caller is None:
+                self._known.pop(digest, None)
+            else:
+                if len(self._known) >= KEY_CACHE_MAX_ENTRIES:
+                    self._known.clear()
+                self._known[digest] = (caller, now)
+        return caller
 
 
 class AudioLinkError(Exception):

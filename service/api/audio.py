@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from service.deps import AudioLinksDep, SessionDep
+from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
 from service.models import AudioAsset, audit
 from service.security import AudioLinkError
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/v1/audio", tags=["audio"])
 
 
 @router.get("/{token}", response_class=FileResponse)
-def get_audio(token: str, session: SessionDep, audio_links: AudioLinksDep) -> FileResponse:
+def get_audio(token: str, session: SessionDep, services: ServicesDep) -> FileResponse:
     try:
-        audio_key, audio_format = audio_links.open(token)
+        audio_key, audio_format = services.audio_links.open(token)
     except AudioLinkError as err:
         raise Problem(403, "Forbidden", f"This audio link is {err}.", slug="audio-link") from err
     asset = session.get(AudioAsset, (audio_key, audio_format))

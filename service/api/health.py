@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from service.deps import DatabaseDep, PipelineDep
+from service.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,9 +16,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(db: DatabaseDep, pipeline: PipelineDep) -> JSONResponse:
+def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
-    for name, ping in (("database", db.ping), ("queue", pipeline.queue.ping)):
+    for name, ping in (("database", services.db.ping), ("queue", services.pipeline.queue.ping)):
         try:
             ping()
             checks[name] = "ok"

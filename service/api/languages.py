@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.deps import AnyCaller, PipelineDep
+from service.deps import AnyCaller, ServicesDep
 from service.schemas import LanguageOut
 
 router = APIRouter(prefix="/v1/languages", tags=["languages"])
 
 
 @router.get("", response_model=list[LanguageOut])
-def get_languages(_caller: AnyCaller, pipeline: PipelineDep) -> list[LanguageOut]:
+def get_languages(_caller: AnyCaller, services: ServicesDep) -> list[LanguageOut]:
     return [
         LanguageOut(
             code=lang.voice.code,
@@ -22,5 +22,5 @@ def get_languages(_caller: AnyCaller, pipeline: PipelineDep) -> list[LanguageOut
             reviewed=lang.reviewed,
             kinds=lang.kinds,
         )
-        for lang in pipeline.renderer.languages()
+        for lang in services.pipeline.renderer.languages()
     ]

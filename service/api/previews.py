@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.deps import AudioLinksDep, LinksDep, PipelineDep, SessionDep, Staff
+from service.deps import ServicesDep, SessionDep, Staff
 from service.models import audit
 from service.reminders import check_message
 from service.schemas import PreviewOut, PreviewRequest
@@ -20,13 +20,11 @@ def post_preview(
     body: PreviewRequest,
     caller: Staff,
     session: SessionDep,
-    pipeline: PipelineDep,
-    links: LinksDep,
-    audio_links: AudioLinksDep,
+    services: ServicesDep,
 ) -> PreviewOut:
-    check_message(body, pipeline.renderer, need_contact=False)
+    renderer = services.pipeline.renderer
+    check_message(body, renderer, need_contact=False)
     variant = body.variant or VARIANT_FOR_CHANNEL[body.channel]
-    renderer = pipeline.renderer
     rendered = renderer.render(body.kind, body.language, variant, body.facts(), AudioFormat.PREVIEW)
     audio = rendered.audio
     store_audio(session, audio)
@@ -42,5 +40,5 @@ def post_preview(
         duration_s=audio.duration_s,
         reading_grade=renderer.reading_grade(rendered.message),
         reviewed=bool(language and language.reviewed),
-        audio_url=links.audio(audio_links.token(audio.key, audio.format.value)),
+        audio_url=services.links.audio(services.audio_links.token(audio.key, audio.format.value)),
     )

@@ -8,20 +8,11 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from service.db import utcnow
-from service.deps import (
-    AnyCaller,
-    AudioLinksDep,
-    LinksDep,
-    PipelineDep,
-    Scheduler,
-    SessionDep,
-    SettingsDep,
-)
+from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.models import Reminder, Status, audit
 from service.reminders import (
     PAGE_LIMIT_DEFAULT,
     PAGE_LIMIT_MAX,
-    LinkBuilder,
     cancel_reminder,
     check_message,
     create_reminder,
@@ -30,7 +21,6 @@ from service.reminders import (
     list_reminders,
 )
 from service.schemas import Accepted, ReminderOut, ReminderPage, ReminderRequest
-from service.security import AudioLinks
 from workers.queue import RENDER_JOB
 
 router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
@@ -42,19 +32,18 @@ IDEMPOTENCY_KEY_MAX_CHARS = 255
 def post_reminder(
     body: ReminderRequest,
     caller: Scheduler,
-    settings: SettingsDep,
     session: SessionDep,
-    pipeline: PipelineDep,
-    links: LinksDep,
+    services: ServicesDep,
     idempotency_key: Annotated[
         str | None, Header(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
     ] = None,
 ) -> JSONResponse:
-    check_message(body, pipeline.renderer, need_contact=True)
-    send_at = first_send_time(body, settings)
-    created = create_reminder(session, caller, body, send_at, idempotency_key, links)
+    check_message(body, services.pipeline.renderer, need_contact=True)
+    send_at = first_send_time(body, services.settings)
+    created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
     if created.reminder_id is not None and send_at <= utcnow():
-        pipeline.enqueue(RENDER_JOB, created.reminder_id)
+        # The reminder is committed: should this enqueue fail, the sweeper enqueues it.
+        services.pipeline.enqueue(RENDER_JOB, created.reminder_id)
     return JSONResponse(created.body, status_code=created.status_code)
 
 
@@ -63,21 +52,19 @@ def read_reminder(
     reminder_id: str,
     caller: AnyCaller,
     session: SessionDep,
-    links: LinksDep,
-    audio_links: AudioLinksDep,
+    services: ServicesDep,
 ) -> ReminderOut:
     reminder = get_reminder(session, reminder_id, caller)
     audit(session, caller.id, "reminder.read", "reminder", reminder.id)
     session.commit()
-    return reminder_out(reminder, links, audio_links)
+    return reminder_out(reminder, services)
 
 
 @router.get("", response_model=ReminderPage)
 def read_reminders(
     caller: AnyCaller,
     session: SessionDep,
-    links: LinksDep,
-    audio_links: AudioLinksDep,
+    services: ServicesDep,
     external_id: str | None = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
@@ -87,7 +74,7 @@ def read_reminders(
         session, caller, external_id=external_id, status=status, limit=limit, cursor=cursor
     )
     return ReminderPage(
-        items=[reminder_out(r, links, audio_links) for r in page.items],
+        items=[reminder_out(r, services) for r in page.items],
         next_cursor=page.next_cursor,
     )
 
@@ -97,18 +84,18 @@ def delete_reminder(
     reminder_id: str,
     caller: Scheduler,
     session: SessionDep,
-    links: LinksDep,
-    audio_links: AudioLinksDep,
+    services: ServicesDep,
 ) -> ReminderOut:
     reminder = get_reminder(session, reminder_id, caller)
     cancel_reminder(session, reminder)
     audit(session, caller.id, "reminder.cancel", "reminder", reminder.id)
     session.commit()
     session.refresh(reminder)
-    return reminder_out(reminder, links, audio_links)
+    return reminder_out(reminder, services)
 
 
-def reminder_out(reminder: Reminder, links: LinkBuilder, audio_links: AudioLinks) -> ReminderOut:
+def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
+    links, audio_links = services.links, services.audio_links
     message = None
     if reminder.audio is not None and reminder.message_text:
         token = audio_links.token(reminder.audio.key, reminder.audio.format)

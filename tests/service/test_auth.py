@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -71,3 +72,28 @@ def test_revoked_key_is_refused(client: TestClient, keys: Keys, database_url: st
         )
     db.dispose()
     assert client.get("/v1/languages", headers=keys.header(keys.staff)).status_code == 401
+
+
+def test_a_revoked_key_stops_working_once_the_key_cache_expires(database_url: str) -> None:
+    from sqlalchemy import update
+
+    from service.db import Database, utcnow
+    from service.models import ApiKey, Role
+    from service.security import KeyRing, hash_key, issue_key
+
+    db = Database(database_url)
+    ring = KeyRing(ttl_s=0.3)
+    with db.session() as session:
+        raw = issue_key(session, Role.STAFF).raw
+    with db.session() as session:
+        assert ring.find(session, raw) is not None
+        session.execute(
+            update(ApiKey).where(ApiKey.key_hash == hash_key(raw)).values(revoked_at=utcnow())
+        )
+    with db.session() as session:
+        assert ring.find(session, raw) is not None  # remembered for at most ttl_s
+    time.sleep(0.4)
+    with db.session() as session:
+        assert ring.find(session, raw) is None
+        assert ring.find(session, "tw_never-issued") is None
+    db.dispose()

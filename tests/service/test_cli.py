@@ -11,7 +11,8 @@ from pathlib import Path
 from pydub import AudioSegment
 
 from service.db import Database
-from service.security import find_key
+from service.models import ApiKey
+from service.security import find_key, hash_key
 
 
 def tellwell(*args: str, data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +37,8 @@ def test_keys_create_prints_a_working_key_once(tmp_path: Path) -> None:
     with db.session() as session:
         key = find_key(session, raw)
         assert key is not None and key.role == "staff"
-        assert raw not in key.key_hash
+        stored = session.get_one(ApiKey, key.id)
+        assert raw not in (stored.key_hash, stored.prefix) and stored.key_hash == hash_key(raw)
     db.dispose()
     refused = tellwell("keys", "create", "--role", "root", data_dir=tmp_path, database_url=url)
     assert refused.returncode != 0 and "root" in refused.stderr

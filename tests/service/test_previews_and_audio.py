@@ -116,7 +116,7 @@ def test_purged_audio_is_410(client: TestClient, keys: Keys) -> None:
         "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
     ).json()
     path = preview["audio_url"].removeprefix("http://testserver")
-    audio_dir = client.app.state.settings.audio_dir  # type: ignore[attr-defined]
+    audio_dir = client.app.state.services.settings.audio_dir  # type: ignore[attr-defined]
     for file in audio_dir.rglob("*.mp3"):
         file.unlink()
     assert client.get(path).status_code == 410
