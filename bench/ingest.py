@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -146,23 +146,31 @@ def load(url: str, headers: dict[str, str], total: int, concurrency: int) -> dic
 
 
 def measure(
-    name: str, target: Server, run: Callable[[int], dict[str, float]], total: int
+    target: Server, path: str, headers: dict[str, str], total: int, concurrency: int
 ) -> dict[str, float]:
-    run(WARMUP_REQUESTS)
+    """One round against one server: throughput, latency and server CPU per request."""
     cpu_before = target.cpu_seconds()
-    figures = run(total)
+    figures = load(f"{target.url}{path}", headers, total, concurrency)
     figures["cpu_ms"] = (target.cpu_seconds() - cpu_before) / total * 1000
+    return figures
+
+
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
+def report(name: str, figures: dict[str, float]) -> None:
     print(
         f"{name:<30} {figures['rps']:6.0f} req/s   p50 {figures['p50_ms']:6.1f} ms"
         f"   p99 {figures['p99_ms']:6.1f} ms   server CPU {figures['cpu_ms']:.2f} ms/req",
         flush=True,
     )
-    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per round and server")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
@@ -173,38 +181,31 @@ def main() -> None:
     with db.session() as session:
         key = issue_key(session, Role.SCHEDULER, "bench").raw
     db.dispose()
-    headers = {"Authorization": f"Bearer {key}"}
+    auth = {"Authorization": f"Bearer {key}"}
     python = sys.executable
+    bare_port, port = free_port(), free_port()
+    bare_command = [
+        python,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:app",
+        "--port",
+        str(bare_port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    tellwell_command = [python, "-m", "service", "serve", "--port", str(port)]
 
-    print(f"{args.requests} requests, {args.concurrency} client threads, one server process")
-    bare_port = free_port()
-    with server(
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        {"BENCH_DATABASE_URL": DATABASE_URL},
-        bare_port,
-    ) as bare_server:
-        bare = measure(
-            "bare FastAPI, one INSERT",
-            bare_server,
-            lambda n: load(f"{bare_server.url}/insert", {}, n, args.concurrency),
-            args.requests,
-        )
-
-    port = free_port()
+    print(
+        f"{args.rounds} rounds of {args.requests} requests per server, {args.concurrency} "
+        "client threads, one server process each; medians of the rounds"
+    )
     with (
         tempfile.TemporaryDirectory() as data_dir,
+        server(bare_command, {"BENCH_DATABASE_URL": DATABASE_URL}, bare_port) as bare_server,
         server(
-            [python, "-m", "service", "serve", "--port", str(port)],
+            tellwell_command,
             {
                 "TELLWELL_DATABASE_URL": DATABASE_URL,
                 "TELLWELL_REDIS_URL": REDIS_URL,
@@ -214,13 +215,16 @@ def main() -> None:
             port,
         ) as tellwell_server,
     ):
-        tellwell = measure(
-            "tellwell POST /v1/reminders",
-            tellwell_server,
-            lambda n: load(f"{tellwell_server.url}/v1/reminders", headers, n, args.concurrency),
-            args.requests,
-        )
-
+        targets = [(bare_server, "/insert", {}), (tellwell_server, "/v1/reminders", auth)]
+        for target, path, headers in targets:
+            measure(target, path, headers, WARMUP_REQUESTS, args.concurrency)
+        rounds: list[list[dict[str, float]]] = [[], []]
+        for _ in range(args.rounds):  # interleaved, so drift in the machine hits both alike
+            for figures, (target, path, headers) in zip(rounds, targets, strict=True):
+                figures.append(measure(target, path, headers, args.requests, args.concurrency))
+    bare, tellwell = median_round(rounds[0]), median_round(rounds[1])
+    report("bare FastAPI, one INSERT", bare)
+    report("tellwell POST /v1/reminders", tellwell)
     queued = queue.llen("rq:queue:tellwell")
     queue.flushdb()
     print(f"render jobs waiting in Redis: {queued} (one per reminder accepted)")

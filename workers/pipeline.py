@@ -43,11 +43,13 @@ class Pipeline:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_s)
 
-    def enqueue(self, job: str, reminder_id: str) -> None:
+    def enqueue(self, job: str, *reminder_ids: str) -> None:
         try:
-            self.queue.enqueue(job, reminder_id)
+            self.queue.enqueue(job, reminder_ids)
         except QueueUnavailable as err:
-            log.warning("queue unavailable (%s); the sweeper will enqueue %s", err, reminder_id)
+            log.warning(
+                "queue unavailable (%s); the sweeper will enqueue %d", err, len(reminder_ids)
+            )
 
     # -- render ----------------------------------------------------------------------
 

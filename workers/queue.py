@@ -9,6 +9,7 @@ enqueues again whatever the database says is due.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -25,6 +26,8 @@ DISPATCH_JOB = "workers.jobs.dispatch_reminder"
 JOB_TIMEOUT_S = 300
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 REDIS_SOCKET_TIMEOUT_S = 5.0
+ENQUEUE_BATCH = 500
+"""Jobs per Redis pipeline when the sweeper enqueues a backlog."""
 
 
 class QueueUnavailable(Exception):
@@ -32,7 +35,9 @@ class QueueUnavailable(Exception):
 
 
 class JobQueue(Protocol):
-    def enqueue(self, job: str, reminder_id: str) -> None: ...
+    def enqueue(self, job: str, reminder_ids: Sequence[str]) -> None:
+        """Queue ``job`` once for each reminder, together."""
+        ...
 
     def ping(self) -> None: ...
 
@@ -50,9 +55,15 @@ class RedisQueue:
         )
         self.rq = Queue(name, connection=self.connection, serializer=JSONSerializer)
 
-    def enqueue(self, job: str, reminder_id: str) -> None:
-        try:
-            self.rq.enqueue_call(
+    def enqueue(self, job: str, reminder_ids: Sequence[str]) -> None:
+        # One pipeline for the lot: a single round trip however many jobs, where
+        # enqueue_call would spend two transactions on each.
+        for start in range(0, len(reminder_ids), ENQUEUE_BATCH):
+            self._enqueue_batch(job, reminder_ids[start : start + ENQUEUE_BATCH])
+
+    def _enqueue_batch(self, job: str, reminder_ids: Sequence[str]) -> None:
+        jobs = [
+            Queue.prepare_data(
                 job,
                 args=[reminder_id],
                 timeout=JOB_TIMEOUT_S,
@@ -60,6 +71,12 @@ class RedisQueue:
                 failure_ttl=FAILED_JOB_TTL_S,
                 description=job,
             )
+            for reminder_id in reminder_ids
+        ]
+        try:
+            with self.connection.pipeline() as pipe:
+                self.rq.enqueue_many(jobs, pipeline=pipe)
+                pipe.execute()
         except RedisError as err:
             raise QueueUnavailable(type(err).__name__) from err
 
@@ -79,8 +96,9 @@ class InProcessQueue:
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tellwell-job")
 
-    def enqueue(self, job: str, reminder_id: str) -> None:
-        self._pool.submit(_run_logged, job, reminder_id)
+    def enqueue(self, job: str, reminder_ids: Sequence[str]) -> None:
+        for reminder_id in reminder_ids:
+            self._pool.submit(_run_logged, job, reminder_id)
 
     def ping(self) -> None:
         return None

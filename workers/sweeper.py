@@ -54,9 +54,8 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
                 .returning(Reminder.id)
                 .execution_options(synchronize_session=False)
             ).all()
-        for reminder_id in ids:
-            pipeline.enqueue(job, reminder_id)
         if ids:
+            pipeline.enqueue(job, *ids)
             report.enqueued.setdefault(job, []).extend(ids)
     return report
 
