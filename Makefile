@@ -21,7 +21,9 @@ run: setup
 	@TELLWELL_PUBLIC_BASE_URL=$${TELLWELL_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/tellwell serve --host $(HOST) --port $(PORT)
 
-test: setup
+PYTEST_ARGS ?= -n 2
+
+test: setup lint
 	@.ci/services
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,9 +35,9 @@ from service.security import issue_key
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
-REDIS_TEST_SERVER = os.environ.get("TELLWELL_TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
-REDIS_FIRST_TEST_DB = 8
-"""Each pytest-xdist worker flushes a Redis database of its own: 8, 9, 10, ..."""
+REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/8")
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+"""Names this test run's databases and queues, so parallel runs never share state."""
 TABLES = (
     "reminder_events",
     "attempts",
@@ -50,7 +51,7 @@ WAIT_STEP_S = 0.05
 
 
 def _postgres_db_name() -> str:
-    return f"tellwell_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    return f"tellwell_test_{RUN_ID}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +71,8 @@ def postgres_url() -> Iterator[str]:
     url = f"{base}/{name}"
     Database(url).migrate()
     yield url
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -95,21 +98,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def _worker_number() -> int:
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-
-
 @pytest.fixture
 def redis_url() -> str:
-    url = f"{REDIS_TEST_SERVER}/{REDIS_FIRST_TEST_DB + _worker_number()}"
-    connection = redis.Redis.from_url(url)
+    connection = redis.Redis.from_url(REDIS_TEST_URL)
     try:
-        connection.flushdb()
+        connection.ping()
     except redis.ConnectionError as err:
-        pytest.fail(f"Redis is not reachable at {url} ({err}); run .ci/services to start it")
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_TEST_URL} ({err}); run .ci/services to start it"
+        )
     finally:
         connection.close()
-    return url
+    return REDIS_TEST_URL
 
 
 @pytest.fixture
@@ -122,6 +122,7 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "secret_key": "test-signing-key",
             "sweep_interval_s": 0.2,
             "public_base_url": "http://testserver",
+            "queue_name": f"tellwell-test-{uuid.uuid4().hex[:12]}",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

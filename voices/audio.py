@@ -159,8 +159,16 @@ def duration_of(data: bytes, fmt: AudioFormat) -> float:
     """
     spec = _ENCODINGS[fmt]
     pcm = _ffmpeg(
-        ["-f", spec.container, "-i", "pipe:0", *_FFMPEG_PCM, "-ar", str(spec.sample_rate_hz),
-         "pipe:1"],
+        [
+            "-f",
+            spec.container,
+            "-i",
+            "pipe:0",
+            *_FFMPEG_PCM,
+            "-ar",
+            str(spec.sample_rate_hz),
+            "pipe:1",
+        ],
         data,
         what=f"decode {fmt.value} audio",
     )
@@ -189,16 +197,23 @@ def _resample(speech: AudioSegment, rate_hz: int) -> AudioSegment:
     message would then encode to different bytes on every render.
     """
     pcm = _ffmpeg(
-        [*_FFMPEG_PCM, "-ar", str(speech.frame_rate), "-i", "pipe:0",
-         "-af", f"aresample={rate_hz}:resampler=soxr:osf=flt", *_FFMPEG_PCM,
-         "-ar", str(rate_hz),
-         "pipe:1"],
+        [
+            *_FFMPEG_PCM,
+            "-ar",
+            str(speech.frame_rate),
+            "-i",
+            "pipe:0",
+            "-af",
+            f"aresample={rate_hz}:resampler=soxr:osf=flt",
+            *_FFMPEG_PCM,
+            "-ar",
+            str(rate_hz),
+            "pipe:1",
+        ],
         speech.raw_data,
         what=f"resample to {rate_hz} Hz",
     )
-    return AudioSegment(
-        data=pcm, sample_width=_SAMPLE_WIDTH_BYTES, frame_rate=rate_hz, channels=1
-    )
+    return AudioSegment(data=pcm, sample_width=_SAMPLE_WIDTH_BYTES, frame_rate=rate_hz, channels=1)
 
 
 def _encode_pcm(speech: AudioSegment, spec: _Encoding, gain_db: float) -> bytes:
@@ -214,12 +229,33 @@ def _encode_pcm(speech: AudioSegment, spec: _Encoding, gain_db: float) -> bytes:
     with tempfile.TemporaryDirectory(prefix="tellwell-audio-") as tmp:
         out = Path(tmp) / f"out.{spec.extension}"
         _ffmpeg(
-            [*_FFMPEG_PCM, "-ar", str(speech.frame_rate), "-i", "pipe:0",
-             "-af", f"volume={gain_db:.3f}dB,alimiter=limit={ceiling:.4f}:level=0:latency=1",
-             "-c:a", spec.codec, *spec.codec_options, "-ar", str(spec.sample_rate_hz), "-ac", "1",
-             # No encoder tags: the same samples then always give the same bytes.
-             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-             "-f", spec.container, "-y", str(out)],
+            [
+                *_FFMPEG_PCM,
+                "-ar",
+                str(speech.frame_rate),
+                "-i",
+                "pipe:0",
+                "-af",
+                f"volume={gain_db:.3f}dB,alimiter=limit={ceiling:.4f}:level=0:latency=1",
+                "-c:a",
+                spec.codec,
+                *spec.codec_options,
+                "-ar",
+                str(spec.sample_rate_hz),
+                "-ac",
+                "1",
+                # No encoder tags: the same samples then always give the same bytes.
+                "-map_metadata",
+                "-1",
+                "-fflags",
+                "+bitexact",
+                "-flags:a",
+                "+bitexact",
+                "-f",
+                spec.container,
+                "-y",
+                str(out),
+            ],
             speech.raw_data,
             what=f"encode {spec.codec}",
         )

@@ -115,8 +115,7 @@ class Engine(Protocol):
     @property
     def name(self) -> str: ...
 
-    def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
-        ...
+    def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes: ...
 
 
 def check_text(text: str) -> str:

@@ -75,17 +75,17 @@ class Catalog:
         one language mysteriously missing.
         """
         if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
-            raise CatalogError(f"{source}: expected an object with \"format\": {CATALOG_FORMAT}")
+            raise CatalogError(f'{source}: expected an object with "format": {CATALOG_FORMAT}')
         rates = data.get("rates_words_per_minute")
         if not isinstance(rates, dict) or not rates:
-            raise CatalogError(f"{source}: \"rates_words_per_minute\" must be a non-empty object")
+            raise CatalogError(f'{source}: "rates_words_per_minute" must be a non-empty object')
         for rate, wpm in rates.items():
             # bool is an int in Python; true words-per-minute is never meant.
             if not isinstance(wpm, int) or isinstance(wpm, bool) or wpm <= 0:
                 raise CatalogError(f"{source}: rate {rate!r} must be a positive whole number")
         entries = data.get("languages")
         if not isinstance(entries, dict) or not entries:
-            raise CatalogError(f"{source}: \"languages\" must be a non-empty object")
+            raise CatalogError(f'{source}: "languages" must be a non-empty object')
         wanted = [field.name for field in fields(LanguageVoice) if field.name != "code"]
         languages = []
         for code, entry in entries.items():

@@ -144,8 +144,9 @@ class Speaker:
         with self._locks[int(key[:8], 16) % _LOCK_STRIPES]:
             duration_s = _cached_duration(path, fmt)
             if duration_s is not None:
-                logger.debug("speech cache hit %s (%s/%s, %s)", key[:12], engine.name,
-                             voice.voice, fmt.value)
+                logger.debug(
+                    "speech cache hit %s (%s/%s, %s)", key[:12], engine.name, voice.voice, fmt.value
+                )
                 return spoken(duration_s)
             started = time.monotonic()
             wav = engine.synthesize(text, voice.code, voice.voice, words_per_minute)
@@ -153,8 +154,13 @@ class Speaker:
             _store(path, audio)
             logger.info(
                 "spoke %s (%s/%s, %d wpm, %s): %.1f s of audio in %.0f ms",
-                key[:12], engine.name, voice.voice, words_per_minute, fmt.value,
-                audio.duration_s, (time.monotonic() - started) * 1000,
+                key[:12],
+                engine.name,
+                voice.voice,
+                words_per_minute,
+                fmt.value,
+                audio.duration_s,
+                (time.monotonic() - started) * 1000,
             )
             return spoken(audio.duration_s)
 

@@ -32,6 +32,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TELLWELL_DATA_DIR": str(settings.data_dir),
         "TELLWELL_DATABASE_URL": settings.sqlalchemy_url,
         "TELLWELL_REDIS_URL": settings.redis_url,
+        "TELLWELL_QUEUE_NAME": settings.queue_name,
         "TELLWELL_SECRET_KEY": settings.secret_key.get_secret_value(),
         "TELLWELL_PUBLIC_BASE_URL": settings.public_base_url,
     }

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -19,6 +18,7 @@ from tests.conftest import Keys, reminder_body, wait_for
 from tests.workers.test_end_to_end import run_burst_worker
 from workers import jobs
 from workers.pipeline import Pipeline
+from workers.queue import RedisQueue
 from workers.sweeper import sweep
 
 
@@ -42,6 +42,13 @@ def pipeline(redis_settings: Settings) -> Iterator[Pipeline]:
     built.db.dispose()
 
 
+def lose_queued_jobs(pipeline: Pipeline) -> None:
+    """What a Redis restart without persistence does to this queue: every job is gone."""
+    assert isinstance(pipeline.queue, RedisQueue)
+    pipeline.queue.rq.empty()
+    assert pipeline.queue.rq.count == 0
+
+
 def status_of(client: TestClient, keys: Keys, reminder_id: str) -> dict[str, Any]:
     response = client.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.admin))
     return dict(response.json())
@@ -56,13 +63,12 @@ def test_sweeper_recovers_a_reminder_whose_job_vanished_from_redis(
     redis_client: TestClient,
     keys: Keys,
     redis_settings: Settings,
-    redis_url: str,
     pipeline: Pipeline,
 ) -> None:
     reminder_id = redis_client.post(
         "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
     ).json()["id"]
-    redis.Redis.from_url(redis_url).flushdb()  # Redis restarted empty: the job is gone
+    lose_queued_jobs(pipeline)  # Redis restarted empty: the job is gone
 
     run_burst_worker(redis_settings)
     assert status_of(redis_client, keys, reminder_id)["status"] == "scheduled"
@@ -104,13 +110,12 @@ def test_worker_killed_mid_render_is_taken_over_once(
     redis_client: TestClient,
     keys: Keys,
     redis_settings: Settings,
-    redis_url: str,
     pipeline: Pipeline,
 ) -> None:
     reminder_id = redis_client.post(
         "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
     ).json()["id"]
-    redis.Redis.from_url(redis_url).flushdb()
+    lose_queued_jobs(pipeline)
     lapse_lease(pipeline, reminder_id, Status.RENDERING)
 
     assert sweep(pipeline).enqueued == {"workers.jobs.render_reminder": [reminder_id]}
@@ -126,7 +131,7 @@ def _killed_mid_dispatch(client: TestClient, keys: Keys, pipeline: Pipeline) -> 
         "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
     ).json()["id"]
     pipeline.render(reminder_id)
-    pipeline.queue.connection.flushdb()  # type: ignore[attr-defined]  (the dispatch job died too)
+    lose_queued_jobs(pipeline)  # the dispatch job died with the worker
     with pipeline.db.session() as session:
         attempt = Attempt(reminder_id=reminder_id, channel="outbox")
         session.add(attempt)
