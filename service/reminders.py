@@ -31,7 +31,7 @@ from service.models import (
     advance,
     new_id,
 )
-from service.schemas import MessageRequest, ReminderRequest
+from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
 from service.security import Caller
 from workers.calling_window import next_allowed
 from workers.rendering import Renderer
@@ -53,15 +53,7 @@ def check_message(request: MessageRequest, renderer: Renderer, *, need_contact: 
         errors.append(FieldError("language", f"must be one of: {', '.join(codes)}"))
     elif request.kind not in language.kinds:
         errors.append(FieldError("kind", f"is not available in language {request.language!r}"))
-    if request.kind == "appointment_reminder":
-        if request.appointment is None:
-            errors.append(FieldError("appointment", "is required for appointment_reminder"))
-        elif request.appointment.start <= utcnow():
-            errors.append(FieldError("appointment.start", "is in the past"))
-        if request.result is not None:
-            errors.append(FieldError("result", "is only for result_ready"))
-    if request.kind == "result_ready" and request.appointment is not None:
-        errors.append(FieldError("appointment", "is only for appointment_reminder"))
+    errors.extend(_kind_blocks(request))
     if need_contact:
         if request.channel == "phone" and request.patient.phone is None:
             errors.append(FieldError("patient.phone", "is required for channel phone"))
@@ -69,6 +61,31 @@ def check_message(request: MessageRequest, renderer: Renderer, *, need_contact: 
             errors.append(FieldError("patient.app_recipient_id", "is required for channel app"))
     if errors:
         raise ValidationProblem(errors)
+
+
+def _kind_blocks(request: MessageRequest) -> list[FieldError]:
+    """Each kind carries the blocks it speaks of, and no other (schemas.Kind says which)."""
+    errors: list[FieldError] = []
+    appointment = request.appointment
+    if request.kind in APPOINTMENT_KINDS:
+        if appointment is None:
+            errors.append(FieldError("appointment", f"is required for {request.kind}"))
+        elif appointment.start <= utcnow():
+            errors.append(FieldError("appointment.start", "is in the past"))
+        if request.result is not None:
+            errors.append(FieldError("result", "is only for result_ready"))
+    elif appointment is not None:
+        errors.append(FieldError("appointment", "is only for appointment kinds"))
+    if appointment is not None and appointment.previous_start is not None:
+        if request.kind != "appointment_changed":
+            errors.append(
+                FieldError("appointment.previous_start", "is only for appointment_changed")
+            )
+        elif appointment.previous_start == appointment.start:
+            errors.append(
+                FieldError("appointment.previous_start", "is the same as appointment.start")
+            )
+    return errors
 
 
 def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:

@@ -15,7 +15,19 @@ from zoneinfo import available_timezones
 import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-Kind = Literal["appointment_reminder", "result_ready"]
+Kind = Literal["appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"]
+"""What the message is about; ``service.reminders.check_message`` says which blocks each needs.
+
+- ``appointment_reminder``: ``appointment`` (a future ``start``).
+- ``appointment_changed``: ``appointment`` is the visit as it is *now* (a future ``start``),
+  optionally with ``previous_start``, the time it had before, so the patient hears both.
+- ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
+  still in the future: telling someone about a cancelled visit that already passed is noise).
+- ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
+"""
+APPOINTMENT_KINDS: frozenset[str] = frozenset(
+    {"appointment_reminder", "appointment_changed", "appointment_cancelled"}
+)
 ChannelName = Literal["phone", "app"]
 Variant = Literal["call", "voicemail", "app"]
 SpeechRate = Literal["slow", "normal"]
@@ -67,7 +79,10 @@ class Clinic(Strict):
 
 
 class Appointment(Strict):
+    """A visit. ``previous_start`` is only for ``appointment_changed``: when it was before."""
+
     start: AwareDatetime
+    previous_start: AwareDatetime | None = None
     provider: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
     location: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
     instructions: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)

@@ -9,8 +9,15 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "reviewed": false,          # has a native speaker reviewed these texts?
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
       "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
-      "private_words": ["resultado", ...]   # never said on a voicemail
+      "private_words": ["resultado", ...],  # never said on a voicemail
+      "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
+      "keys": {"#": "numeral", "*": "asterisco"},   # keypad symbols as said aloud
+      "calendar": {...}           # only where Babel has no data (Haitian Creole): the
+                                  # weekday and month names and the order to say them in
     }
+
+Beside it, an optional ``lexicon.json`` (``templates.lexicon``) fixes how the engine says
+names and words it gets wrong.
 """
 
 from __future__ import annotations
@@ -53,6 +60,26 @@ class LanguageProfile:
     time_skeleton: str | None
     titles: tuple[Title, ...]
     private_words: tuple[str, ...]
+    ordinal_day: bool = False
+    keys: tuple[tuple[str, str], ...] = ()
+    calendar: Calendar | None = None
+
+    def key_word(self, key: str) -> str:
+        """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
+        return dict(self.keys).get(key, key)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Weekday and month names for a language Babel has no CLDR data for.
+
+    ``weekdays`` starts on Monday; ``date`` is a ``str.format`` pattern over ``weekday``,
+    ``day`` and ``month``, e.g. "{weekday} {day} {month}".
+    """
+
+    weekdays: tuple[str, ...]
+    months: tuple[str, ...]
+    date: str
 
 
 def language_codes(root: Path = TEMPLATE_ROOT) -> list[str]:
@@ -89,4 +116,15 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
             for t in raw.get("titles", [])
         ),
         private_words=tuple(str(w) for w in raw.get("private_words", [])),
+        ordinal_day=bool(raw.get("ordinal_day", False)),
+        keys=tuple((str(k), str(v)) for k, v in raw.get("keys", {}).items()),
+        calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
     )
+
+
+def _calendar(raw: dict[str, Any]) -> Calendar:
+    weekdays = tuple(str(w) for w in raw["weekdays"])
+    months = tuple(str(m) for m in raw["months"])
+    if len(weekdays) != 7 or len(months) != 12:
+        raise ValueError("a calendar needs 7 weekdays and 12 months")
+    return Calendar(weekdays=weekdays, months=months, date=str(raw["date"]))

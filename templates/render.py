@@ -10,8 +10,13 @@ themselves; they pass it through a filter that reads ``for_ear``:
     date, time   the appointment day and clock time in the patient's time zone
     local        the datetime in the patient's time zone (for grammar: "a la 1", "a las 2")
     phone        display form for the eye, digit by digit for the ear
+    key          a keypad key: "#" for the eye, the local word ("pound") for the ear
     person       a titled name; ``person(article=true)`` adds "el"/"la" where the language does
     sentence     free text closed with a full stop, so the engine pauses after it
+
+Besides the facts, a template sees ``kind`` and ``keypad`` (KEYPAD[kind]): each language's
+``_menu.j2`` loops over ``keypad``, so the menu a patient hears is the one the phone acts on.
+The spoken text then goes through the language's pronunciation lexicon (``templates.lexicon``).
 
 Templates run in Jinja's immutable sandbox with ``StrictUndefined``. Facts that are None or
 blank are left out of the context, so a template that says ``{{ provider }}`` without
@@ -51,6 +56,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from templates.errors import BrokenTemplate, InvalidFact, MissingFact, UnknownTemplate
+from templates.lexicon import load_lexicon
 from templates.locales import TEMPLATE_ROOT, LanguageProfile, language_codes, load_profile
 from templates.speech import (
     display_phone,
@@ -62,17 +68,30 @@ from templates.speech import (
     spoken_time,
 )
 
-KINDS: tuple[str, ...] = ("appointment_reminder", "result_ready")
+KINDS: tuple[str, ...] = (
+    "appointment_reminder",
+    "result_ready",
+    "appointment_changed",
+    "appointment_cancelled",
+)
 VARIANTS: tuple[str, ...] = ("call", "voicemail", "app")
 
 KEYPAD: dict[str, dict[str, str]] = {
-    "appointment_reminder": {"1": "confirm", "2": "cancel", "9": "repeat"},
-    "result_ready": {"1": "confirm", "9": "repeat"},
+    "appointment_reminder": {"1": "confirm", "2": "cancel", "9": "repeat", "0": "clinic"},
+    "appointment_changed": {"1": "confirm", "2": "cancel", "9": "repeat", "0": "clinic"},
+    "appointment_cancelled": {"1": "confirm", "9": "repeat", "0": "clinic"},
+    "result_ready": {"1": "confirm", "9": "repeat", "0": "clinic"},
 }
-"""What each key does on a live call, per kind; the ``call`` templates say exactly these.
+"""What each key does on a live call, per kind, in the order the menu offers them.
 
-For result_ready, 1 means "I got this message" (there is nothing to cancel).
+The one source of truth: each language's ``_menu.j2`` says exactly these keys (it loops
+over them), and the phone channel acts on them. ``confirm`` on result_ready and
+appointment_cancelled means "I got this message": there is nothing left to cancel.
+``clinic`` connects the patient to the clinic's call-back number.
 """
+
+SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟")
+"""Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic)."""
 
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
@@ -93,6 +112,8 @@ class MessageFacts:
     location: str | None = None
     instructions: str | None = None
     ordered_by: str | None = None
+    previous_start: datetime | None = None
+    """appointment_changed: when the visit was before it moved (optional)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,8 @@ def render_message(
 
     patient_zone(facts.timezone)
     context = _context(facts, profile)
+    context["kind"] = kind
+    context["keypad"] = KEYPAD[kind]
     try:
         text = template.render(context, for_ear=False)
         spoken = template.render(context, for_ear=True)
@@ -191,7 +214,7 @@ def render_message(
         raise BrokenTemplate(name, f"refused by the sandbox: {err}") from err
     return Message(
         text=_collapse(text),
-        spoken=_collapse(spoken),
+        spoken=load_lexicon(language, root).apply(_collapse(spoken)),
         kind=kind,
         language=language,
         variant=variant,
@@ -246,7 +269,14 @@ def _filters(root: Path) -> dict[str, Any]:
 
     @pass_context
     def date(ctx: Context, value: Any) -> str:
-        return spoken_date(_moment(value), ctx["locale"], ctx.get("timezone"))
+        said = profile(ctx)
+        return spoken_date(
+            _moment(value),
+            ctx["locale"],
+            ctx.get("timezone"),
+            ordinal=said.ordinal_day and bool(ctx["for_ear"]),
+            calendar=said.calendar,
+        )
 
     @pass_context
     def time(ctx: Context, value: Any) -> str:
@@ -268,9 +298,13 @@ def _filters(root: Path) -> dict[str, Any]:
         titles = profile(ctx).titles
         return spoken_person(_text(value), titles, for_ear=bool(ctx["for_ear"]), article=article)
 
+    @pass_context
+    def key(ctx: Context, value: Any) -> str:
+        return profile(ctx).key_word(_text(value)) if ctx["for_ear"] else _text(value)
+
     def sentence(value: Any) -> str:
         text = _text(value).strip()
-        return text if text.endswith((".", "!", "?")) else f"{text}."
+        return text if text.endswith(SENTENCE_ENDS) else f"{text}."
 
     return {
         "date": date,
@@ -278,5 +312,6 @@ def _filters(root: Path) -> dict[str, Any]:
         "local": local,
         "phone": phone,
         "person": person,
+        "key": key,
         "sentence": sentence,
     }

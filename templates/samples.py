@@ -19,10 +19,32 @@ SAMPLE_TODAY = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 SAMPLE_APPOINTMENT = datetime(2026, 12, 3, 20, 30, tzinfo=UTC)
 """Thursday, December 3, 2:30 PM in America/Chicago."""
 
+SAMPLE_PREVIOUS_START = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+"""For appointment_changed: the visit was Tuesday, December 1, 10 AM in America/Chicago."""
+
 # Free text arrives in the patient's language from the clinic; names and numbers do not change.
 _FREE_TEXT = {
     "en": ("Second floor, suite 210", "Bring your medicine list."),
     "es": ("Segundo piso, consultorio 210", "Traiga su lista de medicinas."),
+    "fr": ("Deuxième étage, bureau 210", "Apportez la liste de vos médicaments."),
+    "de": ("Zweiter Stock, Raum 210", "Bringen Sie die Liste Ihrer Medikamente mit."),
+    "it": ("Secondo piano, stanza 210", "Porti la lista delle sue medicine."),
+    "pt": ("Segundo andar, sala 210", "Traga a lista dos seus remédios."),
+    "pl": ("Drugie piętro, pokój 210", "Proszę przynieść listę leków."),
+    "ru": ("Второй этаж, кабинет 210", "Возьмите с собой список лекарств."),
+    "vi": ("Tầng hai, phòng 210", "Xin mang theo danh sách thuốc."),
+    "zh": ("二楼210室", "请带上您的药物清单。"),
+    "yue": ("二樓210室", "請帶埋你嘅藥物清單。"),
+    "ja": ("2階、210号室", "お薬の一覧をお持ちください。"),
+    "ko": ("2층 210호", "드시는 약 목록을 가져오세요."),
+    "ar": ("الطَّابِقُ الثَّانِي، غُرْفَةُ 210", "أَحْضِرُوا قَائِمَةَ أَدْوِيَتِكُمْ."),
+    "ur": ("دوسری منزل، کمرہ 210", "اپنی دواؤں کی فہرست ساتھ لائیں۔"),
+    "fa": ("طبقه‌ی دوم، اتاق 210", "فهرست داروهایتان را بیاورید."),
+    "hi": ("दूसरी मंज़िल, कमरा 210", "अपनी दवाओं की सूची साथ लाएँ।"),
+    "bn": ("দোতলা, ঘর 210", "আপনার ওষুধের তালিকা সঙ্গে আনুন।"),
+    "tl": ("Ikalawang palapag, silid 210", "Dalhin ang listahan ng inyong gamot."),
+    "so": ("Dabaqa labaad, qolka 210", "Keen liiska daawooyinkaaga."),
+    "ht": ("Dezyèm etaj, biwo 210", "Pote lis medikaman ou yo."),
 }
 
 
@@ -35,14 +57,20 @@ def sample_facts(kind: str, language: str = "en") -> MessageFacts:
         clinic_phone="+13125550100",
         timezone="America/Chicago",
     )
+    visit = replace(
+        common,
+        appointment_start=SAMPLE_APPOINTMENT,
+        provider="Dr. Chen",
+        location=location,
+        instructions=instructions,
+    )
     if kind == "appointment_reminder":
-        return replace(
-            common,
-            appointment_start=SAMPLE_APPOINTMENT,
-            provider="Dr. Chen",
-            location=location,
-            instructions=instructions,
-        )
+        return visit
+    if kind == "appointment_changed":
+        return replace(visit, previous_start=SAMPLE_PREVIOUS_START)
+    if kind == "appointment_cancelled":
+        # Where and what to bring no longer matter once the visit is off.
+        return replace(visit, location=None, instructions=None)
     if kind == "result_ready":
         return replace(common, ordered_by="Dr. Chen")
     raise UnknownTemplate(language, kind, "*", f"no sample facts; kinds {KINDS}")

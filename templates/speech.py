@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
+from num2words import num2words
 from babel.dates import format_datetime, match_skeleton
 
 from templates.errors import InvalidFact
-from templates.locales import Title
+from templates.locales import Calendar, Title
 
 DATE_SKELETON = "MMMMEEEEd"
 """Weekday, month name and day, no year: an appointment is days away, not years."""
@@ -70,15 +71,51 @@ def _widen(pattern: str) -> str:
     return "".join(out)
 
 
-def spoken_date(moment: datetime, locale: str, timezone: str | None = None) -> str:
+def _ordinal_day(pattern: str, day: int, language: str) -> str:
+    """``pattern`` with its day field replaced by the spelled ordinal ("third").
+
+    Babel has no spelled-out numbers, so num2words says the ordinal; only the day field
+    (outside quoted literals) changes, the locale's order and punctuation stay.
+    """
+    try:
+        word = num2words(day, lang=language, to="ordinal")
+    except NotImplementedError as err:
+        raise InvalidFact("locale", f"no spelled ordinals for language {language!r}") from err
+    literal = "'" + word.replace("'", "''") + "'"
+    return "".join(
+        part if part.startswith("'") else re.sub(r"d+", literal, part)
+        for part in re.findall(r"'[^']*'|[^']+", pattern)
+    )
+
+
+def spoken_date(
+    moment: datetime,
+    locale: str,
+    timezone: str | None = None,
+    *,
+    ordinal: bool = False,
+    calendar: Calendar | None = None,
+) -> str:
     """The day as said aloud: "Thursday, December 3" (en_US), "jueves, 3 de diciembre" (es).
 
-    Uses the locale's own CLDR pattern for weekday + month + day, with names in full.
+    Uses the locale's own CLDR pattern for weekday + month + day, with names in full. With
+    ``ordinal`` the day is a spelled ordinal, as English speakers say it: "Thursday,
+    December third" (for the ear; the eye reads "December 3" faster). A ``calendar`` from
+    the language profile stands in where CLDR has no names for the language.
     """
+    when = local_moment(moment, timezone)
+    if calendar is not None:
+        return calendar.date.format(
+            weekday=calendar.weekdays[when.weekday()],
+            day=when.day,
+            month=calendar.months[when.month - 1],
+        )
     where = _locale(locale)
     skeleton = match_skeleton(DATE_SKELETON, where.datetime_skeletons.keys())
     pattern = _widen(where.datetime_skeletons[skeleton].pattern) if skeleton else "EEEE d MMMM"
-    return _spaces(format_datetime(local_moment(moment, timezone), pattern, locale=where))
+    if ordinal:
+        pattern = _ordinal_day(pattern, when.day, where.language)
+    return _spaces(format_datetime(when, pattern, locale=where))
 
 
 def spoken_time(

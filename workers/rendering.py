@@ -47,6 +47,7 @@ def message_facts(facts: dict[str, Any]) -> MessageFacts:
     appointment = facts.get("appointment") or {}
     result = facts.get("result") or {}
     start = appointment.get("start")
+    previous = appointment.get("previous_start")
     return MessageFacts(
         patient_name=patient["name"],
         clinic_name=clinic["name"],
@@ -57,6 +58,7 @@ def message_facts(facts: dict[str, Any]) -> MessageFacts:
         location=appointment.get("location"),
         instructions=appointment.get("instructions"),
         ordered_by=result.get("ordered_by"),
+        previous_start=datetime.fromisoformat(previous) if previous else None,
     )
 
 
