@@ -14,12 +14,14 @@ from templates.errors import (
     TemplateError,
     UnknownTemplate,
 )
-from templates.locales import LanguageProfile, Title, load_profile
+from templates.lexicon import Entry, Lexicon, load_lexicon
+from templates.locales import Calendar, LanguageProfile, Title, load_profile
 from templates.privacy import voicemail_findings
-from templates.readability import reading_grade
+from templates.readability import plain_language_findings, reading_grade
 from templates.render import (
     KEYPAD,
     KINDS,
+    SENTENCE_ENDS,
     VARIANTS,
     Message,
     MessageFacts,
@@ -31,7 +33,12 @@ from templates.render import (
     render_message,
     template_name,
 )
-from templates.samples import SAMPLE_APPOINTMENT, SAMPLE_TODAY, sample_facts
+from templates.samples import (
+    SAMPLE_APPOINTMENT,
+    SAMPLE_PREVIOUS_START,
+    SAMPLE_TODAY,
+    sample_facts,
+)
 from templates.speech import (
     display_phone,
     local_moment,
@@ -45,9 +52,14 @@ __all__ = [
     "KEYPAD",
     "KINDS",
     "SAMPLE_APPOINTMENT",
+    "SAMPLE_PREVIOUS_START",
     "SAMPLE_TODAY",
+    "SENTENCE_ENDS",
     "VARIANTS",
     "BrokenTemplate",
+    "Calendar",
+    "Entry",
+    "Lexicon",
     "InvalidFact",
     "LanguageProfile",
     "Message",
@@ -61,9 +73,11 @@ __all__ = [
     "environment",
     "first_name",
     "languages",
+    "load_lexicon",
     "load_profile",
     "local_moment",
     "make_environment",
+    "plain_language_findings",
     "reading_grade",
     "render_message",
     "sample_facts",

@@ -15,8 +15,8 @@ Entries are applied to the spoken text only (the transcript keeps the real spell
 before it goes to the engine. Matching is whole-word and ignores case, unless an entry says
 ``match_case`` (so "ER" the department does not change the English word "er"). Longer entries
 win over shorter ones, and a replacement is never matched again. A word's edges are judged by
-script: Chinese and Japanese write without spaces, so "Nguyen" inside "请找Nguyen医生" is a
-whole word, while "Win" inside "Winston" is not. The file is read again when it changes, so
+script (``templates.words``): "Nguyen" inside "请找Nguyen医生" is a whole word, "Win" inside
+"Winston" is not. The file is read again when it changes, so
 an edit takes effect without a restart.
 """
 
@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from templates.errors import BrokenTemplate
 from templates.locales import TEMPLATE_ROOT
+from templates.words import whole_word
 
 LEXICON_FILE = "lexicon.json"
-
-_UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA")
 
 
 @dataclass(frozen=True)
@@ -61,30 +59,13 @@ class Lexicon:
         for found in _pattern(self.entries).finditer(text):
             start, end = found.span()
             entry = _entry_for(self.entries, found)
-            if entry is None or not _whole_word(text, start, end):
+            if entry is None or not whole_word(text, start, end):
                 continue
             out.append(text[position:start])
             out.append(entry.spoken)
             position = end
         out.append(text[position:])
         return "".join(out)
-
-
-def _unspaced(char: str) -> bool:
-    return unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
-
-
-def _joins(neighbour: str, edge: str) -> bool:
-    """Whether ``neighbour`` continues the word that ends (or starts) with ``edge``."""
-    if not (neighbour.isalnum() or unicodedata.category(neighbour).startswith("M")):
-        return False
-    return _unspaced(neighbour) == _unspaced(edge) and not _unspaced(edge)
-
-
-def _whole_word(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not _joins(before, text[start]) and not _joins(after, text[end - 1])
 
 
 @lru_cache(maxsize=64)

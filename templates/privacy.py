@@ -4,7 +4,9 @@ Anyone in the household may play a voicemail. HIPAA's minimum-necessary rule, as
 project reads it, allows: the clinic's name, the patient's first name, the appointment's
 day and time, and the call-back number. ``voicemail_findings`` lists every other fact it
 finds (provider, place, instructions, who ordered tests, the rest of the patient's name)
-and any private word from the language's ``private_words`` (test, result, lab...). It also
+and any private word from the language's ``private_words`` in ``language.json`` (test,
+result, lab...; in each language, matched as a word the way its script writes words, so
+"检查" counts inside "您的检查结果" and "النتائج" counts for "نتائج"). It also
 flags a voicemail that lacks the clinic or the call-back number: a voicemail nobody can
 act on fails the patient too. Findings name fields, never values, so they may be logged.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from templates.locales import TEMPLATE_ROOT, load_profile
 from templates.render import Message, MessageFacts
 from templates.speech import display_phone, spoken_phone
+from templates.words import says_word
 
 
 def _fold(text: str) -> str:
@@ -31,7 +34,7 @@ def _said(text: str) -> str:
 
 
 def _says_word(haystack: str, word: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(_fold(word))}(?!\w)", haystack) is not None
+    return says_word(haystack, " ".join(_fold(word).split()))
 
 
 def _says_phrase(haystack: str, phrase: str) -> bool:

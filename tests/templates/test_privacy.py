@@ -9,13 +9,15 @@ import pytest
 from templates import (
     KINDS,
     Message,
+    languages,
+    load_profile,
     render_message,
     sample_facts,
     voicemail_findings,
 )
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("language", languages())
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_voicemail_is_fit_to_leave(language: str, kind: str) -> None:
     facts = sample_facts(kind, language)
@@ -52,16 +54,18 @@ def test_an_appointment_voicemail_says_when(language: str) -> None:
     assert when in message.text
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("language", languages())
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_lint_catches_a_full_message_left_on_a_voicemail(language: str, kind: str) -> None:
     facts = sample_facts(kind, language)
     app = render_message(kind, language, "app", facts)
     findings = voicemail_findings(dataclasses.replace(app, variant="voicemail"), facts)
     assert "patient_name is said in full (only the first name may be)" in findings
-    if kind == "appointment_reminder":
+    if kind in ("appointment_reminder", "appointment_changed"):
         for fact in ("provider", "location", "instructions"):
             assert f"{fact} is said" in findings
+    elif kind == "appointment_cancelled":
+        assert "provider is said" in findings
     else:
         assert "ordered_by is said" in findings
         assert any(f.startswith("private word said") for f in findings)
@@ -91,3 +95,30 @@ def test_a_clinic_name_with_a_private_word_is_still_allowed() -> None:
     facts = dataclasses.replace(sample_facts("result_ready"), clinic_name="Lakeside Lab Center")
     message = render_message("result_ready", "en", "voicemail", facts)
     assert voicemail_findings(message, facts) == []
+
+
+@pytest.mark.parametrize("language", languages())
+def test_every_language_lists_its_private_words(language: str) -> None:
+    profile = load_profile(language)
+    assert profile is not None and len(profile.private_words) >= 5
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("zh", "您好。这里是Riverside Clinic。您的检查结果出来了。请回电：(312) 555-0100。"),
+        ("ja", "こんにちは。こちらはRiverside Clinicです。検査の結果が出ました。(312) 555-0100"),
+        ("ko", "안녕하세요. Riverside Clinic입니다. 검사 결과가 나왔습니다. (312) 555-0100"),
+        ("ar", "مَرْحَبًا. نَحْنُ Riverside Clinic. النَّتَائِجُ جَاهِزَةٌ. (312) 555-0100"),
+        ("ru", "Здравствуйте. Это Riverside Clinic. РЕЗУЛЬТАТЫ готовы. (312) 555-0100"),
+    ],
+)
+def test_the_lint_finds_private_words_in_scripts_without_word_edges(
+    language: str, text: str
+) -> None:
+    facts = sample_facts("result_ready", language)
+    spoken = text.replace("(312) 555-0100", "3 1 2, 5 5 5, 0 1 0 0")
+    bad = Message(text, spoken, "result_ready", language, "voicemail")
+    findings = voicemail_findings(bad, facts)
+    assert any(f.startswith("private word said") for f in findings), findings
+    assert "clinic_phone (the call-back number) is missing" not in findings

@@ -30,9 +30,14 @@ from templates import (
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2] / "templates"
 
 
-def test_english_and_spanish_are_offered_with_every_kind() -> None:
-    assert {"en", "es"} <= set(languages())
-    for language in ("en", "es"):
+SUPPORTED = [
+    *"en es zh yue vi ar ko ru fr ht pt pl hi ur fa de it bn ja tl so".split(),
+]
+
+
+def test_every_supported_language_is_offered_with_every_kind() -> None:
+    assert sorted(SUPPORTED) == languages()
+    for language in SUPPORTED:
         assert available_kinds(language) == list(KINDS)
     assert available_kinds("xx") == []
 
@@ -65,7 +70,9 @@ def test_english_call_says_the_facts_twice_and_then_the_menu() -> None:
     assert text.count("Dr. Chen") == 2
     assert "Second floor, suite 210" in text
     assert "Bring your medicine list." in text
-    assert text.endswith("Press 1 to confirm. Press 2 to cancel. Press 9 to hear this again.")
+    assert text.endswith(
+        "Press 1 to confirm. Press 2 to cancel. Press 9 to hear this again. Press 0 to talk to us."
+    )
     assert message.spoken.count("Doctor Chen") == 2
 
 
@@ -82,7 +89,8 @@ def test_spanish_call_says_the_same_facts_in_spanish() -> None:
     assert "Segundo piso, consultorio 210" in text
     assert "Traiga su lista de medicinas." in text
     assert text.endswith(
-        "Oprima 1 para confirmar. Oprima 2 para cancelar. Oprima 9 para oír esto otra vez."
+        "Oprima 1 para confirmar. Oprima 2 para cancelar. Oprima 9 para oír esto otra vez. "
+        "Oprima 0 para hablar con nosotros."
     )
     assert "con el doctor Chen" in message.spoken
     for english in ("Hello", "Press", "Thursday", "December", "PM", "appointment"):
@@ -167,7 +175,7 @@ def test_voicemail_does_not_need_the_facts_it_must_not_say() -> None:
     ("kind", "language", "variant"),
     [
         ("flu_shot", "en", "call"),
-        ("appointment_reminder", "fr", "call"),
+        ("appointment_reminder", "xx", "call"),
         ("appointment_reminder", "en", "sms"),
         ("appointment_reminder", "../en", "call"),
     ],
@@ -215,6 +223,7 @@ def test_a_naive_appointment_time_is_refused_not_guessed() -> None:
 def test_a_new_language_is_a_new_folder(tmp_path: Path) -> None:
     shutil.copytree(TEMPLATE_ROOT / "en", tmp_path / "en")
     folder = tmp_path / "fr"
+    assert not folder.exists()
     folder.mkdir()
     (folder / "language.json").write_text(
         json.dumps(

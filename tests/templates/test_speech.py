@@ -104,3 +104,31 @@ def test_titles_are_expanded_for_the_ear_only() -> None:
 def test_a_quoted_h_in_a_24_hour_pattern_is_not_mistaken_for_12_hours() -> None:
     # Canadian French writes "14 h 30": the quoted 'h' is a letter, not an hour field.
     assert spoken_time(APPOINTMENT, "fr_CA", CHICAGO) == "14 h 30"
+
+
+def test_english_says_the_day_as_an_ordinal_for_the_ear() -> None:
+    assert spoken_date(APPOINTMENT, "en_US", CHICAGO, ordinal=True) == "Thursday, December third"
+    first = datetime(2026, 10, 1, 15, 0, tzinfo=UTC)
+    assert spoken_date(first, "en_US", CHICAGO, ordinal=True) == "Thursday, October first"
+    twenty_second = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)
+    said = spoken_date(twenty_second, "en_US", CHICAGO, ordinal=True)
+    assert said == "Tuesday, December twenty-second"
+
+
+def test_a_language_babel_lacks_uses_the_calendar_from_its_profile() -> None:
+    from templates import load_profile
+
+    haitian = load_profile("ht")
+    assert haitian is not None and haitian.calendar is not None
+    assert spoken_date(APPOINTMENT, "fr", CHICAGO, calendar=haitian.calendar) == "jedi 3 desanm"
+
+
+def test_the_rendered_call_says_ordinals_only_to_the_ear() -> None:
+    from templates import render_message, sample_facts
+
+    message = render_message(
+        "appointment_reminder", "en", "call", sample_facts("appointment_reminder")
+    )
+    assert message.text.count("Thursday, December 3,") == 2
+    assert message.spoken.count("Thursday, December third,") == 2
+    assert "Doctor Chen" in message.spoken and "Dr. Chen" in message.text
