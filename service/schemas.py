@@ -15,7 +15,9 @@ from zoneinfo import available_timezones
 import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-Kind = Literal["appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"]
+Kind = Literal[
+    "appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"
+]
 """What the message is about; ``service.reminders.check_message`` says which blocks each needs.
 
 - ``appointment_reminder``: ``appointment`` (a future ``start``).

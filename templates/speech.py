@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
-from num2words import num2words
 from babel.dates import format_datetime, match_skeleton
+from num2words import num2words
 
 from templates.errors import InvalidFact
 from templates.locales import Calendar, Title

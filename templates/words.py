@@ -41,6 +41,5 @@ def says_word(text: str, word: str) -> bool:
     if not word:
         return False
     return any(
-        whole_word(text, found.start(), found.end())
-        for found in re.finditer(re.escape(word), text)
+        whole_word(text, found.start(), found.end()) for found in re.finditer(re.escape(word), text)
     )

@@ -30,7 +30,7 @@ def menu(language: str, kind: str, *, for_ear: bool = False) -> str:
 
 def test_the_keypad_policy() -> None:
     assert set(KEYPAD) == set(KINDS)
-    for kind, keys in KEYPAD.items():
+    for keys in KEYPAD.values():
         assert keys["1"] == "confirm" and keys["9"] == "repeat" and keys["0"] == "clinic"
     # Nothing to cancel once results are out or the visit is already off.
     assert "2" not in KEYPAD["result_ready"]

@@ -61,7 +61,10 @@ def test_a_clinic_edit_takes_effect_without_a_restart(tmp_path: Path) -> None:
     assert "Riverside Clinic" in after.text
 
 
-@pytest.mark.parametrize("body", ['{"entries": [{"spoken": "x"}]}', "[1,", '{"entries": [{"written": " ", "spoken": "x"}]}'])
+BROKEN = ['{"entries": [{"spoken": "x"}]}', "[1,", '{"entries": [{"written": " ", "spoken": "x"}]}']
+
+
+@pytest.mark.parametrize("body", BROKEN)
 def test_a_broken_lexicon_is_a_broken_template(tmp_path: Path, body: str) -> None:
     shutil.copytree(TEMPLATE_ROOT / "en", tmp_path / "en")
     (tmp_path / "en" / "lexicon.json").write_text(body, encoding="utf-8")

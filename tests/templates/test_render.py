@@ -30,9 +30,8 @@ from templates import (
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2] / "templates"
 
 
-SUPPORTED = [
-    *"en es zh yue vi ar ko ru fr ht pt pl hi ur fa de it bn ja tl so".split(),
-]
+SUPPORTED = ["en", "es", "zh", "yue", "vi", "ar", "ko", "ru", "fr", "ht", "pt"]
+SUPPORTED += ["pl", "hi", "ur", "fa", "de", "it", "bn", "ja", "tl", "so"]
 
 
 def test_every_supported_language_is_offered_with_every_kind() -> None:
