@@ -228,13 +228,15 @@ class Pipeline:
             if first_report:
                 self._retry_or_fail(session, attempt, outcome, now)
             return
-        advance(
+        moved = advance(
             session,
             attempt.reminder_id,
             Status(outcome.status),
             detail=outcome.detail,
             lease_until=None,
         )
+        if moved:
+            attempt.outcome = outcome.status  # e.g. delivered, then confirmed on the same call
 
     def _retry_or_fail(
         self, session: Session, attempt: Attempt, outcome: Outcome, now: datetime

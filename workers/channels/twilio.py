@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,11 +69,19 @@ class ApiBaseHttpClient(TwilioHttpClient):
     def __init__(self, api_base: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.api_base = api_base.rstrip("/")
+        self._seen = threading.local()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if self.api_base != TWILIO_API_BASE and url.startswith(TWILIO_API_BASE):
             url = self.api_base + url[len(TWILIO_API_BASE) :]
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        self._seen.headers = response.headers
+        return response
+
+    def last_header(self, name: str) -> str | None:
+        """A header of this thread's last response (the SDK's errors drop them)."""
+        headers = getattr(self._seen, "headers", None) or {}
+        return headers.get(name)
 
 
 def phone_hash(phone: str) -> str:
@@ -154,16 +163,18 @@ class TwilioChannel:
         settings: Settings,
         db: Database,
         pacer: Pacer,
-        http_client: TwilioHttpClient | None = None,
+        http_client: ApiBaseHttpClient | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.pacer = pacer
+        self.http = http_client or ApiBaseHttpClient(
+            settings.twilio_api_base, settings.twilio_timeout_s
+        )
         self.client = Client(
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),
-            http_client=http_client
-            or ApiBaseHttpClient(settings.twilio_api_base, settings.twilio_timeout_s),
+            http_client=self.http,
         )
         self.base_url = settings.public_base_url.rstrip("/")
 
@@ -210,8 +221,7 @@ class TwilioChannel:
         raise ChannelUnavailable(f"Twilio still busy after {CREATE_TRIES} tries")
 
     def _retry_after(self) -> float:
-        response = self.client.http_client.last_response
-        header = (response.headers or {}).get("Retry-After") if response is not None else None
+        header = self.http.last_header("Retry-After")
         try:
             wait = float(header) if header is not None else RETRY_AFTER_DEFAULT_S
         except ValueError:
