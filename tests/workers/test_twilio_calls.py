@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from service.config import Settings
 from tests.conftest import Keys, LiveServer, free_port, reminder_body, wait_for
 from tests.twilio_sim import Scenario, TwilioSimulator
-from tests.workers.test_end_to_end import run_burst_worker, worker_env
+from tests.workers.test_end_to_end import worker_env
 
 pytestmark = [pytest.mark.redis]
 
@@ -272,10 +272,20 @@ def test_opt_out_by_keypad_then_api(
     assert third
 
 
+KILL_TRIALS = int(os.environ.get("TELLWELL_KILL_TRIALS", "2"))
+"""bench/calls.py runs this test with 50 trials for the figure."""
+
+
 def test_worker_killed_mid_dial_never_redials(
     live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
 ) -> None:
-    assert kill_mid_dial_trial(live_server, keys, settings, sim, PATIENT) == 1
+    calls = [
+        kill_mid_dial_trial(live_server, keys, settings, sim, f"+1312555{2000 + trial:04d}")
+        for trial in range(KILL_TRIALS)
+    ]
+    duplicates = sum(n - 1 for n in calls)
+    print(f"kill-mid-dial trials={KILL_TRIALS} calls={sum(calls)} duplicates={duplicates}")
+    assert calls == [1] * KILL_TRIALS
 
 
 def kill_mid_dial_trial(
