@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import audio, health, languages, previews, reminders
+from service.api import audio, health, languages, opt_outs, previews, reminders, twilio
 from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (reminders, previews, languages, audio, health):
+    for module in (reminders, previews, languages, audio, health, twilio, opt_outs):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

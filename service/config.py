@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21
     max_body_bytes: int = 64 * 1024
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    twilio_from_number: str = ""
+    """The caller id patients see: a number on the Twilio account, E.164."""
+    twilio_api_base: str = "https://api.twilio.com"
+    """Where the Twilio REST API is; point it at the simulator for tests and demos."""
+    twilio_calls_per_second: float = 1.0
+    """The account's outbound pace, shared by every worker through Redis; 0 = unlimited."""
+    twilio_timeout_s: float = 10.0
+    """Per HTTP request to Twilio's REST API."""
+    calls_per_day: int = 1
+    """At most this many calls per patient per reminder in any 24 hours."""
+    calls_per_week: int = 3
+    """At most this many calls per patient per reminder in any 7 days, then ``failed``."""
+    call_retry_backoff_s: float = 3600.0
+    """The least wait before calling again after busy, no answer or a failed call."""
 
     @property
     def sqlalchemy_url(self) -> str:

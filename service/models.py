@@ -126,6 +126,8 @@ class Reminder(Base):
     message_variant: Mapped[str | None] = mapped_column(String(20))
     audio_key: Mapped[str | None] = mapped_column(String(64))
     audio_format: Mapped[str | None] = mapped_column(String(16))
+    voicemail_audio_key: Mapped[str | None] = mapped_column(String(64))
+    """Phone reminders: the ``voicemail`` variant, same format as ``audio_format``."""
 
     events: Mapped[list[ReminderEvent]] = relationship(
         order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"
@@ -160,6 +162,18 @@ class Attempt(Base):
     answered_by: Mapped[str | None] = mapped_column(String(30))
     digits: Mapped[str | None] = mapped_column(String(40))
     provider_ref: Mapped[str | None] = mapped_column(String(80))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class OptOut(Base):
+    """A phone number that must never be called again, kept only as a hash."""
+
+    __tablename__ = "opt_outs"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    """``keypad`` (the patient pressed 8) or ``api``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IdempotencyRecord(Base):

@@ -120,6 +120,12 @@ class PreviewRequest(MessageRequest):
     variant: Variant | None = None
 
 
+class OptOutRequest(Strict):
+    phone: str
+
+    _phone = field_validator("phone")(_e164)
+
+
 class Links(BaseModel):
     self: str
 
@@ -145,6 +151,7 @@ class AttemptOut(BaseModel):
     outcome: str | None
     answered_by: str | None
     digits: str | None
+    duration_s: float | None = None
 
 
 class MessageOut(BaseModel):

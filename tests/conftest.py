@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -46,6 +47,7 @@ TABLES = (
     "audio_assets",
     "audit_log",
     "api_keys",
+    "opt_outs",
 )
 WAIT_STEP_S = 0.05
 
@@ -217,6 +219,12 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0) -> Any:
     pytest.fail(f"condition not met within {timeout_s} s")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -224,10 +232,11 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
-    """The app served by uvicorn on a loopback port, for truly concurrent requests."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    """The app served by uvicorn on a loopback port, for truly concurrent requests.
+
+    The port in a loopback ``public_base_url`` is used, so callbacks can find the app.
+    """
+    port = urlsplit(settings.public_base_url).port or free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )

@@ -28,12 +28,13 @@ def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
         if settings.redis_url
         else InProcessQueue(settings.in_process_workers)
     )
+    db = db or Database.from_settings(settings)
     return Pipeline(
         settings=settings,
-        db=db or Database.from_settings(settings),
+        db=db,
         queue=queue,
         renderer=Renderer(Speaker(settings.audio_dir)),
-        channels=channels_from_settings(settings),
+        channels=channels_from_settings(settings, db),
     )
 
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,15 +21,21 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.db import Database, utcnow
-from service.models import Attempt, AudioAsset, Reminder, Status, advance
+from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
 from templates import TemplateError
 from voices import SpokenAudio, VoiceError
 from workers.calling_window import next_allowed
-from workers.channels import Channel, ChannelUnavailable, Delivery, Outcome
+from workers.channels import PENDING, Channel, ChannelUnavailable, Delivery, Outcome
+from workers.channels.twilio import phrases
 from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
 
 log = logging.getLogger(__name__)
+
+CALL_RESULT_WAIT_S = 15 * 60
+"""How long a placed call may go without a callback before the sweeper asks Twilio."""
+DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
 
 
 @dataclass
@@ -79,8 +86,16 @@ class Pipeline:
                 )
             return
         audio = rendered.audio
+        try:
+            voicemail = self._render_call_extras(kind, language, channel, facts)
+        except (TemplateError, VoiceError) as err:
+            # The live message is ready; a call that reaches a machine just leaves none.
+            log.warning("voicemail audio not rendered: %s", type(err).__name__)
+            voicemail = None
         with self.db.session() as session:
             store_audio(session, audio)
+            if voicemail is not None:
+                store_audio(session, voicemail)
             moved = advance(
                 session,
                 reminder_id,
@@ -90,11 +105,25 @@ class Pipeline:
                 message_variant=rendered.message.variant,
                 audio_key=audio.key,
                 audio_format=audio.format.value,
+                voicemail_audio_key=voicemail.key if voicemail is not None else None,
                 lease_until=None,
                 queued_at=utcnow(),
             )
         if moved:
             self.enqueue(DISPATCH_JOB, reminder_id)
+
+    def _render_call_extras(
+        self, kind: str, language: str, channel: str, facts: dict[str, Any]
+    ) -> SpokenAudio | None:
+        """For a call placed by a provider: the voicemail variant, and the keypad replies
+        spoken ahead so a keypress is answered at once (the cache keeps them)."""
+        if channel != "phone" or self.settings.channel != "twilio":
+            return None
+        fmt = FORMAT_FOR_CHANNEL[channel]
+        rate = facts["patient"].get("speech_rate", "normal")
+        for text in phrases(language).values():
+            self.renderer.speaker.speak(text, language, rate, fmt)
+        return self.renderer.render(kind, language, "voicemail", facts, fmt).audio
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -122,6 +151,7 @@ class Pipeline:
                 audio_path=Path(asset.path),
                 audio_media_type=asset.media_type,
                 duration_s=asset.duration_s,
+                to=reminder.facts["patient"].get("phone", ""),
             )
         # The attempt row is committed before the channel is called (see the module doc).
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
@@ -164,19 +194,105 @@ class Pipeline:
     def _close_attempt(
         self, session: Session, reminder_id: str, attempt_id: str, outcome: Outcome
     ) -> None:
+        self.settle(session, attempt_id, outcome)
+
+    def settle(self, session: Session, attempt_id: str, outcome: Outcome) -> None:
+        """Record what became of an attempt and move the reminder on; safe to repeat.
+
+        Called by the dispatcher and by provider callbacks, which may come twice or out of
+        order: a closed attempt is not reopened, and the status only moves forward.
+        """
         attempt = session.get_one(Attempt, attempt_id)
-        attempt.outcome = outcome.status
-        attempt.ended_at = utcnow()
-        attempt.answered_by = outcome.answered_by
-        attempt.provider_ref = outcome.provider_ref
-        advance(
+        now = utcnow()
+        attempt.provider_ref = attempt.provider_ref or outcome.provider_ref
+        attempt.answered_by = outcome.answered_by or attempt.answered_by
+        if outcome.duration_s is not None:
+            attempt.duration_s = outcome.duration_s
+        if outcome.status == PENDING:
+            if attempt.outcome is None:
+                # The call is under way; if no callback ever comes, the sweeper reconciles.
+                session.execute(
+                    update(Reminder)
+                    .where(
+                        Reminder.id == attempt.reminder_id, Reminder.status == Status.DISPATCHING
+                    )
+                    .values(lease_until=now + timedelta(seconds=CALL_RESULT_WAIT_S))
+                    .execution_options(synchronize_session=False)
+                )
+            return
+        first_report = attempt.outcome is None
+        if first_report:
+            attempt.outcome = outcome.detail if outcome.retryable else outcome.status
+            attempt.ended_at = now
+        if outcome.retryable:
+            if first_report:
+                self._retry_or_fail(session, attempt, outcome, now)
+            return
+        moved = advance(
             session,
-            reminder_id,
+            attempt.reminder_id,
             Status(outcome.status),
-            expect=Status.DISPATCHING,
             detail=outcome.detail,
             lease_until=None,
         )
+        if moved:
+            attempt.outcome = outcome.status  # e.g. delivered, then confirmed on the same call
+
+    def _retry_or_fail(
+        self, session: Session, attempt: Attempt, outcome: Outcome, now: datetime
+    ) -> None:
+        """Busy or no answer: call again later inside the window and the limits, or give up."""
+        reminder = session.get_one(Reminder, attempt.reminder_id)
+        if reminder.status != Status.DISPATCHING:
+            return
+        retry_at = self._next_call_at(session, reminder, now)
+        if retry_at is None:
+            advance(
+                session,
+                reminder.id,
+                Status.FAILED,
+                expect=Status.DISPATCHING,
+                detail=f"{outcome.detail}; no more calls allowed",
+                lease_until=None,
+            )
+            return
+        # Stays dispatching; the sweeper picks it up once the lease lapses at retry_at.
+        reminder.lease_until = retry_at
+        session.add(
+            ReminderEvent(
+                reminder_id=reminder.id,
+                status=Status.DISPATCHING,
+                at=now,
+                detail=f"{outcome.detail}; calling again after {retry_at.isoformat()}",
+            )
+        )
+
+    def _next_call_at(self, session: Session, reminder: Reminder, now: datetime) -> datetime | None:
+        """The earliest allowed moment for another call, or None if the limits are used up."""
+        dialled = sorted(
+            session.scalars(
+                select(Attempt.started_at).where(
+                    Attempt.reminder_id == reminder.id,
+                    Attempt.provider_ref.is_not(None),
+                    Attempt.started_at > now - WEEK,
+                )
+            ).all()
+        )
+        if len(dialled) >= self.settings.calls_per_week:
+            return None
+        earliest = now + timedelta(seconds=self.settings.call_retry_backoff_s)
+        today = [at for at in dialled if at > now - DAY]
+        if len(today) >= self.settings.calls_per_day:
+            earliest = max(earliest, today[-self.settings.calls_per_day] + DAY)
+        retry_at = next_allowed(
+            earliest,
+            reminder.facts["patient"]["timezone"],
+            self.settings.calling_window_start_hour,
+            self.settings.calling_window_end_hour,
+        )
+        if reminder.expires_at is not None and retry_at >= reminder.expires_at:
+            return None
+        return retry_at
 
     # -- shared ----------------------------------------------------------------------
 

@@ -129,6 +129,7 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
                     "outcome": a.outcome,
                     "answered_by": a.answered_by,
                     "digits": a.digits,
+                    "duration_s": a.duration_s,
                 }
                 for a in reminder.attempts
             ],

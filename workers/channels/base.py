@@ -37,16 +37,28 @@ class Delivery:
     audio_path: Path
     audio_media_type: str
     duration_s: float
+    to: str = ""
+    """The patient's phone number, for channels that call; kept out of logs and URLs."""
+
+
+PENDING = "pending"
+"""An outcome status: the provider took the delivery and will report the result later."""
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the provider reports for an attempt; ``status`` is a final reminder status."""
+    """What the provider reports for an attempt.
+
+    ``status`` is a final reminder status, or ``PENDING`` while a call is under way.
+    ``retryable`` marks a failure worth another try later (busy, no answer).
+    """
 
     status: str
     provider_ref: str | None = None
     answered_by: str | None = None
     detail: str | None = None
+    retryable: bool = False
+    duration_s: float | None = None
 
 
 class Channel(Protocol):

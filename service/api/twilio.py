@@ -1,0 +1,183 @@
+"""Twilio's side of a call: the TwiML it asks for, the keys pressed, the status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature``, checked with Twilio's own
+``RequestValidator`` against the public URL (``TELLWELL_PUBLIC_BASE_URL``: what Twilio
+called, even behind a TLS-terminating proxy); anything else is a 403 and changes nothing.
+Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward.
+
+Keys on the menu: 1 confirm, 2 cancel request (appointments), 9 repeat, 0 talk to the
+clinic, 8 never call this number again. Each key is answered with a short phrase spoken
+in the patient's language.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from service.deps import Services, ServicesDep, SessionDep
+from service.errors import Problem
+from service.models import Attempt, Reminder, ReminderEvent, Status
+from templates.render import KEYPAD
+from workers.channels import Outcome
+from workers.channels.twilio import call_outcome, opt_out, phrases
+from workers.pipeline import store_audio
+from workers.rendering import FORMAT_FOR_CHANNEL
+
+router = APIRouter(prefix="/v1/twilio", tags=["twilio"], include_in_schema=False)
+
+GATHER_TIMEOUT_S = 8
+"""Seconds Twilio waits for a key after the message before hanging up."""
+TWIML = "application/xml"
+ACTION_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}
+ACK_FOR = {"confirm": "confirmed", "cancel": "cancel_requested"}
+
+
+async def _signed_form(request: Request, services: ServicesDep) -> dict[str, str]:
+    """The callback's form fields, if Twilio signed them; a 403 otherwise."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    token = services.settings.twilio_auth_token.get_secret_value()
+    url = services.settings.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not RequestValidator(token).validate(url, form, signature):
+        raise Problem(403, "Forbidden", "The Twilio signature is missing or wrong.")
+    return form
+
+
+SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
+AttemptId = Annotated[str, Query(alias="attempt", max_length=32)]
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type=TWIML)
+
+
+def _load(session: Session, attempt_id: str) -> tuple[Attempt, Reminder]:
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise Problem(404, "Not Found", "No such call attempt.")
+    return attempt, session.get_one(Reminder, attempt.reminder_id)
+
+
+class _Voice:
+    """Audio links for one call: the message, the voicemail, and spoken phrases."""
+
+    def __init__(self, services: Services, session: Session, reminder: Reminder) -> None:
+        self.services, self.session, self.reminder = services, session, reminder
+        self.fmt = reminder.audio_format or FORMAT_FOR_CHANNEL["phone"].value
+
+    def link(self, audio_key: str) -> str:
+        token = self.services.audio_links.token(audio_key, self.fmt)
+        return f"{self.services.settings.public_base_url.rstrip('/')}/v1/audio/{token}"
+
+    def phrase(self, name: str) -> str | None:
+        text = phrases(self.reminder.language).get(name)
+        if text is None:
+            return None
+        rate = self.reminder.facts["patient"].get("speech_rate", "normal")
+        speaker = self.services.pipeline.renderer.speaker
+        audio = speaker.speak(text, self.reminder.language, rate, FORMAT_FOR_CHANNEL["phone"])
+        store_audio(self.session, audio)
+        return self.link(audio.key)
+
+    def menu(self, response: VoiceResponse, attempt_id: str, lead_in: str | None = None) -> None:
+        """The message with its keypad menu; after it, a silent caller is hung up on."""
+        action = f"/v1/twilio/gather?attempt={attempt_id}"
+        gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
+        for link in (lead_in and self.phrase(lead_in), self.link(self.reminder.audio_key or "")):
+            if link:
+                gather.play(link)
+        if end := self.phrase("menu_end"):
+            gather.play(end)
+        response.append(gather)
+        response.hangup()
+
+
+@router.post("/voice")
+def voice(
+    attempt_id: AttemptId, form: SignedForm, session: SessionDep, services: ServicesDep
+) -> Response:
+    """The call was answered: a person hears the menu, a machine the voicemail."""
+    attempt, reminder = _load(session, attempt_id)
+    answered_by = form.get("AnsweredBy") or None
+    attempt.answered_by = answered_by or attempt.answered_by
+    attempt.provider_ref = attempt.provider_ref or form.get("CallSid")
+    voice = _Voice(services, session, reminder)
+    response = VoiceResponse()
+    if answered_by and answered_by.startswith("machine"):
+        if reminder.voicemail_audio_key:
+            response.play(voice.link(reminder.voicemail_audio_key))
+        response.hangup()
+    elif answered_by == "fax":
+        response.hangup()
+    else:
+        voice.menu(response, attempt.id)
+    session.commit()
+    return _twiml(response)
+
+
+@router.post("/gather")
+def gather(
+    attempt_id: AttemptId, form: SignedForm, session: SessionDep, services: ServicesDep
+) -> Response:
+    """A key was pressed: the person heard the message; act on the key and say so."""
+    attempt, reminder = _load(session, attempt_id)
+    digit = form.get("Digits", "")[:1]
+    attempt.digits = ((attempt.digits or "") + digit)[-40:]
+    pipeline = services.pipeline
+    heard = Outcome(status=Status.DELIVERED, provider_ref=form.get("CallSid"))
+    pipeline.settle(session, attempt.id, heard)
+    voice = _Voice(services, session, reminder)
+    response = VoiceResponse()
+    action = KEYPAD.get(reminder.kind, {}).get(digit)
+    if action in ACTION_STATUS:
+        pipeline.settle(session, attempt.id, Outcome(status=ACTION_STATUS[action]))
+        _say(response, voice, ACK_FOR[action])
+        response.hangup()
+    elif action == "repeat":
+        voice.menu(response, attempt.id, lead_in="repeat")
+    elif digit == "0":
+        _say(response, voice, "connecting")
+        response.dial(reminder.facts["clinic"]["callback_phone"])
+    elif digit == "8":
+        opt_out(session, reminder.facts["patient"]["phone"], "keypad")
+        session.add(
+            ReminderEvent(
+                reminder_id=reminder.id, status=reminder.status, detail="patient opted out (8)"
+            )
+        )
+        _say(response, voice, "opted_out")
+        response.hangup()
+    else:
+        voice.menu(response, attempt.id, lead_in="not_understood")
+    session.commit()
+    return _twiml(response)
+
+
+def _say(response: VoiceResponse, voice: _Voice, phrase: str) -> None:
+    if link := voice.phrase(phrase):
+        response.play(link)
+
+
+@router.post("/status", status_code=204)
+def status(
+    attempt_id: AttemptId, form: SignedForm, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Twilio's status callback: progress, then how the call ended."""
+    attempt, _ = _load(session, attempt_id)
+    duration = form.get("CallDuration")
+    outcome = call_outcome(
+        form.get("CallStatus", ""),
+        form.get("AnsweredBy") or None,
+        form.get("CallSid", ""),
+        float(duration) if duration else None,
+    )
+    services.pipeline.settle(session, attempt.id, outcome)
+    session.commit()
+    return Response(status_code=204)

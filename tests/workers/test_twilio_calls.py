@@ -1,0 +1,318 @@
+"""Phone calls end to end: a real RQ worker, the app on uvicorn, the Twilio simulator.
+
+The simulator checks every request against Twilio's API description, fetches our TwiML
+and audio, presses keys and sends signed callbacks; these tests assert what the clinic
+would see on the reminder and what the patient's phone went through.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from service.config import Settings
+from tests.conftest import Keys, LiveServer, free_port, reminder_body, wait_for
+from tests.twilio_sim import Scenario, TwilioSimulator
+from tests.workers.test_end_to_end import worker_env
+
+pytestmark = [pytest.mark.redis]
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "sim-auth-token"
+FROM_NUMBER = "+13125550199"
+PATIENT = "+13125550123"
+FINAL = {"delivered", "voicemail", "confirmed", "cancel_requested", "failed"}
+
+
+@pytest.fixture
+def sim() -> Iterator[TwilioSimulator]:
+    simulator = TwilioSimulator(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def settings(
+    make_settings: Callable[..., Settings], redis_url: str, sim: TwilioSimulator
+) -> Settings:
+    return make_settings(
+        redis_url=redis_url,
+        public_base_url=f"http://127.0.0.1:{free_port()}",
+        channel="twilio",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from_number=FROM_NUMBER,
+        twilio_api_base=sim.url,
+        twilio_calls_per_second=0,
+        calls_per_day=3,
+        call_retry_backoff_s=0.5,
+        lease_s=2,
+        requeue_after_s=0,
+    )
+
+
+def phone_env(settings: Settings) -> dict[str, str]:
+    """What a ``tellwell worker`` needs to call through the simulator."""
+    return worker_env(settings) | {
+        "TELLWELL_CHANNEL": "twilio",
+        "TELLWELL_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TELLWELL_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+        "TELLWELL_TWILIO_FROM_NUMBER": settings.twilio_from_number,
+        "TELLWELL_TWILIO_API_BASE": settings.twilio_api_base,
+        "TELLWELL_TWILIO_CALLS_PER_SECOND": str(settings.twilio_calls_per_second),
+        "TELLWELL_CALLS_PER_DAY": str(settings.calls_per_day),
+        "TELLWELL_CALL_RETRY_BACKOFF_S": str(settings.call_retry_backoff_s),
+        "TELLWELL_LEASE_S": str(settings.lease_s),
+        "TELLWELL_REQUEUE_AFTER_S": str(settings.requeue_after_s),
+    }
+
+
+def run_phone_worker(settings: Settings) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "worker", "--burst"],
+        env=phone_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def create(live: LiveServer, keys: Keys, **changes: Any) -> str:
+    answer = httpx.post(
+        f"{live.url}/v1/reminders",
+        json=reminder_body(**changes),
+        headers=keys.header(keys.scheduler),
+    )
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def reminder(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
+    answer = httpx.get(f"{live.url}/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
+    return dict(answer.json())
+
+
+def settled(live: LiveServer, keys: Keys, reminder_id: str, *statuses: str) -> dict[str, Any]:
+    wanted = set(statuses) or FINAL
+    return dict(
+        wait_for(lambda: (r := reminder(live, keys, reminder_id))["status"] in wanted and r)
+    )
+
+
+def test_person_confirms(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="human", keys=["9", "1"]))
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    done = settled(live_server, keys, reminder_id, "confirmed")
+    sim.wait_idle()
+    assert sim.problems == []
+    (call,) = sim.calls_to(PATIENT)
+    assert call.param("MachineDetection") == "DetectMessageEnd"
+    assert call.param("From") == FROM_NUMBER
+    for url in (call.param("Url"), call.param("StatusCallback")):
+        assert "5550123" not in url and "María" not in url
+    assert call.pressed == ["9", "1"]
+    # message + menu end, "again" + message + menu end, then the confirmation phrase
+    assert len(call.played) == 6
+    signed_audio = [url.rsplit(".", 2)[0] for url in call.played]  # without time and MAC
+    assert signed_audio[1] == signed_audio[4] and signed_audio[0] != signed_audio[1]
+    statuses = [e["status"] for e in done["events"]]
+    assert statuses[-2:] == ["delivered", "confirmed"]
+    (attempt,) = done["attempts"]
+    assert attempt["answered_by"] == "human" and attempt["digits"] == "91"
+    wait_for(lambda: reminder(live_server, keys, reminder_id)["attempts"][0]["duration_s"])
+
+
+def test_cancel_request_and_duplicate_out_of_order_callbacks(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(keys=["2"], duplicate_callbacks=True))
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    settled(live_server, keys, reminder_id, "cancel_requested")
+    sim.wait_idle()
+    assert sim.problems == []
+    (call,) = sim.calls_to(PATIENT)
+    assert [c for c in call.callbacks if c[1] != 204] == []
+    assert call.callbacks[-3:] == [("completed", 204), ("completed", 204), ("ringing", 204)]
+    final = reminder(live_server, keys, reminder_id)
+    assert final["status"] == "cancel_requested"
+    statuses = [e["status"] for e in final["events"]]
+    assert statuses.count("cancel_requested") == 1 and statuses.count("delivered") == 1
+
+
+def test_machine_gets_voicemail_variant(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="machine"))
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    done = settled(live_server, keys, reminder_id)
+    sim.wait_idle()
+    assert done["status"] == "voicemail" and sim.problems == []
+    (call,) = sim.calls_to(PATIENT)
+    assert len(call.played) == 1 and call.pressed == []
+    assert done["attempts"][0]["answered_by"] == "machine_end_beep"
+
+
+def test_no_answer_then_busy_then_person_within_limits(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(
+        PATIENT, Scenario(answer="no-answer"), Scenario(answer="busy"), Scenario(keys=["1"])
+    )
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    for tries in (1, 2, 3):
+        wait_for(
+            lambda n=tries: len(sim.calls_to(PATIENT)) == n and sim.calls_to(PATIENT)[-1].callbacks
+        )  # type: ignore[misc]
+        sim.wait_idle()
+        if tries < 3:
+            time.sleep(settings.call_retry_backoff_s + settings.lease_s)
+            run_phone_worker(settings)
+    done = settled(live_server, keys, reminder_id, "confirmed")
+    outcomes = [a["outcome"] for a in done["attempts"]]
+    assert outcomes == ["no-answer", "busy", "confirmed"]
+    assert sim.problems == []
+
+
+def test_busy_every_time_ends_failed_at_the_weekly_limit(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="busy"))
+    reminder_id = create(live_server, keys)
+    for _ in range(settings.calls_per_week + 1):
+        run_phone_worker(settings)
+        wait_for(lambda: all(c.callbacks for c in sim.calls_to(PATIENT)))
+        sim.wait_idle()
+        time.sleep(settings.call_retry_backoff_s + settings.lease_s)
+    done = settled(live_server, keys, reminder_id, "failed")
+    assert len(sim.calls_to(PATIENT)) == settings.calls_per_week == 3
+    assert [a["outcome"] for a in done["attempts"]] == ["busy"] * 3
+    assert "no more calls allowed" in done["events"][-1]["detail"]
+
+
+def test_429_storm_is_waited_out(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(keys=["1"]))
+    sim.throttle_next, sim.retry_after_s = 3, 1
+    started = time.monotonic()
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    settled(live_server, keys, reminder_id, "confirmed")
+    assert time.monotonic() - started >= 3  # three Retry-After: 1 honoured
+    assert len(sim.calls_to(PATIENT)) == 1 and sim.problems == []
+
+
+def test_forged_callback_is_refused_and_changes_nothing(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.place_calls = False
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    (call,) = wait_for(lambda: sim.calls_to(PATIENT))
+    before = reminder(live_server, keys, reminder_id)
+    url = call.param("StatusCallback")
+    params = {"CallSid": call.sid, "CallStatus": "completed", "AnsweredBy": "human"}
+    forged = RequestValidator("not-the-token").compute_signature(url, params)
+    for headers in ({"X-Twilio-Signature": forged}, {}):
+        answer = httpx.post(url, data=params, headers=headers)
+        assert answer.status_code == 403
+    gather = call.param("Url").replace("/voice", "/gather")
+    assert httpx.post(gather, data={"Digits": "1"}).status_code == 403
+    after = reminder(live_server, keys, reminder_id)
+    assert after["status"] == before["status"] == "dispatching"
+    assert after["events"] == before["events"] and after["attempts"] == before["attempts"]
+
+
+def test_opt_out_by_keypad_then_api(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(keys=["8"]))
+    first = create(live_server, keys)
+    run_phone_worker(settings)
+    settled(live_server, keys, first, "delivered")
+    sim.wait_idle()
+    second = create(live_server, keys, external_id="appt-2")
+    run_phone_worker(settings)
+    done = settled(live_server, keys, second, "failed")
+    assert "opted out" in done["events"][-1]["detail"]
+    assert len(sim.calls_to(PATIENT)) == 1
+
+    again = httpx.request(
+        "DELETE",
+        f"{live_server.url}/v1/opt-outs",
+        json={"phone": PATIENT},
+        headers=keys.header(keys.scheduler),
+    )
+    assert again.status_code == 204
+    third = create(live_server, keys, external_id="appt-3")
+    run_phone_worker(settings)
+    wait_for(lambda: len(sim.calls_to(PATIENT)) == 2)
+    sim.wait_idle()
+    stop = httpx.post(
+        f"{live_server.url}/v1/opt-outs", json={"phone": "555"}, headers=keys.header(keys.scheduler)
+    )
+    assert stop.status_code == 422 and "phone" in stop.text
+    assert third
+
+
+KILL_TRIALS = int(os.environ.get("TELLWELL_KILL_TRIALS", "2"))
+"""bench/calls.py runs this test with 50 trials for the figure."""
+
+
+def test_worker_killed_mid_dial_never_redials(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    calls = [
+        kill_mid_dial_trial(live_server, keys, settings, sim, f"+1312555{2000 + trial:04d}")
+        for trial in range(KILL_TRIALS)
+    ]
+    duplicates = sum(n - 1 for n in calls)
+    print(f"kill-mid-dial trials={KILL_TRIALS} calls={sum(calls)} duplicates={duplicates}")
+    assert calls == [1] * KILL_TRIALS
+
+
+def kill_mid_dial_trial(
+    live: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator, number: str
+) -> int:
+    """Kill the worker after Twilio placed the call, before it saved it; count the calls."""
+    sim.scenario_for(number, Scenario(keys=["1"]))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker"],
+        env=phone_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def kill(_: Any) -> None:
+        os.killpg(worker.pid, signal.SIGKILL)
+
+    sim.on_create = kill
+    try:
+        reminder_id = create(live, keys, patient=reminder_body()["patient"] | {"phone": number})
+        worker.wait(timeout=60)
+    finally:
+        sim.on_create = None
+    assert worker.returncode == -signal.SIGKILL
+    time.sleep(settings.lease_s)
+    run_phone_worker(settings)
+    settled(live, keys, reminder_id, "confirmed")
+    sim.wait_idle()
+    return len(sim.calls_to(number))

@@ -1,0 +1,269 @@
+"""The Twilio channel: a phone call placed through Twilio's official SDK.
+
+``send`` checks the opt-out list, waits for a slot in the account's shared pace, then
+asks Twilio to place the call with answering-machine detection and a status callback.
+Twilio answers at once with a queued call; what happened on the call arrives later as
+signed callbacks (``service/api/twilio.py``), so ``send`` returns a ``pending`` outcome.
+
+Never a second call by mistake: the attempt row exists before ``calls.create``. If the
+worker dies after Twilio took the call but before the call's id was saved, ``reconcile``
+finds the call at Twilio (same number, from our number, created after the attempt began)
+before anything is dialled again. A 5xx or a dropped connection on create is just as
+ambiguous, so it too is reconciled before create is tried again; a 429 created nothing
+and is retried after its ``Retry-After``.
+
+URLs given to Twilio carry only the attempt id, never anything about the patient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from service.config import Settings
+from service.db import Database
+from service.models import Attempt, OptOut, Reminder, Status
+from workers.channels.base import PENDING, ChannelUnavailable, Delivery, Outcome
+from workers.pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+TWILIO_API_BASE = "https://api.twilio.com"
+CREATE_TRIES = 5
+"""Attempts at ``calls.create`` before the dispatch is left to the sweeper."""
+RETRY_AFTER_DEFAULT_S = 1.0
+RETRY_AFTER_MAX_S = 30.0
+"""A larger ``Retry-After`` is capped: the lease, not Twilio, bounds how long we hold on."""
+CLOCK_SKEW_S = 120.0
+"""How far Twilio's clock may differ from ours when matching a call to an attempt."""
+RECONCILE_LOOKBACK = 20
+"""Recent calls to the number examined when looking for an attempt's call."""
+MACHINE_DETECTION = "DetectMessageEnd"
+"""Wait for the greeting to end, so the voicemail message starts after the beep."""
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+RING_TIMEOUT_S = 30
+RETRYABLE_CALL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
+FINISHED_CALL_STATUSES = RETRYABLE_CALL_STATUSES | {"completed"}
+PHRASES_FILE = Path(__file__).with_name("phrases.json")
+
+
+class ApiBaseHttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client, sending to another API base (the simulator) if configured."""
+
+    def __init__(self, api_base: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.api_base = api_base.rstrip("/")
+        self._seen = threading.local()
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self.api_base != TWILIO_API_BASE and url.startswith(TWILIO_API_BASE):
+            url = self.api_base + url[len(TWILIO_API_BASE) :]
+        response = super().request(method, url, *args, **kwargs)
+        self._seen.headers = response.headers
+        return response
+
+    def last_header(self, name: str) -> str | None:
+        """A header of this thread's last response (the SDK's errors drop them)."""
+        headers = getattr(self._seen, "headers", None) or {}
+        return headers.get(name)
+
+
+def phone_hash(phone: str) -> str:
+    """How a number is kept on the opt-out list: never in the clear."""
+    return hashlib.sha256(f"tellwell.opt-out:{phone}".encode()).hexdigest()
+
+
+def opted_out(session: Session, phone: str) -> bool:
+    return session.get(OptOut, phone_hash(phone)) is not None
+
+
+def opt_out(session: Session, phone: str, source: str) -> bool:
+    """Put ``phone`` on the never-call list; False if it was already there."""
+    if opted_out(session, phone):
+        return False
+    session.add(OptOut(phone_hash=phone_hash(phone), source=source))
+    return True
+
+
+def opt_in(session: Session, phone: str) -> bool:
+    """Take ``phone`` off the never-call list; False if it was not on it."""
+    row = session.get(OptOut, phone_hash(phone))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+@cache
+def phrases(language: str) -> dict[str, str]:
+    """The short spoken acknowledgements for keypresses, in ``language`` (empty if none)."""
+    table: dict[str, dict[str, str]] = json.loads(PHRASES_FILE.read_text(encoding="utf-8"))
+    return table.get(language, {})
+
+
+def call_outcome(
+    call_status: str, answered_by: str | None, call_sid: str, duration_s: float | None = None
+) -> Outcome:
+    """What a Twilio call status means for the reminder."""
+    if call_status not in FINISHED_CALL_STATUSES:
+        return Outcome(status=PENDING, provider_ref=call_sid, answered_by=answered_by)
+    if call_status in RETRYABLE_CALL_STATUSES:
+        return Outcome(
+            status=Status.FAILED,
+            provider_ref=call_sid,
+            detail=call_status,
+            retryable=True,
+            duration_s=duration_s,
+        )
+    if answered_by and (answered_by.startswith("machine") or answered_by == "fax"):
+        return Outcome(
+            status=Status.VOICEMAIL,
+            provider_ref=call_sid,
+            answered_by=answered_by,
+            duration_s=duration_s,
+        )
+    return Outcome(
+        status=Status.DELIVERED,
+        provider_ref=call_sid,
+        answered_by=answered_by,
+        duration_s=duration_s,
+    )
+
+
+@dataclass(frozen=True)
+class _Dial:
+    """What reconcile needs to recognise an attempt's call."""
+
+    to: str
+    started_at: datetime
+    provider_ref: str | None
+
+
+class TwilioChannel:
+    name = "twilio"
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        pacer: Pacer,
+        http_client: ApiBaseHttpClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.pacer = pacer
+        self.http = http_client or ApiBaseHttpClient(
+            settings.twilio_api_base, settings.twilio_timeout_s
+        )
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=self.http,
+        )
+        self.base_url = settings.public_base_url.rstrip("/")
+
+    def callback_url(self, path: str, attempt_id: str) -> str:
+        return f"{self.base_url}/v1/twilio/{path}?{urlencode({'attempt': attempt_id})}"
+
+    def send(self, delivery: Delivery) -> Outcome:
+        with self.db.session() as session:
+            if opted_out(session, delivery.to):
+                return Outcome(status=Status.FAILED, detail="the patient opted out of calls")
+        for _ in range(CREATE_TRIES):
+            self.pacer.wait_for_slot()
+            try:
+                call = self.client.calls.create(
+                    to=delivery.to,
+                    from_=self.settings.twilio_from_number,
+                    url=self.callback_url("voice", delivery.attempt_id),
+                    method="POST",
+                    status_callback=self.callback_url("status", delivery.attempt_id),
+                    status_callback_method="POST",
+                    status_callback_event=STATUS_EVENTS,
+                    machine_detection=MACHINE_DETECTION,
+                    timeout=RING_TIMEOUT_S,
+                )
+            except TwilioRestException as err:
+                if err.status == 429:
+                    time.sleep(self._retry_after())
+                    continue
+                if err.status < 500:
+                    raise ChannelUnavailable(f"Twilio refused the call: {err.status}") from err
+                # A 5xx may still have placed the call: look before dialling again.
+                if (found := self.reconcile(delivery.attempt_id)) is not None:
+                    return found
+                time.sleep(self._retry_after())
+                continue
+            except TwilioException as err:
+                raise ChannelUnavailable(f"Twilio could not be reached: {err}") from err
+            except OSError as err:
+                # Timeouts and dropped connections: the call may exist; reconcile says.
+                if (found := self.reconcile(delivery.attempt_id)) is not None:
+                    return found
+                raise ChannelUnavailable("Twilio could not be reached") from err
+            return Outcome(status=PENDING, provider_ref=call.sid)
+        raise ChannelUnavailable(f"Twilio still busy after {CREATE_TRIES} tries")
+
+    def _retry_after(self) -> float:
+        header = self.http.last_header("Retry-After")
+        try:
+            wait = float(header) if header is not None else RETRY_AFTER_DEFAULT_S
+        except ValueError:
+            wait = RETRY_AFTER_DEFAULT_S
+        return min(max(wait, 0.0), RETRY_AFTER_MAX_S)
+
+    def reconcile(self, attempt_id: str) -> Outcome | None:
+        dial = self._dial(attempt_id)
+        if dial is None:
+            return None
+        try:
+            if dial.provider_ref:
+                call = self.client.calls(dial.provider_ref).fetch()
+            else:
+                earliest = dial.started_at - timedelta(seconds=CLOCK_SKEW_S)
+                recent = self.client.calls.list(
+                    to=dial.to, from_=self.settings.twilio_from_number, limit=RECONCILE_LOOKBACK
+                )
+                matches = [c for c in recent if c.date_created and c.date_created >= earliest]
+                if not matches:
+                    return None
+                call = max(matches, key=lambda c: c.date_created)
+        except TwilioException as err:
+            # Unknown is not "never sent": leave the lease to lapse and ask again later.
+            raise ChannelUnavailable("could not look the call up at Twilio") from err
+        except OSError as err:
+            raise ChannelUnavailable("could not look the call up at Twilio") from err
+        duration = float(call.duration) if call.duration else None
+        return call_outcome(str(call.status), call.answered_by, str(call.sid), duration)
+
+    def _dial(self, attempt_id: str) -> _Dial | None:
+        with self.db.session() as session:
+            row = session.execute(
+                select(Attempt, Reminder.facts)
+                .join(Reminder, Reminder.id == Attempt.reminder_id)
+                .where(Attempt.id == attempt_id)
+            ).first()
+            if row is None:
+                return None
+            attempt, facts = row
+            return _Dial(
+                to=facts["patient"]["phone"],
+                started_at=attempt.started_at,
+                provider_ref=attempt.provider_ref,
+            )
