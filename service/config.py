@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21
     max_body_bytes: int = 64 * 1024
+    app_webhook_url: str = ""
+    """The app backend that channel ``app`` POSTs to; empty keeps ``app`` on the outbox."""
+    app_webhook_secret: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """Standard Webhooks secret (``whsec_`` + base64) signing what we POST to the app backend."""
+    client_webhook_secret: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """Standard Webhooks secret signing status webhooks to ``callback_url``; empty: not sent."""
+    webhook_allow_private_targets: bool = False
+    """Allow webhooks to private, loopback and link-local addresses (tests, closed networks)."""
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 5.0
+    """First retry delay of a failed webhook; each next one doubles, with jitter."""
+    webhook_max_attempts: int = 8
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -39,6 +39,7 @@ REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:63
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
 """Names this test run's databases and queues, so parallel runs never share state."""
 TABLES = (
+    "webhook_deliveries",
     "reminder_events",
     "attempts",
     "idempotency_records",

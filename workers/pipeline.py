@@ -27,6 +27,7 @@ from workers.calling_window import next_allowed
 from workers.channels import Channel, ChannelUnavailable, Delivery, Outcome
 from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
+from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Pipeline:
     queue: JobQueue
     renderer: Renderer
     channels: dict[str, Channel]
+    webhooks: WebhookSender | None = None
+    """Signs status webhooks to ``callback_url``; None until a client secret is configured."""
 
     @property
     def lease(self) -> timedelta:
@@ -122,6 +125,9 @@ class Pipeline:
                 audio_path=Path(asset.path),
                 audio_media_type=asset.media_type,
                 duration_s=asset.duration_s,
+                audio_key=asset.key,
+                audio_format=asset.format,
+                app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
             )
         # The attempt row is committed before the channel is called (see the module doc).
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(

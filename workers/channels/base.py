@@ -37,6 +37,10 @@ class Delivery:
     audio_path: Path
     audio_media_type: str
     duration_s: float
+    audio_key: str
+    audio_format: str
+    """Name the audio for a signed link (``service.security.AudioLinks``)."""
+    app_recipient_id: str | None = None
 
 
 @dataclass(frozen=True)
