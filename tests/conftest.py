@@ -31,6 +31,7 @@ from service.config import Settings
 from service.db import Database
 from service.models import Role
 from service.security import issue_key
+from tests.webhook_receiver import Receiver, running_receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -239,3 +240,10 @@ def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
     yield LiveServer(url=f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A signature-checking webhook receiver on loopback (see tests/webhook_receiver.py)."""
+    with running_receiver() as running:
+        yield running

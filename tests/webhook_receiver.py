@@ -80,8 +80,6 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
                 receiver.stall_next -= stall
                 fail = not stall and receiver.fail_next > 0
                 receiver.fail_next -= fail
-            if stall:
-                time.sleep(receiver.stall_s)
             answer = 500 if fail else 204
             valid = signature_valid(
                 secret,
@@ -90,7 +88,7 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
                 body,
                 self.headers.get("webhook-signature", ""),
             )
-            with receiver.lock:
+            with receiver.lock:  # recorded on arrival, as a receiver would log it
                 receiver.requests.append(
                     Received(
                         message_id=self.headers.get("webhook-id", ""),
@@ -100,6 +98,8 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
                         answered=answer,
                     )
                 )
+            if stall:
+                time.sleep(receiver.stall_s)
             try:
                 self.send_response(answer)
                 self.end_headers()

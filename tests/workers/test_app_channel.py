@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,18 +12,12 @@ from pydub import AudioSegment
 
 from service.config import Settings
 from tests.conftest import Keys, reminder_body, wait_for
-from tests.webhook_receiver import SECRET, Receiver, running_receiver
+from tests.webhook_receiver import SECRET, Receiver
 from workers.channels import channels_from_settings
 from workers.webhooks import TargetRefused, WebhookSender, check_target
 
 AUDIO_LINK_TTL_S = 5
 SEND_TIMEOUT_S = 1.0
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture

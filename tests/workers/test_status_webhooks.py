@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,15 +15,9 @@ from service.config import Settings
 from service.db import Database
 from service.models import WebhookDelivery
 from tests.conftest import Keys, reminder_body, wait_for
-from tests.webhook_receiver import SECRET, Receiver, running_receiver
+from tests.webhook_receiver import SECRET, Receiver
 
 DELIVERED_PATH = ["rendering", "ready", "dispatching", "delivered"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.fixture
