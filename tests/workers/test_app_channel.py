@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydub import AudioSegment
 
+from service.app import create_app
 from service.config import Settings
 from tests.conftest import Keys, reminder_body, wait_for
 from tests.webhook_receiver import SECRET, Receiver
@@ -28,8 +29,6 @@ def settings(make_settings: Callable[..., Settings], receiver: Receiver) -> Sett
         webhook_allow_private_targets=True,
         webhook_timeout_s=SEND_TIMEOUT_S,
         audio_link_ttl_s=AUDIO_LINK_TTL_S,
-        lease_s=2.0,
-        requeue_after_s=1.0,
     )
 
 
@@ -96,10 +95,18 @@ def test_a_timeout_and_a_500_are_retried_under_the_same_webhook_id(
 
 
 def test_a_dispatch_retried_after_the_backend_was_down_resends_the_same_webhook_id(
-    client: TestClient, keys: Keys, receiver: Receiver
+    make_settings: Callable[..., Settings], keys: Keys, receiver: Receiver
 ) -> None:
+    settings = make_settings(
+        app_webhook_url=receiver.url,
+        app_webhook_secret=SECRET,
+        webhook_allow_private_targets=True,
+        lease_s=2.0,
+        requeue_after_s=1.0,
+    )
     receiver.fail_next = 4  # every try of the first dispatch fails; the sweeper retries later
-    reminder = post_and_wait(client, keys)
+    with TestClient(create_app(settings)) as client:
+        reminder = post_and_wait(client, keys)
     assert len(receiver.requests) >= 5
     (attempt,) = reminder["attempts"]
     assert {r.message_id for r in receiver.requests} == {f"msg_{attempt['id']}"}
