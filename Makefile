@@ -38,11 +38,15 @@ bench: setup
 
 setup: system-packages $(VENV)/.installed node_modules/.installed
 
+# A package counts as present when dpkg has it or its command is on PATH: NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package.
 system-packages:
-	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
-	  echo "installing $(SYSTEM_PACKAGES)"; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || command -v $$p >/dev/null || echo $$p; done); \
+	[ -z "$$missing" ] || { \
+	  echo "installing $$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
