@@ -11,13 +11,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import listen
 from service.api import audio, health, languages, opt_outs, previews, reminders, twilio
 from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
 from service.reminders import LinkBuilder
-from service.security import AudioLinks, KeyRing
+from service.security import AudioLinks, KeyRing, ListenLinks
 from workers import jobs
 from workers.sweeper import SweeperThread
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
             pipeline=pipeline,
             links=LinkBuilder(settings.public_base_url),
             audio_links=AudioLinks(settings.signing_key(), settings.audio_link_ttl_s),
+            listen_links=ListenLinks(settings.signing_key(), settings.audio_link_ttl_s),
             key_ring=KeyRing(),
         )
         sweeper = SweeperThread(pipeline) if sweeper_wanted else None
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (reminders, previews, languages, audio, health, twilio, opt_outs):
+    for module in (reminders, previews, languages, audio, health, twilio, opt_outs, listen):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     """At most this many calls per patient per reminder in any 7 days, then ``failed``."""
     call_retry_backoff_s: float = 3600.0
     """The least wait before calling again after busy, no answer or a failed call."""
+    app_webhook_url: str = ""
+    """The app backend that channel ``app`` POSTs to; empty keeps ``app`` on the outbox."""
+    app_webhook_secret: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """Standard Webhooks secret (``whsec_`` + base64) signing what we POST to the app backend."""
+    client_webhook_secret: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """Standard Webhooks secret signing status webhooks to ``callback_url``; empty: not sent."""
+    webhook_allow_private_targets: bool = False
+    """Allow webhooks to private, loopback and link-local addresses (tests, closed networks)."""
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 5.0
+    """First retry delay of a failed webhook; each next one doubles, with jitter."""
+    webhook_max_attempts: int = 8
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -22,7 +22,7 @@ from service.db import Database
 from service.errors import Problem
 from service.models import Role
 from service.reminders import LinkBuilder
-from service.security import AudioLinks, Caller, KeyRing
+from service.security import AudioLinks, Caller, KeyRing, ListenLinks
 from workers.pipeline import Pipeline
 
 
@@ -35,6 +35,7 @@ class Services:
     pipeline: Pipeline
     links: LinkBuilder
     audio_links: AudioLinks
+    listen_links: ListenLinks
     key_ring: KeyRing
 
 

@@ -1,8 +1,9 @@
 """The records: reminders, their events and delivery attempts, audio, keys and audit.
 
 A reminder's status moves forward only. ``advance`` is the one way to move it: a
-compare-and-set UPDATE plus an event row, so two workers racing for the same reminder
-cannot both win, and every change is on the record.
+compare-and-set UPDATE plus an event row (and, for a reminder with a ``callback_url``, a
+pending status webhook), so two workers racing for the same reminder cannot both win, and
+every change is on the record and reaches the scheduler.
 """
 
 from __future__ import annotations
@@ -176,6 +177,33 @@ class OptOut(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class WebhookDelivery(Base):
+    """A status webhook owed to a reminder's ``callback_url``, kept until it is delivered.
+
+    Written in the same transaction as the status change, so a change is never lost to a
+    crash; sent later by a job the sweeper queues. ``message_id`` is the ``webhook-id``
+    of every try, so a receiver drops a repeat. One reminder's webhooks go out in ``id``
+    order: the next waits until the one before it is delivered or given up.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_pending", "done_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    reminder_id: Mapped[str] = mapped_column(ForeignKey("reminders.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When to try next; a claimed delivery is pushed out by a lease, like a reminder."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    """``delivered``, or ``abandoned`` after the last retry or for a refused target."""
+
+
 class IdempotencyRecord(Base):
     """A claimed ``Idempotency-Key``: the unique pair makes concurrent duplicates lose."""
 
@@ -222,16 +250,46 @@ def advance(
         wanted = {expect} if isinstance(expect, Status) else set(expect)
         sources = [s for s in sources if s in wanted]
     now = utcnow()
-    result = session.execute(
+    moved = session.execute(
         update(Reminder)
         .where(Reminder.id == reminder_id, Reminder.status.in_(sources))
         .values(status=to, updated_at=now, **values)
+        .returning(Reminder.callback_url, Reminder.external_id)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    ).one_or_none()
+    if moved is None:
         return False
     session.add(ReminderEvent(reminder_id=reminder_id, status=to, at=now, detail=detail))
+    callback_url, external_id = moved
+    if callback_url:
+        session.add(status_webhook(reminder_id, external_id, callback_url, to, now, detail))
     return True
+
+
+def status_webhook(
+    reminder_id: str,
+    external_id: str | None,
+    url: str,
+    status: Status,
+    at: datetime,
+    detail: str | None,
+) -> WebhookDelivery:
+    """The Standard Webhooks message telling the scheduler a reminder changed status."""
+    message_id = f"msg_{new_id()}"
+    payload = {
+        "type": f"reminder.{status.value}",
+        "timestamp": at.isoformat(),
+        "data": {
+            "id": reminder_id,
+            "external_id": external_id,
+            "status": status.value,
+            "at": at.isoformat(),
+            "detail": detail,
+        },
+    }
+    return WebhookDelivery(
+        message_id=message_id, reminder_id=reminder_id, url=url, payload=payload, next_attempt_at=at
+    )
 
 
 def audit(

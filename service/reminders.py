@@ -32,7 +32,7 @@ from service.models import (
     new_id,
 )
 from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
-from service.security import Caller
+from service.security import AUDIO_PATH, LISTEN_PATH, Caller
 from workers.calling_window import next_allowed
 from workers.rendering import Renderer
 
@@ -347,4 +347,7 @@ class LinkBuilder:
         return f"{self.base}/v1/reminders/{reminder_id}"
 
     def audio(self, token: str) -> str:
-        return f"{self.base}/v1/audio/{token}"
+        return self.base + AUDIO_PATH.format(token=token)
+
+    def listen(self, token: str) -> str:
+        return self.base + LISTEN_PATH.format(token=token)

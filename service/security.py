@@ -2,7 +2,8 @@
 
 Keys are random 256-bit secrets, so a plain SHA-256 of the key is a safe thing to store
 and look up by (a slow password hash protects guessable secrets, which these are not).
-Audio links carry only an opaque asset key, signed and time-limited with itsdangerous.
+Audio and listen-page links carry only an opaque asset key or reminder id, signed and
+time-limited with itsdangerous.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from service.models import ApiKey, Role
 KEY_PREFIX = "tw_"
 KEY_SECRET_BYTES = 32
 AUDIO_LINK_SALT = "tellwell.audio"
+LISTEN_LINK_SALT = "tellwell.listen"
 KEY_CACHE_TTL_S = 10.0
 KEY_CACHE_MAX_ENTRIES = 10_000
 
@@ -101,24 +103,64 @@ class KeyRing:
 
 
 class AudioLinkError(Exception):
-    """A link that is forged or out of date."""
+    """A signed link (audio or listen page) that is forged or out of date."""
 
 
-class AudioLinks:
-    """Signs and checks the tokens in ``/v1/audio/{token}`` links."""
+AUDIO_PATH = "/v1/audio/{token}"
+LISTEN_PATH = "/listen/{token}"
+"""Where the signed tokens go in a URL; links are these paths on the public base URL."""
+
+
+class _SignedTokens:
+    """Opaque ids signed and time-limited with itsdangerous; one salt per kind of link."""
+
+    salt: str
 
     def __init__(self, secret: str, ttl_s: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=AUDIO_LINK_SALT)
+        self._serializer = URLSafeTimedSerializer(secret, salt=self.salt)
         self.ttl_s = ttl_s
 
-    def token(self, audio_key: str, audio_format: str) -> str:
-        return self._serializer.dumps([audio_key, audio_format])
+    def _dumps(self, values: list[str]) -> str:
+        return self._serializer.dumps(values)
 
-    def open(self, token: str) -> tuple[str, str]:
+    def _loads(self, token: str) -> list[str]:
         try:
-            audio_key, audio_format = self._serializer.loads(token, max_age=self.ttl_s)
+            values = self._serializer.loads(token, max_age=self.ttl_s)
         except SignatureExpired as err:
             raise AudioLinkError("expired") from err
         except (BadSignature, ValueError, TypeError) as err:
             raise AudioLinkError("invalid") from err
-        return str(audio_key), str(audio_format)
+        if not isinstance(values, list):
+            raise AudioLinkError("invalid")
+        return [str(value) for value in values]
+
+
+class AudioLinks(_SignedTokens):
+    """Signs and checks the tokens in ``/v1/audio/{token}`` links."""
+
+    salt = AUDIO_LINK_SALT
+
+    def token(self, audio_key: str, audio_format: str) -> str:
+        return self._dumps([audio_key, audio_format])
+
+    def open(self, token: str) -> tuple[str, str]:
+        try:
+            audio_key, audio_format = self._loads(token)
+        except ValueError as err:
+            raise AudioLinkError("invalid") from err
+        return audio_key, audio_format
+
+
+class ListenLinks(_SignedTokens):
+    """Signs and checks ``/listen/{token}``: the token names a reminder by its opaque id only."""
+
+    salt = LISTEN_LINK_SALT
+
+    def token(self, reminder_id: str) -> str:
+        return self._dumps([reminder_id])
+
+    def open(self, token: str) -> str:
+        values = self._loads(token)
+        if len(values) != 1:
+            raise AudioLinkError("invalid")
+        return values[0]

@@ -32,6 +32,7 @@ from service.config import Settings
 from service.db import Database
 from service.models import Role
 from service.security import issue_key
+from tests.webhook_receiver import Receiver, running_receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -40,6 +41,7 @@ REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:63
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
 """Names this test run's databases and queues, so parallel runs never share state."""
 TABLES = (
+    "webhook_deliveries",
     "reminder_events",
     "attempts",
     "idempotency_records",
@@ -247,3 +249,10 @@ def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
     yield LiveServer(url=f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A signature-checking webhook receiver on loopback (see tests/webhook_receiver.py)."""
+    with running_receiver() as running:
+        yield running

@@ -1,8 +1,9 @@
 """Job entry points, importable by path for RQ and the in-process executor alike.
 
-A job gets a reminder id and nothing else. The collaborators (database, queue, speaker,
-channels) belong to the process: the API's lifespan or ``tellwell worker`` installs them
-with ``install``; a forked RQ work-horse builds its own on first use.
+A job gets a reminder id (or a webhook delivery id) and nothing else. The collaborators
+(database, queue, speaker, channels) belong to the process: the API's lifespan or
+``tellwell worker`` installs them with ``install``; a forked RQ work-horse builds its own
+on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from workers.channels import channels_from_settings
 from workers.pipeline import Pipeline
 from workers.queue import InProcessQueue, JobQueue, RedisQueue
 from workers.rendering import Renderer
+from workers.status_webhooks import send_status_webhook as send_one_status_webhook
+from workers.webhooks import WebhookSender
 
 _installed: Pipeline | None = None
 _lock = threading.Lock()
@@ -35,6 +38,16 @@ def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
         queue=queue,
         renderer=Renderer(Speaker(settings.audio_dir)),
         channels=channels_from_settings(settings, db),
+        webhooks=status_webhook_sender(settings),
+    )
+
+
+def status_webhook_sender(settings: Settings) -> WebhookSender | None:
+    secret = settings.client_webhook_secret.get_secret_value()
+    if not secret:
+        return None
+    return WebhookSender(
+        secret, settings.webhook_timeout_s, allow_private=settings.webhook_allow_private_targets
     )
 
 
@@ -58,3 +71,7 @@ def render_reminder(reminder_id: str) -> None:
 
 def dispatch_reminder(reminder_id: str) -> None:
     pipeline().dispatch(reminder_id)
+
+
+def send_status_webhook(delivery_id: str) -> None:
+    send_one_status_webhook(pipeline(), int(delivery_id))

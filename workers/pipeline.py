@@ -29,6 +29,7 @@ from workers.channels import PENDING, Channel, ChannelUnavailable, Delivery, Out
 from workers.channels.twilio import phrases
 from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
+from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class Pipeline:
     queue: JobQueue
     renderer: Renderer
     channels: dict[str, Channel]
+    webhooks: WebhookSender | None = None
+    """Signs status webhooks to ``callback_url``; None until a client secret is configured."""
 
     @property
     def lease(self) -> timedelta:
@@ -151,7 +154,10 @@ class Pipeline:
                 audio_path=Path(asset.path),
                 audio_media_type=asset.media_type,
                 duration_s=asset.duration_s,
+                audio_key=asset.key,
+                audio_format=asset.format,
                 to=reminder.facts["patient"].get("phone", ""),
+                app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
             )
         # The attempt row is committed before the channel is called (see the module doc).
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 RENDER_JOB = "workers.jobs.render_reminder"
 DISPATCH_JOB = "workers.jobs.dispatch_reminder"
+WEBHOOK_JOB = "workers.jobs.send_status_webhook"
 JOB_TIMEOUT_S = 300
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 REDIS_SOCKET_TIMEOUT_S = 5.0

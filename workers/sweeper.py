@@ -4,7 +4,8 @@ Redis only carries work in flight. If it loses a job (restart, flush, a worker k
 mid-job), the reminder still sits in the database with a stale ``queued_at`` or a lapsed
 lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPDATE ...
 RETURNING on ``queued_at``, so several sweepers on several machines do not pile up
-duplicates (a duplicate would be harmless anyway: the job claims the reminder itself).
+duplicates (a duplicate would be harmless anyway: the job claims the reminder itself). Pending
+status webhooks are claimed and queued the same way (``workers.status_webhooks``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from service.db import utcnow
 from service.models import Reminder, Status, advance
 from workers.pipeline import Pipeline
-from workers.queue import DISPATCH_JOB, RENDER_JOB
+from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB
+from workers.status_webhooks import queue_due_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         if ids:
             pipeline.enqueue(job, *ids)
             report.enqueued.setdefault(job, []).extend(ids)
+    if webhook_ids := queue_due_webhooks(pipeline, now):
+        report.enqueued[WEBHOOK_JOB] = webhook_ids
     return report
 
 

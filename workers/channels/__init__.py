@@ -6,6 +6,8 @@ import redis
 
 from service.config import Settings
 from service.db import Database
+from service.security import AudioLinks, ListenLinks
+from workers.channels.app import AppChannel
 from workers.channels.base import (
     PENDING,
     Channel,
@@ -16,11 +18,13 @@ from workers.channels.base import (
 )
 from workers.channels.outbox import OutboxChannel
 from workers.pacing import Pacer
+from workers.webhooks import WebhookSender
 
 PACE_KEY = "tellwell:twilio:pace"
 
 __all__ = [
     "PENDING",
+    "AppChannel",
     "Channel",
     "ChannelError",
     "ChannelUnavailable",
@@ -38,12 +42,34 @@ class UnknownChannel(ValueError):
 def channels_from_settings(settings: Settings, db: Database) -> dict[str, Channel]:
     """The channel serving each reminder channel (``phone``, ``app``)."""
     outbox = OutboxChannel(settings.outbox_dir)
-    if settings.channel == "outbox":
-        return {"phone": outbox, "app": outbox}
+    channels: dict[str, Channel] = {"phone": outbox, "app": outbox}
     if settings.channel == "twilio":
         from workers.channels.twilio import TwilioChannel
 
         connection = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         pacer = Pacer(settings.twilio_calls_per_second, connection, PACE_KEY)
-        return {"phone": TwilioChannel(settings, db, pacer), "app": outbox}
-    raise UnknownChannel(f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio")
+        channels["phone"] = TwilioChannel(settings, db, pacer)
+    elif settings.channel != "outbox":
+        raise UnknownChannel(
+            f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio"
+        )
+    if settings.app_webhook_url:
+        channels["app"] = app_channel(settings)
+    return channels
+
+
+def app_channel(settings: Settings) -> AppChannel:
+    """The app backend named by ``TELLWELL_APP_WEBHOOK_URL``, with its own signing secret."""
+    secret, ttl_s = settings.signing_key(), settings.audio_link_ttl_s
+    sender = WebhookSender(
+        settings.app_webhook_secret.get_secret_value(),
+        settings.webhook_timeout_s,
+        allow_private=settings.webhook_allow_private_targets,
+    )
+    return AppChannel(
+        settings.app_webhook_url,
+        sender,
+        settings.public_base_url,
+        AudioLinks(secret, ttl_s),
+        ListenLinks(secret, ttl_s),
+    )

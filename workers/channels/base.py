@@ -37,8 +37,12 @@ class Delivery:
     audio_path: Path
     audio_media_type: str
     duration_s: float
+    audio_key: str
+    audio_format: str
+    """Name the audio for a signed link (``service.security.AudioLinks``)."""
     to: str = ""
     """The patient's phone number, for channels that call; kept out of logs and URLs."""
+    app_recipient_id: str | None = None
 
 
 PENDING = "pending"

@@ -1,0 +1,39 @@
+"""``/v1/audio/{token}``: rendered audio behind a signed, expiring link.
+
+The token names the audio by its content hash only, so a link says nothing about the
+patient. Responses are never cached by browsers or proxies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from service.deps import ServicesDep, SessionDep
+from service.errors import Problem
+from service.models import AudioAsset, audit
+from service.security import AudioLinkError
+
+router = APIRouter(prefix="/v1/audio", tags=["audio"])
+
+
+@router.get("/{token}", response_class=FileResponse)
+def get_audio(token: str, session: SessionDep, services: ServicesDep) -> FileResponse:
+    try:
+        audio_key, audio_format = services.audio_links.open(token)
+    except AudioLinkError as err:
+        raise Problem(403, "Forbidden", f"This audio link is {err}.", slug="audio-link") from err
+    asset = session.get(AudioAsset, (audio_key, audio_format))
+    path = Path(asset.path) if asset is not None else None
+    if asset is None or asset.purged_at is not None or path is None or not path.exists():
+        raise Problem(410, "Gone", "This audio has been deleted.", slug="audio-gone")
+    audit(session, None, "audio.read", "audio", audio_key)
+    session.commit()
+    return FileResponse(
+        path,
+        media_type=asset.media_type,
+        headers={"Cache-Control": "no-store"},
+        content_disposition_type="inline",
+    )

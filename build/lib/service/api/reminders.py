@@ -1,0 +1,138 @@
+"""``/v1/reminders``: accept, read, list and cancel reminders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from service.db import utcnow
+from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
+from service.models import Reminder, Status, audit
+from service.reminders import (
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    cancel_reminder,
+    check_message,
+    create_reminder,
+    first_send_time,
+    get_reminder,
+    list_reminders,
+)
+from service.schemas import Accepted, ReminderOut, ReminderPage, ReminderRequest
+from workers.queue import RENDER_JOB
+
+router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
+
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+
+
+@router.post("", status_code=202, response_model=Accepted)
+def post_reminder(
+    body: ReminderRequest,
+    caller: Scheduler,
+    session: SessionDep,
+    services: ServicesDep,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+    ] = None,
+) -> JSONResponse:
+    check_message(body, services.pipeline.renderer, need_contact=True)
+    send_at = first_send_time(body, services.settings)
+    created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
+    if created.reminder_id is not None and send_at <= utcnow():
+        # The reminder is committed: should this enqueue fail, the sweeper enqueues it.
+        services.pipeline.enqueue(RENDER_JOB, created.reminder_id)
+    return JSONResponse(created.body, status_code=created.status_code)
+
+
+@router.get("/{reminder_id}", response_model=ReminderOut)
+def read_reminder(
+    reminder_id: str,
+    caller: AnyCaller,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ReminderOut:
+    reminder = get_reminder(session, reminder_id, caller)
+    audit(session, caller.id, "reminder.read", "reminder", reminder.id)
+    session.commit()
+    return reminder_out(reminder, services)
+
+
+@router.get("", response_model=ReminderPage)
+def read_reminders(
+    caller: AnyCaller,
+    session: SessionDep,
+    services: ServicesDep,
+    external_id: str | None = None,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
+    cursor: str | None = None,
+) -> ReminderPage:
+    page = list_reminders(
+        session, caller, external_id=external_id, status=status, limit=limit, cursor=cursor
+    )
+    return ReminderPage(
+        items=[reminder_out(r, services) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.delete("/{reminder_id}", response_model=ReminderOut)
+def delete_reminder(
+    reminder_id: str,
+    caller: Scheduler,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ReminderOut:
+    reminder = get_reminder(session, reminder_id, caller)
+    cancel_reminder(session, reminder)
+    audit(session, caller.id, "reminder.cancel", "reminder", reminder.id)
+    session.commit()
+    session.refresh(reminder)
+    return reminder_out(reminder, services)
+
+
+def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
+    links, audio_links = services.links, services.audio_links
+    message = None
+    if reminder.audio is not None and reminder.message_text:
+        token = audio_links.token(reminder.audio.key, reminder.audio.format)
+        message = {
+            "text": reminder.message_text,
+            "variant": reminder.message_variant,
+            "duration_s": reminder.audio.duration_s,
+            "engine": reminder.audio.engine,
+            "voice": reminder.audio.voice,
+            "audio_url": links.audio(token),
+        }
+    return ReminderOut.model_validate(
+        {
+            "id": reminder.id,
+            "kind": reminder.kind,
+            "channel": reminder.channel,
+            "language": reminder.language,
+            "status": reminder.status,
+            "send_at": reminder.send_at,
+            "external_id": reminder.external_id,
+            "created_at": reminder.created_at,
+            "events": [
+                {"status": e.status, "at": e.at, "detail": e.detail} for e in reminder.events
+            ],
+            "attempts": [
+                {
+                    "id": a.id,
+                    "channel": a.channel,
+                    "started_at": a.started_at,
+                    "ended_at": a.ended_at,
+                    "outcome": a.outcome,
+                    "answered_by": a.answered_by,
+                    "digits": a.digits,
+                }
+                for a in reminder.attempts
+            ],
+            "message": message,
+            "links": {"self": links.reminder(reminder.id)},
+        }
+    )

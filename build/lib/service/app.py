@@ -1,0 +1,65 @@
+"""The FastAPI application: routes, error handling and the process's long-lived parts.
+
+The lifespan makes the database, the queue, the renderer and the channels once; on the
+embedded defaults it also runs the sweeper, so one process is the whole service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api import audio, health, languages, previews, reminders
+from service.config import Settings, get_settings
+from service.db import Database
+from service.deps import Services
+from service.errors import BodySizeLimit, install_problem_handlers
+from service.reminders import LinkBuilder
+from service.security import AudioLinks, KeyRing
+from workers import jobs
+from workers.sweeper import SweeperThread
+
+
+def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = None) -> FastAPI:
+    """The app; ``run_sweeper`` defaults to on for the in-process queue, off with Redis."""
+    settings = settings or get_settings()
+    sweeper_wanted = (not settings.redis_url) if run_sweeper is None else run_sweeper
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        pipeline = jobs.build_pipeline(settings, db)
+        jobs.install(pipeline)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            pipeline=pipeline,
+            links=LinkBuilder(settings.public_base_url),
+            audio_links=AudioLinks(settings.signing_key(), settings.audio_link_ttl_s),
+            key_ring=KeyRing(),
+        )
+        sweeper = SweeperThread(pipeline) if sweeper_wanted else None
+        if sweeper:
+            sweeper.start()
+        try:
+            yield
+        finally:
+            if sweeper:
+                sweeper.stop()
+            pipeline.queue.close()
+            jobs.install(None)
+            db.dispose()
+
+    app = FastAPI(
+        title="Tellwell",
+        version="1",
+        summary="Voice reminders and result notices, spoken in the patient's language.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (reminders, previews, languages, audio, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

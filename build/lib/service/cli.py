@@ -1,0 +1,136 @@
+"""The ``tellwell`` command: serve, work, migrate, make keys, render one message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from service.config import get_settings
+from service.db import Database
+from service.models import Role
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@click.group()
+def main() -> None:
+    """Tellwell: voice reminders and result notices for patients."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    Database.from_settings(get_settings()).migrate()
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the HTTP API (and, without Redis, the in-process worker and sweeper)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with a sweeper; start as many as you like on one Redis."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from workers import jobs
+    from workers.queue import RedisQueue
+    from workers.sweeper import SweeperThread, sweep
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
+    pipeline = jobs.build_pipeline(settings)
+    jobs.install(pipeline)
+    # A forked work-horse must not share the parent's database connections.
+    os.register_at_fork(after_in_child=lambda: pipeline.db.engine.dispose(close=False))
+    assert isinstance(pipeline.queue, RedisQueue)
+    rq_worker = Worker(
+        [pipeline.queue.rq], connection=pipeline.queue.connection, serializer=JSONSerializer
+    )
+    if burst:
+        sweep(pipeline)
+        rq_worker.work(burst=True)
+        return
+    sweeper = SweeperThread(pipeline)
+    sweeper.start()
+    try:
+        rq_worker.work()
+    finally:
+        sweeper.stop()
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--name", default="", help="Who or what will use the key (for the audit log).")
+def keys_create(role: str, name: str) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    from service.security import issue_key
+
+    db = Database.from_settings(get_settings())
+    with db.session() as session:
+        issued = issue_key(session, Role(role), name)
+    click.echo(issued.raw)
+
+
+@main.command()
+@click.option("--kind", required=True)
+@click.option("--language", required=True)
+@click.option("--variant", required=True, type=click.Choice(["call", "voicemail", "app"]))
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON with patient, clinic and appointment or result, as in the API.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the audio: .mp3 (preview) or .wav (phone line).",
+)
+def render(kind: str, language: str, variant: str, data_file: str, output: str) -> None:
+    """Render one message offline, without a server, and print its transcript."""
+    from templates import TemplateError
+    from voices import AudioFormat, Speaker, VoiceError
+    from workers.rendering import Renderer
+
+    fmt = AudioFormat.PHONE if output.endswith(".wav") else AudioFormat.PREVIEW
+    facts = json.loads(Path(data_file).read_text())
+    renderer = Renderer(Speaker(get_settings().audio_dir))
+    try:
+        rendered = renderer.render(kind, language, variant, facts, fmt)
+    except (TemplateError, VoiceError, KeyError) as err:
+        click.echo(f"cannot render: {err}", err=True)
+        sys.exit(2)
+    shutil.copyfile(rendered.audio.path, output)
+    click.echo(rendered.message.text)
+    click.echo(
+        f"{rendered.audio.duration_s:.1f} s, {rendered.audio.engine}/{rendered.audio.voice}"
+        f" -> {output}",
+        err=True,
+    )

@@ -1,0 +1,78 @@
+"""Settings: the one place that reads the environment (prefix ``TELLWELL_``).
+
+Everything else asks ``get_settings()``. The defaults are the embedded set-up: a SQLite
+file, the in-process queue, the offline voice and the local outbox, so a fresh checkout
+runs without any service or credential.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; see README.md for every variable."""
+
+    model_config = SettingsConfigDict(env_prefix="TELLWELL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    """SQLAlchemy URL; empty means a SQLite file under ``data_dir``."""
+    redis_url: str = ""
+    """With a Redis URL jobs go to RQ; empty means the in-process executor."""
+    queue_name: str = "tellwell"
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Where patients, Twilio and the console reach us; links are built from it."""
+    secret_key: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """Signs audio links. Empty means a key generated once and kept in ``data_dir``."""
+    audio_link_ttl_s: int = 24 * 3600
+    channel: str = "outbox"
+    """Delivery channel for every reminder until a provider is configured."""
+    sweep_interval_s: float = 5.0
+    """How often the sweeper looks for due or stuck reminders."""
+    lease_s: float = 120.0
+    """How long a worker owns a reminder it is rendering or dispatching."""
+    requeue_after_s: float = 60.0
+    """A due reminder whose job has not started by then is enqueued again (Redis lost it)."""
+    in_process_workers: int = 2
+    calling_window_start_hour: int = 8
+    calling_window_end_hour: int = 21
+    max_body_bytes: int = 64 * 1024
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tellwell.sqlite3').resolve()}"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    def signing_key(self) -> str:
+        """The configured secret, or one made on first use and kept beside the data."""
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return configured
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,233 @@
+"""The records: reminders, their events and delivery attempts, audio, keys and audit.
+
+A reminder's status moves forward only. ``advance`` is the one way to move it: a
+compare-and-set UPDATE plus an event row, so two workers racing for the same reminder
+cannot both win, and every change is on the record.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from service.db import Base, UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Role(enum.StrEnum):
+    SCHEDULER = "scheduler"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class Status(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    RENDERING = "rendering"
+    READY = "ready"
+    DISPATCHING = "dispatching"
+    DELIVERED = "delivered"
+    VOICEMAIL = "voicemail"
+    CONFIRMED = "confirmed"
+    CANCEL_REQUESTED = "cancel_requested"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+S = Status
+NEXT_STATUSES: dict[Status, frozenset[Status]] = {
+    S.SCHEDULED: frozenset({S.RENDERING, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    S.RENDERING: frozenset({S.READY, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    S.READY: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    S.DISPATCHING: frozenset({S.DELIVERED, S.VOICEMAIL, S.CONFIRMED, S.CANCEL_REQUESTED, S.FAILED}),
+    S.DELIVERED: frozenset({S.CONFIRMED, S.CANCEL_REQUESTED}),
+}
+"""Allowed moves; a status missing here is final."""
+CANCELLABLE = frozenset({S.SCHEDULED, S.RENDERING, S.READY})
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AudioAsset(Base):
+    """A rendered audio file, named by the hash of everything that shaped it."""
+
+    __tablename__ = "audio_assets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    path: Mapped[str] = mapped_column(Text)
+    duration_s: Mapped[float] = mapped_column(Float)
+    engine: Mapped[str] = mapped_column(String(40))
+    voice: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_status_send_at", "status", "send_at"),
+        Index("ix_reminders_owner_created", "owner_key_id", "created_at"),
+        ForeignKeyConstraint(
+            ["audio_key", "audio_format"], ["audio_assets.key", "audio_assets.format"]
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), default=Status.SCHEDULED)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """After this a reminder is pointless (the appointment has begun)."""
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The request's patient, clinic and appointment/result blocks: PHI, kept only here."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set while a worker renders or dispatches; a lapsed lease means the worker died."""
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When a job was last enqueued, so the sweeper re-enqueues only lost work."""
+    message_text: Mapped[str | None] = mapped_column(Text)
+    message_variant: Mapped[str | None] = mapped_column(String(20))
+    audio_key: Mapped[str | None] = mapped_column(String(64))
+    audio_format: Mapped[str | None] = mapped_column(String(16))
+
+    events: Mapped[list[ReminderEvent]] = relationship(
+        order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"
+    )
+    audio: Mapped[AudioAsset | None] = relationship(lazy="joined", viewonly=True)
+    attempts: Mapped[list[Attempt]] = relationship(
+        order_by="Attempt.started_at", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class ReminderEvent(Base):
+    __tablename__ = "reminder_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reminder_id: Mapped[str] = mapped_column(ForeignKey("reminders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Attempt(Base):
+    """One try at delivery, written before the channel is called so a crash leaves a trace."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reminder_id: Mapped[str] = mapped_column(ForeignKey("reminders.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    answered_by: Mapped[str | None] = mapped_column(String(30))
+    digits: Mapped[str | None] = mapped_column(String(40))
+    provider_ref: Mapped[str | None] = mapped_column(String(80))
+
+
+class IdempotencyRecord(Base):
+    """A claimed ``Idempotency-Key``: the unique pair makes concurrent duplicates lose."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_idempotency_owner_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """Who read or rendered what. Append-only: the migration forbids UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+
+
+def advance(
+    session: Session,
+    reminder_id: str,
+    to: Status,
+    *,
+    expect: Status | frozenset[Status] | None = None,
+    detail: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move a reminder to ``to`` if it is in an allowed (and expected) status.
+
+    Returns False when another worker or request moved it first; nothing is written then.
+    """
+    sources = [s for s, nexts in NEXT_STATUSES.items() if to in nexts]
+    if expect is not None:
+        wanted = {expect} if isinstance(expect, Status) else set(expect)
+        sources = [s for s in sources if s in wanted]
+    now = utcnow()
+    result = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.status.in_(sources))
+        .values(status=to, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(ReminderEvent(reminder_id=reminder_id, status=to, at=now, detail=detail))
+    return True
+
+
+def audit(
+    session: Session, actor_key_id: str | None, action: str, subject_type: str, subject_id: str
+) -> None:
+    session.add(
+        AuditEntry(
+            actor_key_id=actor_key_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+    )

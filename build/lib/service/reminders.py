@@ -1,0 +1,333 @@
+"""Accepting, reading and cancelling reminders: the rules behind the routes.
+
+Creation checks everything before it writes anything, then writes the reminder and its
+first event in one transaction. An ``Idempotency-Key`` is claimed first through a unique
+constraint, so of twenty concurrent duplicates exactly one creates a reminder; the rest
+get the stored answer, or 409 while the first is still being written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import utcnow
+from service.errors import FieldError, Problem, ValidationProblem
+from service.models import (
+    CANCELLABLE,
+    IdempotencyRecord,
+    Reminder,
+    Role,
+    Status,
+    advance,
+    new_id,
+)
+from service.schemas import MessageRequest, ReminderRequest
+from service.security import Caller
+from workers.calling_window import next_allowed
+from workers.rendering import Renderer
+
+IDEMPOTENCY_CLAIM_TTL_S = 60
+"""A claim older than this with no answer belongs to a request that died; it may be retaken."""
+PAGE_LIMIT_MAX = 200
+REMINDERS = Reminder.metadata.tables["reminders"]
+REMINDER_EVENTS = Reminder.metadata.tables["reminder_events"]
+PAGE_LIMIT_DEFAULT = 50
+
+
+def check_message(request: MessageRequest, renderer: Renderer, *, need_contact: bool) -> None:
+    """The checks that span fields or depend on the configuration; raises ValidationProblem."""
+    errors: list[FieldError] = []
+    language = renderer.language(request.language)
+    if language is None:
+        codes = sorted(lang.voice.code for lang in renderer.languages())
+        errors.append(FieldError("language", f"must be one of: {', '.join(codes)}"))
+    elif request.kind not in language.kinds:
+        errors.append(FieldError("kind", f"is not available in language {request.language!r}"))
+    if request.kind == "appointment_reminder":
+        if request.appointment is None:
+            errors.append(FieldError("appointment", "is required for appointment_reminder"))
+        elif request.appointment.start <= utcnow():
+            errors.append(FieldError("appointment.start", "is in the past"))
+        if request.result is not None:
+            errors.append(FieldError("result", "is only for result_ready"))
+    if request.kind == "result_ready" and request.appointment is not None:
+        errors.append(FieldError("appointment", "is only for appointment_reminder"))
+    if need_contact:
+        if request.channel == "phone" and request.patient.phone is None:
+            errors.append(FieldError("patient.phone", "is required for channel phone"))
+        if request.channel == "app" and request.patient.app_recipient_id is None:
+            errors.append(FieldError("patient.app_recipient_id", "is required for channel app"))
+    if errors:
+        raise ValidationProblem(errors)
+
+
+def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
+    send_at = request.send_at or utcnow()
+    if request.channel == "phone":
+        send_at = next_allowed(
+            send_at,
+            request.patient.timezone,
+            settings.calling_window_start_hour,
+            settings.calling_window_end_hour,
+        )
+    if request.appointment is not None and send_at >= request.appointment.start:
+        raise ValidationProblem(
+            [FieldError("send_at", "falls after the appointment once the calling window applies")]
+        )
+    return send_at
+
+
+@dataclass(frozen=True)
+class Created:
+    status_code: int
+    body: dict[str, Any]
+    reminder_id: str | None
+    """Set only when this call created the reminder (so the caller enqueues it)."""
+
+
+def request_hash(request: ReminderRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_reminder(
+    session: Session,
+    owner: Caller,
+    request: ReminderRequest,
+    send_at: datetime,
+    idempotency_key: str | None,
+    links: LinkBuilder,
+) -> Created:
+    """Store the reminder and its first event, committed before the caller answers."""
+    if idempotency_key is not None:
+        earlier = _claim_idempotency_key(session, owner.id, idempotency_key, request)
+        if earlier is not None:
+            return earlier
+    reminder_id = new_id()
+    body = {
+        "id": reminder_id,
+        "status": Status.SCHEDULED.value,
+        "send_at": send_at.isoformat(),
+        "links": {"self": links.reminder(reminder_id)},
+    }
+    now = utcnow()
+    try:
+        # Plain table INSERTs on the session's connection: the ORM's unit of work would
+        # cost more than the database does for a row nobody reads back here.
+        connection = session.connection()
+        connection.execute(
+            insert(REMINDERS),
+            [
+                {
+                    "id": reminder_id,
+                    "owner_key_id": owner.id,
+                    "kind": request.kind,
+                    "channel": request.channel,
+                    "language": request.language,
+                    "status": Status.SCHEDULED,
+                    "send_at": send_at,
+                    "expires_at": request.appointment.start if request.appointment else None,
+                    "external_id": request.external_id,
+                    "callback_url": str(request.callback_url) if request.callback_url else None,
+                    "facts": request.facts(),
+                    "created_at": now,
+                    "updated_at": now,
+                    "queued_at": now if send_at <= now else None,
+                }
+            ],
+        )
+        connection.execute(
+            insert(REMINDER_EVENTS),
+            [{"reminder_id": reminder_id, "status": Status.SCHEDULED, "at": now}],
+        )
+        if idempotency_key is not None:
+            session.execute(
+                update(IdempotencyRecord)
+                .where(
+                    IdempotencyRecord.api_key_id == owner.id,
+                    IdempotencyRecord.key == idempotency_key,
+                )
+                .values(status_code=202, response_body=body)
+            )
+        session.commit()
+    except Exception:
+        session.rollback()
+        if idempotency_key is not None:
+            _release_idempotency_key(session, owner.id, idempotency_key)
+        raise
+    return Created(202, body, reminder_id)
+
+
+def _claim_idempotency_key(
+    session: Session, owner_id: str, key: str, request: ReminderRequest
+) -> Created | None:
+    """None when this request now owns the key; otherwise the answer the caller gets.
+
+    The claim is committed on its own, so a concurrent duplicate sees it (or waits on the
+    unique index until it can) and never creates a second reminder.
+    """
+    fingerprint = request_hash(request)
+    claim = {"api_key_id": owner_id, "key": key, "request_hash": fingerprint}
+    try:
+        session.add(IdempotencyRecord(**claim))
+        session.commit()
+        return None
+    except IntegrityError:
+        session.rollback()
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == owner_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:  # released between our insert and this read: claim it now
+        session.add(IdempotencyRecord(**claim))
+        session.commit()
+        return None
+    if record.request_hash != fingerprint:
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            "This Idempotency-Key was used before with a different request body.",
+            slug="idempotency-key-reused",
+        )
+    if record.response_body is not None:
+        return Created(record.status_code or 202, record.response_body, None)
+    stale = utcnow() - timedelta(seconds=IDEMPOTENCY_CLAIM_TTL_S)
+    if record.created_at < stale:
+        retaken = session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record.id, IdempotencyRecord.created_at < stale)
+            .values(created_at=utcnow())
+        )
+        session.commit()
+        if retaken.rowcount == 1:  # type: ignore[attr-defined]
+            return None
+    raise Problem(
+        409,
+        "Request in flight",
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        slug="idempotency-in-flight",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _release_idempotency_key(session: Session, owner_id: str, key: str) -> None:
+    """Free the key of a request that failed, so the caller can fix it and retry."""
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == owner_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.response_body.is_(None),
+        )
+    )
+    session.commit()
+
+
+def readable_by(reminder: Reminder, reader: Caller) -> bool:
+    return reader.role != Role.SCHEDULER or reminder.owner_key_id == reader.id
+
+
+def get_reminder(session: Session, reminder_id: str, reader: Caller) -> Reminder:
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None or not readable_by(reminder, reader):
+        # The same answer for "not there" and "not yours": ids are not to be probed.
+        raise Problem(404, "Not found", "No reminder with this id.", slug="not-found")
+    return reminder
+
+
+def cancel_reminder(session: Session, reminder: Reminder) -> None:
+    """Cancel unless delivery has begun; cancelling twice is the same as once."""
+    cancelled = advance(
+        session,
+        reminder.id,
+        Status.CANCELLED,
+        expect=CANCELLABLE,
+        detail="cancelled by the scheduler",
+        lease_until=None,
+    )
+    if cancelled:
+        return
+    session.refresh(reminder)
+    if reminder.status == Status.CANCELLED:
+        return
+    raise Problem(
+        409,
+        "Too late to cancel",
+        f"The reminder is {reminder.status}: delivery has started or ended.",
+        slug="too-late-to-cancel",
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Reminder]
+    next_cursor: str | None
+
+
+def list_reminders(
+    session: Session,
+    reader: Caller,
+    *,
+    external_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat."""
+    query = select(Reminder).order_by(Reminder.created_at.desc(), Reminder.id.desc())
+    if reader.role == Role.SCHEDULER:
+        query = query.where(Reminder.owner_key_id == reader.id)
+    if external_id is not None:
+        query = query.where(Reminder.external_id == external_id)
+    if status is not None:
+        query = query.where(Reminder.status == status)
+    if cursor is not None:
+        created_at, last_id = _decode_cursor(cursor)
+        query = query.where(
+            (Reminder.created_at < created_at)
+            | ((Reminder.created_at == created_at) & (Reminder.id < last_id))
+        )
+    rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1]) if more else None
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+def _encode_cursor(reminder: Reminder) -> str:
+    raw = f"{reminder.created_at.isoformat()}|{reminder.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, last_id = raw.split("|", 1)
+        return datetime.fromisoformat(created_at), last_id
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValidationProblem(
+            [FieldError("cursor", "is not a cursor from a previous page")]
+        ) from err
+
+
+class LinkBuilder:
+    """Absolute links from the public base URL (correct behind a TLS-terminating proxy)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/")
+
+    def reminder(self, reminder_id: str) -> str:
+        return f"{self.base}/v1/reminders/{reminder_id}"
+
+    def audio(self, token: str) -> str:
+        return f"{self.base}/v1/audio/{token}"

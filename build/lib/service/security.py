@@ -1,0 +1,124 @@
+"""API keys and signed audio links.
+
+Keys are random 256-bit secrets, so a plain SHA-256 of the key is a safe thing to store
+and look up by (a slow password hash protects guessable secrets, which these are not).
+Audio links carry only an opaque asset key, signed and time-limited with itsdangerous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.db import utcnow
+from service.models import ApiKey, Role
+
+KEY_PREFIX = "tw_"
+KEY_SECRET_BYTES = 32
+AUDIO_LINK_SALT = "tellwell.audio"
+KEY_CACHE_TTL_S = 10.0
+KEY_CACHE_MAX_ENTRIES = 10_000
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    role: Role
+    raw: str
+    """Shown once to whoever asked for it; only its hash is kept."""
+
+
+def issue_key(session: Session, role: Role, name: str = "") -> IssuedKey:
+    secret = secrets.token_urlsafe(KEY_SECRET_BYTES)
+    raw = f"{KEY_PREFIX}{secret}"
+    row = ApiKey(name=name or role.value, role=role, prefix=raw[:10], key_hash=hash_key(raw))
+    session.add(row)
+    session.flush()
+    return IssuedKey(id=row.id, role=role, raw=raw)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: enough to authorise and audit, detached from any session."""
+
+    id: str
+    role: Role
+
+
+def find_key(session: Session, raw_key: str) -> Caller | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw_key)))
+    if row is None or (row.revoked_at is not None and row.revoked_at <= utcnow()):
+        return None
+    return Caller(id=row.id, role=Role(row.role))
+
+
+class KeyRing:
+    """Remembers valid keys for a few seconds, so a busy scheduler costs no lookup per call.
+
+    A revoked key keeps working for at most ``ttl_s`` in a process that saw it recently;
+    unknown keys are never remembered, so a wrong key is always checked afresh.
+    """
+
+    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._known: dict[str, tuple[Caller, float]] = {}
+        self._lock = threading.Lock()
+
+    def recall(self, raw_key: str) -> Caller | None:
+        """The caller behind a key seen within ``ttl_s``; touches no database."""
+        with self._lock:
+            known = self._known.get(hash_key(raw_key))
+        if known is not None and time.monotonic() - known[1] < self.ttl_s:
+            return known[0]
+        return None
+
+    def find(self, session: Session, raw_key: str) -> Caller | None:
+        """The caller behind a key, from memory or else from the database."""
+        if (caller := self.recall(raw_key)) is not None:
+            return caller
+        digest = hash_key(raw_key)
+        now = time.monotonic()
+        caller = find_key(session, raw_key)
+        with self._lock:
+            if caller is None:
+                self._known.pop(digest, None)
+            else:
+                if len(self._known) >= KEY_CACHE_MAX_ENTRIES:
+                    self._known.clear()
+                self._known[digest] = (caller, now)
+        return caller
+
+
+class AudioLinkError(Exception):
+    """A link that is forged or out of date."""
+
+
+class AudioLinks:
+    """Signs and checks the tokens in ``/v1/audio/{token}`` links."""
+
+    def __init__(self, secret: str, ttl_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt=AUDIO_LINK_SALT)
+        self.ttl_s = ttl_s
+
+    def token(self, audio_key: str, audio_format: str) -> str:
+        return self._serializer.dumps([audio_key, audio_format])
+
+    def open(self, token: str) -> tuple[str, str]:
+        try:
+            audio_key, audio_format = self._serializer.loads(token, max_age=self.ttl_s)
+        except SignatureExpired as err:
+            raise AudioLinkError("expired") from err
+        except (BadSignature, ValueError, TypeError) as err:
+            raise AudioLinkError("invalid") from err
+        return str(audio_key), str(audio_format)

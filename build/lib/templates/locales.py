@@ -1,0 +1,92 @@
+"""Per-language facts that are data, not code: one ``language.json`` per language folder.
+
+A new language is a new folder (``templates/<code>/``) holding its ``language.json`` and its
+``<kind>.<variant>.j2`` files; no Python changes. ``language.json`` says::
+
+    {
+      "name": "Español",          # the language's own name, for staff and patients
+      "locale": "es_US",          # Babel locale for dates, times and phone regions
+      "reviewed": false,          # has a native speaker reviewed these texts?
+      "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
+      "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
+      "private_words": ["resultado", ...]   # never said on a voicemail
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from templates.errors import BrokenTemplate
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent
+"""Where the language folders live; tests may point the renderer at another root."""
+
+PROFILE_FILE = "language.json"
+
+
+@dataclass(frozen=True)
+class Title:
+    """A title written before a name ("Dr.") and how it is said aloud ("Doctor").
+
+    ``article`` is for languages that put one before a titled name ("el Dr. Chen"); its
+    gender comes with the title, so templates need not guess it.
+    """
+
+    written: str
+    spoken: str
+    article: str = ""
+
+
+@dataclass(frozen=True)
+class LanguageProfile:
+    """What the renderer needs to know about one language besides its templates."""
+
+    code: str
+    name: str
+    locale: str
+    reviewed: bool
+    time_skeleton: str | None
+    titles: tuple[Title, ...]
+    private_words: tuple[str, ...]
+
+
+def language_codes(root: Path = TEMPLATE_ROOT) -> list[str]:
+    """Language folders present under ``root``: a folder counts once it has a profile."""
+    return sorted(p.parent.name for p in root.glob(f"*/{PROFILE_FILE}"))
+
+
+@lru_cache(maxsize=64)
+def load_profile(code: str, root: Path = TEMPLATE_ROOT) -> LanguageProfile | None:
+    """Read ``<root>/<code>/language.json``; None when that language has no folder.
+
+    Cached: profiles are read on every render and never change while the process runs.
+    A malformed file is a BrokenTemplate: a bug in the package, not in the request.
+    """
+    if code not in language_codes(root):
+        return None
+    path = root / code / PROFILE_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return _profile(code, raw)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise BrokenTemplate(f"{code}/{PROFILE_FILE}", repr(err)) from err
+
+
+def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
+    return LanguageProfile(
+        code=code,
+        name=str(raw["name"]),
+        locale=str(raw["locale"]),
+        reviewed=bool(raw.get("reviewed", False)),
+        time_skeleton=raw.get("time_skeleton"),
+        titles=tuple(
+            Title(str(t["written"]), str(t["spoken"]), str(t.get("article", "")))
+            for t in raw.get("titles", [])
+        ),
+        private_words=tuple(str(w) for w in raw.get("private_words", [])),
+    )

@@ -1,0 +1,282 @@
+"""Render one message from its template: the transcript and the words the engine speaks.
+
+Each message is one file, ``templates/<language>/<kind>.<variant>.j2``; a part shared by
+several variants of a kind lives beside them in a file named with a leading "_" (the visit's
+facts in ``_appointment.j2``) and is pulled in with ``{% include %}``. The same file is
+rendered twice: once for the eye (``text``: "Dr. Chen", "(312) 555-0100") and once for the
+ear (``spoken``: "Doctor Chen", "3 1 2, 5 5 5, 0 1 0 0"). Templates never format a fact
+themselves; they pass it through a filter that reads ``for_ear``:
+
+    date, time   the appointment day and clock time in the patient's time zone
+    local        the datetime in the patient's time zone (for grammar: "a la 1", "a las 2")
+    phone        display form for the eye, digit by digit for the ear
+    person       a titled name; ``person(article=true)`` adds "el"/"la" where the language does
+    sentence     free text closed with a full stop, so the engine pauses after it
+
+Templates run in Jinja's immutable sandbox with ``StrictUndefined``. Facts that are None or
+blank are left out of the context, so a template that says ``{{ provider }}`` without
+``{% if provider is defined %}`` declares that fact required, and rendering without it
+raises ``MissingFact("provider")``. As the API says, only the patient and clinic facts and
+``appointment_start`` are required; a sentence that needs an optional fact (provider,
+location, instructions, ordered_by) is left out when it is absent. Fact values are data,
+never template source: a value such as ``{{ 7*7 }}`` is said literally.
+
+Voicemail (HIPAA minimum necessary): whoever plays the tape may not be the patient, so a
+voicemail says the clinic, the patient's first name only (so the household knows whom to
+tell, without confirming who is a patient by full name), the appointment day and time if
+any, and the call-back number twice. Never the provider, place, instructions, a test or a
+result; a result_ready voicemail does not even say that results exist. ``voicemail_findings``
+in ``templates.privacy`` checks this.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    pass_context,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+
+from templates.errors import BrokenTemplate, InvalidFact, MissingFact, UnknownTemplate
+from templates.locales import TEMPLATE_ROOT, LanguageProfile, language_codes, load_profile
+from templates.speech import (
+    display_phone,
+    local_moment,
+    patient_zone,
+    spoken_date,
+    spoken_person,
+    spoken_phone,
+    spoken_time,
+)
+
+KINDS: tuple[str, ...] = ("appointment_reminder", "result_ready")
+VARIANTS: tuple[str, ...] = ("call", "voicemail", "app")
+
+KEYPAD: dict[str, dict[str, str]] = {
+    "appointment_reminder": {"1": "confirm", "2": "cancel", "9": "repeat"},
+    "result_ready": {"1": "confirm", "9": "repeat"},
+}
+"""What each key does on a live call, per kind; the ``call`` templates say exactly these.
+
+For result_ready, 1 means "I got this message" (there is nothing to cancel).
+"""
+
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """Everything a message may say. Times are timezone-aware; phones are E.164.
+
+    Which facts a kind needs is decided by its templates; None means "not given".
+    """
+
+    patient_name: str
+    clinic_name: str
+    clinic_phone: str
+    timezone: str
+    appointment_start: datetime | None = None
+    provider: str | None = None
+    location: str | None = None
+    instructions: str | None = None
+    ordered_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered message: ``text`` for the patient to read, ``spoken`` for the engine."""
+
+    text: str
+    spoken: str
+    kind: str
+    language: str
+    variant: str
+
+
+def make_environment(root: Path = TEMPLATE_ROOT) -> SandboxedEnvironment:
+    """A sandboxed, strict, plain-text Jinja environment over the language folders.
+
+    Immutable sandbox: templates only read facts, so they get no way to change anything.
+    No autoescape: the output is speech and plain text, not HTML.
+    """
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(root),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(_filters(root))
+    return env
+
+
+@lru_cache(maxsize=8)
+def environment(root: Path = TEMPLATE_ROOT) -> SandboxedEnvironment:
+    """The shared environment for ``root``; made once so compiled templates are reused."""
+    return make_environment(root)
+
+
+def languages(root: Path = TEMPLATE_ROOT) -> list[str]:
+    """Language codes with a folder (and its ``language.json``), sorted."""
+    return language_codes(root)
+
+
+def available_kinds(language: str, root: Path = TEMPLATE_ROOT) -> list[str]:
+    """Kinds this language can send: only those with all three variants written."""
+    if language not in language_codes(root):
+        return []
+    folder = root / language
+    return [
+        kind
+        for kind in KINDS
+        if all((folder / f"{kind}.{variant}.j2").is_file() for variant in VARIANTS)
+    ]
+
+
+def template_name(language: str, kind: str, variant: str) -> str:
+    """The loader name of a message's file, e.g. ``en/appointment_reminder.call.j2``."""
+    return f"{language}/{kind}.{variant}.j2"
+
+
+def render_message(
+    kind: str,
+    language: str,
+    variant: str,
+    facts: MessageFacts,
+    *,
+    root: Path = TEMPLATE_ROOT,
+) -> Message:
+    """Render ``kind``/``variant`` in ``language`` with ``facts``, for the eye and the ear.
+
+    Raises UnknownTemplate, MissingFact, InvalidFact or BrokenTemplate (all TemplateError).
+    """
+    if kind not in KINDS or variant not in VARIANTS:
+        raise UnknownTemplate(language, kind, variant, f"kinds {KINDS}, variants {VARIANTS}")
+    profile = load_profile(language, root)
+    if profile is None:
+        raise UnknownTemplate(language, kind, variant, f"languages {languages(root)}")
+    name = template_name(language, kind, variant)
+    try:
+        template = environment(root).get_template(name)
+    except TemplateNotFound as err:
+        raise UnknownTemplate(language, kind, variant, "its file is not written yet") from err
+    except TemplateSyntaxError as err:
+        raise BrokenTemplate(name, f"line {err.lineno}: {err.message}") from err
+
+    patient_zone(facts.timezone)
+    context = _context(facts, profile)
+    try:
+        text = template.render(context, for_ear=False)
+        spoken = template.render(context, for_ear=True)
+    except UndefinedError as err:
+        found = _UNDEFINED_NAME.match(err.message or "")
+        if found:
+            raise MissingFact(found.group(1), name) from err
+        raise BrokenTemplate(name, err.message or "undefined value") from err
+    except SecurityError as err:
+        raise BrokenTemplate(name, f"refused by the sandbox: {err}") from err
+    return Message(
+        text=_collapse(text),
+        spoken=_collapse(spoken),
+        kind=kind,
+        language=language,
+        variant=variant,
+    )
+
+
+def first_name(patient_name: str) -> str:
+    """The first word of the name: all a voicemail may say of who the message is for."""
+    words = patient_name.split()
+    return words[0] if words else ""
+
+
+def _context(facts: MessageFacts, profile: LanguageProfile) -> dict[str, Any]:
+    """Facts that are present; None and blank strings are left out so StrictUndefined sees them."""
+    context: dict[str, Any] = {}
+    for field in fields(facts):
+        value = getattr(facts, field.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        context[field.name] = value.strip() if isinstance(value, str) else value
+    if "patient_name" in context:
+        context["first_name"] = first_name(context["patient_name"])
+    context["language"] = profile.code
+    context["locale"] = profile.locale
+    return context
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _text(value: Any) -> str:
+    # str() on a StrictUndefined raises its own UndefinedError, naming the missing fact.
+    return str(value)
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    _text(value)
+    raise InvalidFact("appointment_start", "it is not a date and time")
+
+
+def _filters(root: Path) -> dict[str, Any]:
+    """The template filters, bound to ``root`` so they read that root's language profiles."""
+
+    def profile(ctx: Context) -> LanguageProfile:
+        found = load_profile(ctx["language"], root)
+        if found is None:  # render_message checked the language before rendering
+            raise UnknownTemplate(ctx["language"], "?", "?")
+        return found
+
+    @pass_context
+    def date(ctx: Context, value: Any) -> str:
+        return spoken_date(_moment(value), ctx["locale"], ctx.get("timezone"))
+
+    @pass_context
+    def time(ctx: Context, value: Any) -> str:
+        skeleton = profile(ctx).time_skeleton
+        return spoken_time(_moment(value), ctx["locale"], ctx.get("timezone"), skeleton=skeleton)
+
+    @pass_context
+    def local(ctx: Context, value: Any) -> datetime:
+        return local_moment(_moment(value), ctx.get("timezone"))
+
+    @pass_context
+    def phone(ctx: Context, value: Any) -> str:
+        if ctx["for_ear"]:
+            return spoken_phone(_text(value), ctx["locale"])
+        return display_phone(_text(value), ctx["locale"])
+
+    @pass_context
+    def person(ctx: Context, value: Any, article: bool = False) -> str:
+        titles = profile(ctx).titles
+        return spoken_person(_text(value), titles, for_ear=bool(ctx["for_ear"]), article=article)
+
+    def sentence(value: Any) -> str:
+        text = _text(value).strip()
+        return text if text.endswith((".", "!", "?")) else f"{text}."
+
+    return {
+        "date": date,
+        "time": time,
+        "local": local,
+        "phone": phone,
+        "person": person,
+        "sentence": sentence,
+    }

@@ -1,0 +1,175 @@
+"""Facts said the way a person says them, per locale.
+
+A speech engine reads "12/03 14:30 +13125550100" badly and a low-literacy reader stumbles
+on it too. These helpers turn facts into words people use: "Thursday, December 3",
+"2:30 PM" / "2:30 de la tarde", "3 1 2, 5 5 5, 0 1 0 0". Dates and times come from Babel's
+CLDR data (patterns and skeletons), never from hand tables, so a new locale works without
+code. Every time is converted to the patient's own time zone before it is said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, match_skeleton
+
+from templates.errors import InvalidFact
+from templates.locales import Title
+
+DATE_SKELETON = "MMMMEEEEd"
+"""Weekday, month name and day, no year: an appointment is days away, not years."""
+
+# CLDR pattern fields (outside quotes) for weekday and month: Babel matches skeletons but,
+# unlike ICU, does not widen the matched fields, and "Thu" is harder to hear than "Thursday".
+_PATTERN_TOKEN = re.compile(r"'[^']*'|E+|c+|M+|L+|[^'EcML]+")
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def _locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale)
+    except (UnknownLocaleError, ValueError) as err:
+        raise InvalidFact("locale", f"{locale!r} is not a known locale") from err
+
+
+def _spaces(text: str) -> str:
+    """CLDR uses narrow no-break spaces ("2:30\u202fPM"); speech engines want plain ones."""
+    return " ".join(text.split())
+
+
+def patient_zone(timezone: str) -> ZoneInfo:
+    """The IANA zone named ``timezone``; a misspelt zone would shift every time said."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidFact("timezone", f"{timezone!r} is not an IANA time zone") from err
+
+
+def local_moment(moment: datetime, timezone: str | None = None) -> datetime:
+    """``moment`` in the patient's time zone; a naive datetime is refused, not guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidFact("appointment_start", "it has no time zone, so its local time is unknown")
+    return moment if timezone is None else moment.astimezone(patient_zone(timezone))
+
+
+def _widen(pattern: str) -> str:
+    """Weekday and month names in full ("EEE" -> "EEEE"); numeric months ("M") stay numbers."""
+    out = []
+    for token in _PATTERN_TOKEN.findall(pattern):
+        if token[0] in "Ec" and len(token) != 4:
+            out.append(token[0] * 4)
+        elif token in ("MMM", "LLL"):
+            out.append(token + token[0])
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def spoken_date(moment: datetime, locale: str, timezone: str | None = None) -> str:
+    """The day as said aloud: "Thursday, December 3" (en_US), "jueves, 3 de diciembre" (es).
+
+    Uses the locale's own CLDR pattern for weekday + month + day, with names in full.
+    """
+    where = _locale(locale)
+    skeleton = match_skeleton(DATE_SKELETON, where.datetime_skeletons.keys())
+    pattern = _widen(where.datetime_skeletons[skeleton].pattern) if skeleton else "EEEE d MMMM"
+    return _spaces(format_datetime(local_moment(moment, timezone), pattern, locale=where))
+
+
+def spoken_time(
+    moment: datetime,
+    locale: str,
+    timezone: str | None = None,
+    *,
+    skeleton: str | None = None,
+) -> str:
+    """The clock time as said aloud, in the patient's time zone.
+
+    By default the locale's own short time pattern decides 12- or 24-hour ("2:30 PM" for
+    en_US, "14:30" for es). ``skeleton`` picks another CLDR form, e.g. "Bhm" for
+    "2:30 de la tarde". On the hour a 12-hour clock drops the minutes ("9 AM"), as people
+    say it; a 24-hour clock keeps them ("14:00").
+    """
+    where = _locale(locale)
+    when = local_moment(moment, timezone)
+    if skeleton is None:
+        short = where.time_formats["short"].pattern
+        skeleton = "hm" if re.search(r"[hK]", _QUOTED.sub("", short)) else "Hm"
+    if when.minute == 0 and re.search(r"[hK]", skeleton):
+        skeleton = skeleton.replace("m", "")
+    match = match_skeleton(skeleton, where.datetime_skeletons.keys())
+    pattern = where.datetime_skeletons[match].pattern if match else where.time_formats["short"]
+    return _spaces(format_datetime(when, pattern, locale=where))
+
+
+def _parse_phone(e164: str) -> phonenumbers.PhoneNumber:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException as err:
+        raise InvalidFact("clinic_phone", "not an E.164 number such as +13125550100") from err
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidFact("clinic_phone", "not a possible phone number")
+    return number
+
+
+def _format_phone(e164: str, locale: str | None) -> str:
+    """National form when the number is in the locale's country; else with the country code.
+
+    A patient dialling from the same country needs no "+1"; one abroad does.
+    """
+    number = _parse_phone(e164)
+    territory = _locale(locale).territory if locale else None
+    home = territory is None or territory == phonenumbers.region_code_for_number(number)
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if home else style.INTERNATIONAL)
+
+
+def display_phone(e164: str, locale: str | None = None) -> str:
+    """The number as a patient reads it in a transcript: "(312) 555-0100"."""
+    return _format_phone(e164, locale)
+
+
+def spoken_phone(e164: str, locale: str) -> str:
+    """The number as said for someone to write down: "3 1 2, 5 5 5, 0 1 0 0".
+
+    Each digit is its own word, so a speech engine never says "three hundred twelve"; the
+    groups are the country's usual ones (from phonenumbers), with a comma for a pause.
+    """
+    written = _format_phone(e164, locale)
+    groups = [" ".join(group) for group in re.findall(r"\d+", written)]
+    said = ", ".join(groups)
+    return f"+ {said}" if written.startswith("+") else said
+
+
+def _title_of(name: str, titles: Sequence[Title]) -> tuple[Title | None, str]:
+    for title in titles:
+        bare = re.escape(title.written.rstrip("."))
+        found = re.match(rf"{bare}\.?\s+", name, flags=re.IGNORECASE)
+        if found:
+            return title, name[found.end() :]
+    return None, name
+
+
+def spoken_person(
+    name: str,
+    titles: Sequence[Title],
+    *,
+    for_ear: bool,
+    article: bool = False,
+) -> str:
+    """A titled name for the eye ("Dr. Chen") or the ear ("Doctor Chen").
+
+    With ``article`` a language that needs one before a titled name gets it ("el Dr. Chen",
+    "la doctora Ruiz"); a name without a title gets none ("Ana Ruiz").
+    """
+    name = " ".join(name.split())
+    title, rest = _title_of(name, titles)
+    if title is None:
+        return name
+    said = f"{title.spoken if for_ear else title.written} {rest}"
+    return f"{title.article} {said}" if article and title.article else said

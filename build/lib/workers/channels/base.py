@@ -1,0 +1,61 @@
+"""The Channel protocol: how a rendered message reaches a patient.
+
+The dispatcher writes an attempt row before it calls ``send``; if the worker dies in
+between, ``reconcile`` asks the provider what became of that attempt before anything is
+sent again, so a patient is never called twice by mistake.
+
+Exception tree::
+
+    ChannelError         root: the channel could not say what happened
+    └── ChannelUnavailable   the provider refused or could not be reached; safe to retry
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+class ChannelError(Exception):
+    """Root of the channels' exceptions."""
+
+
+class ChannelUnavailable(ChannelError):
+    """The provider could not take the delivery now; nothing reached the patient."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything a channel needs to deliver one attempt; built from the records."""
+
+    attempt_id: str
+    reminder_id: str
+    channel: str
+    language: str
+    transcript: str
+    audio_path: Path
+    audio_media_type: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider reports for an attempt; ``status`` is a final reminder status."""
+
+    status: str
+    provider_ref: str | None = None
+    answered_by: str | None = None
+    detail: str | None = None
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, delivery: Delivery) -> Outcome:
+        """Deliver once; raise ChannelUnavailable when nothing was delivered."""
+        ...
+
+    def reconcile(self, attempt_id: str) -> Outcome | None:
+        """What became of an attempt whose result was never recorded; None if never sent."""
+        ...

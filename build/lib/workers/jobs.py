@@ -1,0 +1,59 @@
+"""Job entry points, importable by path for RQ and the in-process executor alike.
+
+A job gets a reminder id and nothing else. The collaborators (database, queue, speaker,
+channels) belong to the process: the API's lifespan or ``tellwell worker`` installs them
+with ``install``; a forked RQ work-horse builds its own on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from service.config import Settings, get_settings
+from service.db import Database
+from voices import Speaker
+from workers.channels import channels_from_settings
+from workers.pipeline import Pipeline
+from workers.queue import InProcessQueue, JobQueue, RedisQueue
+from workers.rendering import Renderer
+
+_installed: Pipeline | None = None
+_lock = threading.Lock()
+
+
+def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
+    """Everything a job needs, made from the settings."""
+    queue: JobQueue = (
+        RedisQueue(settings.redis_url, settings.queue_name)
+        if settings.redis_url
+        else InProcessQueue(settings.in_process_workers)
+    )
+    return Pipeline(
+        settings=settings,
+        db=db or Database.from_settings(settings),
+        queue=queue,
+        renderer=Renderer(Speaker(settings.audio_dir)),
+        channels=channels_from_settings(settings),
+    )
+
+
+def install(pipeline: Pipeline | None) -> None:
+    global _installed
+    with _lock:
+        _installed = pipeline
+
+
+def pipeline() -> Pipeline:
+    global _installed
+    with _lock:
+        if _installed is None:
+            _installed = build_pipeline(get_settings())
+        return _installed
+
+
+def render_reminder(reminder_id: str) -> None:
+    pipeline().render(reminder_id)
+
+
+def dispatch_reminder(reminder_id: str) -> None:
+    pipeline().dispatch(reminder_id)

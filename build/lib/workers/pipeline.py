@@ -1,0 +1,245 @@
+"""The two steps of a reminder's life after it is accepted: render, then dispatch.
+
+Each step first claims the reminder with a compare-and-set on its status and a lease, so
+of two workers handed the same job only one does the work. A worker that dies leaves a
+lapsed lease; the sweeper enqueues the job again and the next worker takes over. Before a
+dispatch is retried, the channel is asked what became of the last attempt, so a patient
+is never called twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import Database, utcnow
+from service.models import Attempt, AudioAsset, Reminder, Status, advance
+from templates import TemplateError
+from voices import SpokenAudio, VoiceError
+from workers.calling_window import next_allowed
+from workers.channels import Channel, ChannelUnavailable, Delivery, Outcome
+from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
+from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    db: Database
+    queue: JobQueue
+    renderer: Renderer
+    channels: dict[str, Channel]
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_s)
+
+    def enqueue(self, job: str, *reminder_ids: str) -> None:
+        try:
+            self.queue.enqueue(job, reminder_ids)
+        except QueueUnavailable as err:
+            log.warning(
+                "queue unavailable (%s); the sweeper will enqueue %d", err, len(reminder_ids)
+            )
+
+    # -- render ----------------------------------------------------------------------
+
+    def render(self, reminder_id: str) -> None:
+        now = utcnow()
+        with self.db.session() as session:
+            if not self._claim(session, reminder_id, Status.SCHEDULED, Status.RENDERING, now):
+                return
+            reminder = session.get_one(Reminder, reminder_id)
+            if self._expire_if_late(session, reminder, now):
+                return
+            kind, language, channel = reminder.kind, reminder.language, reminder.channel
+            facts = reminder.facts
+        try:
+            rendered = self.renderer.render(
+                kind, language, VARIANT_FOR_CHANNEL[channel], facts, FORMAT_FOR_CHANNEL[channel]
+            )
+        except (TemplateError, VoiceError) as err:
+            with self.db.session() as session:
+                advance(
+                    session,
+                    reminder_id,
+                    Status.FAILED,
+                    expect=Status.RENDERING,
+                    detail=f"render failed: {type(err).__name__}",
+                    lease_until=None,
+                )
+            return
+        audio = rendered.audio
+        with self.db.session() as session:
+            store_audio(session, audio)
+            moved = advance(
+                session,
+                reminder_id,
+                Status.READY,
+                expect=Status.RENDERING,
+                message_text=rendered.message.text,
+                message_variant=rendered.message.variant,
+                audio_key=audio.key,
+                audio_format=audio.format.value,
+                lease_until=None,
+                queued_at=utcnow(),
+            )
+        if moved:
+            self.enqueue(DISPATCH_JOB, reminder_id)
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def dispatch(self, reminder_id: str) -> None:
+        now = utcnow()
+        with self.db.session() as session:
+            reminder = session.get(Reminder, reminder_id)
+            if reminder is None or self._hold_for_window(session, reminder, now):
+                return
+            was_ready = reminder.status == Status.READY
+            if not self._claim(session, reminder_id, Status.READY, Status.DISPATCHING, now):
+                return
+            if was_ready and self._expire_if_late(session, reminder, now):
+                return
+            channel = self.channels[reminder.channel]
+            attempt, reopened = self._open_attempt(session, reminder, channel)
+            asset = reminder.audio
+            assert asset is not None, "a ready reminder has its audio"
+            delivery = Delivery(
+                attempt_id=attempt.id,
+                reminder_id=reminder.id,
+                channel=reminder.channel,
+                language=reminder.language,
+                transcript=reminder.message_text or "",
+                audio_path=Path(asset.path),
+                audio_media_type=asset.media_type,
+                duration_s=asset.duration_s,
+            )
+        # The attempt row is committed before the channel is called (see the module doc).
+        outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
+            channel, delivery
+        )
+        if outcome is None:
+            return
+        with self.db.session() as session:
+            self._close_attempt(session, reminder_id, delivery.attempt_id, outcome)
+
+    def _send(self, channel: Channel, delivery: Delivery) -> Outcome | None:
+        try:
+            return channel.send(delivery)
+        except ChannelUnavailable as err:
+            # Nothing reached the patient: the lease lapses and the sweeper tries again.
+            log.warning(
+                "channel %s unavailable for attempt %s: %s",
+                channel.name,
+                delivery.attempt_id,
+                type(err).__name__,
+            )
+            return None
+
+    def _open_attempt(
+        self, session: Session, reminder: Reminder, channel: Channel
+    ) -> tuple[Attempt, bool]:
+        """The unfinished attempt a dead worker left (True), or a new one (False)."""
+        open_attempt = session.scalar(
+            select(Attempt)
+            .where(Attempt.reminder_id == reminder.id, Attempt.outcome.is_(None))
+            .order_by(Attempt.started_at.desc())
+        )
+        if open_attempt is not None:
+            return open_attempt, True
+        attempt = Attempt(reminder_id=reminder.id, channel=channel.name)
+        session.add(attempt)
+        session.flush()
+        return attempt, False
+
+    def _close_attempt(
+        self, session: Session, reminder_id: str, attempt_id: str, outcome: Outcome
+    ) -> None:
+        attempt = session.get_one(Attempt, attempt_id)
+        attempt.outcome = outcome.status
+        attempt.ended_at = utcnow()
+        attempt.answered_by = outcome.answered_by
+        attempt.provider_ref = outcome.provider_ref
+        advance(
+            session,
+            reminder_id,
+            Status(outcome.status),
+            expect=Status.DISPATCHING,
+            detail=outcome.detail,
+            lease_until=None,
+        )
+
+    # -- shared ----------------------------------------------------------------------
+
+    def _claim(
+        self, session: Session, reminder_id: str, waiting: Status, working: Status, now: datetime
+    ) -> bool:
+        """Take the reminder from ``waiting``, or from a worker whose lease lapsed."""
+        if advance(session, reminder_id, working, expect=waiting, lease_until=now + self.lease):
+            return True
+        taken_over = session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id == reminder_id, Reminder.status == working, Reminder.lease_until < now
+            )
+            .values(lease_until=now + self.lease, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return taken_over.rowcount == 1  # type: ignore[attr-defined]
+
+    def _expire_if_late(self, session: Session, reminder: Reminder, now: datetime) -> bool:
+        if reminder.expires_at is None or reminder.expires_at > now:
+            return False
+        advance(
+            session,
+            reminder.id,
+            Status.EXPIRED,
+            detail="the appointment has begun",
+            lease_until=None,
+        )
+        return True
+
+    def _hold_for_window(self, session: Session, reminder: Reminder, now: datetime) -> bool:
+        """Keep a ready phone reminder waiting if the calling window has closed meanwhile."""
+        if reminder.channel != "phone" or reminder.status != Status.READY:
+            return False
+        allowed = next_allowed(
+            now,
+            reminder.facts["patient"]["timezone"],
+            self.settings.calling_window_start_hour,
+            self.settings.calling_window_end_hour,
+        )
+        if allowed <= now:
+            return False
+        reminder.send_at = allowed
+        return True
+
+
+def store_audio(session: Session, audio: SpokenAudio) -> None:
+    """Record a rendered file once; the same content key is shared by every reminder."""
+    if session.get(AudioAsset, (audio.key, audio.format.value)) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                AudioAsset(
+                    key=audio.key,
+                    format=audio.format.value,
+                    media_type=audio.media_type,
+                    path=str(audio.path),
+                    duration_s=audio.duration_s,
+                    engine=audio.engine,
+                    voice=audio.voice,
+                )
+            )
+    except IntegrityError:
+        pass  # another worker rendered the same words at the same moment: same file

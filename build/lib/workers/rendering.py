@@ -1,0 +1,100 @@
+"""From stored facts to a spoken message: template, then speech, then encoded audio.
+
+Shared by the render job and the staff preview, so what staff hear is exactly what the
+patient will hear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from templates import (
+    Message,
+    MessageFacts,
+    available_kinds,
+    load_profile,
+    reading_grade,
+    render_message,
+)
+from templates import languages as template_languages
+from voices import AudioFormat, LanguageVoice, Speaker, SpokenAudio
+
+VARIANT_FOR_CHANNEL = {"phone": "call", "app": "app"}
+FORMAT_FOR_CHANNEL = {"phone": AudioFormat.PHONE, "app": AudioFormat.APP}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    message: Message
+    audio: SpokenAudio
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language the running configuration can both write and speak."""
+
+    voice: LanguageVoice
+    kinds: list[str]
+    reviewed: bool
+
+
+def message_facts(facts: dict[str, Any]) -> MessageFacts:
+    """The templates' view of a request's stored ``patient``/``clinic``/... blocks."""
+    patient, clinic = facts["patient"], facts["clinic"]
+    appointment = facts.get("appointment") or {}
+    result = facts.get("result") or {}
+    start = appointment.get("start")
+    return MessageFacts(
+        patient_name=patient["name"],
+        clinic_name=clinic["name"],
+        clinic_phone=clinic["callback_phone"],
+        timezone=patient["timezone"],
+        appointment_start=datetime.fromisoformat(start) if start else None,
+        provider=appointment.get("provider"),
+        location=appointment.get("location"),
+        instructions=appointment.get("instructions"),
+        ordered_by=result.get("ordered_by"),
+    )
+
+
+class Renderer:
+    def __init__(self, speaker: Speaker) -> None:
+        self.speaker = speaker
+
+    def render(
+        self,
+        kind: str,
+        language: str,
+        variant: str,
+        facts: dict[str, Any],
+        fmt: AudioFormat,
+    ) -> RenderedMessage:
+        message = render_message(kind, language, variant, message_facts(facts))
+        rate = facts["patient"].get("speech_rate", "normal")
+        audio = self.speaker.speak(message.spoken, language, rate, fmt)
+        return RenderedMessage(message=message, audio=audio)
+
+    @cached_property
+    def _offered(self) -> dict[str, Language]:
+        """Computed once: templates and voices are files that do not change while running."""
+        written = set(template_languages())
+        offered: dict[str, Language] = {}
+        for voice in self.speaker.catalog.languages():
+            if voice.code in written and (kinds := available_kinds(voice.code)):
+                profile = load_profile(voice.code)
+                reviewed = bool(profile and profile.reviewed)
+                offered[voice.code] = Language(voice=voice, kinds=kinds, reviewed=reviewed)
+        return offered
+
+    def languages(self) -> list[Language]:
+        return list(self._offered.values())
+
+    def language(self, code: str) -> Language | None:
+        return self._offered.get(code)
+
+    @staticmethod
+    def reading_grade(message: Message) -> float | None:
+        return reading_grade(message.text, message.language)

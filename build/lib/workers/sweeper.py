@@ -1,0 +1,103 @@
+"""The sweeper: the database says what is due; the sweeper makes sure a job is queued.
+
+Redis only carries work in flight. If it loses a job (restart, flush, a worker killed
+mid-job), the reminder still sits in the database with a stale ``queued_at`` or a lapsed
+lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPDATE ...
+RETURNING on ``queued_at``, so several sweepers on several machines do not pile up
+duplicates (a duplicate would be harmless anyway: the job claims the reminder itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from service.db import utcnow
+from service.models import Reminder, Status, advance
+from workers.pipeline import Pipeline
+from workers.queue import DISPATCH_JOB, RENDER_JOB
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    enqueued: dict[str, list[str]] = field(default_factory=dict)
+    expired: list[str] = field(default_factory=list)
+
+
+def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
+    """Enqueue what is due or stuck, and expire what came too late; returns what it did."""
+    now = now or utcnow()
+    requeue_before = now - timedelta(seconds=pipeline.settings.requeue_after_s)
+    not_recently_queued = or_(Reminder.queued_at.is_(None), Reminder.queued_at < requeue_before)
+    lease_lapsed = or_(Reminder.lease_until.is_(None), Reminder.lease_until < now)
+    due = Reminder.send_at <= now
+    work: list[tuple[str, ColumnElement[bool]]] = [
+        (RENDER_JOB, and_(Reminder.status == Status.SCHEDULED, due)),
+        (RENDER_JOB, and_(Reminder.status == Status.RENDERING, lease_lapsed)),
+        (DISPATCH_JOB, and_(Reminder.status == Status.READY, due)),
+        (DISPATCH_JOB, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
+    ]
+    report = SweepReport()
+    report.expired = _expire_late(pipeline, now)
+    for job, condition in work:
+        with pipeline.db.session() as session:
+            ids = session.scalars(
+                update(Reminder)
+                .where(condition, not_recently_queued)
+                .values(queued_at=now)
+                .returning(Reminder.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        if ids:
+            pipeline.enqueue(job, *ids)
+            report.enqueued.setdefault(job, []).extend(ids)
+    return report
+
+
+def _expire_late(pipeline: Pipeline, now: datetime) -> list[str]:
+    """Reminders not yet started whose appointment has begun: calling now would confuse."""
+    waiting = (Status.SCHEDULED, Status.READY)
+    with pipeline.db.session() as session:
+        late = session.scalars(
+            select(Reminder.id).where(Reminder.status.in_(waiting), Reminder.expires_at <= now)
+        ).all()
+        return [
+            reminder_id
+            for reminder_id in late
+            if advance(
+                session,
+                reminder_id,
+                Status.EXPIRED,
+                expect=frozenset(waiting),
+                detail="the appointment has begun",
+            )
+        ]
+
+
+class SweeperThread(threading.Thread):
+    """Runs ``sweep`` every interval until stopped; one per worker or embedded process."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(name="tellwell-sweeper", daemon=True)
+        self.pipeline = pipeline
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                sweep(self.pipeline)
+            except Exception as err:
+                # Keep sweeping: a database blip must not stop recovery for good.
+                log.error("sweep failed: %s", type(err).__name__)
+            if self.stopping.wait(self.pipeline.settings.sweep_interval_s):
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()

@@ -1,0 +1,120 @@
+"""The patient's listen page in real Debian Chromium: accessible, keyboard operable, no JS needed.
+
+axe-core (from npm, pinned by package-lock.json) is injected into the page and run there.
+The message arrives the way an app backend gets it: from a signed app webhook's listen_url.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from service.config import Settings
+from tests.conftest import Keys, LiveServer, reminder_body, wait_for
+from tests.webhook_receiver import SECRET, Receiver
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], receiver: Receiver) -> Settings:
+    return make_settings(
+        app_webhook_url=receiver.url, app_webhook_secret=SECRET, webhook_allow_private_targets=True
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def delivered(
+    live_server: LiveServer, keys: Keys, receiver: Receiver, settings: Settings
+) -> dict[str, Any]:
+    """The app webhook's data for one delivered Spanish reminder, listen_url made local."""
+    body = reminder_body(channel="app")
+    body["patient"] = body["patient"] | {"phone": None, "app_recipient_id": "app-user-7"}
+    created = httpx.post(
+        f"{live_server.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler)
+    )
+    assert created.status_code == 202, created.text
+    (request,) = wait_for(receiver.accepted)
+    assert request.valid
+    data: dict[str, Any] = request.payload["data"]
+    data["listen_url"] = live_server.url + data["listen_url"].removeprefix(settings.public_base_url)
+    return data
+
+
+def test_the_listen_page_passes_axe_and_plays_by_keyboard(
+    browser: Browser, delivered: dict[str, Any]
+) -> None:
+    page = browser.new_page()
+    response = page.goto(delivered["listen_url"])
+    assert response is not None and response.status == 200
+    assert page.get_attribute("html", "lang") == "es"
+    assert page.inner_text("#transcript").strip() == delivered["transcript"]
+
+    page.add_script_tag(path=str(AXE_JS))
+    results = page.evaluate("async () => await axe.run(document)")
+    assert results["passes"], "axe ran its checks"
+    blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    assert blocking == [], [(v["id"], v["help"]) for v in blocking]
+
+    duration = page.wait_for_function(
+        "() => { const a = document.getElementById('player');"
+        " return a.readyState >= 1 && isFinite(a.duration) && a.duration; }"
+    ).json_value()
+    assert abs(duration - delivered["audio"]["duration_s"]) < 0.5
+    assert page.evaluate("() => document.getElementById('player').paused"), "no autoplay"
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "play"
+    assert page.get_attribute("#play", "aria-controls") == "player"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.getElementById('player').paused")
+    assert page.inner_text("#play-label") == "Pause"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('player').paused")
+    page.close()
+
+
+def test_without_javascript_the_transcript_and_the_audio_controls_are_there(
+    browser: Browser, delivered: dict[str, Any]
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(delivered["listen_url"])
+    assert page.inner_text("#transcript").strip() == delivered["transcript"]
+    assert page.is_hidden("#play")
+    assert page.get_attribute("#player", "controls") is not None
+    assert page.get_attribute("#player", "autoplay") is None
+    context.close()
+
+
+def test_a_forged_link_shows_an_accessible_explanation(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    page = browser.new_page()
+    response = page.goto(f"{live_server.url}/listen/forged-token")
+    assert response is not None and response.status == 403
+    assert "not valid" in page.inner_text("[role=alert]")
+    page.close()

@@ -1,0 +1,89 @@
+"""The app channel: the message goes to the patient's app backend as a signed webhook.
+
+The body carries the reminder id, the app's recipient id, the language, the transcript, a
+signed audio link that expires, and a link to the accessible listen page; never a name or
+phone number beyond what the transcript says. The ``webhook-id`` is made from the attempt
+id, so every retry of an attempt, including the one after a worker died mid-send, carries
+the same id and the app backend shows the message once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.db import utcnow
+from service.models import Status
+from service.security import AUDIO_PATH, LISTEN_PATH, AudioLinks, ListenLinks
+from workers.channels.base import ChannelUnavailable, Delivery, Outcome
+from workers.webhooks import WebhookError, WebhookSender, check_target
+
+APP_SEND_TRIES = 4
+"""Tries within one dispatch; after that the dispatch lapses and the sweeper retries it."""
+APP_RETRY_BASE_S = 0.5
+MESSAGE_TYPE = "message.ready"
+
+
+def webhook_id(attempt_id: str) -> str:
+    return f"msg_{attempt_id}"
+
+
+class AppChannel:
+    name = "app"
+
+    def __init__(
+        self,
+        url: str,
+        sender: WebhookSender,
+        public_base_url: str,
+        audio_links: AudioLinks,
+        listen_links: ListenLinks,
+    ) -> None:
+        # A misconfigured backend fails at start-up, not on the first patient.
+        check_target(url, allow_private=sender.allow_private)
+        self.url = url
+        self.sender = sender
+        self.base = public_base_url.rstrip("/")
+        self.audio_links = audio_links
+        self.listen_links = listen_links
+
+    def payload(self, delivery: Delivery) -> dict[str, object]:
+        now = utcnow()
+        audio_token = self.audio_links.token(delivery.audio_key, delivery.audio_format)
+        listen_token = self.listen_links.token(delivery.reminder_id)
+        expires_at = now + timedelta(seconds=self.audio_links.ttl_s)
+        return {
+            "type": MESSAGE_TYPE,
+            "timestamp": now.isoformat(),
+            "data": {
+                "reminder_id": delivery.reminder_id,
+                "recipient_id": delivery.app_recipient_id,
+                "language": delivery.language,
+                "transcript": delivery.transcript,
+                "audio": {
+                    "url": self.base + AUDIO_PATH.format(token=audio_token),
+                    "media_type": delivery.audio_media_type,
+                    "duration_s": delivery.duration_s,
+                    "expires_at": expires_at.isoformat(),
+                },
+                "listen_url": self.base + LISTEN_PATH.format(token=listen_token),
+            },
+        }
+
+    def send(self, delivery: Delivery) -> Outcome:
+        message_id = webhook_id(delivery.attempt_id)
+        try:
+            self.sender.post_with_retries(
+                self.url,
+                message_id,
+                self.payload(delivery),
+                tries=APP_SEND_TRIES,
+                base_s=APP_RETRY_BASE_S,
+            )
+        except WebhookError as err:
+            raise ChannelUnavailable(f"app backend: {err}") from err
+        return Outcome(status=Status.DELIVERED, provider_ref=message_id)
+
+    def reconcile(self, attempt_id: str) -> Outcome | None:
+        # The backend cannot be asked; sending again under the same webhook-id is safe,
+        # because the receiver drops a webhook-id it has seen.
+        return None

@@ -1,0 +1,140 @@
+"""Webhooks we send: signed the Standard Webhooks way, only to targets we have checked.
+
+The app channel and the status webhooks to a scheduler's ``callback_url`` both go through
+``WebhookSender``. Every try of one message carries the same ``webhook-id`` (the receiver
+drops repeats by it) and a fresh ``webhook-timestamp`` and signature.
+
+A target must resolve to public addresses only, checked before each request, unless
+private targets are allowed by configuration: a webhook URL is input from outside and
+must not reach the cloud metadata service or the hospital's internal network. Redirects
+are not followed, and no proxy from the environment is used, for the same reason.
+
+Exception tree::
+
+    WebhookError        root
+    ├── TargetRefused   not an http(s) URL, or it names a non-public address; nothing sent
+    └── DeliveryFailed  the receiver answered non-2xx, timed out or could not be reached
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+WEBHOOK_RETRY_CAP_S = 3600.0
+"""No wait between two tries of one webhook is longer than this."""
+JITTER_FRACTION = 0.25
+"""Each wait is stretched or shrunk by up to this much, so retries do not arrive in step."""
+USER_AGENT = "Tellwell-Webhooks/1"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class WebhookError(Exception):
+    """Root of the webhook exceptions."""
+
+
+class TargetRefused(WebhookError):
+    """The URL may not be sent to; no request was made."""
+
+
+class DeliveryFailed(WebhookError):
+    """The request was made (or tried) and did not succeed; safe to try again."""
+
+
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL that is not http(s) or whose host resolves to any non-public address."""
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise TargetRefused("not an http(s) URL with a host")
+    if allow_private:
+        return
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as err:
+        raise TargetRefused("the host does not resolve") from err
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        # Every address is checked: a host may resolve to one public and one private.
+        if not address.is_global or address.is_multicast:
+            raise TargetRefused(f"the host resolves to a non-public address ({address})")
+
+
+def backoff_s(failed_tries: int, base_s: float, cap_s: float = WEBHOOK_RETRY_CAP_S) -> float:
+    """How long to wait after ``failed_tries`` failures: doubling from ``base_s``, jittered."""
+    delay = min(cap_s, base_s * 2 ** max(0, failed_tries - 1))
+    return delay * random.uniform(1 - JITTER_FRACTION, 1 + JITTER_FRACTION)  # noqa: S311
+
+
+def encode(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+class WebhookSender:
+    """Signs and POSTs webhook messages with one secret, over one pooled HTTP client."""
+
+    def __init__(self, secret: str, timeout_s: float, *, allow_private: bool) -> None:
+        try:
+            self._signer = Webhook(secret)
+        except Exception as err:  # binascii.Error, EmptyWebhookSecretError
+            raise WebhookError("the webhook secret must be 'whsec_' + base64") from err
+        self.allow_private = allow_private
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False
+        )
+
+    def headers(self, message_id: str, body: str) -> dict[str, str]:
+        now = datetime.now(UTC)
+        return {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._signer.sign(message_id, now, body),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+
+    def post(self, url: str, message_id: str, payload: dict[str, Any]) -> None:
+        """One signed POST; TargetRefused before any traffic, DeliveryFailed if not 2xx."""
+        check_target(url, allow_private=self.allow_private)
+        body = encode(payload)
+        try:
+            response = self._client.post(
+                url, content=body.encode(), headers=self.headers(message_id, body)
+            )
+        except httpx.HTTPError as err:
+            raise DeliveryFailed(type(err).__name__) from err
+        if not response.is_success:
+            raise DeliveryFailed(f"HTTP {response.status_code}")
+
+    def post_with_retries(
+        self,
+        url: str,
+        message_id: str,
+        payload: dict[str, Any],
+        *,
+        tries: int,
+        base_s: float,
+    ) -> None:
+        """Try up to ``tries`` times with backoff; the last failure is raised."""
+        for attempt in range(1, tries + 1):
+            try:
+                self.post(url, message_id, payload)
+                return
+            except DeliveryFailed:
+                if attempt == tries:
+                    raise
+                time.sleep(backoff_s(attempt, base_s))
+
+    def close(self) -> None:
+        self._client.close()
