@@ -7,7 +7,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := espeak-ng ffmpeg python3-venv
+SYSTEM_PACKAGES := espeak-ng ffmpeg python3-venv chromium nodejs npm
+# NodeSource's nodejs ships npm itself and conflicts with Debian's npm package: ask apt
+# for npm only where no npm command exists.
+APT_PACKAGES := $(filter-out $(if $(shell command -v npm 2>/dev/null),npm),$(SYSTEM_PACKAGES))
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -36,13 +39,13 @@ bench: setup
 	@.ci/services
 	$(BIN)/python bench/ingest.py
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed node_modules/.installed
 
 system-packages:
-	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
-	  echo "installing $(SYSTEM_PACKAGES)"; \
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -50,5 +53,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+# axe-core for the browser tests' accessibility checks (pinned by package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules
