@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import console
 from service.api import audio, health, languages, previews, reminders
 from service.config import Settings, get_settings
 from service.db import Database
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
     install_problem_handlers(app)
     for module in (reminders, previews, languages, audio, health):
         app.include_router(module.router)
+    console.install(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21
     max_body_bytes: int = 64 * 1024
+    console_idle_timeout_s: int = 15 * 60
+    """A console session unused this long ends; each page view renews it."""
+    console_session_max_s: int = 8 * 3600
+    """However active, a console session ends this long after sign-in (one shift)."""
 
     @property
     def sqlalchemy_url(self) -> str:
