@@ -200,14 +200,18 @@ def test_every_preview_is_audited_under_the_staff_members_own_key(
     assert previews == [nurse, nurse]
 
 
-def test_preview_shows_warnings_for_a_voicemail_that_says_too_much(
-    client: TestClient, keys: Keys
-) -> None:
+def test_preview_warns_when_the_words_are_too_hard(client: TestClient, keys: Keys) -> None:
     csrf = sign_in(client, keys.staff)
-    form = preview_form(csrf, variant="voicemail", patient_name="María López")
-    page = client.post("/console/preview", data=form)
+    plain = client.post("/console/preview", data=preview_form(csrf))
+    assert plain.status_code == 200 and "No warnings." in plain.text
+    hard = (
+        "Please discontinue anticoagulation medications, particularly warfarin and "
+        "clopidogrel, approximately seventy-two hours beforehand, and coordinate documentation "
+        "regarding immunosuppressive pharmacological interventions with your cardiologist"
+    )
+    page = client.post("/console/preview", data=preview_form(csrf, instructions=hard))
     assert page.status_code == 200
-    assert "Reading grade" in page.text and "Not yet reviewed" in page.text
+    assert "Warnings" in page.text and "use simpler words" in page.text
 
 
 def test_preview_errors_are_shown_beside_their_fields(client: TestClient, keys: Keys) -> None:
