@@ -72,9 +72,7 @@ def delivered_reminder(live_server: LiveServer, keys: Keys) -> str:
         created = http.post("/v1/reminders", json=reminder_body(language="es"))
         assert created.status_code == 202, created.text
         reminder_id: str = created.json()["id"]
-        wait_for(
-            lambda: http.get(f"/v1/reminders/{reminder_id}").json()["status"] == "delivered"
-        )
+        wait_for(lambda: http.get(f"/v1/reminders/{reminder_id}").json()["status"] == "delivered")
     return reminder_id
 
 
@@ -129,10 +127,13 @@ def test_staff_preview_a_spanish_message_follow_a_reminder_and_sign_out(
     expect(page.locator("#transcript")).to_contain_text("María")
     expect(page.locator("#attempts")).to_contain_text("outbox")
     reminder_audio = page.get_by_label("Audio played to the patient", exact=False)
-    assert reminder_audio.evaluate(
-        "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
-        " : a.addEventListener('loadedmetadata', () => ok(a.duration)))"
-    ) > 1
+    assert (
+        reminder_audio.evaluate(
+            "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration)"
+            " : a.addEventListener('loadedmetadata', () => ok(a.duration)))"
+        )
+        > 1
+    )
     axe.check(page, "reminder")
 
     page.get_by_role("button", name="Sign out").click()

@@ -15,7 +15,7 @@ from service.config import Settings
 from service.console.sessions import COOKIE_NAME
 from service.db import Database
 from service.models import ApiKey, AuditEntry
-from tests.conftest import Keys
+from tests.conftest import Keys, reminder_body
 from tests.service.console.helpers import csrf_of, sign_in
 
 SESSION_TEST_TIMEOUT_S = 2
@@ -191,7 +191,7 @@ def test_every_preview_is_audited_under_the_staff_members_own_key(
     for language in ("en", "es"):
         response = client.post("/console/preview", data=preview_form(csrf, language=language))
         assert response.status_code == 200, response.text
-        assert 'lang="%s" id="transcript"' % language in response.text
+        assert f'lang="{language}" id="transcript"' in response.text
         assert "<audio controls" in response.text and "autoplay" not in response.text
     nurse = key_id(database_url, "nurse")
     previews = [
@@ -247,3 +247,27 @@ def test_sample_data_fills_the_form(client: TestClient, keys: Keys) -> None:
 def test_pages_need_a_session(client: TestClient, page: str) -> None:
     response = client.get(page, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].endswith("/sign-in")
+
+
+def test_reminder_list_filters_by_send_date_and_the_page_view_is_audited(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    send_at = datetime.now(UTC) + timedelta(days=1)
+    body = reminder_body(channel="app", send_at=send_at.isoformat(), external_id="appt-tomorrow")
+    body["patient"] = {**body["patient"], "app_recipient_id": "app-user-7"}
+    created = client.post("/v1/reminders", json=body, headers=Keys.header(keys.scheduler))
+    assert created.status_code == 202, created.text
+    reminder_id = created.json()["id"]
+    sign_in(client, keys.staff)
+
+    that_day = client.get("/console/reminders", params={"date": send_at.date().isoformat()})
+    assert that_day.status_code == 200 and "appt-tomorrow" in that_day.text
+    other_day = (send_at + timedelta(days=1)).date().isoformat()
+    assert "appt-tomorrow" not in client.get("/console/reminders", params={"date": other_day}).text
+    bad = client.get("/console/reminders", params={"date": "tomorrow"})
+    assert bad.status_code == 422 and 'id="date-error"' in bad.text
+
+    page = client.get(f"/console/reminders/{reminder_id}")
+    assert page.status_code == 200 and "Not rendered yet." in page.text
+    reads = [a for a in audit_actions(database_url) if a[1] == "reminder.read"]
+    assert reads == [(key_id(database_url, "nurse"), "reminder.read")]
