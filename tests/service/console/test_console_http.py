@@ -18,8 +18,10 @@ from service.models import ApiKey, AuditEntry
 from tests.conftest import Keys, reminder_body
 from tests.service.console.helpers import csrf_of, sign_in
 
-SESSION_TEST_TIMEOUT_S = 2
-"""Idle and absolute limits short enough to pass within a test (cookie ages are whole seconds)."""
+SESSION_TEST_TIMEOUT_S = 3
+"""Idle and absolute limits short enough to pass within a test, long enough for a slow
+request: the test client's cookie jar counts a cookie's age in whole seconds."""
+RENEW_EVERY_S = 1.0
 
 
 def preview_form(csrf: str, **changes: str) -> dict[str, str]:
@@ -143,8 +145,8 @@ def test_session_ends_after_idle_time_and_each_view_renews_it(
     settings = make_settings(console_idle_timeout_s=SESSION_TEST_TIMEOUT_S)
     with TestClient(create_app(settings)) as client:
         sign_in(client, keys.staff)
-        for _ in range(3):  # 2.4 s of use in all, longer than the idle limit
-            time.sleep(SESSION_TEST_TIMEOUT_S * 0.4)
+        for _ in range(4):  # 4 s of use in all, longer than the idle limit
+            time.sleep(RENEW_EVERY_S)
             assert client.get("/console/languages", follow_redirects=False).status_code == 200
         time.sleep(SESSION_TEST_TIMEOUT_S + 0.3)
         idle = client.get("/console/languages", follow_redirects=False)
