@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from service.console.forms import PreviewForm, field_errors, sample_form
 from service.console.sessions import ConsoleSession, SessionCodec
 from service.deps import ServicesDep, SessionDep
-from service.errors import ValidationProblem
+from service.errors import Problem, ValidationProblem
 from service.models import ApiKey, Role, Status, audit
 from service.previews import make_preview
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
@@ -286,7 +286,10 @@ def reminder_page(
     visit: StaffVisit, services: ServicesDep, db_session: SessionDep, reminder_id: str
 ) -> Response:
     caller = _caller_of(visit)
-    reminder = get_reminder(db_session, reminder_id, caller)
+    try:
+        reminder = get_reminder(db_session, reminder_id, caller)
+    except Problem as err:
+        raise ConsoleRefusal(err.status, err.detail) from err
     audit(db_session, caller.id, "reminder.read", "reminder", reminder.id)
     db_session.commit()
     audio_url = None

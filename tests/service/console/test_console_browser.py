@@ -54,9 +54,9 @@ class AxeRecord:
         self.pages[name] = violations
         assert not blocking(violations), f"{name}: {json.dumps(blocking(violations), indent=1)}"
 
-    def save(self) -> None:
+    def save(self, name: str = "console-axe.json") -> None:
         ARTIFACTS_DIR.mkdir(exist_ok=True)
-        (ARTIFACTS_DIR / "console-axe.json").write_text(json.dumps(self.pages, indent=1))
+        (ARTIFACTS_DIR / name).write_text(json.dumps(self.pages, indent=1))
 
 
 def sign_in_by_mouse(page: Page, live_server: LiveServer, api_key: str) -> None:
@@ -175,9 +175,25 @@ def test_sign_in_and_preview_by_keyboard_alone(
     tab_to(page, "button[value=sample]")
     page.keyboard.press("Enter")
     expect(page.locator("#location")).to_have_value("Segundo piso, consultorio 210")
-    tab_to(page, "#preview-button")
+
+    # Enter in a field previews; a mistake is announced and its summary takes focus.
+    tab_to(page, "#patient_name")
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Enter")
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("patient name")
+    axe = AxeRecord()
+    axe.check(page, "preview with errors")
+    page.keyboard.press("Tab")  # the summary's link to the field
+    page.keyboard.press("Enter")
+    expect(page.locator("#patient_name")).to_be_focused()
+    expect(page.locator("#patient_name")).to_have_attribute("aria-invalid", "true")
+    page.keyboard.type("María López")
     page.keyboard.press("Enter")
     # Focus moves to the new preview, and the player is the next stop.
     expect(page.locator("#result-heading")).to_be_focused()
     tab_to(page, "#preview-audio")
     expect(page.locator("#transcript")).to_have_attribute("lang", "es")
+    axe.save("console-axe-keyboard.json")

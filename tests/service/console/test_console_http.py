@@ -273,3 +273,10 @@ def test_reminder_list_filters_by_send_date_and_the_page_view_is_audited(
     assert page.status_code == 200 and "Not rendered yet." in page.text
     reads = [a for a in audit_actions(database_url) if a[1] == "reminder.read"]
     assert reads == [(key_id(database_url, "nurse"), "reminder.read")]
+
+
+def test_an_unknown_reminder_is_a_page_not_json(client: TestClient, keys: Keys) -> None:
+    sign_in(client, keys.staff)
+    page = client.get("/console/reminders/0123456789abcdef0123456789abcdef")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html") and "No reminder" in page.text
