@@ -46,7 +46,10 @@ def _new_csrf() -> str:
 
 
 class SessionCodec:
-    """Reads and writes the console cookie; ``clock`` is seconds since the epoch."""
+    """Reads and writes the console cookie.
+
+    ``clock`` (seconds since the epoch) is public so a test can let hours pass at once.
+    """
 
     def __init__(
         self,
@@ -61,13 +64,13 @@ class SessionCodec:
         self.idle_s = idle_s
         self.max_s = max_s
         self._https_only = https_only
-        self._clock = clock
+        self.clock = clock
 
     def anonymous(self) -> ConsoleSession:
-        return ConsoleSession(csrf=_new_csrf(), seen_at=self._clock())
+        return ConsoleSession(csrf=_new_csrf(), seen_at=self.clock())
 
     def signed_in(self, key_id: str) -> ConsoleSession:
-        now = self._clock()
+        now = self.clock()
         return ConsoleSession(csrf=_new_csrf(), key_id=key_id, signed_in_at=now, seen_at=now)
 
     def read(self, request: Request) -> ConsoleSession:
@@ -85,7 +88,7 @@ class SessionCodec:
             )
         except (BadSignature, KeyError, TypeError, ValueError):
             return self.anonymous()
-        now = self._clock()
+        now = self.clock()
         if now - session.seen_at > self.idle_s:
             return self.anonymous()
         if session.signed_in and now - session.signed_in_at > self.max_s:
