@@ -35,6 +35,7 @@ lint: setup
 bench: setup
 	@.ci/services
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/console.py
 
 setup: system-packages $(VENV)/.installed node_modules/.installed
 

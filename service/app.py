@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service import listen
+from service import console, listen
 from service.api import audio, health, languages, opt_outs, previews, reminders, twilio
 from service.config import Settings, get_settings
 from service.db import Database
@@ -63,5 +63,6 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
     install_problem_handlers(app)
     for module in (reminders, previews, languages, audio, health, twilio, opt_outs, listen):
         app.include_router(module.router)
+    console.install(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

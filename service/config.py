@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = 5.0
     """First retry delay of a failed webhook; each next one doubles, with jitter."""
     webhook_max_attempts: int = 8
+    console_idle_timeout_s: int = 15 * 60
+    """A console session unused this long ends; each page view renews it."""
+    console_session_max_s: int = 8 * 3600
+    """However active, a console session ends this long after sign-in (one shift)."""
 
     @property
     def sqlalchemy_url(self) -> str:

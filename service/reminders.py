@@ -299,8 +299,15 @@ def list_reminders(
     status: str | None,
     limit: int,
     cursor: str | None,
+    language: str | None = None,
+    send_after: datetime | None = None,
+    send_before: datetime | None = None,
 ) -> Page:
-    """Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat."""
+    """Newest first, keyset-paginated on (created_at, id) so pages never skip or repeat.
+
+    ``send_after`` is inclusive and ``send_before`` exclusive, so consecutive days never
+    show a reminder twice.
+    """
     query = select(Reminder).order_by(Reminder.created_at.desc(), Reminder.id.desc())
     if reader.role == Role.SCHEDULER:
         query = query.where(Reminder.owner_key_id == reader.id)
@@ -308,6 +315,12 @@ def list_reminders(
         query = query.where(Reminder.external_id == external_id)
     if status is not None:
         query = query.where(Reminder.status == status)
+    if language is not None:
+        query = query.where(Reminder.language == language)
+    if send_after is not None:
+        query = query.where(Reminder.send_at >= send_after)
+    if send_before is not None:
+        query = query.where(Reminder.send_at < send_before)
     if cursor is not None:
         created_at, last_id = _decode_cursor(cursor)
         query = query.where(

@@ -193,6 +193,8 @@ class PreviewOut(BaseModel):
     reading_grade: float | None
     reviewed: bool
     audio_url: str
+    warnings: list[str] = []
+    """What to fix before a patient hears it: too long, too hard, says too much."""
 
 
 class LanguageOut(BaseModel):

@@ -5,12 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import ServicesDep, SessionDep, Staff
-from service.models import audit
-from service.reminders import check_message
+from service.previews import make_preview
 from service.schemas import PreviewOut, PreviewRequest
-from voices import AudioFormat
-from workers.pipeline import store_audio
-from workers.rendering import VARIANT_FOR_CHANNEL
 
 router = APIRouter(prefix="/v1/previews", tags=["previews"])
 
@@ -22,23 +18,17 @@ def post_preview(
     session: SessionDep,
     services: ServicesDep,
 ) -> PreviewOut:
-    renderer = services.pipeline.renderer
-    check_message(body, renderer, need_contact=False)
-    variant = body.variant or VARIANT_FOR_CHANNEL[body.channel]
-    rendered = renderer.render(body.kind, body.language, variant, body.facts(), AudioFormat.PREVIEW)
-    audio = rendered.audio
-    store_audio(session, audio)
-    audit(session, caller.id, "preview.render", "audio", audio.key)
-    session.commit()
-    language = renderer.language(body.language)
+    preview = make_preview(session, caller, body, services)
+    audio = preview.rendered.audio
     return PreviewOut(
-        text=rendered.message.text,
-        variant=variant,
-        language=body.language,
+        text=preview.rendered.message.text,
+        variant=preview.variant,
+        language=preview.language,
         engine=audio.engine,
         voice=audio.voice,
         duration_s=audio.duration_s,
-        reading_grade=renderer.reading_grade(rendered.message),
-        reviewed=bool(language and language.reviewed),
-        audio_url=services.links.audio(services.audio_links.token(audio.key, audio.format.value)),
+        reading_grade=preview.reading_grade,
+        reviewed=preview.reviewed,
+        audio_url=services.links.audio(preview.audio_token),
+        warnings=preview.warnings,
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
@@ -69,9 +70,20 @@ def read_reminders(
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     cursor: str | None = None,
+    language: Annotated[str | None, Query(min_length=2, max_length=16)] = None,
+    send_after: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
+    send_before: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
 ) -> ReminderPage:
     page = list_reminders(
-        session, caller, external_id=external_id, status=status, limit=limit, cursor=cursor
+        session,
+        caller,
+        external_id=external_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        language=language,
+        send_after=send_after,
+        send_before=send_before,
     )
     return ReminderPage(
         items=[reminder_out(r, services) for r in page.items],

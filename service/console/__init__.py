@@ -1,0 +1,30 @@
+"""The staff console at ``/console/``: preview, listen to and follow every message.
+
+Server-rendered pages (Jinja2), a stylesheet and no build step. ``install`` adds the
+routes, the static files and the session codec to an app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from service.config import Settings
+from service.console.routes import ConsoleRefusal, router, show_refusal
+from service.console.sessions import SessionCodec
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.console_sessions = SessionCodec(
+        settings.signing_key(),
+        idle_s=settings.console_idle_timeout_s,
+        max_s=settings.console_session_max_s,
+        https_only=settings.public_base_url.startswith("https://"),
+    )
+    app.include_router(router)
+    app.add_exception_handler(ConsoleRefusal, show_refusal)
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

@@ -1,0 +1,135 @@
+"""The preview form: flat fields a person fills in, turned into the API's ``PreviewRequest``.
+
+Errors come back keyed by form field, so each one is shown beside (and announced with)
+the input it is about. The checks themselves stay where the API has them: the pydantic
+schema and ``service.reminders.check_message``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from service.db import utcnow
+from service.errors import ValidationProblem, validation_problem_from
+from service.schemas import PreviewRequest
+from templates import sample_facts
+
+LOCAL_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+"""What ``<input type="datetime-local">`` sends and shows."""
+
+FORM_FIELD_FOR = {
+    "patient.name": "patient_name",
+    "patient.timezone": "timezone",
+    "patient.speech_rate": "speech_rate",
+    "clinic.name": "clinic_name",
+    "clinic.callback_phone": "callback_phone",
+    "appointment": "appointment_start",
+    "appointment.start": "appointment_start",
+    "appointment.provider": "provider",
+    "appointment.location": "location",
+    "appointment.instructions": "instructions",
+    "result": "ordered_by",
+    "result.ordered_by": "ordered_by",
+}
+"""API field path -> form field, for the paths whose names differ."""
+
+
+class PreviewForm(BaseModel):
+    """Every preview input as the browser posts it (strings; empty means not given)."""
+
+    kind: str = "appointment_reminder"
+    language: str = "en"
+    variant: str = "call"
+    speech_rate: str = "normal"
+    patient_name: str = ""
+    timezone: str = ""
+    clinic_name: str = ""
+    callback_phone: str = ""
+    appointment_start: str = ""
+    provider: str = ""
+    location: str = ""
+    instructions: str = ""
+    ordered_by: str = ""
+
+    def request_body(self) -> dict[str, Any]:
+        """The JSON body ``POST /v1/previews`` would get for these inputs."""
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "channel": "app" if self.variant == "app" else "phone",
+            "language": self.language,
+            "variant": self.variant,
+            "patient": {
+                "name": self.patient_name,
+                "timezone": self.timezone,
+                "speech_rate": self.speech_rate,
+            },
+            "clinic": {"name": self.clinic_name, "callback_phone": self.callback_phone},
+        }
+        if self.kind == "appointment_reminder":
+            body["appointment"] = {
+                "start": self._aware_start(),
+                "provider": self.provider or None,
+                "location": self.location or None,
+                "instructions": self.instructions or None,
+            }
+        elif self.kind == "result_ready":
+            body["result"] = {"ordered_by": self.ordered_by or None}
+        return body
+
+    def _aware_start(self) -> str:
+        """The local appointment time in the patient's zone; left as typed if either is bad."""
+        try:
+            local = datetime.strptime(self.appointment_start, LOCAL_MINUTE_FORMAT)
+            return local.replace(tzinfo=ZoneInfo(self.timezone)).isoformat()
+        except (ValueError, ZoneInfoNotFoundError):
+            return self.appointment_start
+
+    def parse(self) -> PreviewRequest:
+        """The validated request; raises ``ValidationProblem`` naming form fields."""
+        try:
+            return PreviewRequest.model_validate(self.request_body())
+        except ValidationError as err:
+            raise validation_problem_from(RequestValidationError(err.errors())) from err
+
+
+def field_errors(problem: ValidationProblem) -> dict[str, str]:
+    """Form field -> message, the first message per field."""
+    errors: dict[str, str] = {}
+    for error in problem.extra.get("errors", []):
+        field = FORM_FIELD_FOR.get(error["field"], error["field"])
+        errors.setdefault(field, error["message"])
+    return errors
+
+
+def sample_form(current: PreviewForm) -> PreviewForm:
+    """``current`` with the facts replaced by ``templates.samples`` sample data.
+
+    The sample appointment is a fixed date; once it has passed it is moved on by whole
+    weeks, so it keeps its weekday and time and the preview is still accepted.
+    """
+    kind = current.kind if current.kind in {"appointment_reminder", "result_ready"} else None
+    facts = sample_facts(kind or "appointment_reminder", current.language)
+    start = facts.appointment_start
+    if start is not None:
+        while start <= utcnow():
+            start += timedelta(weeks=1)
+    local_start = start.astimezone(ZoneInfo(facts.timezone)) if start else None
+    return current.model_copy(
+        update={
+            "kind": kind or "appointment_reminder",
+            "patient_name": facts.patient_name,
+            "timezone": facts.timezone,
+            "clinic_name": facts.clinic_name,
+            "callback_phone": facts.clinic_phone,
+            "appointment_start": local_start.strftime(LOCAL_MINUTE_FORMAT) if local_start else "",
+            "provider": facts.provider or "",
+            "location": facts.location or "",
+            "instructions": facts.instructions or "",
+            "ordered_by": facts.ordered_by or "",
+        }
+    )

@@ -1,0 +1,86 @@
+"""Previews: the one way staff hear a message before it goes out, for the API and the console.
+
+A preview renders exactly as the render job does (``workers.rendering.Renderer``), stores
+the audio so a signed link can serve it, and records in the audit log which key asked.
+Nothing is delivered and no reminder is written. The warnings tell staff what to fix
+before a patient hears it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from service.deps import Services
+from service.models import audit
+from service.reminders import check_message
+from service.schemas import PreviewRequest
+from service.security import Caller
+from templates import voicemail_findings
+from voices import AudioFormat
+from workers.pipeline import store_audio
+from workers.rendering import VARIANT_FOR_CHANNEL, RenderedMessage, message_facts
+
+LONG_MESSAGE_S = 60.0
+"""A message longer than this loses listeners, and may be cut off by a voicemail box."""
+READING_GRADE_MAX = 6.0
+"""Plain language for patients: no harder than US school grade 6."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    rendered: RenderedMessage
+    variant: str
+    language: str
+    reading_grade: float | None
+    reviewed: bool
+    audio_token: str
+    """For ``/v1/audio/{token}``: each face builds the link it needs from it."""
+    warnings: list[str]
+
+
+def make_preview(
+    session: Session, caller: Caller, request: PreviewRequest, services: Services
+) -> Preview:
+    """Render ``request`` as the patient would hear it; commits the audio and the audit entry.
+
+    Raises ``ValidationProblem`` for facts the templates or the configuration refuse.
+    """
+    renderer = services.pipeline.renderer
+    check_message(request, renderer, need_contact=False)
+    variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
+    facts = request.facts()
+    rendered = renderer.render(request.kind, request.language, variant, facts, AudioFormat.PREVIEW)
+    audio = rendered.audio
+    store_audio(session, audio)
+    audit(session, caller.id, "preview.render", "audio", audio.key)
+    session.commit()
+    language = renderer.language(request.language)
+    grade = renderer.reading_grade(rendered.message)
+    warnings: list[str] = []
+    if audio.duration_s > LONG_MESSAGE_S:
+        warnings.append(
+            f"The message lasts {audio.duration_s:.0f} s, over {LONG_MESSAGE_S:.0f} s: shorten it."
+        )
+    if grade is not None and grade > READING_GRADE_MAX:
+        warnings.append(
+            f"Reading grade {grade:.1f} is above {READING_GRADE_MAX:.0f}: use simpler words."
+        )
+    if variant == "voicemail":
+        findings = voicemail_findings(rendered.message, message_facts(facts))
+        warnings.extend(f"Voicemail: {finding}." for finding in findings)
+    # The voices layer may report that it spoke with a fallback engine (an online voice
+    # that timed out); staff must know the patient would hear another voice.
+    fallback = getattr(audio, "fallback", None)
+    if fallback:
+        warnings.append(f"Spoken by the fallback engine ({audio.engine}), not {fallback}.")
+    return Preview(
+        rendered=rendered,
+        variant=variant,
+        language=request.language,
+        reading_grade=grade,
+        reviewed=bool(language and language.reviewed),
+        audio_token=services.audio_links.token(audio.key, audio.format.value),
+        warnings=warnings,
+    )
