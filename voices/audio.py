@@ -255,8 +255,19 @@ def duration_of(data: bytes, fmt: AudioFormat) -> float:
     """
     spec = _ENCODINGS[fmt]
     pcm = _ffmpeg(
-        ["-f", spec.container, "-i", "pipe:0", "-f", "s16le", "-ac", "1"]
-        + ["-ar", str(spec.sample_rate_hz), "pipe:1"],
+        [
+            "-f",
+            spec.container,
+            "-i",
+            "pipe:0",
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(spec.sample_rate_hz),
+            "pipe:1",
+        ],
         data,
         what=f"decode {fmt.value} audio",
     )
@@ -266,8 +277,20 @@ def duration_of(data: bytes, fmt: AudioFormat) -> float:
 def decode_to_wav(data: bytes, container: str) -> bytes:
     """Any file ffmpeg reads (an online engine's MP3) as 16-bit mono WAV, in memory."""
     return _ffmpeg(
-        ["-f", container, "-i", "pipe:0", "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav"]
-        + ["-bitexact", "pipe:1"],
+        [
+            "-f",
+            container,
+            "-i",
+            "pipe:0",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            "-bitexact",
+            "pipe:1",
+        ],
         data,
         what=f"decode {container} audio",
     )
@@ -362,10 +385,30 @@ def _ffmpeg_opus(samples: np.ndarray, rate_hz: int) -> bytes:
     with tempfile.TemporaryDirectory(prefix="tellwell-audio-") as tmp:
         out = Path(tmp) / "out.ogg"
         _ffmpeg(
-            ["-f", "s16le", "-ac", "1", "-ar", str(rate_hz), "-i", "pipe:0"]
-            + ["-c:a", "libopus", "-b:a", f"{_OPUS_KBPS}k", "-application", "voip"]
-            + ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
-            + ["-y", str(out)],
+            [
+                "-f",
+                "s16le",
+                "-ac",
+                "1",
+                "-ar",
+                str(rate_hz),
+                "-i",
+                "pipe:0",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                f"{_OPUS_KBPS}k",
+                "-application",
+                "voip",
+                "-map_metadata",
+                "-1",
+                "-fflags",
+                "+bitexact",
+                "-flags:a",
+                "+bitexact",
+                "-y",
+                str(out),
+            ],
             _int16(samples),
             what="encode Ogg/Opus",
         )

@@ -20,6 +20,7 @@ from voices import (
     UnknownVoice,
     VoiceError,
 )
+from tests.voices.conftest import voice_of
 from voices.base import MAX_TEXT_CHARS
 
 
@@ -37,7 +38,7 @@ def seconds(data: bytes) -> float:
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_sample_sentence_is_a_complete_wav_of_plausible_length(espeak, catalog, samples, language):
-    voice = catalog.get(language).voice
+    voice = voice_of(catalog, language, "espeak").voice
 
     data = espeak.synthesize(samples.by_language[language], language, voice, 150)
 
@@ -53,7 +54,7 @@ def test_engine_speaks_exactly_what_espeak_ng_speaks_with_the_catalog_voice(
     espeak, catalog, samples
 ):
     """The engine's Spanish is espeak-ng's own es voice, sample for sample, not English."""
-    spanish = catalog.get("es").voice
+    spanish = voice_of(catalog, "es", "espeak").voice
 
     def espeak_ng(voice: str) -> bytes:
         # The command a user would type; drop espeak-ng's 44-byte piped header.
@@ -68,7 +69,7 @@ def test_engine_speaks_exactly_what_espeak_ng_speaks_with_the_catalog_voice(
     _, frames = read_wav(espeak.synthesize(samples.es, "es", spanish, 150))
 
     assert frames == espeak_ng(spanish)
-    assert frames != espeak_ng(catalog.get("en").voice)
+    assert frames != espeak_ng(voice_of(catalog, "en", "espeak").voice)
 
 
 def test_text_starting_with_a_dash_is_spoken_not_read_as_an_option(espeak):
