@@ -91,6 +91,7 @@ class GttsEngine:
 def _fetch_mp3(text: str, voice: str, slow: bool, timeout_s: float) -> bytes:
     """All of gTTS's phrase requests into memory; each request bounded by ``timeout_s``."""
     from gtts import gTTS, gTTSError
+    from requests import Timeout
 
     out = io.BytesIO()
     try:
@@ -98,7 +99,8 @@ def _fetch_mp3(text: str, voice: str, slow: bool, timeout_s: float) -> bytes:
     except (gTTSError, AssertionError, ValueError, RuntimeError) as err:
         # gTTS wraps the network error; its __cause__ names it without quoting the text.
         cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
-        raise SynthesisFailed(f"gtts failed with voice {voice!r}: {cause}") from err
+        failure = SynthesisTimeout if isinstance(err.__cause__, Timeout) else SynthesisFailed
+        raise failure(f"gtts failed with voice {voice!r}: {cause}") from err
     data = out.getvalue()
     if not data:
         raise SynthesisFailed(f"gtts returned no audio for voice {voice!r}")
