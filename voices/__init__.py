@@ -3,8 +3,8 @@
 ``Speaker`` is the front door: it picks the language's voice from the ``Catalog``, runs
 the engine (piper for English, espeak-ng for the rest; gtts and pyttsx3 when enabled:
 ``configured_speaker`` builds the set a configuration allows), encodes the result with
-``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a content-addressed cache. Everything
-raised is a ``VoiceError``.
+``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a
+content-addressed cache. Everything raised is a ``VoiceError``.
 """
 
 from voices.audio import AudioFormat, EncodedAudio

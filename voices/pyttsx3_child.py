@@ -42,13 +42,27 @@ def main() -> None:
             replies.write(json.dumps({"ok": False, "error": type(err).__name__}) + "\n")
 
 
+# pyttsx3 loses renders at random after a property change (measured: the first render
+# after a voice change writes a header and no samples); a lost render is run again.
+_ATTEMPTS = 3
+_WAV_HEADER_BYTES = 44
+
+
 def _render(engine: Any, text: str, voice: str | None, rate: int, path: Path | str) -> None:
-    """One file per runAndWait: two queued saves in one run drop the first file."""
+    """One file per runAndWait: two queued saves in one run drop the first file.
+
+    Voice, then rate, set on every render (measured: a rate set without the voice being
+    selected again does not take). Even so the rate is not always applied under load;
+    the parent checks the duration and refuses audio at the wrong rate.
+    """
     if voice is not None:
         engine.setProperty("voice", voice)
     engine.setProperty("rate", rate)
-    engine.save_to_file(text, str(path))
-    engine.runAndWait()
+    for _ in range(_ATTEMPTS):
+        engine.save_to_file(text, str(path))
+        engine.runAndWait()
+        if os.path.exists(path) and os.path.getsize(path) > _WAV_HEADER_BYTES:
+            return
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ measured on this machine, and how each is contained here:
 - a hang or crash: the caller times each request out, kills the child's whole process
   group, and starts a fresh child on the next request;
 - the first long render after ``init()`` is silently lost: the child renders a warm-up
-  sentence before it reports ready;
+  sentence before it reports ready (and, measured here too, the first render after a
+  voice change can come out empty: the child renders it again, up to three times);
 - two ``save_to_file`` calls in one ``runAndWait`` drop the first file, and an empty
   ``runAndWait`` re-writes the previous file: one save per run, each to a new path, and
   every output verified (exists, non-empty, readable WAV, plausible duration);
@@ -57,11 +58,16 @@ PYTTSX3_START_TIMEOUT_S = 30.0
 
 # A rendered file is plausible when it lasts between these fractions of the time the
 # words take at the asked rate: shorter is a lost or truncated render, longer a stale
-# or wrong one. Wide, because the rate is applied loosely and pauses vary by voice.
-_MIN_DURATION_FRACTION = 0.3
+# or wrong one. The lower bound also catches a render at a faster rate than asked (the
+# rate setting that did not take); the upper is wide, as pauses vary by voice.
+_MIN_DURATION_FRACTION = 0.7
 _MAX_DURATION_FRACTION = 3.0
 # Short texts get this much slack on top (a one-word render is mostly lead-in silence).
 _DURATION_SLACK_S = 1.5
+
+# A render whose output fails verification (lost, stale, wrong rate) is asked for again
+# once; a timeout is not retried, as the caller's time is already spent.
+_RENDER_ATTEMPTS = 2
 
 # Language codes a system voice may list for a catalog language besides the code itself.
 _LANGUAGE_ALIASES = {"zh": {"cmn", "zh"}, "yue": {"yue"}, "fa": {"fa", "fa-latn"}}
@@ -104,13 +110,24 @@ class Pyttsx3Engine:
                     f"system voice {voice!r} speaks {', '.join(languages) or 'no language'}, "
                     f"not {language!r}"
                 )
-            with tempfile.TemporaryDirectory(prefix="tellwell-pyttsx3-") as tmp:
-                path = Path(tmp) / "speech.wav"
-                request = {"text": text, "voice": voice, "rate": words_per_minute}
-                reply = self._ask({**request, "path": str(path)}, self._timeout_s)
-                if not reply.get("ok"):
-                    raise SynthesisFailed(f"pyttsx3 failed: {reply.get('error', 'unknown')}")
-                return _verified(path, text, words_per_minute)
+            for attempt in range(_RENDER_ATTEMPTS):
+                try:
+                    return self._render(text, voice, words_per_minute)
+                except SynthesisFailed as err:
+                    if isinstance(err, SynthesisTimeout) or attempt == _RENDER_ATTEMPTS - 1:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _render(self, text: str, voice: str, words_per_minute: int) -> bytes:
+        """One request to the child, into a fresh file, verified."""
+        self._ensure_child()
+        with tempfile.TemporaryDirectory(prefix="tellwell-pyttsx3-") as tmp:
+            path = Path(tmp) / "speech.wav"
+            request = {"text": text, "voice": voice, "rate": words_per_minute}
+            reply = self._ask({**request, "path": str(path)}, self._timeout_s)
+            if not reply.get("ok"):
+                raise SynthesisFailed(f"pyttsx3 failed: {reply.get('error', 'unknown')}")
+            return _verified(path, text, words_per_minute)
 
     def close(self) -> None:
         """Stop the child (it is also stopped when this process exits)."""

@@ -8,6 +8,7 @@ import wave
 
 import pytest
 
+from tests.voices.conftest import voice_of
 from voices import (
     EngineUnavailable,
     EspeakEngine,
@@ -20,7 +21,6 @@ from voices import (
     UnknownVoice,
     VoiceError,
 )
-from tests.voices.conftest import voice_of
 from voices.base import MAX_TEXT_CHARS
 
 

@@ -56,9 +56,28 @@ def test_every_catalog_voice_exists_for_its_engine(catalog, espeak):
     assert engines == {"espeak", "piper", "gtts"}
 
 
-LAUNCH_LANGUAGES = (
-    "en es zh yue vi ar ko ru fr ht pt pl hi ur fa de it bn ja tl".split()
-)
+LAUNCH_LANGUAGES = [
+    "en",
+    "es",
+    "zh",
+    "yue",
+    "vi",
+    "ar",
+    "ko",
+    "ru",
+    "fr",
+    "ht",
+    "pt",
+    "pl",
+    "hi",
+    "ur",
+    "fa",
+    "de",
+    "it",
+    "bn",
+    "ja",
+    "tl",
+]
 
 
 def test_launch_languages_are_all_in_the_catalog_and_somali_says_why_not(catalog):
