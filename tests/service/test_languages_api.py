@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from templates import languages as template_languages
 from tests.conftest import Keys
+from tests.service.test_previews_and_audio import preview_body
+from voices import Catalog
 from workers.jobs import speaker_from_settings
 
 
@@ -44,3 +46,15 @@ def test_the_configured_speaker_says_what_it_can_speak(make_settings):
     assert default.voice_for("en").engine == "piper"
     assert without_piper.voice_for("en").voice == "en-us"  # the catalog's fallback
     assert len(default.languages()) == 19 and len(with_google.languages()) == 20
+
+
+def test_english_preview_speaks_with_the_catalog_piper_voice(client, keys):
+    preview = client.post(
+        "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
+    ).json()
+
+    english = Catalog.load().get("en")
+    assert (preview["engine"], preview["voice"]) == (english.engine, english.voice) == (
+        "piper",
+        "en_US-joe-medium",
+    )
