@@ -54,7 +54,11 @@ def test_english_preview_speaks_with_the_catalog_piper_voice(client, keys):
     ).json()
 
     english = Catalog.load().get("en")
-    assert (preview["engine"], preview["voice"]) == (english.engine, english.voice) == (
-        "piper",
-        "en_US-joe-medium",
+    assert (
+        (preview["engine"], preview["voice"])
+        == (english.engine, english.voice)
+        == (
+            "piper",
+            "en_US-joe-medium",
+        )
     )
