@@ -22,9 +22,10 @@ __all__ = ["for_script", "sentences"]
 # still splits, which only costs a pause; decimals such as "2.5" do not split).
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।])(?:\s+|$)|(?<=[。！？])")
 
-# pykakasi reads a counter kanji after digits on its own ("10時" becomes "10とき");
-# the hour counter is the one every reminder has, so it is written out first.
-_HOUR_AFTER_DIGITS = re.compile(r"(?<=\d)時")
+# pykakasi reads a counter kanji after a number on its own ("10時" becomes "10とき",
+# "十時" becomes "ととき"); the hour counter is the one every reminder has, so it is
+# written out first ("十じ" then reads "じゅうじ").
+_HOUR_AFTER_NUMBER = re.compile(r"(?<=[\d〇一二三四五六七八九十])時")
 
 
 def sentences(text: str) -> list[str]:
@@ -58,5 +59,5 @@ def _kakasi() -> pykakasi.kakasi:
 
 def _kana(text: str) -> str:
     """Japanese with kanji read out as hiragana, which espeak-ng's ``ja`` voice speaks."""
-    text = _HOUR_AFTER_DIGITS.sub("じ", text)
+    text = _HOUR_AFTER_NUMBER.sub("じ", text)
     return "".join(part["hira"] for part in _kakasi().convert(text))

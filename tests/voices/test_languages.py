@@ -68,6 +68,8 @@ def test_japanese_kanji_become_kana_before_espeak_reads_them(espeak, catalog):
     kana = for_script(sample, "kana")
 
     assert not re.search(r"[\u4e00-\u9fff]", kana)  # no kanji left
+    assert "じゅうじ" in kana  # 十時, ten o'clock (pykakasi alone says "とき")
+    assert for_script("10時", "kana") == "10じ"
     assert "(en)" in espeak.phonemes(sample, "ja")  # kanji alone: "Chinese letter"
     assert "(en)" not in espeak.phonemes(kana, "ja")
 
