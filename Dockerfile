@@ -2,7 +2,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends espeak-ng ffmpeg \
+ && apt-get install -y --no-install-recommends espeak-ng libespeak-ng1 ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 tellwell

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := espeak-ng ffmpeg python3-venv chromium nodejs npm
+SYSTEM_PACKAGES := espeak-ng libespeak-ng1 ffmpeg python3-venv chromium nodejs npm
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -35,6 +35,7 @@ lint: setup
 bench: setup
 	@.ci/services
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/voices.py
 	$(BIN)/python bench/console.py
 
 setup: system-packages $(VENV)/.installed node_modules/.installed

@@ -116,12 +116,13 @@ def keys_create(role: str, name: str) -> None:
 def render(kind: str, language: str, variant: str, data_file: str, output: str) -> None:
     """Render one message offline, without a server, and print its transcript."""
     from templates import TemplateError
-    from voices import AudioFormat, Speaker, VoiceError
+    from voices import AudioFormat, VoiceError
+    from workers.jobs import speaker_from_settings
     from workers.rendering import Renderer
 
     fmt = AudioFormat.PHONE if output.endswith(".wav") else AudioFormat.PREVIEW
     facts = json.loads(Path(data_file).read_text())
-    renderer = Renderer(Speaker(get_settings().audio_dir))
+    renderer = Renderer(speaker_from_settings(get_settings()))
     try:
         rendered = renderer.render(kind, language, variant, facts, fmt)
     except (TemplateError, VoiceError, KeyError) as err:

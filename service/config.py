@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     """A console session unused this long ends; each page view renews it."""
     console_session_max_s: int = 8 * 3600
     """However active, a console session ends this long after sign-in (one shift)."""
+    piper_enabled: bool = True
+    """Piper, the neural offline voice English speaks with; off falls back to espeak-ng."""
+    piper_voices_dir: Path | None = None
+    """Extra Piper voices (``name.onnx`` + ``name.onnx.json``); empty means ``data_dir/voices``."""
+    piper_threads: int = 1
+    """onnxruntime threads per worker process for Piper."""
+    gtts_enabled: bool = False
+    """Google's online voices (gtts). Sends message text, which is PHI, to Google, with
+    whom there is no business associate agreement (BAA): enable only where that is
+    acceptable. Off by default; when on, Tagalog becomes available."""
+    gtts_timeout_s: float = 10.0
+    """Longest a gtts render may take before the offline voice is used instead."""
+    pyttsx3_enabled: bool = False
+    """The operating system's own voices through pyttsx3 (for catalogs that name them)."""
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -87,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def audio_dir(self) -> Path:
         return self.data_dir / "audio"
+
+    @property
+    def voices_dir(self) -> Path:
+        return self.piper_voices_dir or self.data_dir / "voices"
 
     @property
     def outbox_dir(self) -> Path:

@@ -141,7 +141,17 @@ def spoken_time(
         skeleton = skeleton.replace("m", "")
     match = match_skeleton(skeleton, where.datetime_skeletons.keys())
     pattern = where.datetime_skeletons[match].pattern if match else where.time_formats["short"]
-    return _spaces(format_datetime(when, pattern, locale=where))
+    return _spaces(format_datetime(when, _wide_day_periods(str(pattern)), locale=where))
+
+
+def _wide_day_periods(pattern: str) -> str:
+    """Say the day period in full: Arabic's abbreviated morning is the lone letter "ص",
+    which a voice reads as a letter name and a listener cannot place."""
+    parts = re.split(f"({_QUOTED.pattern})", pattern)
+    return "".join(
+        part if part.startswith("'") else re.sub(r"B+", "BBBB", re.sub(r"a+", "aaaa", part))
+        for part in parts
+    )
 
 
 def _parse_phone(e164: str) -> phonenumbers.PhoneNumber:

@@ -1,9 +1,10 @@
 """Text to speech audio: Tellwell's voices, knowing nothing of reminders, patients or HTTP.
 
 ``Speaker`` is the front door: it picks the language's voice from the ``Catalog``, runs
-the engine (espeak-ng by default), encodes the result with ``voices.audio`` in the
-``AudioFormat`` a channel needs, and keeps it in a content-addressed cache. Everything
-raised is a ``VoiceError``.
+the engine (piper for English, espeak-ng for the rest; gtts and pyttsx3 when enabled:
+``configured_speaker`` builds the set a configuration allows), encodes the result with
+``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a
+content-addressed cache. Everything raised is a ``VoiceError``.
 """
 
 from voices.audio import AudioFormat, EncodedAudio
@@ -21,8 +22,12 @@ from voices.base import (
     UnknownVoice,
     VoiceError,
 )
-from voices.catalog import Catalog, LanguageVoice
+from voices.catalog import Catalog, LanguageVoice, UnspokenLanguage
+from voices.engines import configured_speaker
 from voices.espeak import EspeakEngine
+from voices.gtts_engine import GttsEngine
+from voices.piper_engine import PiperEngine
+from voices.pyttsx3_engine import Pyttsx3Engine
 from voices.speaker import Speaker, SpokenAudio
 
 __all__ = [
@@ -34,15 +39,20 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "EspeakEngine",
+    "GttsEngine",
     "InvalidRate",
     "InvalidRequest",
     "InvalidText",
     "LanguageVoice",
+    "PiperEngine",
+    "Pyttsx3Engine",
     "Speaker",
     "SpokenAudio",
     "SynthesisFailed",
     "SynthesisTimeout",
     "UnknownLanguage",
     "UnknownVoice",
+    "UnspokenLanguage",
     "VoiceError",
+    "configured_speaker",
 ]

@@ -1,9 +1,11 @@
-"""The one place audio changes shape: resampling, loudness and encoding.
+"""The one place audio changes shape: decoding, joining, resampling, loudness and encoding.
 
 Engines hand over PCM WAV at whatever rate they speak; each channel wants its own format.
-pydub holds the samples and measures them; ffmpeg, run directly with a time limit (pydub's
-own export has none), does the resampling and encoding. Keeping all of it here means a
-change of codec or level is one reviewed edit, and no other module runs ffmpeg.
+The hot path runs in-process (numpy for the samples, soxr for resampling, audioop for
+mu-law, lameenc for MP3): an ffmpeg start-up alone costs about 60 ms, more than espeak-ng
+needs to speak a 20-second message. ffmpeg is run, with a time limit, only for what no
+in-process encoder here does: decoding an engine's MP3 (gtts), Ogg/Opus, and measuring a
+cached file whose duration was lost.
 
 The order matters: resample first, then measure and set the level, then limit and encode,
 so the level is measured on the samples the listener actually gets (an 8 kHz phone
@@ -13,26 +15,47 @@ signal has lost the energy above 4 kHz).
 from __future__ import annotations
 
 import enum
+import io
 import struct
 import subprocess
+import sys
 import tempfile
+import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydub import AudioSegment
-from pydub.exceptions import CouldntDecodeError
+import lameenc
+import numpy as np
+import soxr
 
 from voices.base import EncodingFailed
+
+if sys.version_info >= (3, 13):  # pragma: no cover - the audioop-lts backport
+    import audioop
+else:  # audioop is in the standard library until 3.13; its warning says so, nothing more
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
 
 __all__ = [
     "FFMPEG_TIMEOUT_S",
     "MAX_GAIN_DB",
     "PEAK_CEILING_DBFS",
+    "SENTENCE_PAUSE_S",
     "TARGET_RMS_DBFS",
     "AudioFormat",
     "EncodedAudio",
+    "Pcm",
+    "decode_to_wav",
     "duration_of",
     "encode",
+    "encode_pcm",
+    "join",
+    "read_wav",
+    "to_wav",
 ]
 
 # Every message is brought to this RMS level (dBFS over the whole message), so a patient
@@ -47,27 +70,38 @@ PEAK_CEILING_DBFS = -1.0
 # Near-silent input is not amplified without bound: that would only make noise loud.
 MAX_GAIN_DB = 30.0
 
+# The pause put between two separately spoken sentences: about what a careful speaker
+# leaves, long enough for an older listener to take in one sentence before the next.
+SENTENCE_PAUSE_S = 0.35
+
 # ffmpeg converts a six-minute message in well under a second; anything near this is hung.
 FFMPEG_TIMEOUT_S = 30.0
+
+# The limiter's gain changes over blocks this long: short enough to act on one syllable's
+# peak, long enough that the gain change is not heard as a click.
+_LIMITER_BLOCK_S = 0.005
 
 # Enough of ffmpeg's stderr to name the problem (it holds no text, only audio details).
 _MAX_DIAGNOSTIC_CHARS = 500
 
-# pydub measures in 16-bit samples; every format here is encoded from 16-bit mono.
-_SAMPLE_WIDTH_BYTES = 2
-_FFMPEG_PCM = ["-f", "s16le", "-ac", "1"]
+_INT16_FULL_SCALE = 32768.0
+_WAVE_FORMAT_MULAW = 7
+# LAME's constant bit rate for speech MP3: with a constant rate every player computes the
+# true duration from the file size (a VBR file without a Xing header is misreported).
+# 48 kbit/s at 22.05 kHz keeps consonants clear at 360 kB a minute.
+_MP3_KBPS = 48
+# LAME's algorithm quality (0 best, 9 fastest); 2 is its recommended "high quality".
+_MP3_ALGORITHM_QUALITY = 2
+# Opus at 24 kbit/s is transparent for mono speech (its SILK/hybrid modes are built for it).
+_OPUS_KBPS = 24
 
 
 @dataclass(frozen=True)
 class _Encoding:
-    """How one AudioFormat is made: ffmpeg container, codec and settings."""
-
     media_type: str
     extension: str
     container: str
-    codec: str
     sample_rate_hz: int
-    codec_options: tuple[str, ...] = ()
 
 
 class AudioFormat(enum.StrEnum):
@@ -75,12 +109,14 @@ class AudioFormat(enum.StrEnum):
 
     PHONE is what a phone line carries (8 kHz mono mu-law WAV), so Twilio plays it
     without transcoding. APP and PREVIEW are MP3 because every phone and browser plays
-    it; they are separate so either can change (say, APP to Ogg/Opus) without the other.
+    it; they are separate so either can change without the other. APP_OPUS is the
+    Ogg/Opus option for apps that prefer a smaller file.
     """
 
     PHONE = "phone"
     APP = "app"
     PREVIEW = "preview"
+    APP_OPUS = "app-opus"
 
     @property
     def media_type(self) -> str:
@@ -98,28 +134,14 @@ class AudioFormat(enum.StrEnum):
         return _ENCODINGS[self].sample_rate_hz
 
 
-# Speech MP3: 22.05 kHz is what espeak-ng and piper speak (no resampling). LAME's VBR
-# quality 5 averages about 60 kbit/s on mono speech, keeping consonants clear at under
-# half a megabyte a minute. Not CBR: LAME's constant-bitrate mode at this sample rate
-# measured 0.4 dB quieter than its input, which would undo the loudness target.
-_MP3_SPEECH = _Encoding(
-    media_type="audio/mpeg",
-    extension="mp3",
-    container="mp3",
-    codec="libmp3lame",
-    sample_rate_hz=22_050,
-    codec_options=("-q:a", "5"),
-)
+# 22.05 kHz is what espeak-ng and piper speak, so MP3 needs no resampling.
+_MP3_SPEECH = _Encoding("audio/mpeg", "mp3", "mp3", 22_050)
 _ENCODINGS: dict[AudioFormat, _Encoding] = {
-    AudioFormat.PHONE: _Encoding(
-        media_type="audio/wav",
-        extension="wav",
-        container="wav",
-        codec="pcm_mulaw",
-        sample_rate_hz=8_000,
-    ),
+    AudioFormat.PHONE: _Encoding("audio/wav", "wav", "wav", 8_000),
     AudioFormat.APP: _MP3_SPEECH,
     AudioFormat.PREVIEW: _MP3_SPEECH,
+    # Opus runs at 48 kHz internally; giving it 48 kHz spares libopus its own resampler.
+    AudioFormat.APP_OPUS: _Encoding("audio/ogg", "ogg", "ogg", 48_000),
 }
 
 
@@ -133,20 +155,94 @@ class EncodedAudio:
     extension: str
 
 
-def encode(wav: bytes, fmt: AudioFormat) -> EncodedAudio:
-    """Convert an engine's PCM WAV to ``fmt`` at the house loudness.
+@dataclass(frozen=True)
+class Pcm:
+    """Mono speech as float32 samples in [-1, 1] at ``rate_hz``: what gets joined."""
 
-    Raises ``EncodingFailed`` if the WAV cannot be read or ffmpeg fails.
+    samples: np.ndarray
+    rate_hz: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.rate_hz
+
+
+def read_wav(wav: bytes) -> Pcm:
+    """An engine's PCM WAV as mono float samples (raises ``EncodingFailed``)."""
+    try:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            channels, width, rate_hz = (
+                reader.getnchannels(),
+                reader.getsampwidth(),
+                reader.getframerate(),
+            )
+            frames = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError, struct.error, ValueError) as err:
+        raise EncodingFailed(f"the engine's audio is not a readable PCM WAV: {err}") from err
+    if width != 2:
+        # Every engine here speaks 16-bit; wave has no float or 8-bit unsigned handling.
+        raise EncodingFailed(f"the engine's audio has {8 * width}-bit samples, not 16")
+    samples = np.frombuffer(frames[: len(frames) - len(frames) % (2 * channels)], "<i2")
+    if not len(samples):
+        raise EncodingFailed("the engine's audio holds no samples")
+    mono = samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
+    return Pcm((mono / _INT16_FULL_SCALE).astype(np.float32), rate_hz)
+
+
+def to_wav(pcm: Pcm) -> bytes:
+    """16-bit mono WAV of ``pcm``: how engines hand audio over and sentences are cached."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(pcm.rate_hz)
+        writer.writeframes(_int16(pcm.samples))
+    return out.getvalue()
+
+
+def join(parts: Sequence[Pcm], pause_s: float = SENTENCE_PAUSE_S) -> Pcm:
+    """Sentences one after another with a short silence between, at the first one's rate."""
+    if not parts:
+        raise EncodingFailed("nothing to join")
+    rate_hz = parts[0].rate_hz
+    pause = np.zeros(round(pause_s * rate_hz), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    for index, part in enumerate(parts):
+        if index:
+            pieces.append(pause)
+        pieces.append(_resampled(part, rate_hz).samples)
+    return Pcm(np.concatenate(pieces), rate_hz)
+
+
+def encode(wav: bytes, fmt: AudioFormat) -> EncodedAudio:
+    """Convert an engine's PCM WAV to ``fmt`` at the house loudness."""
+    return encode_pcm(read_wav(wav), fmt)
+
+
+def encode_pcm(pcm: Pcm, fmt: AudioFormat) -> EncodedAudio:
+    """Resample, set the level, limit and encode ``pcm`` as ``fmt``.
+
+    Raises ``EncodingFailed`` if the audio is empty or the encoder fails.
     """
     spec = _ENCODINGS[fmt]
-    speech = _mono16(wav)
-    if speech.frame_rate != spec.sample_rate_hz:
-        speech = _resample(speech, spec.sample_rate_hz)
-    gain_db = min(TARGET_RMS_DBFS - speech.dBFS, MAX_GAIN_DB)  # dBFS of silence is -inf
-    data = _encode_pcm(speech, spec, gain_db)
+    if not len(pcm.samples):
+        raise EncodingFailed("the audio holds no samples")
+    speech = _resampled(pcm, spec.sample_rate_hz).samples
+    levelled = _limit(speech * np.float32(10 ** (_gain_db(speech) / 20)), spec.sample_rate_hz)
+    if fmt is AudioFormat.PHONE:
+        data = _mulaw_wav(levelled, spec.sample_rate_hz)
+    elif fmt is AudioFormat.APP_OPUS:
+        data = _ffmpeg_opus(levelled, spec.sample_rate_hz)
+    else:
+        data = _mp3(levelled, spec.sample_rate_hz)
+    duration_s = len(speech) / spec.sample_rate_hz
+    if spec.container == "mp3":
+        # What a player plays: LAME's start-up delay and last-frame padding included.
+        # At a constant bit rate that is the size over the rate, as players reckon it.
+        duration_s = len(data) * 8 / (_MP3_KBPS * 1000)
     return EncodedAudio(
         data=data,
-        duration_s=speech.frame_count() / speech.frame_rate,
+        duration_s=duration_s,
         media_type=spec.media_type,
         extension=spec.extension,
     )
@@ -164,7 +260,10 @@ def duration_of(data: bytes, fmt: AudioFormat) -> float:
             spec.container,
             "-i",
             "pipe:0",
-            *_FFMPEG_PCM,
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
             "-ar",
             str(spec.sample_rate_hz),
             "pipe:1",
@@ -172,97 +271,151 @@ def duration_of(data: bytes, fmt: AudioFormat) -> float:
         data,
         what=f"decode {fmt.value} audio",
     )
-    return len(pcm) / _SAMPLE_WIDTH_BYTES / spec.sample_rate_hz
+    return len(pcm) / 2 / spec.sample_rate_hz
 
 
-def _mono16(wav: bytes) -> AudioSegment:
-    """The engine's WAV as 16-bit mono samples, read in memory (no ffmpeg run)."""
-    try:
-        # The constructor parses WAV bytes itself; AudioSegment.from_file would quietly
-        # fall back to an ffmpeg run without a time limit on anything it cannot parse.
-        segment = AudioSegment(data=wav)
-    except (CouldntDecodeError, ValueError, IndexError, struct.error) as err:
-        raise EncodingFailed(f"the engine's audio is not a readable PCM WAV: {err}") from err
-    if segment.frame_count() == 0:
-        raise EncodingFailed("the engine's audio holds no samples")
-    return segment.set_channels(1).set_sample_width(_SAMPLE_WIDTH_BYTES)
-
-
-def _resample(speech: AudioSegment, rate_hz: int) -> AudioSegment:
-    """Resample with ffmpeg's soxr, whose anti-alias filter pydub's resampler lacks.
-
-    pydub's ``set_frame_rate`` (audioop.ratecv) filters nothing, so sibilants above the
-    new Nyquist frequency would fold back into the phone band as hiss. soxr hands back
-    floats (``osf=flt``): asked for 16-bit, it adds randomly seeded dither, and the same
-    message would then encode to different bytes on every render.
-    """
-    pcm = _ffmpeg(
+def decode_to_wav(data: bytes, container: str) -> bytes:
+    """Any file ffmpeg reads (an online engine's MP3) as 16-bit mono WAV, in memory."""
+    return _ffmpeg(
         [
-            *_FFMPEG_PCM,
-            "-ar",
-            str(speech.frame_rate),
+            "-f",
+            container,
             "-i",
             "pipe:0",
-            "-af",
-            f"aresample={rate_hz}:resampler=soxr:osf=flt",
-            *_FFMPEG_PCM,
-            "-ar",
-            str(rate_hz),
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            "-bitexact",
             "pipe:1",
         ],
-        speech.raw_data,
-        what=f"resample to {rate_hz} Hz",
+        data,
+        what=f"decode {container} audio",
     )
-    return AudioSegment(data=pcm, sample_width=_SAMPLE_WIDTH_BYTES, frame_rate=rate_hz, channels=1)
 
 
-def _encode_pcm(speech: AudioSegment, spec: _Encoding, gain_db: float) -> bytes:
-    """Apply the gain, limit peaks and encode, in one ffmpeg run.
+def _resampled(pcm: Pcm, rate_hz: int) -> Pcm:
+    """soxr's high-quality resampler, whose anti-alias filter pydub's ``ratecv`` lacks.
 
-    Gain is applied inside ffmpeg in floating point, ahead of the limiter: applied to the
-    16-bit samples first, loud peaks would already be clipped before they could be limited.
-    The output goes to a file, not a pipe, so ffmpeg can go back and write the true sizes
-    in the WAV header and the frame count in the MP3 header.
+    Floats in, floats out: no dither is added, so the same message always encodes to the
+    same bytes (content-addressed caching relies on it).
+    """
+    if pcm.rate_hz == rate_hz:
+        return pcm
+    samples = soxr.resample(pcm.samples, pcm.rate_hz, rate_hz, quality="HQ")
+    return Pcm(np.asarray(samples, dtype=np.float32), rate_hz)
+
+
+def _gain_db(samples: np.ndarray) -> float:
+    """The gain that brings the whole message to ``TARGET_RMS_DBFS`` (bounded)."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    if rms <= 0.0:
+        return 0.0
+    return min(TARGET_RMS_DBFS - 20 * np.log10(rms), MAX_GAIN_DB)
+
+
+def _limit(samples: np.ndarray, rate_hz: int) -> np.ndarray:
+    """Bring peaks under ``PEAK_CEILING_DBFS`` with a smooth gain, not by clipping.
+
+    The gain each sample needs is taken per short block, each block also takes its
+    neighbours' lower gain (so the gain is already down when a peak arrives), and the
+    gain is interpolated between block centres. Every interpolated value lies between two
+    values no higher than the peak's own need, so no sample ends above the ceiling.
     """
     ceiling = 10 ** (PEAK_CEILING_DBFS / 20)
-    # A private directory: the file is a patient's message until it is read back.
+    peaks = np.abs(samples)
+    if not len(samples) or float(peaks.max()) <= ceiling:
+        return samples
+    block = max(1, round(_LIMITER_BLOCK_S * rate_hz))
+    padded = np.pad(peaks, (0, -len(peaks) % block))
+    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(-1, block).max(axis=1), 1e-9))
+    edged = np.pad(need, 1, mode="edge")
+    smoothed = np.minimum(np.minimum(edged[:-2], edged[1:-1]), edged[2:])
+    centres = np.arange(len(smoothed)) * block + block / 2
+    gain = np.interp(np.arange(len(samples)), centres, smoothed)
+    return (samples * gain).astype(np.float32)
+
+
+def _int16(samples: np.ndarray) -> bytes:
+    clipped = np.clip(np.round(samples * _INT16_FULL_SCALE), -32768, 32767)
+    return clipped.astype("<i2").tobytes()
+
+
+def _mulaw_wav(samples: np.ndarray, rate_hz: int) -> bytes:
+    """G.711 mu-law in a WAV with a true header (format 7, 8-bit, with a ``fact`` chunk).
+
+    Python's ``wave`` writes only integer PCM, so the 58-byte header is laid out here.
+    """
+    data = audioop.lin2ulaw(_int16(samples), 2)
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHHH", 18, _WAVE_FORMAT_MULAW, 1, rate_hz, rate_hz, 1, 8, 0)
+        + b"fact"
+        + struct.pack("<II", 4, len(data))
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+        + (b"\x00" if len(data) % 2 else b"")  # RIFF chunks are word-aligned
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _mp3(samples: np.ndarray, rate_hz: int) -> bytes:
+    """Constant-bit-rate MP3 by LAME in-process (lameenc): no ffmpeg start-up per message."""
+    encoder = lameenc.Encoder()
+    encoder.set_channels(1)
+    encoder.set_in_sample_rate(rate_hz)
+    encoder.set_out_sample_rate(rate_hz)
+    encoder.set_bit_rate(_MP3_KBPS)
+    encoder.set_quality(_MP3_ALGORITHM_QUALITY)
+    try:
+        return bytes(encoder.encode(_int16(samples)) + encoder.flush())
+    except RuntimeError as err:
+        raise EncodingFailed(f"LAME could not encode MP3: {err}") from err
+
+
+def _ffmpeg_opus(samples: np.ndarray, rate_hz: int) -> bytes:
+    """Ogg/Opus through ffmpeg (no in-process Opus encoder is installed): the option path.
+
+    Written to a file, not a pipe, so the Ogg muxer can finish its pages properly.
+    """
     with tempfile.TemporaryDirectory(prefix="tellwell-audio-") as tmp:
-        out = Path(tmp) / f"out.{spec.extension}"
+        out = Path(tmp) / "out.ogg"
         _ffmpeg(
             [
-                *_FFMPEG_PCM,
-                "-ar",
-                str(speech.frame_rate),
-                "-i",
-                "pipe:0",
-                "-af",
-                f"volume={gain_db:.3f}dB,alimiter=limit={ceiling:.4f}:level=0:latency=1",
-                "-c:a",
-                spec.codec,
-                *spec.codec_options,
-                "-ar",
-                str(spec.sample_rate_hz),
+                "-f",
+                "s16le",
                 "-ac",
                 "1",
-                # No encoder tags: the same samples then always give the same bytes.
+                "-ar",
+                str(rate_hz),
+                "-i",
+                "pipe:0",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                f"{_OPUS_KBPS}k",
+                "-application",
+                "voip",
                 "-map_metadata",
                 "-1",
                 "-fflags",
                 "+bitexact",
                 "-flags:a",
                 "+bitexact",
-                "-f",
-                spec.container,
                 "-y",
                 str(out),
             ],
-            speech.raw_data,
-            what=f"encode {spec.codec}",
+            _int16(samples),
+            what="encode Ogg/Opus",
         )
         try:
             return out.read_bytes()
         except OSError as err:
-            raise EncodingFailed(f"ffmpeg wrote no {spec.extension} file: {err}") from err
+            raise EncodingFailed(f"ffmpeg wrote no Ogg file: {err}") from err
 
 
 def _ffmpeg(args: list[str], stdin: bytes, *, what: str) -> bytes:

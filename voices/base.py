@@ -110,10 +110,19 @@ class Engine(Protocol):
     ``voices.audio`` converts from there. It raises only ``VoiceError`` subclasses.
     ``language`` is the catalog's language code, for engines whose voice name alone does
     not fix the language (gtts); engines that do not need it ignore it.
+
+    ``sentence_cache`` says how the Speaker should feed the engine: True for engines slow
+    enough that each sentence is worth synthesising and caching on its own (piper: the
+    static sentences of a template are then spoken once); False for engines whose
+    start-up costs more than speaking, which get the whole text in one run (espeak-ng
+    puts its own pauses between sentences).
     """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def sentence_cache(self) -> bool: ...
 
     def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes: ...
 

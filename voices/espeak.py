@@ -23,6 +23,7 @@ import subprocess
 import wave
 from xml.sax.saxutils import escape
 
+from voices.audio import SENTENCE_PAUSE_S
 from voices.base import (
     EngineUnavailable,
     InvalidRate,
@@ -31,6 +32,7 @@ from voices.base import (
     UnknownVoice,
     check_text,
 )
+from voices.scripts import sentences
 
 __all__ = [
     "ESPEAK_MAX_WORDS_PER_MINUTE",
@@ -70,12 +72,41 @@ _KNOWN_DIAGNOSTIC = re.compile(
 _MAX_DIAGNOSTIC_CHARS = 500
 
 
-def ssml_for(text: str) -> str:
-    """The SSML body espeak-ng is given for ``text``: the text, XML-escaped, unwrapped.
+# espeak-ng 1.51's Japanese voice spells Latin-script words letter by letter, so "Riverside
+# Clinic" reaches a Japanese patient as a string of nineteen English letter names; an
+# English voice at least says the name as a name. Other voices switch to English words on
+# their own.
+LATIN_WORDS_VOICE = {"ja": "en-us"}
+_LATIN_LETTER = r"[A-Za-z\u00C0-\u024F]"
+_LATIN_RUN = re.compile(rf"{_LATIN_LETTER}(?:[A-Za-z\u00C0-\u024F'’.\- ]*{_LATIN_LETTER})?")
 
-    No ``<speak>`` wrapper: espeak-ng already treats stdin as SSML under ``-m``, and
-    plain escaped text renders the same samples as the non-SSML command line would.
+
+def ssml_for(text: str, voice: str = "") -> str:
+    """The SSML body espeak-ng is given for ``text``: each sentence XML-escaped, with a
+    ``<break>`` of ``SENTENCE_PAUSE_S`` between sentences (the same pause the Speaker puts
+    between separately spoken sentences, so every engine paces a message alike), and
+    Latin-script names handed to an English voice where ``voice`` would spell them.
+
+    No ``<speak>`` wrapper: espeak-ng already treats stdin as SSML under ``-m``.
     """
+    pause = f'<break time="{round(SENTENCE_PAUSE_S * 1000)}ms"/>'
+    latin_voice = LATIN_WORDS_VOICE.get(voice)
+    return pause.join(_ssml_sentence(part, latin_voice) for part in sentences(text))
+
+
+def _ssml_sentence(sentence: str, latin_voice: str | None) -> str:
+    if latin_voice is None:
+        return _xml_text(sentence)
+    pieces, start = [], 0
+    for run in _LATIN_RUN.finditer(sentence):
+        pieces.append(_xml_text(sentence[start : run.start()]))
+        pieces.append(f'<voice name="{latin_voice}">{_xml_text(run.group())}</voice>')
+        start = run.end()
+    pieces.append(_xml_text(sentence[start:]))
+    return "".join(pieces)
+
+
+def _xml_text(text: str) -> str:
     return escape(text, {"'": "&apos;", '"': "&quot;"})
 
 
@@ -94,6 +125,9 @@ class EspeakEngine:
         # even where espeak-ng is not installed.
         self._executable = executable
         self._timeout_s = timeout_s
+
+    # One run speaks a whole message faster than a process start per sentence would.
+    sentence_cache = False
 
     def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
         """Speak ``text`` with espeak-ng's ``voice`` and return a complete PCM WAV file.
@@ -136,7 +170,7 @@ class EspeakEngine:
         try:
             done = subprocess.run(
                 argv,
-                input=ssml_for(text).encode("utf-8"),
+                input=ssml_for(text, voice).encode("utf-8"),
                 capture_output=True,
                 timeout=self._timeout_s,
                 check=False,

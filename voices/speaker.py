@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -21,19 +22,39 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from voices.audio import AudioFormat, EncodedAudio, duration_of, encode
-from voices.base import EncodingFailed, Engine, EngineUnavailable, check_text
+from voices.audio import (
+    AudioFormat,
+    Pcm,
+    duration_of,
+    encode_pcm,
+    join,
+    read_wav,
+    to_wav,
+)
+from voices.base import (
+    EncodingFailed,
+    Engine,
+    InvalidRequest,
+    UnknownLanguage,
+    VoiceError,
+    check_text,
+)
 from voices.catalog import Catalog, LanguageVoice
 from voices.espeak import EspeakEngine
+from voices.scripts import for_script, sentences
 
-__all__ = ["CACHE_KEY_VERSION", "Speaker", "SpokenAudio", "cache_key"]
+__all__ = ["CACHE_KEY_VERSION", "SENTENCE_KIND", "Speaker", "SpokenAudio", "cache_key"]
 
 logger = logging.getLogger(__name__)
 
 # Part of every cache key. Bump it when a change here or in voices.audio (a new loudness
 # target, another codec setting) would make the same request sound different, so old
 # files are not served for new requests.
-CACHE_KEY_VERSION = "1"
+CACHE_KEY_VERSION = "3"
+
+# The "format" part of a cached single sentence's key: the engine's raw speech as WAV,
+# before joining, levelling and encoding (which happen per message).
+SENTENCE_KIND = "sentence"
 
 # Renders of the same key within one process wait for each other rather than both running
 # the engine. Keys share a fixed set of locks, so memory stays bounded however many keys
@@ -46,7 +67,11 @@ _CACHE_DIR_MODE = 0o700
 
 @dataclass(frozen=True)
 class SpokenAudio:
-    """A finished, cached audio file and what it was made with (never the text)."""
+    """A finished, cached audio file and what it was made with (never the text).
+
+    ``fallback_from`` names the engine that was tried first and failed (an online engine
+    that overran its time limit, say), when the audio comes from the language's fallback.
+    """
 
     key: str
     path: Path
@@ -56,27 +81,41 @@ class SpokenAudio:
     language: str
     format: AudioFormat
     media_type: str
+    fallback_from: str | None = None
 
 
 def cache_key(
-    engine: str, voice: str, language: str, words_per_minute: int, fmt: AudioFormat, text: str
+    engine: str,
+    voice: str,
+    language: str,
+    words_per_minute: int,
+    fmt: AudioFormat | str,
+    text: str,
+    secret: bytes = b"",
 ) -> str:
-    """The sha256 hex digest naming the audio for this exact request.
+    """The hex digest naming the audio for this exact request.
 
     JSON-encoded as a list, so no choice of text can make two different requests
-    serialise alike (as plain concatenation could).
+    serialise alike (as plain concatenation could). With a ``secret`` it is an
+    HMAC-SHA256: someone who can list the cache folder then cannot confirm a guessed
+    short message ("your HIV results are ready") by hashing it themselves.
     """
-    fields = [CACHE_KEY_VERSION, engine, voice, language, words_per_minute, fmt.value, text]
-    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    kind = fmt.value if isinstance(fmt, AudioFormat) else fmt
+    fields = [CACHE_KEY_VERSION, engine, voice, language, words_per_minute, kind, text]
+    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if secret:
+        return hmac.new(secret, payload, hashlib.sha256).hexdigest()
+    return hashlib.sha256(payload).hexdigest()
 
 
 class Speaker:
     """Speaks text in a patient's language, once, into a shared audio cache.
 
     Safe to share between threads. ``engines`` maps each catalog engine name to an
-    engine; by default only espeak-ng is available. Pass a catalog or engines to swap
-    a real part for another real one (a test's counting engine, a different catalog).
+    engine; by default only espeak-ng is available. A language is spoken by the first
+    voice in its catalog chain whose engine was given, and falls back along the chain
+    when that engine fails. Pass a catalog or engines to swap a real part for another
+    real one (a test's counting engine, a different catalog).
     """
 
     def __init__(
@@ -84,11 +123,14 @@ class Speaker:
         cache_dir: Path,
         catalog: Catalog | None = None,
         engines: Mapping[str, Engine] | None = None,
+        *,
+        cache_secret: bytes = b"",
     ) -> None:
         self._cache_dir = Path(cache_dir)
         self._catalog = catalog if catalog is not None else Catalog.load()
         default: dict[str, Engine] = {EspeakEngine.name: EspeakEngine()}
         self._engines: dict[str, Engine] = dict(engines if engines is not None else default)
+        self._secret = cache_secret
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     @property
@@ -101,9 +143,37 @@ class Speaker:
         """Where audio files are kept."""
         return self._cache_dir
 
+    def languages(self) -> list[LanguageVoice]:
+        """Every language this configuration can speak, each with the voice it will use.
+
+        A catalog language whose voices all need engines that are not configured (Tagalog
+        without gtts) is left out, as are languages the catalog records as unspoken.
+        """
+        spoken = []
+        for entry in self._catalog.languages():
+            chain = self._chain(entry)
+            if chain:
+                spoken.append(chain[0])
+        return spoken
+
+    def can_speak(self, language: str) -> bool:
+        """Whether ``speak`` would find a voice for ``language`` here."""
+        try:
+            self.voice_for(language)
+        except UnknownLanguage:
+            return False
+        return True
+
     def voice_for(self, language: str) -> LanguageVoice:
-        """The catalog voice that speaks ``language`` (raises ``UnknownLanguage``)."""
-        return self._catalog.get(language)
+        """The voice that speaks ``language`` here (raises ``UnknownLanguage``)."""
+        entry = self._catalog.get(language)
+        chain = self._chain(entry)
+        if not chain:
+            engines = ", ".join(voice.engine for voice in entry.chain())
+            raise UnknownLanguage(
+                f"language {entry.code!r} needs engine {engines}, which is not enabled here"
+            )
+        return chain[0]
 
     def speak(
         self,
@@ -115,18 +185,46 @@ class Speaker:
         """Speak ``text`` in ``language`` at a named ``rate``, as ``fmt``; cached.
 
         Raises ``InvalidRequest`` subclasses for bad text, language or rate, and other
-        ``VoiceError`` subclasses when the engine or the encoder fails.
+        ``VoiceError`` subclasses when every voice for the language failed.
         """
         check_text(text)
-        voice = self.voice_for(language)
+        chain = self._chain(self.voice_for(language))
         words_per_minute = self._catalog.words_per_minute(rate)
-        engine = self._engines.get(voice.engine)
-        if engine is None:
-            raise EngineUnavailable(
-                f"language {voice.code!r} is spoken by engine {voice.engine!r}, "
-                "which this Speaker was not given"
-            )
-        key = cache_key(engine.name, voice.voice, voice.code, words_per_minute, fmt, text)
+        failed: str | None = None
+        for index, voice in enumerate(chain):
+            try:
+                return self._speak_with(voice, text, words_per_minute, fmt, failed)
+            except InvalidRequest:
+                raise
+            except VoiceError as err:
+                if index == len(chain) - 1:
+                    raise
+                # The message says what failed, never what was being said.
+                logger.warning(
+                    "engine %s failed for %s (%s); falling back to %s",
+                    voice.engine,
+                    voice.code,
+                    err,
+                    chain[index + 1].engine,
+                )
+                failed = failed or voice.engine
+        raise AssertionError("unreachable: a chain is never empty")  # pragma: no cover
+
+    def _chain(self, entry: LanguageVoice) -> list[LanguageVoice]:
+        return [voice for voice in entry.chain() if voice.engine in self._engines]
+
+    def _speak_with(
+        self,
+        voice: LanguageVoice,
+        text: str,
+        words_per_minute: int,
+        fmt: AudioFormat,
+        fallback_from: str | None,
+    ) -> SpokenAudio:
+        engine = self._engines[voice.engine]
+        key = cache_key(
+            engine.name, voice.voice, voice.code, words_per_minute, fmt, text, self._secret
+        )
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
 
         def spoken(duration_s: float) -> SpokenAudio:
@@ -139,6 +237,7 @@ class Speaker:
                 language=voice.code,
                 format=fmt,
                 media_type=fmt.media_type,
+                fallback_from=fallback_from,
             )
 
         with self._locks[int(key[:8], 16) % _LOCK_STRIPES]:
@@ -149,9 +248,21 @@ class Speaker:
                 )
                 return spoken(duration_s)
             started = time.monotonic()
-            wav = engine.synthesize(text, voice.code, voice.voice, words_per_minute)
-            audio = encode(wav, fmt)
-            _store(path, audio)
+            if engine.sentence_cache:
+                speech = join(
+                    [
+                        self._sentence(engine, voice, part, words_per_minute)
+                        for part in sentences(text)
+                    ]
+                )
+            else:
+                speech = read_wav(
+                    engine.synthesize(
+                        for_script(text, voice.script), voice.code, voice.voice, words_per_minute
+                    )
+                )
+            audio = encode_pcm(speech, fmt)
+            _store(path, audio.data, audio.duration_s)
             logger.info(
                 "spoke %s (%s/%s, %d wpm, %s): %.1f s of audio in %.0f ms",
                 key[:12],
@@ -163,6 +274,36 @@ class Speaker:
                 (time.monotonic() - started) * 1000,
             )
             return spoken(audio.duration_s)
+
+    def _sentence(
+        self, engine: Engine, voice: LanguageVoice, sentence: str, words_per_minute: int
+    ) -> Pcm:
+        """One sentence's raw speech, from the cache or the engine (then cached).
+
+        Not under the message lock's stripe: two messages sharing a sentence may both
+        render it once at worst, and each write is atomic.
+        """
+        key = cache_key(
+            engine.name,
+            voice.voice,
+            voice.code,
+            words_per_minute,
+            SENTENCE_KIND,
+            sentence,
+            self._secret,
+        )
+        path = self._cache_dir / key[:2] / f"{key}.wav"
+        try:
+            return read_wav(path.read_bytes())
+        except (OSError, EncodingFailed):
+            pass
+        speech = read_wav(
+            engine.synthesize(
+                for_script(sentence, voice.script), voice.code, voice.voice, words_per_minute
+            )
+        )
+        _store(path, to_wav(speech), speech.duration_s)
+        return speech
 
 
 def _sidecar(path: Path) -> Path:
@@ -201,13 +342,13 @@ def _sidecar_bytes(duration_s: float, size_bytes: int) -> bytes:
     return json.dumps({"duration_s": duration_s, "size_bytes": size_bytes}).encode("utf-8")
 
 
-def _store(path: Path, audio: EncodedAudio) -> None:
+def _store(path: Path, data: bytes, duration_s: float) -> None:
     """Put a rendered file in the cache: sidecar first, so any visible file has one."""
     # mkdir(parents=True) would give the cache root default permissions; set both levels.
     path.parent.parent.mkdir(mode=_CACHE_DIR_MODE, parents=True, exist_ok=True)
     path.parent.mkdir(mode=_CACHE_DIR_MODE, exist_ok=True)
-    _write_atomically(_sidecar(path), _sidecar_bytes(audio.duration_s, len(audio.data)))
-    _write_atomically(path, audio.data)
+    _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data)))
+    _write_atomically(path, data)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

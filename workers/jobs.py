@@ -8,11 +8,13 @@ on first use.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from service.config import Settings, get_settings
 from service.db import Database
 from voices import Speaker
+from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
 from workers.pipeline import Pipeline
 from workers.queue import InProcessQueue, JobQueue, RedisQueue
@@ -22,6 +24,27 @@ from workers.webhooks import WebhookSender
 
 _installed: Pipeline | None = None
 _lock = threading.Lock()
+
+
+def speaker_from_settings(settings: Settings) -> Speaker:
+    """The Speaker with the engines the settings enable.
+
+    The audio cache is keyed with a secret derived from the signing key (not the key
+    itself), so a listing of the cache folder cannot confirm a guessed message.
+    """
+    cache_secret = hashlib.sha256(
+        b"tellwell audio cache\0" + settings.signing_key().encode("utf-8")
+    ).digest()
+    return configured_speaker(
+        settings.audio_dir,
+        piper_enabled=settings.piper_enabled,
+        piper_voices_dir=settings.voices_dir,
+        piper_threads=settings.piper_threads,
+        gtts_enabled=settings.gtts_enabled,
+        gtts_timeout_s=settings.gtts_timeout_s,
+        pyttsx3_enabled=settings.pyttsx3_enabled,
+        cache_secret=cache_secret,
+    )
 
 
 def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
@@ -36,7 +59,7 @@ def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
         settings=settings,
         db=db,
         queue=queue,
-        renderer=Renderer(Speaker(settings.audio_dir)),
+        renderer=Renderer(speaker_from_settings(settings)),
         channels=channels_from_settings(settings, db),
         webhooks=status_webhook_sender(settings),
     )

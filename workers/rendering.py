@@ -84,7 +84,7 @@ class Renderer:
         """Computed once: templates and voices are files that do not change while running."""
         written = set(template_languages())
         offered: dict[str, Language] = {}
-        for voice in self.speaker.catalog.languages():
+        for voice in self.speaker.languages():
             if voice.code in written and (kinds := available_kinds(voice.code)):
                 profile = load_profile(voice.code)
                 reviewed = bool(profile and profile.reviewed)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from voices import Catalog, Engine, EspeakEngine
+from voices import Catalog, Engine, EspeakEngine, LanguageVoice
 
 # How long external probes may take before the test fails instead of hanging.
 PROBE_TIMEOUT_S = 30.0
@@ -33,6 +33,10 @@ class CountingEngine:
     @property
     def name(self) -> str:
         return self._inner.name
+
+    @property
+    def sentence_cache(self) -> bool:
+        return self._inner.sentence_cache
 
     def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
         with self._lock:
@@ -94,6 +98,12 @@ def samples() -> Samples:
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return Catalog.load()
+
+
+def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
+    """The catalog's voice for ``language`` on ``engine`` (leading or fallback)."""
+    (voice,) = [voice for voice in catalog.get(language).chain() if voice.engine == engine]
+    return voice
 
 
 @pytest.fixture(scope="session")

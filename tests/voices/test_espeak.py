@@ -8,6 +8,7 @@ import wave
 
 import pytest
 
+from tests.voices.conftest import voice_of
 from voices import (
     EngineUnavailable,
     EspeakEngine,
@@ -37,7 +38,7 @@ def seconds(data: bytes) -> float:
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_sample_sentence_is_a_complete_wav_of_plausible_length(espeak, catalog, samples, language):
-    voice = catalog.get(language).voice
+    voice = voice_of(catalog, language, "espeak").voice
 
     data = espeak.synthesize(samples.by_language[language], language, voice, 150)
 
@@ -53,7 +54,7 @@ def test_engine_speaks_exactly_what_espeak_ng_speaks_with_the_catalog_voice(
     espeak, catalog, samples
 ):
     """The engine's Spanish is espeak-ng's own es voice, sample for sample, not English."""
-    spanish = catalog.get("es").voice
+    spanish = voice_of(catalog, "es", "espeak").voice
 
     def espeak_ng(voice: str) -> bytes:
         # The command a user would type; drop espeak-ng's 44-byte piped header.
@@ -68,7 +69,7 @@ def test_engine_speaks_exactly_what_espeak_ng_speaks_with_the_catalog_voice(
     _, frames = read_wav(espeak.synthesize(samples.es, "es", spanish, 150))
 
     assert frames == espeak_ng(spanish)
-    assert frames != espeak_ng(catalog.get("en").voice)
+    assert frames != espeak_ng(voice_of(catalog, "en", "espeak").voice)
 
 
 def test_text_starting_with_a_dash_is_spoken_not_read_as_an_option(espeak):
@@ -157,3 +158,11 @@ def test_exception_tree_lets_callers_tell_bad_requests_from_failures():
     assert not issubclass(SynthesisFailed, InvalidRequest)
     for error in (InvalidRequest, UnknownVoice, SynthesisFailed, EngineUnavailable):
         assert issubclass(error, VoiceError)
+
+
+def test_japanese_voice_says_latin_names_as_words_not_letter_by_letter(espeak):
+    # espeak-ng's Japanese voice alone spells "Riverside" as R, I, V, E, ... letter names.
+    phonemes = espeak.phonemes("こちらはRiverside Clinicです。", "ja").split()
+    assert "r'Iv3s,aId" in phonemes and "kl'InIk" in phonemes
+    assert "_:'A@" not in " ".join(phonemes)  # the letter name "R"
+    assert phonemes[0].startswith("k,ot_s")  # the Japanese around it stays Japanese

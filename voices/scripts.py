@@ -1,0 +1,63 @@
+"""Text as a voice needs to read it: sentences, and scripts an engine reads better.
+
+Some espeak-ng voices cannot read their language's own script correctly (espeak-ng 1.51):
+its ``cmn`` voice reads Hanzi as tone numbers in English, so Mandarin is fed to the
+``cmn-latn-pinyin`` voice as pinyin with tone numbers (pypinyin); its Japanese voice reads
+kanji as "Chinese letter", so Japanese is fed as hiragana (pykakasi). Only the engine sees
+the converted text: the patient's transcript stays in the native script.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pykakasi
+from pypinyin import Style, lazy_pinyin
+
+__all__ = ["for_script", "sentences"]
+
+# A sentence ends at . ! ? and their CJK, Arabic, Urdu and Devanagari forms, when the
+# mark is followed by a space or the end (so "Dr." inside "Dr. Chen" at a word's end
+# still splits, which only costs a pause; decimals such as "2.5" do not split).
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।])(?:\s+|$)|(?<=[。！？])")
+
+# pykakasi reads a counter kanji after a number on its own ("10時" becomes "10とき",
+# "十時" becomes "ととき"); the hour counter is the one every reminder has, so it is
+# written out first ("十じ" then reads "じゅうじ").
+_HOUR_AFTER_NUMBER = re.compile(r"(?<=[\d〇一二三四五六七八九十])時")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, each stripped, none empty."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def for_script(text: str, script: str) -> str:
+    """``text`` written in the script a voice reads (``""`` leaves it as it is)."""
+    if script == "pinyin":
+        return _pinyin(text)
+    if script == "kana":
+        return _kana(text)
+    return text
+
+
+def _pinyin(text: str) -> str:
+    """Hanzi as tone-numbered pinyin ("ni3 hao3"), what ``cmn-latn-pinyin`` reads.
+
+    Everything that is not Hanzi (digits, Latin names, punctuation) passes through, so
+    espeak-ng still pauses at the Chinese commas and full stops.
+    """
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+
+
+@cache
+def _kakasi() -> pykakasi.kakasi:
+    """One converter per process: loading its dictionary takes about 100 ms."""
+    return pykakasi.kakasi()
+
+
+def _kana(text: str) -> str:
+    """Japanese with kanji read out as hiragana, which espeak-ng's ``ja`` voice speaks."""
+    text = _HOUR_AFTER_NUMBER.sub("じ", text)
+    return "".join(part["hira"] for part in _kakasi().convert(text))
