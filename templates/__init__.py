@@ -19,7 +19,9 @@ from templates.locales import Calendar, LanguageProfile, Title, load_profile
 from templates.privacy import voicemail_findings
 from templates.readability import plain_language_findings, reading_grade
 from templates.render import (
+    CALL_KEYS,
     KEYPAD,
+    KEYPAD_REPLIES,
     KINDS,
     SENTENCE_ENDS,
     VARIANTS,
@@ -28,6 +30,8 @@ from templates.render import (
     available_kinds,
     environment,
     first_name,
+    keypad_replies,
+    keypad_reply,
     languages,
     make_environment,
     render_message,
@@ -49,7 +53,9 @@ from templates.speech import (
 )
 
 __all__ = [
+    "CALL_KEYS",
     "KEYPAD",
+    "KEYPAD_REPLIES",
     "KINDS",
     "SAMPLE_APPOINTMENT",
     "SAMPLE_PREVIOUS_START",
@@ -72,6 +78,8 @@ __all__ = [
     "display_phone",
     "environment",
     "first_name",
+    "keypad_replies",
+    "keypad_reply",
     "languages",
     "load_lexicon",
     "load_profile",

@@ -12,8 +12,10 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "private_words": ["resultado", ...],  # never said on a voicemail
       "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
       "keys": {"#": "numeral", "*": "asterisco"},   # keypad symbols as said aloud
-      "calendar": {...}           # only where Babel has no data (Haitian Creole): the
+      "calendar": {...},          # only where Babel has no data (Haitian Creole): the
                                   # weekday and month names and the order to say them in
+      "keypad_replies": {"confirm": "Thank you. ...", ...}  # said on a call after a key;
+                                  # names: templates.render.KEYPAD_REPLIES
     }
 
 Beside it, an optional ``lexicon.json`` (``templates.lexicon``) fixes how the engine says
@@ -63,6 +65,7 @@ class LanguageProfile:
     ordinal_day: bool = False
     keys: tuple[tuple[str, str], ...] = ()
     calendar: Calendar | None = None
+    keypad_replies: tuple[tuple[str, str], ...] = ()
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -119,6 +122,7 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         ordinal_day=bool(raw.get("ordinal_day", False)),
         keys=tuple((str(k), str(v)) for k, v in raw.get("keys", {}).items()),
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
+        keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
     )
 
 

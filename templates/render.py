@@ -90,6 +90,22 @@ appointment_cancelled means "I got this message": there is nothing left to cance
 ``clinic`` connects the patient to the clinic's call-back number.
 """
 
+CALL_KEYS: dict[str, str] = {"8": "opt_out"}
+"""Keys a live call acts on for every kind besides its menu (KEYPAD): ``opt_out`` puts the
+number on the never-call list. It is offered after the menu (the ``offer_opt_out`` reply),
+not in the message, so the message stays the same on every channel.
+"""
+
+KEYPAD_REPLIES: tuple[str, ...] = (
+    *dict.fromkeys(action for keys in (*KEYPAD.values(), CALL_KEYS) for action in keys.values()),
+    "unknown",
+    "offer_opt_out",
+)
+"""What a call says in each language (``keypad_replies`` in its ``language.json``): after a
+key, the reply named for the key's action (``unknown`` for a key that does nothing), and
+after the menu, ``offer_opt_out``. ``{opt_out}`` in a reply is said as the opt-out key.
+"""
+
 SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟")
 """Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic)."""
 
@@ -219,6 +235,32 @@ def render_message(
         language=language,
         variant=variant,
     )
+
+
+def keypad_reply(language: str, reply: str, *, root: Path = TEMPLATE_ROOT) -> str:
+    """The words a call says for ``reply`` (one of KEYPAD_REPLIES) in ``language``.
+
+    Raises UnknownTemplate when the language or its reply is missing, BrokenTemplate when
+    the reply names a key that does not exist.
+    """
+    profile = load_profile(language, root)
+    if profile is None:
+        raise UnknownTemplate(language, "keypad", reply, f"languages {languages(root)}")
+    text = dict(profile.keypad_replies).get(reply) if reply in KEYPAD_REPLIES else None
+    if text is None:
+        raise UnknownTemplate(language, "keypad", reply, f"replies {KEYPAD_REPLIES}")
+    keys = {action: profile.key_word(key) for key, action in CALL_KEYS.items()}
+    try:
+        return text.format(**keys)
+    except (KeyError, IndexError, ValueError) as err:
+        raise BrokenTemplate(
+            f"{language}/language.json", f"keypad_replies.{reply}: {err!r}"
+        ) from err
+
+
+def keypad_replies(language: str, *, root: Path = TEMPLATE_ROOT) -> dict[str, str]:
+    """Every keypad reply in ``language``, e.g. to speak them all ahead of a call."""
+    return {reply: keypad_reply(language, reply, root=root) for reply in KEYPAD_REPLIES}
 
 
 def first_name(patient_name: str) -> str:

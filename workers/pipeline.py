@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db import Database, utcnow
 from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
-from templates import TemplateError
+from templates import TemplateError, keypad_replies
 from voices import SpokenAudio, VoiceError
 from workers.calling_window import next_allowed
 from workers.channels import PENDING, Channel, ChannelUnavailable, Delivery, Outcome
-from workers.channels.twilio import phrases
 from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
 from workers.webhooks import WebhookSender
@@ -124,7 +123,7 @@ class Pipeline:
             return None
         fmt = FORMAT_FOR_CHANNEL[channel]
         rate = facts["patient"].get("speech_rate", "normal")
-        for text in phrases(language).values():
+        for text in keypad_replies(language).values():
             self.renderer.speaker.speak(text, language, rate, fmt)
         return self.renderer.render(kind, language, "voicemail", facts, fmt).audio
 

@@ -5,9 +5,10 @@ Every request must carry a valid ``X-Twilio-Signature``, checked with Twilio's o
 called, even behind a TLS-terminating proxy); anything else is a 403 and changes nothing.
 Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward.
 
-Keys on the menu: 1 confirm, 2 cancel request (appointments), 9 repeat, 0 talk to the
-clinic, 8 never call this number again. Each key is answered with a short phrase spoken
-in the patient's language.
+Keys: the kind's menu (``templates.KEYPAD``: 1 confirm, 2 cancel request on appointments,
+9 repeat, 0 talk to the clinic) and ``templates.CALL_KEYS`` (8: never call this number
+again). Each key is answered with a short reply in the patient's language
+(``templates.keypad_reply``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
 from service.models import Attempt, Reminder, ReminderEvent, Status
-from templates.render import KEYPAD
+from templates import CALL_KEYS, KEYPAD, UnknownTemplate, keypad_reply
 from workers.channels import Outcome
-from workers.channels.twilio import call_outcome, opt_out, phrases
+from workers.channels.twilio import call_outcome, opt_out
 from workers.pipeline import store_audio
 from workers.rendering import FORMAT_FOR_CHANNEL
 
@@ -34,7 +35,6 @@ GATHER_TIMEOUT_S = 8
 """Seconds Twilio waits for a key after the message before hanging up."""
 TWIML = "application/xml"
 ACTION_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}
-ACK_FOR = {"confirm": "confirmed", "cancel": "cancel_requested"}
 
 
 async def _signed_form(request: Request, services: ServicesDep) -> dict[str, str]:
@@ -66,7 +66,7 @@ def _load(session: Session, attempt_id: str) -> tuple[Attempt, Reminder]:
 
 
 class _Voice:
-    """Audio links for one call: the message, the voicemail, and spoken phrases."""
+    """Audio links for one call: the message, the voicemail, and the keypad replies."""
 
     def __init__(self, services: Services, session: Session, reminder: Reminder) -> None:
         self.services, self.session, self.reminder = services, session, reminder
@@ -76,9 +76,11 @@ class _Voice:
         token = self.services.audio_links.token(audio_key, self.fmt)
         return f"{self.services.settings.public_base_url.rstrip('/')}/v1/audio/{token}"
 
-    def phrase(self, name: str) -> str | None:
-        text = phrases(self.reminder.language).get(name)
-        if text is None:
+    def reply(self, name: str) -> str | None:
+        """A keypad reply's audio; None (the call goes on unsaid) if the language lacks it."""
+        try:
+            text = keypad_reply(self.reminder.language, name)
+        except UnknownTemplate:
             return None
         rate = self.reminder.facts["patient"].get("speech_rate", "normal")
         speaker = self.services.pipeline.renderer.speaker
@@ -90,10 +92,10 @@ class _Voice:
         """The message with its keypad menu; after it, a silent caller is hung up on."""
         action = f"/v1/twilio/gather?attempt={attempt_id}"
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
-        for link in (lead_in and self.phrase(lead_in), self.link(self.reminder.audio_key or "")):
+        for link in (lead_in and self.reply(lead_in), self.link(self.reminder.audio_key or "")):
             if link:
                 gather.play(link)
-        if end := self.phrase("menu_end"):
+        if end := self.reply("offer_opt_out"):
             gather.play(end)
         response.append(gather)
         response.hangup()
@@ -135,33 +137,35 @@ def gather(
     pipeline.settle(session, attempt.id, heard)
     voice = _Voice(services, session, reminder)
     response = VoiceResponse()
-    action = KEYPAD.get(reminder.kind, {}).get(digit)
+    action = (KEYPAD.get(reminder.kind, {}) | CALL_KEYS).get(digit)
     if action in ACTION_STATUS:
         pipeline.settle(session, attempt.id, Outcome(status=ACTION_STATUS[action]))
-        _say(response, voice, ACK_FOR[action])
+        _say(response, voice, action)
         response.hangup()
     elif action == "repeat":
         voice.menu(response, attempt.id, lead_in="repeat")
-    elif digit == "0":
-        _say(response, voice, "connecting")
+    elif action == "clinic":
+        _say(response, voice, "clinic")
         response.dial(reminder.facts["clinic"]["callback_phone"])
-    elif digit == "8":
+    elif action == "opt_out":
         opt_out(session, reminder.facts["patient"]["phone"], "keypad")
         session.add(
             ReminderEvent(
-                reminder_id=reminder.id, status=reminder.status, detail="patient opted out (8)"
+                reminder_id=reminder.id,
+                status=reminder.status,
+                detail=f"patient opted out ({digit})",
             )
         )
-        _say(response, voice, "opted_out")
+        _say(response, voice, "opt_out")
         response.hangup()
     else:
-        voice.menu(response, attempt.id, lead_in="not_understood")
+        voice.menu(response, attempt.id, lead_in="unknown")
     session.commit()
     return _twiml(response)
 
 
-def _say(response: VoiceResponse, voice: _Voice, phrase: str) -> None:
-    if link := voice.phrase(phrase):
+def _say(response: VoiceResponse, voice: _Voice, reply: str) -> None:
+    if link := voice.reply(reply):
         response.play(link)
 
 

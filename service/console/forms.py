@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from service.db import utcnow
 from service.errors import ValidationProblem, validation_problem_from
-from service.schemas import PreviewRequest
-from templates import sample_facts
+from service.schemas import APPOINTMENT_KINDS, PreviewRequest
+from templates import KINDS, sample_facts
 
 LOCAL_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 """What ``<input type="datetime-local">`` sends and shows."""
@@ -30,6 +30,7 @@ FORM_FIELD_FOR = {
     "clinic.callback_phone": "callback_phone",
     "appointment": "appointment_start",
     "appointment.start": "appointment_start",
+    "appointment.previous_start": "previous_start",
     "appointment.provider": "provider",
     "appointment.location": "location",
     "appointment.instructions": "instructions",
@@ -51,6 +52,7 @@ class PreviewForm(BaseModel):
     clinic_name: str = ""
     callback_phone: str = ""
     appointment_start: str = ""
+    previous_start: str = ""
     provider: str = ""
     location: str = ""
     instructions: str = ""
@@ -70,24 +72,26 @@ class PreviewForm(BaseModel):
             },
             "clinic": {"name": self.clinic_name, "callback_phone": self.callback_phone},
         }
-        if self.kind == "appointment_reminder":
+        if self.kind in APPOINTMENT_KINDS:
             body["appointment"] = {
-                "start": self._aware_start(),
+                "start": self._aware(self.appointment_start),
                 "provider": self.provider or None,
                 "location": self.location or None,
                 "instructions": self.instructions or None,
             }
+            if self.kind == "appointment_changed" and self.previous_start:
+                body["appointment"]["previous_start"] = self._aware(self.previous_start)
         elif self.kind == "result_ready":
             body["result"] = {"ordered_by": self.ordered_by or None}
         return body
 
-    def _aware_start(self) -> str:
-        """The local appointment time in the patient's zone; left as typed if either is bad."""
+    def _aware(self, local_minute: str) -> str:
+        """A local time in the patient's zone; left as typed if it or the zone is bad."""
         try:
-            local = datetime.strptime(self.appointment_start, LOCAL_MINUTE_FORMAT)
+            local = datetime.strptime(local_minute, LOCAL_MINUTE_FORMAT)
             return local.replace(tzinfo=ZoneInfo(self.timezone)).isoformat()
         except (ValueError, ZoneInfoNotFoundError):
-            return self.appointment_start
+            return local_minute
 
     def parse(self) -> PreviewRequest:
         """The validated request; raises ``ValidationProblem`` naming form fields."""
@@ -109,24 +113,31 @@ def field_errors(problem: ValidationProblem) -> dict[str, str]:
 def sample_form(current: PreviewForm) -> PreviewForm:
     """``current`` with the facts replaced by ``templates.samples`` sample data.
 
-    The sample appointment is a fixed date; once it has passed it is moved on by whole
-    weeks, so it keeps its weekday and time and the preview is still accepted.
+    The sample appointment is a fixed date; once it has passed it and its previous time are
+    moved on by the same whole weeks, so they keep their weekday and time and the preview is
+    still accepted.
     """
-    kind = current.kind if current.kind in {"appointment_reminder", "result_ready"} else None
-    facts = sample_facts(kind or "appointment_reminder", current.language)
-    start = facts.appointment_start
-    if start is not None:
-        while start <= utcnow():
-            start += timedelta(weeks=1)
-    local_start = start.astimezone(ZoneInfo(facts.timezone)) if start else None
+    kind = current.kind if current.kind in KINDS else KINDS[0]
+    facts = sample_facts(kind, current.language)
+    shift = timedelta()
+    if facts.appointment_start is not None:
+        while facts.appointment_start + shift <= utcnow():
+            shift += timedelta(weeks=1)
+
+    def local(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return (moment + shift).astimezone(ZoneInfo(facts.timezone)).strftime(LOCAL_MINUTE_FORMAT)
+
     return current.model_copy(
         update={
-            "kind": kind or "appointment_reminder",
+            "kind": kind,
             "patient_name": facts.patient_name,
             "timezone": facts.timezone,
             "clinic_name": facts.clinic_name,
             "callback_phone": facts.clinic_phone,
-            "appointment_start": local_start.strftime(LOCAL_MINUTE_FORMAT) if local_start else "",
+            "appointment_start": local(facts.appointment_start),
+            "previous_start": local(facts.previous_start),
             "provider": facts.provider or "",
             "location": facts.location or "",
             "instructions": facts.instructions or "",

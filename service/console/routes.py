@@ -27,10 +27,18 @@ from service.models import ApiKey, Role, Status, audit
 from service.previews import make_preview
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
 from service.security import Caller, find_key
+from templates import KINDS
 
 PAGES = Jinja2Templates(directory=Path(__file__).parent / "pages")
 CONSOLE_ROLES = frozenset({Role.STAFF, Role.ADMIN})
-KIND_OPTIONS = [("appointment_reminder", "Appointment reminder"), ("result_ready", "Results ready")]
+KIND_LABELS = {
+    "appointment_reminder": "Appointment reminder",
+    "appointment_changed": "Appointment changed",
+    "appointment_cancelled": "Appointment cancelled",
+    "result_ready": "Results ready",
+}
+"""How staff read each of ``templates.KINDS``; the options follow KINDS, so none is left out."""
+KIND_OPTIONS = [(kind, KIND_LABELS[kind]) for kind in KINDS]
 VARIANT_OPTIONS = [("call", "Phone call, answered"), ("voicemail", "Voicemail"), ("app", "App")]
 RATE_OPTIONS = [("normal", "Normal"), ("slow", "Slow")]
 

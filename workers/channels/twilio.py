@@ -18,14 +18,11 @@ URLs given to Twilio carry only the attempt id, never anything about the patient
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,7 +57,6 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 RING_TIMEOUT_S = 30
 RETRYABLE_CALL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 FINISHED_CALL_STATUSES = RETRYABLE_CALL_STATUSES | {"completed"}
-PHRASES_FILE = Path(__file__).with_name("phrases.json")
 
 
 class ApiBaseHttpClient(TwilioHttpClient):
@@ -108,13 +104,6 @@ def opt_in(session: Session, phone: str) -> bool:
         return False
     session.delete(row)
     return True
-
-
-@cache
-def phrases(language: str) -> dict[str, str]:
-    """The short spoken acknowledgements for keypresses, in ``language`` (empty if none)."""
-    table: dict[str, dict[str, str]] = json.loads(PHRASES_FILE.read_text(encoding="utf-8"))
-    return table.get(language, {})
 
 
 def call_outcome(

@@ -87,9 +87,11 @@ def test_staff_preview_a_spanish_message_follow_a_reminder_and_sign_out(
     axe.check(page, "sign-in")
     sign_in_by_mouse(page, live_server, keys.staff)
 
+    page.get_by_label("Kind").select_option("appointment_changed")
     page.get_by_label("Language").select_option("es")
     page.get_by_role("button", name="Fill with sample data").click()
     expect(page.get_by_label("Location (optional)")).to_have_value("Segundo piso, consultorio 210")
+    expect(page.get_by_label("Previous date and time (optional)")).not_to_have_value("")
     axe.check(page, "preview form")
     page.get_by_role("button", name="Preview", exact=True).click()
 

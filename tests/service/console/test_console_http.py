@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,15 @@ from sqlalchemy import select, update
 
 from service.app import create_app
 from service.config import Settings
+from service.console.routes import KIND_OPTIONS
 from service.console.sessions import COOKIE_NAME
 from service.db import Database
 from service.models import ApiKey, AuditEntry
+from templates import KINDS
 from tests.conftest import Keys, reminder_body
 from tests.service.console.helpers import csrf_of, sign_in
+
+FORM_VALUE = re.compile(r'<input id="(\w+)" name="\w+" type="[\w-]+" value="([^"]*)"')
 
 
 def preview_form(csrf: str, **changes: str) -> dict[str, str]:
@@ -273,6 +278,77 @@ def test_sample_data_fills_the_form(client: TestClient, keys: Keys) -> None:
     assert page.status_code == 200
     assert 'value="Riverside Clinic"' in page.text and 'id="ordered_by"' in page.text
     assert 'id="appointment_start"' not in page.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_offered_filled_with_its_sample_and_previewed(
+    client: TestClient, keys: Keys, kind: str
+) -> None:
+    csrf = sign_in(client, keys.staff)
+    first = client.get("/console/preview").text
+    assert f'<option value="{kind}"' in first
+    sample = client.post(
+        "/console/preview",
+        data={"csrf_token": csrf, "action": "sample", "kind": kind, "language": "es"},
+    )
+    assert sample.status_code == 200
+    assert f'<option value="{kind}" selected>' in sample.text
+    fields = dict(FORM_VALUE.findall(sample.text))
+    assert fields["clinic_name"] == "Riverside Clinic"
+    assert ("ordered_by" in fields) == (kind == "result_ready")
+    assert ("appointment_start" in fields) == (kind != "result_ready")
+    assert ("previous_start" in fields) == (kind == "appointment_changed")
+    # The sample as shown is a preview the API accepts.
+    preview = client.post(
+        "/console/preview",
+        data={
+            "csrf_token": csrf,
+            "action": "preview",
+            "kind": kind,
+            "language": "es",
+            "variant": "call",
+            "speech_rate": "normal",
+            **fields,
+        },
+    )
+    assert preview.status_code == 200, preview.text
+    assert 'lang="es" id="transcript"' in preview.text and "<audio controls" in preview.text
+
+
+def test_a_changed_appointment_says_both_times_and_checks_the_old_one(
+    client: TestClient, keys: Keys
+) -> None:
+    csrf = sign_in(client, keys.staff)
+    now = datetime.now(UTC)
+    new = (now + timedelta(days=5)).replace(hour=15, minute=0)
+    old = (now + timedelta(days=3)).replace(hour=9, minute=0)
+    changed = preview_form(
+        csrf,
+        kind="appointment_changed",
+        appointment_start=new.strftime("%Y-%m-%dT%H:%M"),
+        previous_start=old.strftime("%Y-%m-%dT%H:%M"),
+    )
+    page = client.post("/console/preview", data=changed)
+    assert page.status_code == 200, page.text
+    assert 'id="previous_start"' in page.text
+    transcript = page.text.split('id="transcript">')[1].split("</blockquote>")[0]
+    assert "at 3 PM" in transcript and "at 9 AM" in transcript
+    # No previous time: still a preview, of the new time only.
+    page = client.post("/console/preview", data=changed | {"previous_start": ""})
+    assert page.status_code == 200
+    transcript = page.text.split('id="transcript">')[1].split("</blockquote>")[0]
+    assert "at 3 PM" in transcript and "9 AM" not in transcript
+    same = changed | {"previous_start": changed["appointment_start"]}
+    page = client.post("/console/preview", data=same)
+    assert page.status_code == 422
+    assert 'id="previous_start-error"' in page.text and "is the same as" in page.text
+    assert 'aria-describedby="previous_start-hint previous_start-error"' in page.text
+    assert 'href="#previous_start"' in page.text
+
+
+def test_the_kind_options_follow_the_templates_kinds() -> None:
+    assert [kind for kind, _ in KIND_OPTIONS] == list(KINDS)
+    assert len({label for _, label in KIND_OPTIONS}) == len(KINDS)
 
 
 @pytest.mark.parametrize("page", ["/console/preview", "/console/reminders", "/console/languages"])
