@@ -3,8 +3,10 @@
 1. Calls dispatched per second by four concurrent workers through ``TwilioChannel.send``
    with the pace unlimited and with 1 call per second shared in Redis; the paced rate must
    hold within 5 %.
-2. Duplicate calls when the worker is SIGKILLed after Twilio accepted the call but before
-   it was saved, over 50 trials (runs the end-to-end test with TELLWELL_KILL_TRIALS=50).
+2. Duplicate calls when the worker (and its RQ work-horse) is SIGKILLed after Twilio
+   accepted the call but before it was saved, over 50 trials: runs the end-to-end test with
+   TELLWELL_KILL_TRIALS=50, which counts the calls the simulator received for each reminder
+   (one reminder per trial, each to its own number) and prints how many were more than one.
 
 Run: ``.venv/bin/python bench/calls.py`` (needs Redis and PostgreSQL like the tests).
 """
@@ -68,14 +70,16 @@ def dispatch_rate(sim: TwilioSimulator, data: Path, cps: float, calls: int) -> f
                 return
             channel.send(
                 Delivery(
-                    f"a{n}",
-                    f"r{n}",
-                    "phone",
-                    "en",
-                    "",
-                    Path("x"),
-                    "audio/wav",
-                    1.0,
+                    attempt_id=f"a{n}",
+                    reminder_id=f"r{n}",
+                    channel="phone",
+                    language="en",
+                    transcript="",
+                    audio_path=Path("x"),
+                    audio_media_type="audio/wav",
+                    duration_s=1.0,
+                    audio_key="x",
+                    audio_format="phone",
                     to=f"+1312555{n:04d}",
                 )
             )
@@ -90,6 +94,7 @@ def dispatch_rate(sim: TwilioSimulator, data: Path, cps: float, calls: int) -> f
 
 
 def kill_trials() -> str:
+    started = time.monotonic()
     done = subprocess.run(
         [
             sys.executable,
@@ -108,8 +113,9 @@ def kill_trials() -> str:
         text=True,
         check=False,
     )
-    found = re.search(r"kill-mid-dial trials=\d+ calls=\d+ duplicates=\d+", done.stdout)
-    return found.group(0) if found else f"FAILED:\n{done.stdout[-3000:]}"
+    found = re.search(r"kill-mid-dial trials=\d+ calls=\d+ duplicates=\d+.*", done.stdout)
+    took = f" in {time.monotonic() - started:.0f} s"
+    return found.group(0) + took if found else f"FAILED{took}:\n{done.stdout[-3000:]}"
 
 
 def main() -> None:

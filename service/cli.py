@@ -52,7 +52,7 @@ def worker(burst: bool) -> None:
 
     from workers import jobs
     from workers.queue import RedisQueue
-    from workers.sweeper import SweeperThread, sweep
+    from workers.sweeper import SweeperProcess, sweep
 
     settings = get_settings()
     if not settings.redis_url:
@@ -69,7 +69,7 @@ def worker(burst: bool) -> None:
         sweep(pipeline)
         rq_worker.work(burst=True)
         return
-    sweeper = SweeperThread(pipeline)
+    sweeper = SweeperProcess(settings)
     sweeper.start()
     try:
         rq_worker.work()

@@ -46,6 +46,8 @@ HTTP_TIMEOUT_S = 15.0
 """Twilio gives a webhook 15 seconds to answer."""
 AUDIO_SIGNATURES = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"OggS")
 START_TIMEOUT_S = 15.0
+HOLD_TIMEOUT_S = 120.0
+"""A held call starts anyway after this, so a failed test cannot leave it waiting."""
 
 
 @cache
@@ -102,6 +104,8 @@ class Scenario:
     """Keys pressed, one per ``<Gather>``, in order."""
     duplicate_callbacks: bool = False
     """Send the final callback twice, and a stale ``ringing`` after it."""
+    hold: threading.Event | None = None
+    """If given, the call stays ``queued`` (no callbacks at all) until this is set."""
 
 
 @dataclass
@@ -338,6 +342,8 @@ class TwilioSimulator:
 
     def _run_call(self, call: SimCall) -> None:
         scenario = call.scenario
+        if scenario.hold is not None and not scenario.hold.wait(HOLD_TIMEOUT_S):
+            self.problems.append(f"call {call.sid} held for over {HOLD_TIMEOUT_S} s")
         started = time.monotonic()
         with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
             call.status = "initiated"

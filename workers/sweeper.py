@@ -6,24 +6,35 @@ lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPD
 RETURNING on ``queued_at``, so several sweepers on several machines do not pile up
 duplicates (a duplicate would be harmless anyway: the job claims the reminder itself). Pending
 status webhooks are claimed and queued the same way (``workers.status_webhooks``).
+
+The API process sweeps in a thread; ``tellwell worker`` sweeps in a process of its own
+(``SweeperProcess``), because RQ forks a work-horse per job and a fork must not happen
+while another thread may hold a lock.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
+from service.config import Settings
 from service.db import utcnow
 from service.models import Reminder, Status, advance
+from workers.jobs import build_pipeline
 from workers.pipeline import Pipeline
 from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB
 from workers.status_webhooks import queue_due_webhooks
 
 log = logging.getLogger(__name__)
+
+SWEEPER_STOP_TIMEOUT_S = 30.0
+"""How long a stopping worker waits for its sweeper process to finish the sweep under way."""
 
 
 @dataclass
@@ -84,8 +95,20 @@ def _expire_late(pipeline: Pipeline, now: datetime) -> list[str]:
         ]
 
 
+def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
+    """Sweep, then ``stop(interval)``, again and again until it returns True."""
+    while True:
+        try:
+            sweep(pipeline)
+        except Exception as err:
+            # Keep sweeping: a database blip must not stop recovery for good.
+            log.error("sweep failed: %s", type(err).__name__)
+        if stop(pipeline.settings.sweep_interval_s):
+            return
+
+
 class SweeperThread(threading.Thread):
-    """Runs ``sweep`` every interval until stopped; one per worker or embedded process."""
+    """Runs ``sweep`` every interval until stopped; for a process that never forks (the API)."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         super().__init__(name="tellwell-sweeper", daemon=True)
@@ -93,15 +116,44 @@ class SweeperThread(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        while True:
-            try:
-                sweep(self.pipeline)
-            except Exception as err:
-                # Keep sweeping: a database blip must not stop recovery for good.
-                log.error("sweep failed: %s", type(err).__name__)
-            if self.stopping.wait(self.pipeline.settings.sweep_interval_s):
-                return
+        sweep_until(self.pipeline, self.stopping.wait)
 
     def stop(self) -> None:
         self.stopping.set()
         self.join()
+
+
+class SweeperProcess:
+    """Runs ``sweep`` every interval in a spawned process; for ``tellwell worker``.
+
+    RQ forks a work-horse for every job. A sweeper thread in the forking process may hold a
+    lock at that instant (SQLAlchemy's mapper set-up mutex, a connection pool's lock); the
+    horse inherits it held, waits on it forever, and the job hangs until RQ's job timeout.
+    A spawned process shares no lock with the worker, and ends by itself if the worker dies.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.stopping = context.Event()
+        self.process = context.Process(
+            target=_sweep_in_child,
+            args=(settings, self.stopping),
+            name="tellwell-sweeper",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.process.join(SWEEPER_STOP_TIMEOUT_S)
+
+
+def _sweep_in_child(settings: Settings, stopping: threading.Event) -> None:
+    worker = multiprocessing.parent_process()
+
+    def stop(interval_s: float) -> bool:
+        return stopping.wait(interval_s) or (worker is not None and not worker.is_alive())
+
+    sweep_until(build_pipeline(settings), stop)

@@ -7,10 +7,28 @@ signed callbacks (``service/api/twilio.py``), so ``send`` returns a ``pending`` 
 
 Never a second call by mistake: the attempt row exists before ``calls.create``. If the
 worker dies after Twilio took the call but before the call's id was saved, ``reconcile``
-finds the call at Twilio (same number, from our number, created after the attempt began)
-before anything is dialled again. A 5xx or a dropped connection on create is just as
-ambiguous, so it too is reconciled before create is tried again; a 429 created nothing
-and is retried after its ``Retry-After``.
+looks the call up at Twilio before anything is dialled again. A 5xx or a dropped
+connection on create is just as ambiguous, so it too is reconciled before create is tried
+again; a 429 created nothing and is retried after its ``Retry-After``.
+
+How reconcile recognises the call, and what that costs:
+
+- Usually exactly: Twilio's first status callback (``initiated``, within about a second)
+  carries the call's id and our attempt id, and is saved on the attempt; reconcile then
+  fetches that call by id.
+- If no callback has arrived yet (Twilio still queueing, or our API down as well), Twilio's
+  call record carries nothing of ours to match on: no attempt id, no custom field. So
+  reconcile takes the calls to the patient's number from our number created since the
+  attempt began (less ``CLOCK_SKEW_S``), drops every call already recorded on another
+  attempt (that call is certainly not this one's), and takes the earliest left.
+  It can still pick the wrong call only when several attempts for the same number, each
+  unrecorded, overlap: say two reminders for one patient both lost mid-dial within
+  minutes. Then each adopts a call that really happened, so the patient is still called
+  once per attempt, never twice; what can be wrong is which reminder's outcome a call
+  reports, until its callbacks (which name the right attempt) arrive. Picking the
+  wrong call can never cause a redial; missing the call would, so the match leans wide:
+  clock skew allowed, and a call the account placed outside Tellwell to the same number
+  in that window would be taken for ours (and the patient not called again).
 
 URLs given to Twilio carry only the attempt id, never anything about the patient.
 """
@@ -229,10 +247,12 @@ class TwilioChannel:
                 recent = self.client.calls.list(
                     to=dial.to, from_=self.settings.twilio_from_number, limit=RECONCILE_LOOKBACK
                 )
-                matches = [c for c in recent if c.date_created and c.date_created >= earliest]
-                if not matches:
+                since = [c for c in recent if c.date_created and c.date_created >= earliest]
+                taken = self._recorded_elsewhere(attempt_id, [str(c.sid) for c in since])
+                unclaimed = [c for c in since if str(c.sid) not in taken]
+                if not unclaimed:
                     return None
-                call = max(matches, key=lambda c: c.date_created)
+                call = min(unclaimed, key=lambda c: c.date_created)
         except TwilioException as err:
             # Unknown is not "never sent": leave the lease to lapse and ask again later.
             raise ChannelUnavailable("could not look the call up at Twilio") from err
@@ -240,6 +260,19 @@ class TwilioChannel:
             raise ChannelUnavailable("could not look the call up at Twilio") from err
         duration = float(call.duration) if call.duration else None
         return call_outcome(str(call.status), call.answered_by, str(call.sid), duration)
+
+    def _recorded_elsewhere(self, attempt_id: str, call_sids: list[str]) -> set[str]:
+        """Which of these calls other attempts already own."""
+        if not call_sids:
+            return set()
+        with self.db.session() as session:
+            return set(
+                session.scalars(
+                    select(Attempt.provider_ref).where(
+                        Attempt.provider_ref.in_(call_sids), Attempt.id != attempt_id
+                    )
+                )
+            )
 
     def _dial(self, attempt_id: str) -> _Dial | None:
         with self.db.session() as session:

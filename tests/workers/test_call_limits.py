@@ -1,0 +1,168 @@
+"""The call limits and the lost-call lookup, decided against real records without waiting days.
+
+Earlier calls are written with the times they would have had; the retry decision then runs
+through ``Pipeline.settle`` exactly as a Twilio callback drives it. The lookup runs the
+real ``TwilioChannel`` against the Twilio simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from service.app import create_app
+from service.config import Settings
+from service.db import utcnow
+from service.models import Attempt, Reminder, Status
+from tests.conftest import Keys, reminder_body
+from tests.twilio_sim import TwilioSimulator
+from workers import jobs
+from workers.channels import PENDING, Delivery, Outcome
+from workers.channels.twilio import TwilioChannel
+from workers.pacing import Pacer
+
+DAY = timedelta(days=1)
+BACKOFF = timedelta(minutes=10)
+BUSY = Outcome(status=Status.FAILED, provider_ref=None, detail="busy", retryable=True)
+
+
+@pytest.fixture
+def phone_client(make_settings: Callable[..., Settings], keys: Keys) -> Iterator[TestClient]:
+    settings = make_settings(
+        calls_per_day=2, calls_per_week=3, call_retry_backoff_s=BACKOFF.total_seconds()
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def dispatching_reminder(client: TestClient, keys: Keys) -> str:
+    """A phone reminder mid-dispatch (sent tomorrow, so no worker touches it meanwhile)."""
+    body = reminder_body(send_at=(utcnow() + DAY).isoformat())
+    answer = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+    with jobs.pipeline().db.session() as session:
+        session.execute(
+            update(Reminder).where(Reminder.id == reminder_id).values(status=Status.DISPATCHING)
+        )
+    return reminder_id
+
+
+def dialled(session: Session, reminder_id: str, at: datetime, outcome: str | None) -> Attempt:
+    attempt = Attempt(
+        reminder_id=reminder_id,
+        channel="twilio",
+        started_at=at,
+        provider_ref=f"CA{at.timestamp():032.0f}",
+        outcome=outcome,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def busy_now_after(
+    client: TestClient, keys: Keys, *earlier: timedelta
+) -> tuple[Reminder, datetime]:
+    """Calls ``earlier`` ago were busy; the call placed just now is busy too: what next?"""
+    reminder_id = dispatching_reminder(client, keys)
+    pipeline = jobs.pipeline()
+    now = utcnow()
+    with pipeline.db.session() as session:
+        for ago in earlier:
+            dialled(session, reminder_id, now - ago, "busy")
+        current = dialled(session, reminder_id, now, None)
+        pipeline.settle(session, current.id, BUSY)
+    with pipeline.db.session() as session:
+        reminder = session.get_one(Reminder, reminder_id)
+        session.expunge(reminder)
+        return reminder, now
+
+
+def test_second_call_within_a_day_waits_only_the_backoff(
+    phone_client: TestClient, keys: Keys
+) -> None:
+    reminder, now = busy_now_after(phone_client, keys)
+    assert reminder.status == Status.DISPATCHING
+    assert reminder.lease_until is not None
+    assert now + BACKOFF <= reminder.lease_until < now + BACKOFF + timedelta(seconds=5)
+
+
+def test_third_call_waits_a_day_after_the_first_of_the_last_two(
+    phone_client: TestClient, keys: Keys
+) -> None:
+    # 2 a day: busy 5 h ago and now, so the next call may come 24 h after the one 5 h ago.
+    reminder, now = busy_now_after(phone_client, keys, timedelta(hours=5))
+    assert reminder.status == Status.DISPATCHING
+    assert reminder.lease_until == now - timedelta(hours=5) + DAY
+    assert "calling again after" in (reminder.events[-1].detail or "")
+
+
+def test_a_call_more_than_a_day_ago_does_not_count_for_the_day(
+    phone_client: TestClient, keys: Keys
+) -> None:
+    reminder, now = busy_now_after(phone_client, keys, timedelta(hours=25))
+    assert reminder.lease_until is not None
+    assert reminder.lease_until < now + BACKOFF + timedelta(seconds=5)
+
+
+def test_weekly_limit_ends_the_reminder_failed(phone_client: TestClient, keys: Keys) -> None:
+    reminder, _ = busy_now_after(phone_client, keys, timedelta(days=6), timedelta(days=3))
+    assert reminder.status == Status.FAILED
+    assert "no more calls allowed" in (reminder.events[-1].detail or "")
+
+
+def test_lost_call_lookup_skips_a_call_another_attempt_owns(
+    make_settings: Callable[..., Settings], keys: Keys
+) -> None:
+    """Two reminders for one patient: the first one's call, already recorded, is not taken
+    for the second one's lost call; the second one's own call is."""
+    sim = TwilioSimulator("AC" + "3" * 32, "sim-token", place_calls=False).start()
+    settings = make_settings(
+        twilio_account_sid=sim.account_sid,
+        twilio_auth_token=sim.auth_token,
+        twilio_from_number="+13125550199",
+        twilio_api_base=sim.url,
+    )
+    try:
+        with TestClient(create_app(settings)) as client:
+            first, second = dispatching_reminder(client, keys), dispatching_reminder(client, keys)
+            channel = TwilioChannel(settings, jobs.pipeline().db, Pacer(0))
+            with jobs.pipeline().db.session() as session:
+                owned = Attempt(reminder_id=first, channel="twilio")
+                lost = Attempt(reminder_id=second, channel="twilio")
+                session.add_all([owned, lost])
+            placed = channel.send(delivery(owned.id, first))
+            with jobs.pipeline().db.session() as session:
+                session.get_one(Attempt, owned.id).provider_ref = placed.provider_ref
+            assert channel.reconcile(lost.id) is None  # only the other attempt's call exists
+
+            channel.send(delivery(lost.id, second))  # the worker dies before saving this
+            found = channel.reconcile(lost.id)
+            assert found is not None and found.status == PENDING
+            (own_call,) = [c for c in sim.calls.values() if c.sid != placed.provider_ref]
+            assert found.provider_ref == own_call.sid
+    finally:
+        sim.stop()
+
+
+def delivery(attempt_id: str, reminder_id: str) -> Delivery:
+    return Delivery(
+        attempt_id=attempt_id,
+        reminder_id=reminder_id,
+        channel="phone",
+        language="es",
+        transcript="",
+        audio_path=Path("unused"),
+        audio_media_type="audio/wav",
+        duration_s=1.0,
+        audio_key="unused",
+        audio_format="phone",
+        to=reminder_body()["patient"]["phone"],
+    )
