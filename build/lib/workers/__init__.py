@@ -1,1 +1,0 @@
-"""The way from an accepted reminder to a delivered one: jobs, queue, sweeper, channels."""
