@@ -52,6 +52,31 @@ TABLES = (
     "opt_outs",
 )
 WAIT_STEP_S = 0.05
+LAUNCH_LANGUAGES = (
+    "en",
+    "es",
+    "zh",
+    "yue",
+    "vi",
+    "ar",
+    "ko",
+    "ru",
+    "fr",
+    "ht",
+    "pt",
+    "pl",
+    "hi",
+    "ur",
+    "fa",
+    "de",
+    "it",
+    "bn",
+    "ja",
+    "tl",
+    "so",
+)
+"""The languages a clinic needs at launch (issue 6): every one has templates; all but
+Somali, which no engine here speaks, have a voice."""
 
 
 def _postgres_db_name() -> str:

@@ -7,7 +7,6 @@ The message arrives the way an app backend gets it: from a signed app webhook's 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,20 +14,9 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from service.config import Settings
+from tests.browser import axe_violations, blocking, launch
 from tests.conftest import Keys, LiveServer, reminder_body, wait_for
 from tests.webhook_receiver import SECRET, Receiver
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture
@@ -41,7 +29,7 @@ def settings(make_settings: Callable[..., Settings], receiver: Receiver) -> Sett
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = launch(playwright)
         yield launched
         launched.close()
 
@@ -73,11 +61,8 @@ def test_the_listen_page_passes_axe_and_plays_by_keyboard(
     assert page.get_attribute("html", "lang") == "es"
     assert page.inner_text("#transcript").strip() == delivered["transcript"]
 
-    page.add_script_tag(path=str(AXE_JS))
-    results = page.evaluate("async () => await axe.run(document)")
-    assert results["passes"], "axe ran its checks"
-    blocking = [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
-    assert blocking == [], [(v["id"], v["help"]) for v in blocking]
+    serious = blocking(axe_violations(page))
+    assert serious == [], [(v["id"], v["help"]) for v in serious]
 
     duration = page.wait_for_function(
         "() => { const a = document.getElementById('player');"
