@@ -3,7 +3,7 @@
 1. Calls dispatched per second by four concurrent workers through ``TwilioChannel.send``
    with the pace unlimited and with 1 call per second shared in Redis; the paced rate must
    hold within 5 %.
-2. Duplicate calls when the worker (and its RQ work-horse) is SIGKILLed after Twilio
+2. Duplicate calls when the worker (and all it started) is SIGKILLed after Twilio
    accepted the call but before it was saved, over 50 trials: runs the end-to-end test with
    TELLWELL_KILL_TRIALS=50, which counts the calls the simulator received for each reminder
    (one reminder per trial, each to its own number) and prints how many were more than one.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -46,8 +45,13 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker with a sweeper; start as many as you like on one Redis."""
-    from rq import Worker
+    """Run an RQ worker with a sweeper; start as many as you like on one Redis.
+
+    Jobs run in this process (RQ's SimpleWorker, no fork per job), so a voice model is
+    loaded once and serves every job. A job that takes the process down loses nothing:
+    the reminder's lease lapses and the sweeper enqueues it again.
+    """
+    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from workers import jobs
@@ -59,10 +63,8 @@ def worker(burst: bool) -> None:
         raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
     pipeline = jobs.build_pipeline(settings)
     jobs.install(pipeline)
-    # A forked work-horse must not share the parent's database connections.
-    os.register_at_fork(after_in_child=lambda: pipeline.db.engine.dispose(close=False))
     assert isinstance(pipeline.queue, RedisQueue)
-    rq_worker = Worker(
+    rq_worker = SimpleWorker(
         [pipeline.queue.rq], connection=pipeline.queue.connection, serializer=JSONSerializer
     )
     if burst:

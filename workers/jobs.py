@@ -2,8 +2,8 @@
 
 A job gets a reminder id (or a webhook delivery id) and nothing else. The collaborators
 (database, queue, speaker, channels) belong to the process: the API's lifespan or
-``tellwell worker`` installs them with ``install``; a forked RQ work-horse builds its own
-on first use.
+``tellwell worker`` installs them with ``install``; any other process builds its own on
+first use.
 """
 
 from __future__ import annotations

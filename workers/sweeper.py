@@ -8,8 +8,8 @@ duplicates (a duplicate would be harmless anyway: the job claims the reminder it
 status webhooks are claimed and queued the same way (``workers.status_webhooks``).
 
 The API process sweeps in a thread; ``tellwell worker`` sweeps in a process of its own
-(``SweeperProcess``), because RQ forks a work-horse per job and a fork must not happen
-while another thread may hold a lock.
+(``SweeperProcess``), so a long job never delays recovery and no fork (RQ's forking
+worker, a voice engine's child) can inherit a lock a sweeper thread holds.
 """
 
 from __future__ import annotations
@@ -126,10 +126,10 @@ class SweeperThread(threading.Thread):
 class SweeperProcess:
     """Runs ``sweep`` every interval in a spawned process; for ``tellwell worker``.
 
-    RQ forks a work-horse for every job. A sweeper thread in the forking process may hold a
-    lock at that instant (SQLAlchemy's mapper set-up mutex, a connection pool's lock); the
-    horse inherits it held, waits on it forever, and the job hangs until RQ's job timeout.
-    A spawned process shares no lock with the worker, and ends by itself if the worker dies.
+    Seen here with RQ's forking worker: a sweeper thread held a lock (SQLAlchemy's mapper
+    set-up mutex, a connection pool's lock) at the instant of a fork, the child inherited
+    it held and waited forever. A spawned process shares no lock with the worker, keeps
+    sweeping while a long job runs, and ends by itself if the worker dies.
     """
 
     def __init__(self, settings: Settings) -> None:

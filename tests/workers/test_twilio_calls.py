@@ -328,8 +328,8 @@ def descendants(pid: int) -> list[int]:
 def kill_tree(pid: int) -> None:
     """SIGKILL a worker and everything it started, as a machine losing power would.
 
-    Killing the worker's process group is not enough: RQ puts each work-horse, the process
-    actually placing the call, in a process group of its own.
+    Everything, not just the process group: a forking RQ worker puts each work-horse, the
+    process placing the call, in a process group of its own.
     """
     for victim in [*descendants(pid), pid]:
         with contextlib.suppress(ProcessLookupError):
@@ -355,7 +355,7 @@ def kill_mid_dial_trial(
     killed: list[str] = []
 
     def kill(call: SimCall) -> None:
-        # Runs inside the create request: the work-horse is still waiting for Twilio's answer.
+        # Runs inside the create request: the worker is still waiting for Twilio's answer.
         kill_tree(worker.pid)
         killed.append(call.sid)
 
