@@ -35,6 +35,7 @@ from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
 from service.security import AUDIO_PATH, LISTEN_PATH, Caller
 from workers.calling_window import next_allowed
 from workers.rendering import Renderer
+from workers.webhooks import TargetRefused, TargetUnresolved, check_target
 
 IDEMPOTENCY_CLAIM_TTL_S = 60
 """A claim older than this with no answer belongs to a request that died; it may be retaken."""
@@ -86,6 +87,24 @@ def _kind_blocks(request: MessageRequest) -> list[FieldError]:
                 FieldError("appointment.previous_start", "is the same as appointment.start")
             )
     return errors
+
+
+def check_callback_url(request: ReminderRequest, settings: Settings) -> None:
+    """Refuse at once a callback URL that status webhooks would be refused for.
+
+    A host that does not resolve from here is accepted: the scheduler's DNS may differ,
+    and every webhook checks its target again before it is sent.
+    """
+    if request.callback_url is None:
+        return
+    try:
+        check_target(
+            str(request.callback_url), allow_private=settings.webhook_allow_private_targets
+        )
+    except TargetUnresolved:
+        return
+    except TargetRefused as err:
+        raise ValidationProblem([FieldError("callback_url", f"is refused: {err}")]) from err
 
 
 def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:

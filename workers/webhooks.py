@@ -13,6 +13,7 @@ Exception tree::
 
     WebhookError        root
     ├── TargetRefused   not an http(s) URL, or it names a non-public address; nothing sent
+    │   └── TargetUnresolved  the host name does not resolve (now)
     └── DeliveryFailed  the receiver answered non-2xx, timed out or could not be reached
 """
 
@@ -46,6 +47,10 @@ class TargetRefused(WebhookError):
     """The URL may not be sent to; no request was made."""
 
 
+class TargetUnresolved(TargetRefused):
+    """The host name did not resolve (now): nothing sent; it may resolve later."""
+
+
 class DeliveryFailed(WebhookError):
     """The request was made (or tried) and did not succeed; safe to try again."""
 
@@ -61,7 +66,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
         port = parts.port or DEFAULT_PORTS[parts.scheme]
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError) as err:
-        raise TargetRefused("the host does not resolve") from err
+        raise TargetUnresolved("the host does not resolve") from err
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

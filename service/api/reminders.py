@@ -15,6 +15,7 @@ from service.reminders import (
     PAGE_LIMIT_DEFAULT,
     PAGE_LIMIT_MAX,
     cancel_reminder,
+    check_callback_url,
     check_message,
     create_reminder,
     first_send_time,
@@ -40,6 +41,7 @@ def post_reminder(
     ] = None,
 ) -> JSONResponse:
     check_message(body, services.pipeline.renderer, need_contact=True)
+    check_callback_url(body, services.settings)
     send_at = first_send_time(body, services.settings)
     created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
     if created.reminder_id is not None and send_at <= utcnow():

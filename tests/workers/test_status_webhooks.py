@@ -129,12 +129,33 @@ def test_webhooks_wait_in_the_database_until_a_process_can_send_them(
     assert {r.payload["data"]["id"] for r in receiver.accepted()} == {reminder_id}
 
 
-def test_a_callback_to_a_private_address_is_refused_without_traffic(
+def test_a_callback_to_a_private_address_is_refused_at_creation(
     make_settings: Callable[..., Settings], keys: Keys, receiver: Receiver
 ) -> None:
     settings = make_settings(client_webhook_secret=SECRET)  # private targets not allowed
     with TestClient(create_app(settings)) as client:
+        body = reminder_body(callback_url=receiver.url)
+        refused = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+        # A name that does not resolve here is accepted: the scheduler's DNS may differ.
+        elsewhere = reminder_body(callback_url="https://scheduler.example.invalid/hooks")
+        accepted = client.post("/v1/reminders", json=elsewhere, headers=keys.header(keys.scheduler))
+    assert refused.status_code == 422
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "callback_url" and "non-public address" in error["message"]
+    assert accepted.status_code == 202
+    assert receiver.requests == []
+
+
+def test_a_callback_that_turns_private_later_is_refused_without_traffic(
+    make_settings: Callable[..., Settings], keys: Keys, receiver: Receiver
+) -> None:
+    accepting = make_settings(webhook_allow_private_targets=True)  # no secret: nothing sent
+    with TestClient(create_app(accepting)) as client:
         post(client, keys, receiver)
+        wait_for(lambda: len(stored(accepting)) == 4)
+    # The process that sends checks the target again, as for a name now pointing inward.
+    settings = make_settings(client_webhook_secret=SECRET)
+    with TestClient(create_app(settings)):
         rows = wait_for(lambda: all_done(stored(settings), count=4))
     assert {r.outcome for r in rows} == {"abandoned"}
     assert all(r.last_error and r.last_error.startswith("refused") for r in rows)
