@@ -25,6 +25,7 @@ import pytest
 import redis
 import uvicorn
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
 
 from service.app import create_app
@@ -32,6 +33,7 @@ from service.config import Settings
 from service.db import Database
 from service.models import Role
 from service.security import issue_key
+from tests.browser import launch
 from tests.webhook_receiver import Receiver, running_receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -281,3 +283,12 @@ def receiver() -> Iterator[Receiver]:
     """A signature-checking webhook receiver on loopback (see tests/webhook_receiver.py)."""
     with running_receiver() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, shared by a module's page tests (see tests/browser.py)."""
+    with sync_playwright() as playwright:
+        launched = launch(playwright)
+        yield launched
+        launched.close()

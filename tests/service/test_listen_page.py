@@ -6,15 +6,15 @@ The message arrives the way an app backend gets it: from a signed app webhook's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from service.config import Settings
-from tests.browser import axe_violations, blocking, launch
+from tests.browser import axe_violations, blocking
 from tests.conftest import Keys, LiveServer, reminder_body, wait_for
 from tests.webhook_receiver import SECRET, Receiver
 
@@ -24,14 +24,6 @@ def settings(make_settings: Callable[..., Settings], receiver: Receiver) -> Sett
     return make_settings(
         app_webhook_url=receiver.url, app_webhook_secret=SECRET, webhook_allow_private_targets=True
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = launch(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -38,10 +38,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def run_burst_worker(settings: Settings) -> None:
+def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> None:
+    """A real ``tellwell worker --burst`` in its own process, sharing our records."""
     done = subprocess.run(
         [sys.executable, "-m", "service", "worker", "--burst"],
-        env=worker_env(settings),
+        env=env or worker_env(settings),
         capture_output=True,
         text=True,
         timeout=120,

@@ -28,7 +28,7 @@ from service.db import Database
 from service.models import Attempt
 from tests.conftest import Keys, LiveServer, free_port, reminder_body, wait_for
 from tests.twilio_sim import Scenario, SimCall, TwilioSimulator
-from tests.workers.test_end_to_end import worker_env
+from tests.workers.test_end_to_end import run_burst_worker, worker_env
 
 pytestmark = [pytest.mark.redis]
 
@@ -83,15 +83,7 @@ def phone_env(settings: Settings) -> dict[str, str]:
 
 
 def run_phone_worker(settings: Settings) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "worker", "--burst"],
-        env=phone_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_burst_worker(settings, phone_env(settings))
 
 
 def create(live: LiveServer, keys: Keys, **changes: Any) -> str:

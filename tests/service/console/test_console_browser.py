@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import ARTIFACTS_DIR, axe_violations, blocking, launch
+from tests.browser import ARTIFACTS_DIR, axe_violations, blocking
 from tests.conftest import Keys, LiveServer, reminder_body, wait_for
 
 # Browser tests run on SQLite only; the HTTP tests cover both databases.
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 PAGE_TIMEOUT_MS = 30_000
 """Generous: the first preview renders speech while the other test process also works."""
 MAX_TABS = 60
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
