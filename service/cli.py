@@ -79,6 +79,25 @@ def worker(burst: bool) -> None:
         sweeper.stop()
 
 
+@main.command("purge-audio")
+@click.option(
+    "--unused-days",
+    type=float,
+    default=None,
+    help="Remove audio unused this many days (default TELLWELL_AUDIO_RETENTION_DAYS).",
+)
+def purge_audio_command(unused_days: float | None) -> None:
+    """Delete rendered audio no longer needed; its links then answer 410 Gone."""
+    from datetime import timedelta
+
+    from workers.retention import purge_audio
+
+    settings = get_settings()
+    days = settings.audio_retention_days if unused_days is None else unused_days
+    report = purge_audio(Database.from_settings(settings), settings.audio_dir, timedelta(days=days))
+    click.echo(f"removed {report.files_removed} files; {report.records_marked} links now gone")
+
+
 @main.group()
 def keys() -> None:
     """Manage API keys."""

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21
     max_body_bytes: int = 64 * 1024
+    audio_retention_days: int = 30
+    """``tellwell purge-audio`` removes audio unused this long (rendered messages are PHI)."""
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = Field(default_factory=lambda: SecretStr(""))
     twilio_from_number: str = ""

@@ -294,7 +294,9 @@ class Speaker:
         )
         path = self._cache_dir / key[:2] / f"{key}.wav"
         try:
-            return read_wav(path.read_bytes())
+            speech = read_wav(path.read_bytes())
+            _mark_used(path)
+            return speech
         except (OSError, EncodingFailed):
             pass
         speech = read_wav(
@@ -304,6 +306,12 @@ class Speaker:
         )
         _store(path, to_wav(speech), speech.duration_s)
         return speech
+
+
+def _mark_used(path: Path) -> None:
+    """A cache hit renews the file's time, so a retention purge removes only unused audio."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 def _sidecar(path: Path) -> Path:
@@ -324,6 +332,7 @@ def _cached_duration(path: Path, fmt: AudioFormat) -> float | None:
     try:
         facts = json.loads(_sidecar(path).read_text(encoding="utf-8"))
         if facts["size_bytes"] == size:
+            _mark_used(path)
             return float(facts["duration_s"])
         return None
     except (OSError, ValueError, KeyError, TypeError):

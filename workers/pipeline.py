@@ -347,7 +347,10 @@ class Pipeline:
 
 def store_audio(session: Session, audio: SpokenAudio) -> None:
     """Record a rendered file once; the same content key is shared by every reminder."""
-    if session.get(AudioAsset, (audio.key, audio.format.value)) is not None:
+    known = session.get(AudioAsset, (audio.key, audio.format.value))
+    if known is not None:
+        if known.purged_at is not None:  # purged, then needed and spoken again
+            known.purged_at, known.path = None, str(audio.path)
         return
     try:
         with session.begin_nested():

@@ -103,3 +103,11 @@ def test_render_refuses_an_unknown_language(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "cannot render" in done.stderr
+
+
+def test_purge_audio_reports_what_it_removed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    assert tellwell("migrate", data_dir=tmp_path, database_url=url).returncode == 0
+    done = tellwell("purge-audio", "--unused-days", "0", data_dir=tmp_path, database_url=url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "removed 0 files; 0 links now gone"
