@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.config import Settings
 from service.db import Database
+from service.links import Links
 from tests.twilio_sim import TwilioSimulator
 from workers.channels import Delivery
 from workers.channels.twilio import TwilioChannel
@@ -54,8 +55,9 @@ def dispatch_rate(sim: TwilioSimulator, data: Path, cps: float, calls: int) -> f
     db = Database.from_settings(settings)
     db.migrate()
     key = f"bench:pace:{time.monotonic_ns()}"
+    links = Links(settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s)
     channels = [
-        TwilioChannel(settings, db, Pacer(cps, redis.Redis.from_url(REDIS_URL), key))
+        TwilioChannel(settings, db, Pacer(cps, redis.Redis.from_url(REDIS_URL), key), links)
         for _ in range(WORKERS)
     ]
     sim.create_requests.clear()

@@ -13,17 +13,22 @@ from fastapi import FastAPI
 
 from service import console, listen
 from service.api import audio, health, languages, opt_outs, previews, reminders, twilio
+from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
-from service.reminders import LinkBuilder
-from service.security import AudioLinks, KeyRing, ListenLinks
+from service.security import KeyRing
 from workers import jobs
 from workers.sweeper import SweeperThread
 
 
-def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_sweeper: bool | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> FastAPI:
     """The app; ``run_sweeper`` defaults to on for the in-process queue, off with Redis."""
     settings = settings or get_settings()
     sweeper_wanted = (not settings.redis_url) if run_sweeper is None else run_sweeper
@@ -31,16 +36,13 @@ def create_app(settings: Settings | None = None, *, run_sweeper: bool | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_settings(settings)
-        pipeline = jobs.build_pipeline(settings, db)
+        pipeline = jobs.build_pipeline(settings, db, clock)
         jobs.install(pipeline)
         app.state.services = Services(
             settings=settings,
             db=db,
             pipeline=pipeline,
-            links=LinkBuilder(settings.public_base_url),
-            audio_links=AudioLinks(settings.signing_key(), settings.audio_link_ttl_s),
-            listen_links=ListenLinks(settings.signing_key(), settings.audio_link_ttl_s),
-            key_ring=KeyRing(),
+            key_ring=KeyRing(clock=clock.monotonic),
         )
         sweeper = SweeperThread(pipeline) if sweeper_wanted else None
         if sweeper:

@@ -20,9 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from service.config import Settings
 from service.db import Database
 from service.errors import Problem
+from service.links import Links
 from service.models import Role
-from service.reminders import LinkBuilder
-from service.security import AudioLinks, Caller, KeyRing, ListenLinks
+from service.security import Caller, KeyRing
 from workers.pipeline import Pipeline
 
 
@@ -33,10 +33,12 @@ class Services:
     settings: Settings
     db: Database
     pipeline: Pipeline
-    links: LinkBuilder
-    audio_links: AudioLinks
-    listen_links: ListenLinks
     key_ring: KeyRing
+
+    @property
+    def links(self) -> Links:
+        """The one link builder, shared with the pipeline's channels."""
+        return self.pipeline.links
 
 
 async def _services(request: Request) -> Services:

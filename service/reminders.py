@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +20,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.call_policy import CallPolicy
 from service.config import Settings
 from service.db import utcnow
 from service.errors import FieldError, Problem, ValidationProblem
+from service.links import Links
 from service.models import (
     CANCELLABLE,
     IdempotencyRecord,
@@ -32,10 +35,8 @@ from service.models import (
     new_id,
 )
 from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
-from service.security import AUDIO_PATH, LISTEN_PATH, Caller
-from workers.calling_window import next_allowed
-from workers.rendering import Renderer
-from workers.webhooks import TargetRefused, TargetUnresolved, check_target
+from service.security import Caller
+from service.webhook_targets import TargetRefused, TargetUnresolved, check_target
 
 IDEMPOTENCY_CLAIM_TTL_S = 60
 """A claim older than this with no answer belongs to a request that died; it may be retaken."""
@@ -45,14 +46,19 @@ REMINDER_EVENTS = Reminder.metadata.tables["reminder_events"]
 PAGE_LIMIT_DEFAULT = 50
 
 
-def check_message(request: MessageRequest, renderer: Renderer, *, need_contact: bool) -> None:
-    """The checks that span fields or depend on the configuration; raises ValidationProblem."""
+def check_message(
+    request: MessageRequest, offered: Mapping[str, Sequence[str]], *, need_contact: bool
+) -> None:
+    """The checks that span fields or depend on the configuration; raises ValidationProblem.
+
+    ``offered`` is what the running configuration can write and speak: the kinds of each
+    language, by code.
+    """
     errors: list[FieldError] = []
-    language = renderer.language(request.language)
-    if language is None:
-        codes = sorted(lang.voice.code for lang in renderer.languages())
-        errors.append(FieldError("language", f"must be one of: {', '.join(codes)}"))
-    elif request.kind not in language.kinds:
+    kinds = offered.get(request.language)
+    if kinds is None:
+        errors.append(FieldError("language", f"must be one of: {', '.join(sorted(offered))}"))
+    elif request.kind not in kinds:
         errors.append(FieldError("kind", f"is not available in language {request.language!r}"))
     errors.extend(_kind_blocks(request))
     if need_contact:
@@ -110,12 +116,7 @@ def check_callback_url(request: ReminderRequest, settings: Settings) -> None:
 def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
     send_at = request.send_at or utcnow()
     if request.channel == "phone":
-        send_at = next_allowed(
-            send_at,
-            request.patient.timezone,
-            settings.calling_window_start_hour,
-            settings.calling_window_end_hour,
-        )
+        send_at = CallPolicy.from_settings(settings).next_allowed(send_at, request.patient.timezone)
     if request.appointment is not None and send_at >= request.appointment.start:
         raise ValidationProblem(
             [FieldError("send_at", "falls after the appointment once the calling window applies")]
@@ -142,7 +143,7 @@ def create_reminder(
     request: ReminderRequest,
     send_at: datetime,
     idempotency_key: str | None,
-    links: LinkBuilder,
+    links: Links,
 ) -> Created:
     """Store the reminder and its first event, committed before the caller answers."""
     if idempotency_key is not None:
@@ -367,19 +368,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationProblem(
             [FieldError("cursor", "is not a cursor from a previous page")]
         ) from err
-
-
-class LinkBuilder:
-    """Absolute links from the public base URL (correct behind a TLS-terminating proxy)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base = base_url.rstrip("/")
-
-    def reminder(self, reminder_id: str) -> str:
-        return f"{self.base}/v1/reminders/{reminder_id}"
-
-    def audio(self, token: str) -> str:
-        return self.base + AUDIO_PATH.format(token=token)
-
-    def listen(self, token: str) -> str:
-        return self.base + LISTEN_PATH.format(token=token)

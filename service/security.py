@@ -1,9 +1,8 @@
-"""API keys and signed audio links.
+"""API keys: issued once, stored hashed, remembered briefly.
 
 Keys are random 256-bit secrets, so a plain SHA-256 of the key is a safe thing to store
 and look up by (a slow password hash protects guessable secrets, which these are not).
-Audio and listen-page links carry only an opaque asset key or reminder id, signed and
-time-limited with itsdangerous.
+Signed links live in ``service.links``.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,8 +22,6 @@ from service.models import ApiKey, Role
 
 KEY_PREFIX = "tw_"
 KEY_SECRET_BYTES = 32
-AUDIO_LINK_SALT = "tellwell.audio"
-LISTEN_LINK_SALT = "tellwell.listen"
 KEY_CACHE_TTL_S = 10.0
 KEY_CACHE_MAX_ENTRIES = 10_000
 
@@ -72,8 +69,11 @@ class KeyRing:
     unknown keys are never remembered, so a wrong key is always checked afresh.
     """
 
-    def __init__(self, ttl_s: float = KEY_CACHE_TTL_S) -> None:
+    def __init__(
+        self, ttl_s: float = KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl_s = ttl_s
+        self._clock = clock
         self._known: dict[str, tuple[Caller, float]] = {}
         self._lock = threading.Lock()
 
@@ -81,7 +81,7 @@ class KeyRing:
         """The caller behind a key seen within ``ttl_s``; touches no database."""
         with self._lock:
             known = self._known.get(hash_key(raw_key))
-        if known is not None and time.monotonic() - known[1] < self.ttl_s:
+        if known is not None and self._clock() - known[1] < self.ttl_s:
             return known[0]
         return None
 
@@ -90,7 +90,7 @@ class KeyRing:
         if (caller := self.recall(raw_key)) is not None:
             return caller
         digest = hash_key(raw_key)
-        now = time.monotonic()
+        now = self._clock()
         caller = find_key(session, raw_key)
         with self._lock:
             if caller is None:
@@ -100,67 +100,3 @@ class KeyRing:
                     self._known.clear()
                 self._known[digest] = (caller, now)
         return caller
-
-
-class AudioLinkError(Exception):
-    """A signed link (audio or listen page) that is forged or out of date."""
-
-
-AUDIO_PATH = "/v1/audio/{token}"
-LISTEN_PATH = "/listen/{token}"
-"""Where the signed tokens go in a URL; links are these paths on the public base URL."""
-
-
-class _SignedTokens:
-    """Opaque ids signed and time-limited with itsdangerous; one salt per kind of link."""
-
-    salt: str
-
-    def __init__(self, secret: str, ttl_s: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=self.salt)
-        self.ttl_s = ttl_s
-
-    def _dumps(self, values: list[str]) -> str:
-        return self._serializer.dumps(values)
-
-    def _loads(self, token: str) -> list[str]:
-        try:
-            values = self._serializer.loads(token, max_age=self.ttl_s)
-        except SignatureExpired as err:
-            raise AudioLinkError("expired") from err
-        except (BadSignature, ValueError, TypeError) as err:
-            raise AudioLinkError("invalid") from err
-        if not isinstance(values, list):
-            raise AudioLinkError("invalid")
-        return [str(value) for value in values]
-
-
-class AudioLinks(_SignedTokens):
-    """Signs and checks the tokens in ``/v1/audio/{token}`` links."""
-
-    salt = AUDIO_LINK_SALT
-
-    def token(self, audio_key: str, audio_format: str) -> str:
-        return self._dumps([audio_key, audio_format])
-
-    def open(self, token: str) -> tuple[str, str]:
-        try:
-            audio_key, audio_format = self._loads(token)
-        except ValueError as err:
-            raise AudioLinkError("invalid") from err
-        return audio_key, audio_format
-
-
-class ListenLinks(_SignedTokens):
-    """Signs and checks ``/listen/{token}``: the token names a reminder by its opaque id only."""
-
-    salt = LISTEN_LINK_SALT
-
-    def token(self, reminder_id: str) -> str:
-        return self._dumps([reminder_id])
-
-    def open(self, token: str) -> str:
-        values = self._loads(token)
-        if len(values) != 1:
-            raise AudioLinkError("invalid")
-        return values[0]

@@ -34,6 +34,7 @@ from service.db import Database
 from service.models import Role
 from service.security import issue_key
 from tests.browser import launch
+from tests.support.clock import OffsetClock
 from tests.webhook_receiver import Receiver, running_receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -197,8 +198,14 @@ def keys(database_url: str) -> Keys:
 
 
 @pytest.fixture
-def client(settings: Settings, keys: Keys) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+def clock() -> OffsetClock:
+    """The app's clock (``client``): ``clock.skip(s)`` reaches an expiry without sleeping."""
+    return OffsetClock()
+
+
+@pytest.fixture
+def client(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, clock=clock)) as test_client:
         yield test_client
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import threading
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import Database
+from service.links import Links
 from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
@@ -47,7 +49,9 @@ def speaker_from_settings(settings: Settings) -> Speaker:
     )
 
 
-def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings, db: Database | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Pipeline:
     """Everything a job needs, made from the settings."""
     queue: JobQueue = (
         RedisQueue(settings.redis_url, settings.queue_name)
@@ -55,13 +59,18 @@ def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
         else InProcessQueue(settings.in_process_workers)
     )
     db = db or Database.from_settings(settings)
+    links = Links(
+        settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s, clock.time
+    )
     return Pipeline(
         settings=settings,
         db=db,
         queue=queue,
         renderer=Renderer(speaker_from_settings(settings)),
-        channels=channels_from_settings(settings, db),
+        channels=channels_from_settings(settings, db, links),
+        links=links,
         webhooks=status_webhook_sender(settings),
+        clock=clock,
     )
 
 

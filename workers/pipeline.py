@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.call_policy import WEEK, CallPolicy
+from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
-from service.db import Database, utcnow
+from service.db import Database
+from service.links import Links
 from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
 from templates import TemplateError, keypad_replies
 from voices import SpokenAudio, VoiceError
-from workers.calling_window import next_allowed
-from workers.channels import PENDING, Channel, ChannelUnavailable, Delivery, Outcome
-from workers.queue import DISPATCH_JOB, JobQueue, QueueUnavailable
+from workers.channels import PENDING, Channel, Delivery, Outcome
+from workers.errors import ChannelUnavailable, QueueUnavailable
+from workers.queue import DISPATCH_JOB, JobQueue
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
 from workers.webhooks import WebhookSender
 
@@ -34,8 +38,6 @@ log = logging.getLogger(__name__)
 
 CALL_RESULT_WAIT_S = 15 * 60
 """How long a placed call may go without a callback before the sweeper asks Twilio."""
-DAY = timedelta(days=1)
-WEEK = timedelta(days=7)
 
 
 @dataclass
@@ -45,12 +47,20 @@ class Pipeline:
     queue: JobQueue
     renderer: Renderer
     channels: dict[str, Channel]
+    links: Links
+    """Every public URL the channels hand out; the API process shares the same one."""
     webhooks: WebhookSender | None = None
     """Signs status webhooks to ``callback_url``; None until a client secret is configured."""
+    clock: Clock = SYSTEM_CLOCK
+    """Leases, retries and expiry are read from it."""
 
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_s)
+
+    @cached_property
+    def call_policy(self) -> CallPolicy:
+        return CallPolicy.from_settings(self.settings)
 
     def enqueue(self, job: str, *reminder_ids: str) -> None:
         try:
@@ -63,7 +73,7 @@ class Pipeline:
     # -- render ----------------------------------------------------------------------
 
     def render(self, reminder_id: str) -> None:
-        now = utcnow()
+        now = self.clock.now()
         with self.db.session() as session:
             if not self._claim(session, reminder_id, Status.SCHEDULED, Status.RENDERING, now):
                 return
@@ -109,7 +119,7 @@ class Pipeline:
                 audio_format=audio.format.value,
                 voicemail_audio_key=voicemail.key if voicemail is not None else None,
                 lease_until=None,
-                queued_at=utcnow(),
+                queued_at=self.clock.now(),
             )
         if moved:
             self.enqueue(DISPATCH_JOB, reminder_id)
@@ -130,7 +140,7 @@ class Pipeline:
     # -- dispatch --------------------------------------------------------------------
 
     def dispatch(self, reminder_id: str) -> None:
-        now = utcnow()
+        now = self.clock.now()
         with self.db.session() as session:
             reminder = session.get(Reminder, reminder_id)
             if reminder is None or self._hold_for_window(session, reminder, now):
@@ -208,7 +218,7 @@ class Pipeline:
         order: a closed attempt is not reopened, and the status only moves forward.
         """
         attempt = session.get_one(Attempt, attempt_id)
-        now = utcnow()
+        now = self.clock.now()
         attempt.provider_ref = attempt.provider_ref or outcome.provider_ref
         attempt.answered_by = outcome.answered_by or attempt.answered_by
         if outcome.duration_s is not None:
@@ -274,30 +284,16 @@ class Pipeline:
 
     def _next_call_at(self, session: Session, reminder: Reminder, now: datetime) -> datetime | None:
         """The earliest allowed moment for another call, or None if the limits are used up."""
-        dialled = sorted(
-            session.scalars(
-                select(Attempt.started_at).where(
-                    Attempt.reminder_id == reminder.id,
-                    Attempt.provider_ref.is_not(None),
-                    Attempt.started_at > now - WEEK,
-                )
-            ).all()
+        dialled = session.scalars(
+            select(Attempt.started_at).where(
+                Attempt.reminder_id == reminder.id,
+                Attempt.provider_ref.is_not(None),
+                Attempt.started_at > now - WEEK,
+            )
+        ).all()
+        return self.call_policy.next_call_at(
+            dialled, now, reminder.facts["patient"]["timezone"], reminder.expires_at
         )
-        if len(dialled) >= self.settings.calls_per_week:
-            return None
-        earliest = now + timedelta(seconds=self.settings.call_retry_backoff_s)
-        today = [at for at in dialled if at > now - DAY]
-        if len(today) >= self.settings.calls_per_day:
-            earliest = max(earliest, today[-self.settings.calls_per_day] + DAY)
-        retry_at = next_allowed(
-            earliest,
-            reminder.facts["patient"]["timezone"],
-            self.settings.calling_window_start_hour,
-            self.settings.calling_window_end_hour,
-        )
-        if reminder.expires_at is not None and retry_at >= reminder.expires_at:
-            return None
-        return retry_at
 
     # -- shared ----------------------------------------------------------------------
 
@@ -333,12 +329,7 @@ class Pipeline:
         """Keep a ready phone reminder waiting if the calling window has closed meanwhile."""
         if reminder.channel != "phone" or reminder.status != Status.READY:
             return False
-        allowed = next_allowed(
-            now,
-            reminder.facts["patient"]["timezone"],
-            self.settings.calling_window_start_hour,
-            self.settings.calling_window_end_hour,
-        )
+        allowed = self.call_policy.next_allowed(now, reminder.facts["patient"]["timezone"])
         if allowed <= now:
             return False
         reminder.send_at = allowed

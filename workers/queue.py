@@ -19,6 +19,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
+from workers.errors import QueueUnavailable
+
 log = logging.getLogger(__name__)
 
 RENDER_JOB = "workers.jobs.render_reminder"
@@ -29,10 +31,6 @@ FAILED_JOB_TTL_S = 7 * 24 * 3600
 REDIS_SOCKET_TIMEOUT_S = 5.0
 ENQUEUE_BATCH = 500
 """Jobs per Redis pipeline when the sweeper enqueues a backlog."""
-
-
-class QueueUnavailable(Exception):
-    """The job could not be queued; the sweeper will try again."""
 
 
 class JobQueue(Protocol):

@@ -97,6 +97,10 @@ class Renderer:
     def language(self, code: str) -> Language | None:
         return self._offered.get(code)
 
+    def offered_kinds(self) -> dict[str, list[str]]:
+        """The kinds each offered language can say, by language code (for request checks)."""
+        return {code: language.kinds for code, language in self._offered.items()}
+
     @staticmethod
     def reading_grade(message: Message) -> float | None:
         return reading_grade(message.text, message.language)

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
-from service.db import utcnow
 from service.models import WebhookDelivery
+from service.webhook_targets import TargetRefused
+from workers.errors import DeliveryFailed
 from workers.queue import WEBHOOK_JOB
-from workers.webhooks import DeliveryFailed, TargetRefused, backoff_s
+from workers.webhooks import backoff_s
 
 if TYPE_CHECKING:
     from workers.pipeline import Pipeline
@@ -39,7 +40,7 @@ def queue_due_webhooks(pipeline: Pipeline, now: datetime | None = None) -> list[
     """Claim each reminder's oldest due webhook and queue a job for it; returns their ids."""
     if pipeline.webhooks is None:
         return []
-    now = now or utcnow()
+    now = now or pipeline.clock.now()
     earlier = aliased(WebhookDelivery)
     is_oldest_undone = ~exists().where(
         earlier.reminder_id == WebhookDelivery.reminder_id,
@@ -84,7 +85,7 @@ def send_status_webhook(pipeline: Pipeline, delivery_id: int) -> None:
     except DeliveryFailed as err:
         error = str(err)
         outcome = ABANDONED if tries >= pipeline.settings.webhook_max_attempts else None
-    now = utcnow()
+    now = pipeline.clock.now()
     retry_at = now + timedelta(seconds=backoff_s(tries, pipeline.settings.webhook_retry_base_s))
     with pipeline.db.session() as session:
         session.execute(

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from service.config import Settings
-from service.db import utcnow
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.pipeline import Pipeline
@@ -45,7 +44,7 @@ class SweepReport:
 
 def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     """Enqueue what is due or stuck, and expire what came too late; returns what it did."""
-    now = now or utcnow()
+    now = now or pipeline.clock.now()
     requeue_before = now - timedelta(seconds=pipeline.settings.requeue_after_s)
     not_recently_queued = or_(Reminder.queued_at.is_(None), Reminder.queued_at < requeue_before)
     lease_lapsed = or_(Reminder.lease_until.is_(None), Reminder.lease_until < now)

@@ -4,76 +4,30 @@ The app channel and the status webhooks to a scheduler's ``callback_url`` both g
 ``WebhookSender``. Every try of one message carries the same ``webhook-id`` (the receiver
 drops repeats by it) and a fresh ``webhook-timestamp`` and signature.
 
-A target must resolve to public addresses only, checked before each request, unless
-private targets are allowed by configuration: a webhook URL is input from outside and
-must not reach the cloud metadata service or the hospital's internal network. Redirects
-are not followed, and no proxy from the environment is used, for the same reason.
-
-Exception tree::
-
-    WebhookError        root
-    ├── TargetRefused   not an http(s) URL, or it names a non-public address; nothing sent
-    │   └── TargetUnresolved  the host name does not resolve (now)
-    └── DeliveryFailed  the receiver answered non-2xx, timed out or could not be reached
+A target must resolve to public addresses only (``service.webhook_targets``), checked
+before each request, unless private targets are allowed by configuration. Redirects are
+not followed, and no proxy from the environment is used, for the same reason.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
-import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks.webhooks import Webhook
+
+from service.webhook_targets import check_target
+from workers.errors import DeliveryFailed, WebhookError
 
 WEBHOOK_RETRY_CAP_S = 3600.0
 """No wait between two tries of one webhook is longer than this."""
 JITTER_FRACTION = 0.25
 """Each wait is stretched or shrunk by up to this much, so retries do not arrive in step."""
 USER_AGENT = "Tellwell-Webhooks/1"
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class WebhookError(Exception):
-    """Root of the webhook exceptions."""
-
-
-class TargetRefused(WebhookError):
-    """The URL may not be sent to; no request was made."""
-
-
-class TargetUnresolved(TargetRefused):
-    """The host name did not resolve (now): nothing sent; it may resolve later."""
-
-
-class DeliveryFailed(WebhookError):
-    """The request was made (or tried) and did not succeed; safe to try again."""
-
-
-def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s) or whose host resolves to any non-public address."""
-    parts = urlsplit(url)
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise TargetRefused("not an http(s) URL with a host")
-    if allow_private:
-        return
-    try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as err:
-        raise TargetUnresolved("the host does not resolve") from err
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        # Every address is checked: a host may resolve to one public and one private.
-        if not address.is_global or address.is_multicast:
-            raise TargetRefused(f"the host resolves to a non-public address ({address})")
 
 
 def backoff_s(failed_tries: int, base_s: float, cap_s: float = WEBHOOK_RETRY_CAP_S) -> float:

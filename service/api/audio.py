@@ -13,8 +13,8 @@ from fastapi.responses import FileResponse
 
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
+from service.links import LinkError
 from service.models import AudioAsset, audit
-from service.security import AudioLinkError
 
 router = APIRouter(prefix="/v1/audio", tags=["audio"])
 
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1/audio", tags=["audio"])
 @router.get("/{token}", response_class=FileResponse)
 def get_audio(token: str, session: SessionDep, services: ServicesDep) -> FileResponse:
     try:
-        audio_key, audio_format = services.audio_links.open(token)
-    except AudioLinkError as err:
+        audio_key, audio_format = services.links.open_audio(token)
+    except LinkError as err:
         raise Problem(403, "Forbidden", f"This audio link is {err}.", slug="audio-link") from err
     asset = session.get(AudioAsset, (audio_key, audio_format))
     path = Path(asset.path) if asset is not None else None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from service.call_policy import opt_in, opt_out, phone_hash
 from service.deps import Scheduler, SessionDep
 from service.models import audit
 from service.schemas import OptOutRequest
-from workers.channels.twilio import opt_in, opt_out, phone_hash
 
 router = APIRouter(prefix="/v1/opt-outs", tags=["opt-outs"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import ServicesDep, SessionDep, Staff
-from service.previews import make_preview
 from service.schemas import PreviewOut, PreviewRequest
+from workers.previews import make_preview
 
 router = APIRouter(prefix="/v1/previews", tags=["previews"])
 
@@ -18,7 +18,7 @@ def post_preview(
     session: SessionDep,
     services: ServicesDep,
 ) -> PreviewOut:
-    preview = make_preview(session, caller, body, services)
+    preview = make_preview(session, caller, body, services.pipeline)
     audio = preview.rendered.audio
     return PreviewOut(
         text=preview.rendered.message.text,
@@ -29,6 +29,6 @@ def post_preview(
         duration_s=audio.duration_s,
         reading_grade=preview.reading_grade,
         reviewed=preview.reviewed,
-        audio_url=services.links.audio(preview.audio_token),
+        audio_url=preview.audio_url,
         warnings=preview.warnings,
     )

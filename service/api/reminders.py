@@ -40,7 +40,7 @@ def post_reminder(
         str | None, Header(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
     ] = None,
 ) -> JSONResponse:
-    check_message(body, services.pipeline.renderer, need_contact=True)
+    check_message(body, services.pipeline.renderer.offered_kinds(), need_contact=True)
     check_callback_url(body, services.settings)
     send_at = first_send_time(body, services.settings)
     created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
@@ -109,17 +109,16 @@ def delete_reminder(
 
 
 def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
-    links, audio_links = services.links, services.audio_links
+    links = services.links
     message = None
     if reminder.audio is not None and reminder.message_text:
-        token = audio_links.token(reminder.audio.key, reminder.audio.format)
         message = {
             "text": reminder.message_text,
             "variant": reminder.message_variant,
             "duration_s": reminder.audio.duration_s,
             "engine": reminder.audio.engine,
             "voice": reminder.audio.voice,
-            "audio_url": links.audio(token),
+            "audio_url": links.audio(reminder.audio.key, reminder.audio.format),
         }
     return ReminderOut.model_validate(
         {

@@ -2,13 +2,14 @@
 
 Every request must carry a valid ``X-Twilio-Signature``, checked with Twilio's own
 ``RequestValidator`` against the public URL (``TELLWELL_PUBLIC_BASE_URL``: what Twilio
-called, even behind a TLS-terminating proxy); anything else is a 403 and changes nothing.
+called, even behind a TLS-terminating proxy that strips a path prefix); anything else is a
+403 and changes nothing. Every URL in the TwiML is absolute (``service.links``), so Twilio
+comes back through the same prefix.
 Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward.
 
-Keys: the kind's menu (``templates.KEYPAD``: 1 confirm, 2 cancel request on appointments,
-9 repeat, 0 talk to the clinic) and ``templates.CALL_KEYS`` (8: never call this number
-again). Each key is answered with a short reply in the patient's language
-(``templates.keypad_reply``).
+Keys mean what ``service.call_policy.key_action`` says (1 confirm, 2 cancel request on
+appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again). Each key is
+answered with a short reply in the patient's language (``templates.keypad_reply``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from service.call_policy import KEY_STATUS, key_action, opt_out
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
+from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status
-from templates import CALL_KEYS, KEYPAD, UnknownTemplate, keypad_reply
+from templates import UnknownTemplate, keypad_reply
 from workers.channels import Outcome
-from workers.channels.twilio import call_outcome, opt_out
+from workers.channels.twilio import call_outcome
 from workers.pipeline import store_audio
 from workers.rendering import FORMAT_FOR_CHANNEL
 
@@ -34,16 +37,13 @@ router = APIRouter(prefix="/v1/twilio", tags=["twilio"], include_in_schema=False
 GATHER_TIMEOUT_S = 8
 """Seconds Twilio waits for a key after the message before hanging up."""
 TWIML = "application/xml"
-ACTION_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}
 
 
 async def _signed_form(request: Request, services: ServicesDep) -> dict[str, str]:
     """The callback's form fields, if Twilio signed them; a 403 otherwise."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     token = services.settings.twilio_auth_token.get_secret_value()
-    url = services.settings.public_base_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
+    url = services.links.public_url(request.url.path, request.url.query)
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not RequestValidator(token).validate(url, form, signature):
         raise Problem(403, "Forbidden", "The Twilio signature is missing or wrong.")
@@ -51,7 +51,7 @@ async def _signed_form(request: Request, services: ServicesDep) -> dict[str, str
 
 
 SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
-AttemptId = Annotated[str, Query(alias="attempt", max_length=32)]
+AttemptId = Annotated[str, Query(alias=TWILIO_ATTEMPT_PARAM, max_length=32)]
 
 
 def _twiml(response: VoiceResponse) -> Response:
@@ -73,8 +73,7 @@ class _Voice:
         self.fmt = reminder.audio_format or FORMAT_FOR_CHANNEL["phone"].value
 
     def link(self, audio_key: str) -> str:
-        token = self.services.audio_links.token(audio_key, self.fmt)
-        return f"{self.services.settings.public_base_url.rstrip('/')}/v1/audio/{token}"
+        return self.services.links.audio(audio_key, self.fmt)
 
     def reply(self, name: str) -> str | None:
         """A keypad reply's audio; None (the call goes on unsaid) if the language lacks it."""
@@ -90,7 +89,7 @@ class _Voice:
 
     def menu(self, response: VoiceResponse, attempt_id: str, lead_in: str | None = None) -> None:
         """The message with its keypad menu; after it, a silent caller is hung up on."""
-        action = f"/v1/twilio/gather?attempt={attempt_id}"
+        action = self.services.links.twilio_gather(attempt_id)
         gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
         for link in (lead_in and self.reply(lead_in), self.link(self.reminder.audio_key or "")):
             if link:
@@ -137,9 +136,9 @@ def gather(
     pipeline.settle(session, attempt.id, heard)
     voice = _Voice(services, session, reminder)
     response = VoiceResponse()
-    action = (KEYPAD.get(reminder.kind, {}) | CALL_KEYS).get(digit)
-    if action in ACTION_STATUS:
-        pipeline.settle(session, attempt.id, Outcome(status=ACTION_STATUS[action]))
+    action = key_action(reminder.kind, digit)
+    if action in KEY_STATUS:
+        pipeline.settle(session, attempt.id, Outcome(status=KEY_STATUS[action]))
         _say(response, voice, action)
         response.hangup()
     elif action == "repeat":

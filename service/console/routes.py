@@ -24,10 +24,10 @@ from service.console.sessions import ConsoleSession, SessionCodec
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem
 from service.models import ApiKey, Role, Status, audit
-from service.previews import make_preview
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
 from service.security import Caller, find_key
 from templates import KINDS
+from workers.previews import make_preview
 
 PAGES = Jinja2Templates(directory=Path(__file__).parent / "pages")
 CONSOLE_ROLES = frozenset({Role.STAFF, Role.ADMIN})
@@ -223,12 +223,12 @@ def preview(
         return visit.page("preview.html", _preview_context(services, form))
     context = _preview_context(services, form)
     try:
-        result = make_preview(db_session, caller, form.parse(), services)
+        result = make_preview(db_session, caller, form.parse(), services.pipeline)
     except ValidationProblem as problem:
         context["errors"] = field_errors(problem)
         return visit.page("preview.html", context, status_code=422)
     context["preview"] = result
-    context["audio_url"] = visit.request.url_for("get_audio", token=result.audio_token).path
+    context["audio_url"] = result.audio_url
     return visit.page("preview.html", context)
 
 
@@ -302,8 +302,7 @@ def reminder_page(
     db_session.commit()
     audio_url = None
     if reminder.audio is not None and reminder.audio.purged_at is None:
-        token = services.audio_links.token(reminder.audio.key, reminder.audio.format)
-        audio_url = visit.request.url_for("get_audio", token=token).path
+        audio_url = services.links.audio(reminder.audio.key, reminder.audio.format)
     context = {"title": f"Reminder {reminder.id}", "reminder": reminder, "audio_url": audio_url}
     return visit.page("reminder.html", context)
 

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from service.deps import ServicesDep, SessionDep
+from service.links import LinkError
 from service.models import Reminder, audit
-from service.security import AUDIO_PATH, AudioLinkError
 
 router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=Path(__file__).parent)
@@ -36,8 +36,8 @@ def listen(
     token: str, request: Request, session: SessionDep, services: ServicesDep
 ) -> HTMLResponse:
     try:
-        reminder_id = services.listen_links.open(token)
-    except AudioLinkError:
+        reminder_id = services.links.open_listen(token)
+    except LinkError:
         return unavailable(request, 403)
     reminder = session.get(Reminder, reminder_id)
     asset = reminder.audio if reminder is not None else None
@@ -45,15 +45,13 @@ def listen(
         return unavailable(request, 410)
     audit(session, None, "listen.read", "reminder", reminder.id)
     session.commit()
-    audio_token = services.audio_links.token(asset.key, asset.format)
     return templates.TemplateResponse(
         request,
         "listen.html",
         {
             "language": reminder.language,
             "transcript": reminder.message_text or "",
-            # Relative: the page and its audio come from the same origin, whatever proxy.
-            "audio_url": AUDIO_PATH.format(token=audio_token),
+            "audio_url": services.links.audio(asset.key, asset.format),
             "audio_media_type": asset.media_type,
         },
         headers=PAGE_HEADERS,

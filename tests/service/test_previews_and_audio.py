@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,10 +9,11 @@ from pydub import AudioSegment
 from sqlalchemy import select
 
 from service.db import Database
+from service.links import Links
 from service.models import AuditEntry, Reminder
-from service.security import AudioLinks
 from tests.conftest import Keys, reminder_body
 from tests.service.test_reminders_api import count_reminders
+from tests.support.clock import OffsetClock
 
 
 def preview_body(**changes: Any) -> dict[str, Any]:
@@ -90,9 +90,9 @@ def test_forged_audio_links_are_403(client: TestClient, keys: Keys) -> None:
         "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
     ).json()
     token = preview["audio_url"].rsplit("/", 1)[1]
-    key, fmt = AudioLinks("test-signing-key", 3600).open(token)
-    forged = AudioLinks("some-other-secret", 3600).token(key, fmt)
-    assert client.get(f"/v1/audio/{forged}").status_code == 403
+    key, fmt = Links("http://testserver", "test-signing-key", 3600).open_audio(token)
+    forged = Links("http://testserver", "some-other-secret", 3600).audio(key, fmt)
+    assert client.get(forged.removeprefix("http://testserver")).status_code == 403
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     assert client.get(f"/v1/audio/{tampered}").status_code == 403
     assert client.get(f"/v1/audio/{token}").status_code == 200
@@ -101,12 +101,17 @@ def test_forged_audio_links_are_403(client: TestClient, keys: Keys) -> None:
 def test_expired_audio_links_are_403(make_settings: Any, keys: Keys) -> None:
     from service.app import create_app
 
-    with TestClient(create_app(make_settings(audio_link_ttl_s=1))) as client:
+    clock = OffsetClock()
+    settings = make_settings(audio_link_ttl_s=60)
+    with TestClient(create_app(settings, clock=clock)) as client:
         preview = client.post(
             "/v1/previews", json=preview_body(language="en"), headers=keys.header(keys.staff)
         ).json()
-        time.sleep(2.1)
-        response = client.get(preview["audio_url"].removeprefix("http://testserver"))
+        path = preview["audio_url"].removeprefix("http://testserver")
+        clock.skip(59)
+        assert client.get(path).status_code == 200
+        clock.skip(2)
+        response = client.get(path)
     assert response.status_code == 403
     assert "expired" in response.json()["detail"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +12,15 @@ from pydub import AudioSegment
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
+from service.links import Links
+from service.webhook_targets import TargetRefused, check_target
 from tests.conftest import Keys, reminder_body, wait_for
+from tests.support.clock import OffsetClock
 from tests.webhook_receiver import SECRET, Receiver
 from workers.channels import channels_from_settings
-from workers.webhooks import TargetRefused, WebhookSender, check_target
+from workers.webhooks import WebhookSender
 
-AUDIO_LINK_TTL_S = 5
+AUDIO_LINK_TTL_S = 3600
 SEND_TIMEOUT_S = 1.0
 
 
@@ -51,7 +53,7 @@ def post_and_wait(client: TestClient, keys: Keys, status: str = "delivered") -> 
 
 
 def test_app_delivery_is_signed_and_its_audio_link_plays_then_expires(
-    client: TestClient, keys: Keys, settings: Settings, receiver: Receiver
+    client: TestClient, keys: Keys, settings: Settings, receiver: Receiver, clock: OffsetClock
 ) -> None:
     reminder = post_and_wait(client, keys)
     (request,) = receiver.requests
@@ -76,7 +78,7 @@ def test_app_delivery_is_signed_and_its_audio_link_plays_then_expires(
     assert listen.status_code == 200 and 'lang="es"' in listen.text
     assert "cita" in listen.text.lower()
 
-    time.sleep(AUDIO_LINK_TTL_S + 1.5)
+    clock.skip(AUDIO_LINK_TTL_S + 1)
     assert client.get(audio_path).status_code == 403
     expired_page = client.get(data["listen_url"].removeprefix(settings.public_base_url))
     assert expired_page.status_code == 403 and "expired" in expired_page.text
@@ -156,5 +158,6 @@ def test_an_app_backend_on_a_private_address_is_refused_at_start_up(
     )
     db = Database(settings.sqlalchemy_url)
     with pytest.raises(TargetRefused):
-        channels_from_settings(settings, db)
+        links = Links(settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s)
+        channels_from_settings(settings, db, links)
     db.dispose()

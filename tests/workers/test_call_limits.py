@@ -133,7 +133,8 @@ def test_lost_call_lookup_skips_a_call_another_attempt_owns(
     try:
         with TestClient(create_app(settings)) as client:
             first, second = dispatching_reminder(client, keys), dispatching_reminder(client, keys)
-            channel = TwilioChannel(settings, jobs.pipeline().db, Pacer(0))
+            pipeline = jobs.pipeline()
+            channel = TwilioChannel(settings, pipeline.db, Pacer(0), pipeline.links)
             with jobs.pipeline().db.session() as session:
                 owned = Attempt(reminder_id=first, channel="twilio")
                 lost = Attempt(reminder_id=second, channel="twilio")

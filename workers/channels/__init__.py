@@ -6,17 +6,11 @@ import redis
 
 from service.config import Settings
 from service.db import Database
-from service.security import AudioLinks, ListenLinks
+from service.links import Links
 from workers.channels.app import AppChannel
-from workers.channels.base import (
-    PENDING,
-    Channel,
-    ChannelError,
-    ChannelUnavailable,
-    Delivery,
-    Outcome,
-)
+from workers.channels.base import PENDING, Channel, Delivery, Outcome
 from workers.channels.outbox import OutboxChannel
+from workers.errors import UnknownChannel
 from workers.pacing import Pacer
 from workers.webhooks import WebhookSender
 
@@ -26,8 +20,6 @@ __all__ = [
     "PENDING",
     "AppChannel",
     "Channel",
-    "ChannelError",
-    "ChannelUnavailable",
     "Delivery",
     "OutboxChannel",
     "Outcome",
@@ -35,11 +27,7 @@ __all__ = [
 ]
 
 
-class UnknownChannel(ValueError):
-    """The configured channel name matches no channel."""
-
-
-def channels_from_settings(settings: Settings, db: Database) -> dict[str, Channel]:
+def channels_from_settings(settings: Settings, db: Database, links: Links) -> dict[str, Channel]:
     """The channel serving each reminder channel (``phone``, ``app``)."""
     outbox = OutboxChannel(settings.outbox_dir)
     channels: dict[str, Channel] = {"phone": outbox, "app": outbox}
@@ -48,28 +36,21 @@ def channels_from_settings(settings: Settings, db: Database) -> dict[str, Channe
 
         connection = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         pacer = Pacer(settings.twilio_calls_per_second, connection, PACE_KEY)
-        channels["phone"] = TwilioChannel(settings, db, pacer)
+        channels["phone"] = TwilioChannel(settings, db, pacer, links)
     elif settings.channel != "outbox":
         raise UnknownChannel(
             f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio"
         )
     if settings.app_webhook_url:
-        channels["app"] = app_channel(settings)
+        channels["app"] = app_channel(settings, links)
     return channels
 
 
-def app_channel(settings: Settings) -> AppChannel:
+def app_channel(settings: Settings, links: Links) -> AppChannel:
     """The app backend named by ``TELLWELL_APP_WEBHOOK_URL``, with its own signing secret."""
-    secret, ttl_s = settings.signing_key(), settings.audio_link_ttl_s
     sender = WebhookSender(
         settings.app_webhook_secret.get_secret_value(),
         settings.webhook_timeout_s,
         allow_private=settings.webhook_allow_private_targets,
     )
-    return AppChannel(
-        settings.app_webhook_url,
-        sender,
-        settings.public_base_url,
-        AudioLinks(secret, ttl_s),
-        ListenLinks(secret, ttl_s),
-    )
+    return AppChannel(settings.app_webhook_url, sender, links)

@@ -12,10 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.db import utcnow
+from service.links import Links
 from service.models import Status
-from service.security import AUDIO_PATH, LISTEN_PATH, AudioLinks, ListenLinks
-from workers.channels.base import ChannelUnavailable, Delivery, Outcome
-from workers.webhooks import WebhookError, WebhookSender, check_target
+from service.webhook_targets import TargetRefused, check_target
+from workers.channels.base import Delivery, Outcome
+from workers.errors import ChannelUnavailable, WebhookError
+from workers.webhooks import WebhookSender
 
 APP_SEND_TRIES = 4
 """Tries within one dispatch; after that the dispatch lapses and the sweeper retries it."""
@@ -34,23 +36,17 @@ class AppChannel:
         self,
         url: str,
         sender: WebhookSender,
-        public_base_url: str,
-        audio_links: AudioLinks,
-        listen_links: ListenLinks,
+        links: Links,
     ) -> None:
         # A misconfigured backend fails at start-up, not on the first patient.
         check_target(url, allow_private=sender.allow_private)
         self.url = url
         self.sender = sender
-        self.base = public_base_url.rstrip("/")
-        self.audio_links = audio_links
-        self.listen_links = listen_links
+        self.links = links
 
     def payload(self, delivery: Delivery) -> dict[str, object]:
         now = utcnow()
-        audio_token = self.audio_links.token(delivery.audio_key, delivery.audio_format)
-        listen_token = self.listen_links.token(delivery.reminder_id)
-        expires_at = now + timedelta(seconds=self.audio_links.ttl_s)
+        expires_at = now + timedelta(seconds=self.links.ttl_s)
         return {
             "type": MESSAGE_TYPE,
             "timestamp": now.isoformat(),
@@ -60,12 +56,12 @@ class AppChannel:
                 "language": delivery.language,
                 "transcript": delivery.transcript,
                 "audio": {
-                    "url": self.base + AUDIO_PATH.format(token=audio_token),
+                    "url": self.links.audio(delivery.audio_key, delivery.audio_format),
                     "media_type": delivery.audio_media_type,
                     "duration_s": delivery.duration_s,
                     "expires_at": expires_at.isoformat(),
                 },
-                "listen_url": self.base + LISTEN_PATH.format(token=listen_token),
+                "listen_url": self.links.listen(delivery.reminder_id),
             },
         }
 
@@ -79,7 +75,7 @@ class AppChannel:
                 tries=APP_SEND_TRIES,
                 base_s=APP_RETRY_BASE_S,
             )
-        except WebhookError as err:
+        except (WebhookError, TargetRefused) as err:
             raise ChannelUnavailable(f"app backend: {err}") from err
         return Outcome(status=Status.DELIVERED, provider_ref=message_id)
 

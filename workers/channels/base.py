@@ -4,10 +4,7 @@ The dispatcher writes an attempt row before it calls ``send``; if the worker die
 between, ``reconcile`` asks the provider what became of that attempt before anything is
 sent again, so a patient is never called twice by mistake.
 
-Exception tree::
-
-    ChannelError         root: the channel could not say what happened
-    └── ChannelUnavailable   the provider refused or could not be reached; safe to retry
+A channel raises ``ChannelUnavailable`` (``workers.errors``) when nothing was delivered.
 """
 
 from __future__ import annotations
@@ -15,14 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-
-class ChannelError(Exception):
-    """Root of the channels' exceptions."""
-
-
-class ChannelUnavailable(ChannelError):
-    """The provider could not take the delivery now; nothing reached the patient."""
 
 
 @dataclass(frozen=True)

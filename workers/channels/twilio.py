@@ -35,26 +35,26 @@ URLs given to Twilio carry only the attempt id, never anything about the patient
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from service.call_policy import opted_out
 from service.config import Settings
 from service.db import Database
-from service.models import Attempt, OptOut, Reminder, Status
-from workers.channels.base import PENDING, ChannelUnavailable, Delivery, Outcome
+from service.links import Links
+from service.models import Attempt, Reminder, Status
+from workers.channels.base import PENDING, Delivery, Outcome
+from workers.errors import ChannelUnavailable
 from workers.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -96,32 +96,6 @@ class ApiBaseHttpClient(TwilioHttpClient):
         """A header of this thread's last response (the SDK's errors drop them)."""
         headers = getattr(self._seen, "headers", None) or {}
         return headers.get(name)
-
-
-def phone_hash(phone: str) -> str:
-    """How a number is kept on the opt-out list: never in the clear."""
-    return hashlib.sha256(f"tellwell.opt-out:{phone}".encode()).hexdigest()
-
-
-def opted_out(session: Session, phone: str) -> bool:
-    return session.get(OptOut, phone_hash(phone)) is not None
-
-
-def opt_out(session: Session, phone: str, source: str) -> bool:
-    """Put ``phone`` on the never-call list; False if it was already there."""
-    if opted_out(session, phone):
-        return False
-    session.add(OptOut(phone_hash=phone_hash(phone), source=source))
-    return True
-
-
-def opt_in(session: Session, phone: str) -> bool:
-    """Take ``phone`` off the never-call list; False if it was not on it."""
-    row = session.get(OptOut, phone_hash(phone))
-    if row is None:
-        return False
-    session.delete(row)
-    return True
 
 
 def call_outcome(
@@ -170,6 +144,7 @@ class TwilioChannel:
         settings: Settings,
         db: Database,
         pacer: Pacer,
+        links: Links,
         http_client: ApiBaseHttpClient | None = None,
     ) -> None:
         self.settings = settings
@@ -183,10 +158,7 @@ class TwilioChannel:
             settings.twilio_auth_token.get_secret_value(),
             http_client=self.http,
         )
-        self.base_url = settings.public_base_url.rstrip("/")
-
-    def callback_url(self, path: str, attempt_id: str) -> str:
-        return f"{self.base_url}/v1/twilio/{path}?{urlencode({'attempt': attempt_id})}"
+        self.links = links
 
     def send(self, delivery: Delivery) -> Outcome:
         with self.db.session() as session:
@@ -198,9 +170,9 @@ class TwilioChannel:
                 call = self.client.calls.create(
                     to=delivery.to,
                     from_=self.settings.twilio_from_number,
-                    url=self.callback_url("voice", delivery.attempt_id),
+                    url=self.links.twilio_voice(delivery.attempt_id),
                     method="POST",
-                    status_callback=self.callback_url("status", delivery.attempt_id),
+                    status_callback=self.links.twilio_status(delivery.attempt_id),
                     status_callback_method="POST",
                     status_callback_event=STATUS_EVENTS,
                     machine_detection=MACHINE_DETECTION,

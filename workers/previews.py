@@ -1,7 +1,8 @@
 """Previews: the one way staff hear a message before it goes out, for the API and the console.
 
-A preview renders exactly as the render job does (``workers.rendering.Renderer``), stores
-the audio so a signed link can serve it, and records in the audit log which key asked.
+A preview renders through the render job's own entry point (``Renderer.render``) and
+stores the audio as the job does (``store_audio``), so staff hear exactly what the patient
+will; it records in the audit log which key asked.
 Nothing is delivered and no reminder is written. The warnings tell staff what to fix
 before a patient hears it.
 """
@@ -12,14 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from service.deps import Services
 from service.models import audit
 from service.reminders import check_message
 from service.schemas import PreviewRequest
 from service.security import Caller
 from templates import voicemail_findings
 from voices import AudioFormat
-from workers.pipeline import store_audio
+from workers.pipeline import Pipeline, store_audio
 from workers.rendering import VARIANT_FOR_CHANNEL, RenderedMessage, message_facts
 
 LONG_MESSAGE_S = 60.0
@@ -35,20 +35,20 @@ class Preview:
     language: str
     reading_grade: float | None
     reviewed: bool
-    audio_token: str
-    """For ``/v1/audio/{token}``: each face builds the link it needs from it."""
+    audio_url: str
+    """A signed, expiring link to the audio (``service.links``)."""
     warnings: list[str]
 
 
 def make_preview(
-    session: Session, caller: Caller, request: PreviewRequest, services: Services
+    session: Session, caller: Caller, request: PreviewRequest, pipeline: Pipeline
 ) -> Preview:
     """Render ``request`` as the patient would hear it; commits the audio and the audit entry.
 
     Raises ``ValidationProblem`` for facts the templates or the configuration refuse.
     """
-    renderer = services.pipeline.renderer
-    check_message(request, renderer, need_contact=False)
+    renderer = pipeline.renderer
+    check_message(request, renderer.offered_kinds(), need_contact=False)
     variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
     facts = request.facts()
     rendered = renderer.render(request.kind, request.language, variant, facts, AudioFormat.PREVIEW)
@@ -70,17 +70,18 @@ def make_preview(
     if variant == "voicemail":
         findings = voicemail_findings(rendered.message, message_facts(facts))
         warnings.extend(f"Voicemail: {finding}." for finding in findings)
-    # The voices layer may report that it spoke with a fallback engine (an online voice
-    # that timed out); staff must know the patient would hear another voice.
-    fallback = getattr(audio, "fallback", None)
-    if fallback:
-        warnings.append(f"Spoken by the fallback engine ({audio.engine}), not {fallback}.")
+    # The voices layer reports when it spoke with a fallback engine (an online voice that
+    # timed out); staff must know the patient would hear another voice.
+    if audio.fallback_from:
+        warnings.append(
+            f"Spoken by the fallback engine ({audio.engine}), not {audio.fallback_from}."
+        )
     return Preview(
         rendered=rendered,
         variant=variant,
         language=request.language,
         reading_grade=grade,
         reviewed=bool(language and language.reviewed),
-        audio_token=services.audio_links.token(audio.key, audio.format.value),
+        audio_url=pipeline.links.audio(audio.key, audio.format.value),
         warnings=warnings,
     )
