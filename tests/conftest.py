@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from service.app import create_app
 from service.config import Settings
@@ -266,6 +268,21 @@ class LiveServer:
     url: str
 
 
+@contextmanager
+def serving(app: ASGIApp, port: int) -> Iterator[LiveServer]:
+    """``app`` served by uvicorn on a loopback port until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout_s=15)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
 @pytest.fixture
 def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
     """The app served by uvicorn on a loopback port, for truly concurrent requests.
@@ -273,16 +290,8 @@ def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
     The port in a loopback ``public_base_url`` is used, so callbacks can find the app.
     """
     port = urlsplit(settings.public_base_url).port or free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout_s=15)
-    yield LiveServer(url=f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serving(create_app(settings), port) as server:
+        yield server
 
 
 @pytest.fixture

@@ -23,10 +23,12 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import Attempt
-from tests.conftest import Keys, LiveServer, free_port, reminder_body, wait_for
+from tests.conftest import Keys, LiveServer, free_port, reminder_body, serving, wait_for
+from tests.support.proxy import PrefixStrippingProxy
 from tests.twilio_sim import Scenario, SimCall, TwilioSimulator
 from tests.workers.test_end_to_end import run_burst_worker, worker_env
 
@@ -132,6 +134,30 @@ def test_person_confirms(
     (attempt,) = done["attempts"]
     assert attempt["answered_by"] == "human" and attempt["digits"] == "91"
     wait_for(lambda: reminder(live_server, keys, reminder_id)["attempts"][0]["duration_s"])
+
+
+def test_a_path_prefixed_public_url_keeps_its_prefix_through_the_whole_call(
+    keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    """Behind a proxy that serves us under /tw and strips it, every URL Twilio is given
+    (TwiML, status callback, audio, the keypad's Gather action) keeps the prefix, and every
+    callback's signature, made by Twilio's own scheme over the URL it called, checks out."""
+    behind_proxy = settings.model_copy(update={"public_base_url": settings.public_base_url + "/tw"})
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    sim.scenario_for(PATIENT, Scenario(answer="human", keys=["1"]))
+    proxy = PrefixStrippingProxy(create_app(behind_proxy), "/tw")
+    with serving(proxy, port) as server:
+        public = LiveServer(url=behind_proxy.public_base_url)
+        reminder_id = create(public, keys)
+        run_phone_worker(behind_proxy)
+        done = settled(public, keys, reminder_id, "confirmed")
+        sim.wait_idle()
+    assert server.url + "/tw" == behind_proxy.public_base_url
+    (call,) = sim.calls_to(PATIENT)
+    assert sim.problems == [] and call.pressed == ["1"]
+    given = [call.param("Url"), call.param("StatusCallback"), *call.played]
+    assert given and all(url.startswith(behind_proxy.public_base_url + "/v1/") for url in given)
+    assert done["attempts"][0]["digits"] == "1"
 
 
 def test_cancel_request_and_duplicate_out_of_order_callbacks(
