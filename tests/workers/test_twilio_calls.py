@@ -16,17 +16,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from service.app import create_app
 from service.config import Settings
-from service.db import Database
-from service.models import Attempt
+from service.db import Database, utcnow
+from service.models import Attempt, Reminder, Status
 from tests.conftest import Keys, LiveServer, free_port, reminder_body, serving, wait_for
 from tests.support.proxy import PrefixStrippingProxy
 from tests.twilio_sim import Scenario, SimCall, TwilioSimulator
@@ -39,6 +41,8 @@ AUTH_TOKEN = "sim-auth-token"
 FROM_NUMBER = "+13125550199"
 PATIENT = "+13125550123"
 FINAL = {"delivered", "voicemail", "confirmed", "cancel_requested", "failed"}
+RETRY_BACKOFF_S = 3600.0
+"""Long, as in service: the tests skip the wait (``skip_waits``) instead of sleeping it."""
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def settings(
         twilio_api_base=sim.url,
         twilio_calls_per_second=0,
         calls_per_day=3,
-        call_retry_backoff_s=0.5,
+        call_retry_backoff_s=RETRY_BACKOFF_S,
         lease_s=2,
         requeue_after_s=0,
     )
@@ -206,7 +210,8 @@ def test_no_answer_then_busy_then_person_within_limits(
         )  # type: ignore[misc]
         sim.wait_idle()
         if tries < 3:
-            time.sleep(settings.call_retry_backoff_s + settings.lease_s)
+            (wait,) = skip_waits(settings)
+            assert RETRY_BACKOFF_S - 60 < wait.total_seconds() <= RETRY_BACKOFF_S
             run_phone_worker(settings)
     done = settled(live_server, keys, reminder_id, "confirmed")
     outcomes = [a["outcome"] for a in done["attempts"]]
@@ -223,7 +228,7 @@ def test_busy_every_time_ends_failed_at_the_weekly_limit(
         run_phone_worker(settings)
         wait_for(lambda: all(c.callbacks for c in sim.calls_to(PATIENT)))
         sim.wait_idle()
-        time.sleep(settings.call_retry_backoff_s + settings.lease_s)
+        skip_waits(settings)
     done = settled(live_server, keys, reminder_id, "failed")
     assert len(sim.calls_to(PATIENT)) == settings.calls_per_week == 3
     assert [a["outcome"] for a in done["attempts"]] == ["busy"] * 3
@@ -317,6 +322,28 @@ def test_worker_killed_mid_dial_never_redials(
     assert calls == [1] * KILL_TRIALS
 
 
+def skip_waits(settings: Settings) -> list[timedelta]:
+    """Bring every dispatching reminder's lease to the past, as if its wait (a retry's
+    backoff, a dead worker's lease) had gone by; returns how long each had left."""
+    db = Database.from_settings(settings)
+    now = utcnow()
+    try:
+        with db.session() as session:
+            leases = session.execute(
+                select(Reminder.id, Reminder.lease_until).where(
+                    Reminder.status == Status.DISPATCHING
+                )
+            ).all()
+            session.execute(
+                update(Reminder)
+                .where(Reminder.id.in_([row.id for row in leases]))
+                .values(lease_until=now - timedelta(seconds=1))
+            )
+    finally:
+        db.dispose()
+    return [row.lease_until - now for row in leases]
+
+
 def call_id_recorded(settings: Settings, attempt_id: str) -> str | None:
     db = Database.from_settings(settings)
     try:
@@ -387,7 +414,7 @@ def kill_mid_dial_trial(
         worker.wait()
     assert killed and worker.returncode == -signal.SIGKILL
     try:
-        time.sleep(settings.lease_s)
+        skip_waits(settings)  # the killed worker's lease
         run_phone_worker(settings)
         (attempt,) = reminder(live, keys, reminder_id)["attempts"]
         assert call_id_recorded(settings, attempt["id"]) == killed[0]
