@@ -13,8 +13,9 @@ from pydub import AudioSegment
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
-from tests.conftest import Keys, reminder_body, wait_for
-from tests.webhook_receiver import SECRET, Receiver
+from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.webhook_receiver import SECRET, Receiver
 from workers.channels import channels_from_settings
 from workers.webhooks import TargetRefused, WebhookSender, check_target
 

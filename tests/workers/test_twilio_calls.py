@@ -23,12 +23,14 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from devtools.ports import free_port
+from devtools.twilio_sim import Scenario, SimCall, TwilioSimulator
 from service.config import Settings
 from service.db import Database
 from service.models import Attempt
-from tests.conftest import Keys, LiveServer, free_port, reminder_body, wait_for
-from tests.twilio_sim import Scenario, SimCall, TwilioSimulator
-from tests.workers.test_end_to_end import run_burst_worker, worker_env
+from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.workers import run_burst_worker, worker_env
 
 pytestmark = [pytest.mark.redis]
 
