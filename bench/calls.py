@@ -26,10 +26,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devtools.twilio_sim import TwilioSimulator
 from service.config import Settings
 from service.db import Database
 from service.links import Links
-from tests.twilio_sim import TwilioSimulator
 from workers.channels import Delivery
 from workers.channels.twilio import TwilioChannel
 from workers.pacing import Pacer

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,22 +29,17 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devtools.browser import launch  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 from service.db import Database  # noqa: E402
 from service.models import Role  # noqa: E402
 from service.security import issue_key  # noqa: E402
-from tests.browser import launch  # noqa: E402
 
 SERVER_START_TIMEOUT_S = 30
 PAGE_TIMEOUT_MS = 60_000
 PLAYABLE = (
     "() => { const a = document.querySelector('#preview-audio'); return a && a.readyState >= 3; }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,10 +31,11 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devtools.ports import free_port  # noqa: E402
+from devtools.timezones import daytime_zone  # noqa: E402
 from service.db import Database  # noqa: E402
 from service.models import Role  # noqa: E402
 from service.security import issue_key  # noqa: E402
-from tests.conftest import daytime_zone  # noqa: E402
 
 POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
 BENCH_DB = "tellwell_bench"
@@ -52,12 +52,6 @@ def fresh_database() -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
     Database(DATABASE_URL).migrate()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ in ``templates.privacy`` checks this.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
@@ -288,19 +289,19 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     # str() on a StrictUndefined raises its own UndefinedError, naming the missing fact.
     return str(value)
 
 
-def _moment(value: Any) -> datetime:
+def _moment(value: object) -> datetime:
     if isinstance(value, datetime):
         return value
     _text(value)
     raise InvalidFact("appointment_start", "it is not a date and time")
 
 
-def _filters(root: Path) -> dict[str, Any]:
+def _filters(root: Path) -> dict[str, Callable[..., object]]:
     """The template filters, bound to ``root`` so they read that root's language profiles."""
 
     def profile(ctx: Context) -> LanguageProfile:
@@ -310,7 +311,7 @@ def _filters(root: Path) -> dict[str, Any]:
         return found
 
     @pass_context
-    def date(ctx: Context, value: Any) -> str:
+    def date(ctx: Context, value: object) -> str:
         said = profile(ctx)
         return spoken_date(
             _moment(value),
@@ -321,30 +322,30 @@ def _filters(root: Path) -> dict[str, Any]:
         )
 
     @pass_context
-    def time(ctx: Context, value: Any) -> str:
+    def time(ctx: Context, value: object) -> str:
         skeleton = profile(ctx).time_skeleton
         return spoken_time(_moment(value), ctx["locale"], ctx.get("timezone"), skeleton=skeleton)
 
     @pass_context
-    def local(ctx: Context, value: Any) -> datetime:
+    def local(ctx: Context, value: object) -> datetime:
         return local_moment(_moment(value), ctx.get("timezone"))
 
     @pass_context
-    def phone(ctx: Context, value: Any) -> str:
+    def phone(ctx: Context, value: object) -> str:
         if ctx["for_ear"]:
             return spoken_phone(_text(value), ctx["locale"])
         return display_phone(_text(value), ctx["locale"])
 
     @pass_context
-    def person(ctx: Context, value: Any, article: bool = False) -> str:
+    def person(ctx: Context, value: object, article: bool = False) -> str:
         titles = profile(ctx).titles
         return spoken_person(_text(value), titles, for_ear=bool(ctx["for_ear"]), article=article)
 
     @pass_context
-    def key(ctx: Context, value: Any) -> str:
+    def key(ctx: Context, value: object) -> str:
         return profile(ctx).key_word(_text(value)) if ctx["for_ear"] else _text(value)
 
-    def sentence(value: Any) -> str:
+    def sentence(value: object) -> str:
         text = _text(value).strip()
         return text if text.endswith(SENTENCE_ENDS) else f"{text}."
 

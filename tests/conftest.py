@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,20 +18,19 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import redis
-import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
-from starlette.types import ASGIApp
 
+from devtools.browser import launch
+from devtools.ports import free_port
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
-from service.models import Role
-from service.security import issue_key
-from tests.browser import launch
+from tests.support.api import Keys, LiveServer, make_keys
 from tests.support.clock import OffsetClock
-from tests.webhook_receiver import Receiver, running_receiver
+from tests.support.serving import serving
+from tests.support.webhook_receiver import Receiver, running_receiver
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TELLWELL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -56,32 +49,6 @@ TABLES = (
     "api_keys",
     "opt_outs",
 )
-WAIT_STEP_S = 0.05
-LAUNCH_LANGUAGES = (
-    "en",
-    "es",
-    "zh",
-    "yue",
-    "vi",
-    "ar",
-    "ko",
-    "ru",
-    "fr",
-    "ht",
-    "pt",
-    "pl",
-    "hi",
-    "ur",
-    "fa",
-    "de",
-    "it",
-    "bn",
-    "ja",
-    "tl",
-    "so",
-)
-"""The languages a clinic needs at launch (issue 6): every one has templates; all but
-Somali, which no engine here speaks, have a voice."""
 
 
 def _postgres_db_name() -> str:
@@ -169,31 +136,6 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
-@dataclass
-class Keys:
-    admin: str
-    staff: str
-    scheduler: str
-    other_scheduler: str
-
-    @staticmethod
-    def header(key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"}
-
-
-def make_keys(database_url: str) -> Keys:
-    db = Database(database_url)
-    with db.session() as session:
-        keys = Keys(
-            admin=issue_key(session, Role.ADMIN, "admin").raw,
-            staff=issue_key(session, Role.STAFF, "nurse").raw,
-            scheduler=issue_key(session, Role.SCHEDULER, "epic").raw,
-            other_scheduler=issue_key(session, Role.SCHEDULER, "cerner").raw,
-        )
-    db.dispose()
-    return keys
-
-
 @pytest.fixture
 def keys(database_url: str) -> Keys:
     return make_keys(database_url)
@@ -211,78 +153,6 @@ def client(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[TestC
         yield test_client
 
 
-def daytime_zone(now: datetime | None = None) -> str:
-    """An IANA zone where it is now mid-day, so a call sent "now" is inside the window."""
-    now = now or datetime.now(UTC)
-    offset = (13 - now.hour) % 24  # local hour 13 wanted
-    offset = offset - 24 if offset > 12 else offset
-    # Etc/GMT signs are inverted: Etc/GMT-5 is five hours ahead of UTC.
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-def reminder_body(**changes: Any) -> dict[str, Any]:
-    """A valid reminder request, as a scheduling system would send it."""
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    body: dict[str, Any] = {
-        "kind": "appointment_reminder",
-        "channel": "phone",
-        "language": "es",
-        "patient": {
-            "name": "María López",
-            "phone": "+13125550123",
-            "timezone": daytime_zone(),
-            "speech_rate": "normal",
-        },
-        "clinic": {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
-        "appointment": {
-            "start": start.isoformat(),
-            "provider": "Dr. Chen",
-            "location": "Second floor, suite 210",
-            "instructions": "Bring your medicine list.",
-        },
-        "external_id": "appt-88123",
-    }
-    body.update(changes)
-    return body
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    """Poll until ``predicate`` returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(WAIT_STEP_S)
-    pytest.fail(f"condition not met within {timeout_s} s")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-
-
-@contextmanager
-def serving(app: ASGIApp, port: int) -> Iterator[LiveServer]:
-    """``app`` served by uvicorn on a loopback port until the block ends."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout_s=15)
-    try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
 @pytest.fixture
 def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
     """The app served by uvicorn on a loopback port, for truly concurrent requests.
@@ -296,14 +166,14 @@ def live_server(settings: Settings, keys: Keys) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A signature-checking webhook receiver on loopback (see tests/webhook_receiver.py)."""
+    """A signature-checking webhook receiver on loopback (see tests/support/webhook_receiver.py)."""
     with running_receiver() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, shared by a module's page tests (see tests/browser.py)."""
+    """Debian's Chromium, headless, shared by a module's page tests (see devtools/browser.py)."""
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched

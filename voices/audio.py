@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import io
+import math
 import struct
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import lameenc
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 from voices.base import EncodingFailed
@@ -155,11 +157,15 @@ class EncodedAudio:
     extension: str
 
 
+Samples = npt.NDArray[np.float32]
+"""Mono float32 samples in [-1, 1]: the form audio takes between decoding and encoding."""
+
+
 @dataclass(frozen=True)
 class Pcm:
     """Mono speech as float32 samples in [-1, 1] at ``rate_hz``: what gets joined."""
 
-    samples: np.ndarray
+    samples: Samples
     rate_hz: int
 
     @property
@@ -206,7 +212,7 @@ def join(parts: Sequence[Pcm], pause_s: float = SENTENCE_PAUSE_S) -> Pcm:
         raise EncodingFailed("nothing to join")
     rate_hz = parts[0].rate_hz
     pause = np.zeros(round(pause_s * rate_hz), dtype=np.float32)
-    pieces: list[np.ndarray] = []
+    pieces: list[Samples] = []
     for index, part in enumerate(parts):
         if index:
             pieces.append(pause)
@@ -308,15 +314,15 @@ def _resampled(pcm: Pcm, rate_hz: int) -> Pcm:
     return Pcm(np.asarray(samples, dtype=np.float32), rate_hz)
 
 
-def _gain_db(samples: np.ndarray) -> float:
+def _gain_db(samples: Samples) -> float:
     """The gain that brings the whole message to ``TARGET_RMS_DBFS`` (bounded)."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     if rms <= 0.0:
         return 0.0
-    return min(TARGET_RMS_DBFS - 20 * np.log10(rms), MAX_GAIN_DB)
+    return min(TARGET_RMS_DBFS - 20 * math.log10(rms), MAX_GAIN_DB)
 
 
-def _limit(samples: np.ndarray, rate_hz: int) -> np.ndarray:
+def _limit(samples: Samples, rate_hz: int) -> Samples:
     """Bring peaks under ``PEAK_CEILING_DBFS`` with a smooth gain, not by clipping.
 
     The gain each sample needs is taken per short block, each block also takes its
@@ -334,16 +340,16 @@ def _limit(samples: np.ndarray, rate_hz: int) -> np.ndarray:
     edged = np.pad(need, 1, mode="edge")
     smoothed = np.minimum(np.minimum(edged[:-2], edged[1:-1]), edged[2:])
     centres = np.arange(len(smoothed)) * block + block / 2
-    gain = np.interp(np.arange(len(samples)), centres, smoothed)
+    gain: npt.NDArray[np.float64] = np.interp(np.arange(len(samples)), centres, smoothed)
     return (samples * gain).astype(np.float32)
 
 
-def _int16(samples: np.ndarray) -> bytes:
+def _int16(samples: Samples) -> bytes:
     clipped = np.clip(np.round(samples * _INT16_FULL_SCALE), -32768, 32767)
     return clipped.astype("<i2").tobytes()
 
 
-def _mulaw_wav(samples: np.ndarray, rate_hz: int) -> bytes:
+def _mulaw_wav(samples: Samples, rate_hz: int) -> bytes:
     """G.711 mu-law in a WAV with a true header (format 7, 8-bit, with a ``fact`` chunk).
 
     Python's ``wave`` writes only integer PCM, so the 58-byte header is laid out here.
@@ -363,7 +369,7 @@ def _mulaw_wav(samples: np.ndarray, rate_hz: int) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def _mp3(samples: np.ndarray, rate_hz: int) -> bytes:
+def _mp3(samples: Samples, rate_hz: int) -> bytes:
     """Constant-bit-rate MP3 by LAME in-process (lameenc): no ffmpeg start-up per message."""
     encoder = lameenc.Encoder()
     encoder.set_channels(1)
@@ -377,7 +383,7 @@ def _mp3(samples: np.ndarray, rate_hz: int) -> bytes:
         raise EncodingFailed(f"LAME could not encode MP3: {err}") from err
 
 
-def _ffmpeg_opus(samples: np.ndarray, rate_hz: int) -> bytes:
+def _ffmpeg_opus(samples: Samples, rate_hz: int) -> bytes:
     """Ogg/Opus through ffmpeg (no in-process Opus encoder is installed): the option path.
 
     Written to a file, not a pipe, so the Ogg muxer can finish its pages properly.

@@ -100,7 +100,7 @@ class Catalog:
         return cls.from_dict(data, source=source)
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "catalog") -> Catalog:
+    def from_dict(cls, data: object, *, source: str = "catalog") -> Catalog:
         """Build a catalog from parsed JSON, refusing anything incomplete.
 
         A bad entry fails the whole load: a half-loaded catalog would show up later as
@@ -196,7 +196,7 @@ class Catalog:
             raise InvalidRate(f"no speech rate {rate!r}; the catalog has {known}") from err
 
 
-def _checked(code: Any, entry: Any, wanted: tuple[str, ...], source: str) -> dict[str, str]:
+def _checked(code: object, entry: object, wanted: tuple[str, ...], source: str) -> dict[str, str]:
     """The named non-empty string fields of one entry, or a ``CatalogError`` naming it."""
     if not isinstance(code, str) or not _LANGUAGE_CODE.fullmatch(code):
         raise CatalogError(f"{source}: {code!r} is not a lowercase BCP 47 language code")

@@ -20,10 +20,13 @@ import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from voices.base import EngineUnavailable, SynthesisFailed, UnknownVoice, check_text
 from voices.catalog import LanguageVoice
+
+if TYPE_CHECKING:  # piper is imported when a voice loads: a missing install is EngineUnavailable
+    from piper import PiperVoice
 
 __all__ = [
     "BUILTIN_VOICE",
@@ -71,7 +74,7 @@ class PiperEngine:
                 model = config.with_suffix("")  # name.onnx.json -> name.onnx
                 if model.is_file():
                     self._files[model.stem] = _VoiceFiles(model, config)
-        self._loaded: dict[str, Any] = {}
+        self._loaded: dict[str, PiperVoice] = {}
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -129,7 +132,7 @@ class PiperEngine:
             raise SynthesisFailed(f"piper produced no audio with voice {voice!r}")
         return data
 
-    def _model(self, voice: str) -> Any:
+    def _model(self, voice: str) -> PiperVoice:
         """The loaded voice, loading it on first use (once per process)."""
         with self._load_lock:
             if voice in self._loaded:

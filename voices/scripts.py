@@ -52,9 +52,9 @@ def _pinyin(text: str) -> str:
 
 
 @cache
-def _kakasi() -> pykakasi.kakasi:
+def _kakasi() -> pykakasi.Kakasi:
     """One converter per process: loading its dictionary takes about 100 ms."""
-    return pykakasi.kakasi()
+    return pykakasi.Kakasi()
 
 
 def _kana(text: str) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Keys, reminder_body
-from tests.service.test_reminders_api import count_reminders
+from tests.support.api import Keys, count_reminders, reminder_body
 
 NEW_KINDS = ("appointment_changed", "appointment_cancelled")
 

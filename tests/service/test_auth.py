@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Keys, reminder_body
+from tests.support.api import Keys, reminder_body
 from tests.support.clock import OffsetClock
 
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.conftest import Keys, LiveServer, reminder_body
-from tests.service.test_reminders_api import count_reminders
+from tests.support.api import Keys, LiveServer, count_reminders, reminder_body
 
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 CONCURRENT_DUPLICATES = 20

@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from templates import languages as template_languages
-from tests.conftest import Keys
-from tests.service.test_previews_and_audio import preview_body
+from tests.support.api import Keys, preview_body
 from voices import Catalog
 from workers.jobs import speaker_from_settings
 

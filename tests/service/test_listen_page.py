@@ -13,10 +13,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from devtools.browser import axe_violations, blocking
 from service.config import Settings
-from tests.browser import axe_violations, blocking
-from tests.conftest import Keys, LiveServer, reminder_body, wait_for
-from tests.webhook_receiver import SECRET, Receiver
+from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.webhook_receiver import SECRET, Receiver
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ from sqlalchemy import select
 from service.db import Database
 from service.links import Links
 from service.models import AuditEntry, Reminder
-from tests.conftest import Keys, reminder_body
-from tests.service.test_reminders_api import count_reminders
+from tests.support.api import Keys, count_reminders, preview_body
 from tests.support.clock import OffsetClock
-
-
-def preview_body(**changes: Any) -> dict[str, Any]:
-    body = reminder_body(**changes)
-    del body["external_id"]
-    del body["patient"]["phone"]  # a preview needs no phone number
-    return body
 
 
 def test_preview_speaks_english_and_delivers_nothing(

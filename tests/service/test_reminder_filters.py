@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Keys, reminder_body
+from tests.support.api import Keys, reminder_body
 
 
 def app_reminder(language: str, send_at: datetime) -> dict[str, object]:

@@ -6,19 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.db import Database
 from service.models import ApiKey, AuditEntry, Reminder
-from tests.conftest import Keys, reminder_body
-
-
-def count_reminders(database_url: str) -> int:
-    db = Database(database_url)
-    with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Reminder)) or 0
-    db.dispose()
-    return total
+from tests.support.api import Keys, reminder_body
 
 
 def test_accepted_reminder_answers_202_with_id_and_link(client: TestClient, keys: Keys) -> None:

@@ -1,1 +1,5 @@
-"""Helpers shared by the tests (never imported by the service or the benches)."""
+"""Helpers the test modules share: request bodies, key sets, waiting, worker processes.
+
+Fixtures live in the ``conftest.py`` files and may use these; test modules import from
+here (and from ``devtools``), never from another test module or a conftest.
+"""

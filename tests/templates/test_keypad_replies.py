@@ -22,7 +22,7 @@ from templates import (
     load_profile,
 )
 from templates.locales import TEMPLATE_ROOT
-from tests.conftest import LAUNCH_LANGUAGES
+from tests.support.languages import LAUNCH_LANGUAGES
 
 ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
 ARABIC_MARK = re.compile(r"[\u064B-\u0652\u0670]")

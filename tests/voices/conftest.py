@@ -9,39 +9,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from voices import Catalog, Engine, EspeakEngine, LanguageVoice
+from tests.support.voices import CountingEngine
+from voices import Catalog, EspeakEngine
 
 # How long external probes may take before the test fails instead of hanging.
 PROBE_TIMEOUT_S = 30.0
-
-
-class CountingEngine:
-    """The real engine, counting its runs: shows whether the cache spared the engine."""
-
-    def __init__(self, inner: Engine) -> None:
-        self._inner = inner
-        self._lock = threading.Lock()
-        self.calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def sentence_cache(self) -> bool:
-        return self._inner.sentence_cache
-
-    def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
-        with self._lock:
-            self.calls += 1
-        return self._inner.synthesize(text, language, voice, words_per_minute)
 
 
 @dataclass(frozen=True)
@@ -98,12 +76,6 @@ def samples() -> Samples:
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return Catalog.load()
-
-
-def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
-    """The catalog's voice for ``language`` on ``engine`` (leading or fallback)."""
-    (voice,) = [voice for voice in catalog.get(language).chain() if voice.engine == engine]
-    return voice
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import wave
 
 import pytest
 
-from tests.voices.conftest import voice_of
+from tests.support.voices import voice_of
 from voices import (
     EngineUnavailable,
     EspeakEngine,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.voices.conftest import voice_of
+from tests.support.voices import voice_of
 from voices import AudioFormat, Catalog, Speaker
 from voices.scripts import for_script, sentences
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.voices.conftest import CountingEngine
+from tests.support.voices import CountingEngine
 from voices import AudioFormat, Catalog, PiperEngine, Speaker, configured_speaker
 from voices.audio import read_wav
 from voices.piper_engine import BUILTIN_VOICE

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import LAUNCH_LANGUAGES
-from tests.voices.conftest import voice_of
+from tests.support.languages import LAUNCH_LANGUAGES
+from tests.support.voices import voice_of
 from voices import (
     Catalog,
     CatalogError,

@@ -14,9 +14,10 @@ from service.config import Settings
 from service.db import Database
 from service.links import Links
 from service.webhook_targets import TargetRefused, check_target
-from tests.conftest import Keys, reminder_body, wait_for
+from tests.support.api import Keys, reminder_body
 from tests.support.clock import OffsetClock
-from tests.webhook_receiver import SECRET, Receiver
+from tests.support.waiting import wait_for
+from tests.support.webhook_receiver import SECRET, Receiver
 from workers.channels import channels_from_settings
 from workers.webhooks import WebhookSender
 

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from devtools.twilio_sim import TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.db import utcnow
 from service.models import Attempt, Reminder, Status
-from tests.conftest import Keys, reminder_body
-from tests.twilio_sim import TwilioSimulator
+from tests.support.api import Keys, reminder_body
 from workers import jobs
 from workers.channels import PENDING, Delivery, Outcome
 from workers.channels.twilio import TwilioChannel

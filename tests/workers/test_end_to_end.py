@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -18,37 +15,13 @@ from rq.serializers import JSONSerializer
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import Keys, reminder_body, wait_for
+from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.workers import run_burst_worker
 from voices import Catalog
 
 WORDS_PER_SECOND_RANGE = (1.2, 4.0)
 """Plausible speech pace: a duration outside it means silence, truncation or garbage."""
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment a separate ``tellwell worker`` process needs to share our records."""
-    return {
-        **os.environ,
-        "TELLWELL_DATA_DIR": str(settings.data_dir),
-        "TELLWELL_DATABASE_URL": settings.sqlalchemy_url,
-        "TELLWELL_REDIS_URL": settings.redis_url,
-        "TELLWELL_QUEUE_NAME": settings.queue_name,
-        "TELLWELL_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "TELLWELL_PUBLIC_BASE_URL": settings.public_base_url,
-    }
-
-
-def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> None:
-    """A real ``tellwell worker --burst`` in its own process, sharing our records."""
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "worker", "--burst"],
-        env=env or worker_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def assert_delivered_in_spanish(

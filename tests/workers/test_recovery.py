@@ -14,8 +14,9 @@ from service.app import create_app
 from service.config import Settings
 from service.db import utcnow
 from service.models import Attempt, Reminder, Status, advance
-from tests.conftest import Keys, reminder_body, wait_for
-from tests.workers.test_end_to_end import run_burst_worker
+from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.workers import run_burst_worker
 from workers import jobs
 from workers.pipeline import Pipeline
 from workers.queue import RedisQueue

@@ -10,8 +10,7 @@ from sqlalchemy import update
 from service.config import Settings
 from service.db import Database
 from service.models import Reminder
-from tests.conftest import Keys, reminder_body
-from tests.service.test_previews_and_audio import preview_body
+from tests.support.api import Keys, preview_body, reminder_body
 from workers.retention import purge_audio
 
 RIGHT_AWAY = timedelta(0)

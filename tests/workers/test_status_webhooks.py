@@ -14,8 +14,9 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import WebhookDelivery
-from tests.conftest import Keys, reminder_body, wait_for
-from tests.webhook_receiver import SECRET, Receiver
+from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
+from tests.support.webhook_receiver import SECRET, Receiver
 
 DELIVERED_PATH = ["rendering", "ready", "dispatching", "delivered"]
 

@@ -25,14 +25,17 @@ import pytest
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from devtools.ports import free_port
+from devtools.twilio_sim import Scenario, SimCall, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.db import Database, utcnow
 from service.models import Attempt, Reminder, Status
-from tests.conftest import Keys, LiveServer, free_port, reminder_body, serving, wait_for
+from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.proxy import PrefixStrippingProxy
-from tests.twilio_sim import Scenario, SimCall, TwilioSimulator
-from tests.workers.test_end_to_end import run_burst_worker, worker_env
+from tests.support.serving import serving
+from tests.support.waiting import wait_for
+from tests.support.workers import run_burst_worker, worker_env
 
 pytestmark = [pytest.mark.redis]
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import ARTIFACTS_DIR, axe_violations, blocking
-from tests.conftest import Keys, LiveServer, reminder_body, wait_for
+from devtools.browser import ARTIFACTS_DIR, axe_violations, blocking
+from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.waiting import wait_for
 
 # Browser tests run on SQLite only; the HTTP tests cover both databases.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -18,8 +18,8 @@ from service.console.sessions import COOKIE_NAME
 from service.db import Database
 from service.models import ApiKey, AuditEntry
 from templates import KINDS
-from tests.conftest import Keys, reminder_body
-from tests.service.console.helpers import csrf_of, sign_in
+from tests.support.api import Keys, reminder_body
+from tests.support.console import csrf_of, sign_in
 
 FORM_VALUE = re.compile(r'<input id="(\w+)" name="\w+" type="[\w-]+" value="([^"]*)"')
 

@@ -8,7 +8,7 @@ a machine, presses keys, and sends status callbacks signed with Twilio's own
 ``RequestValidator.compute_signature``. A ``Scenario`` per called number says what
 happens. Anything that does not match the API description is kept in ``problems``.
 
-Demo: ``python -m tests.twilio_sim --port 8765 --token secret`` (see README).
+Demo: ``python -m devtools.twilio_sim --port 8765 --token secret`` (see README).
 """
 
 from __future__ import annotations

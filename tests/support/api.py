@@ -1,0 +1,85 @@
+"""The reminders API as a scheduling system calls it: its keys, its request bodies, its rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from devtools.timezones import daytime_zone
+from service.db import Database
+from service.models import Reminder, Role
+from service.security import issue_key
+
+
+@dataclass
+class Keys:
+    admin: str
+    staff: str
+    scheduler: str
+    other_scheduler: str
+
+    @staticmethod
+    def header(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+def make_keys(database_url: str) -> Keys:
+    db = Database(database_url)
+    with db.session() as session:
+        keys = Keys(
+            admin=issue_key(session, Role.ADMIN, "admin").raw,
+            staff=issue_key(session, Role.STAFF, "nurse").raw,
+            scheduler=issue_key(session, Role.SCHEDULER, "epic").raw,
+            other_scheduler=issue_key(session, Role.SCHEDULER, "cerner").raw,
+        )
+    db.dispose()
+    return keys
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+
+def reminder_body(**changes: Any) -> dict[str, Any]:
+    """A valid reminder request, as a scheduling system would send it."""
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    body: dict[str, Any] = {
+        "kind": "appointment_reminder",
+        "channel": "phone",
+        "language": "es",
+        "patient": {
+            "name": "María López",
+            "phone": "+13125550123",
+            "timezone": daytime_zone(),
+            "speech_rate": "normal",
+        },
+        "clinic": {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
+        "appointment": {
+            "start": start.isoformat(),
+            "provider": "Dr. Chen",
+            "location": "Second floor, suite 210",
+            "instructions": "Bring your medicine list.",
+        },
+        "external_id": "appt-88123",
+    }
+    body.update(changes)
+    return body
+
+
+def preview_body(**changes: Any) -> dict[str, Any]:
+    body = reminder_body(**changes)
+    del body["external_id"]
+    del body["patient"]["phone"]  # a preview needs no phone number
+    return body
+
+
+def count_reminders(database_url: str) -> int:
+    db = Database(database_url)
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Reminder)) or 0
+    db.dispose()
+    return total

@@ -1,0 +1,35 @@
+"""Looking inside the real voices: a run-counting engine wrapper and catalog look-ups."""
+
+from __future__ import annotations
+
+import threading
+
+from voices import Catalog, Engine, LanguageVoice
+
+
+class CountingEngine:
+    """The real engine, counting its runs: shows whether the cache spared the engine."""
+
+    def __init__(self, inner: Engine) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def sentence_cache(self) -> bool:
+        return self._inner.sentence_cache
+
+    def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
+        with self._lock:
+            self.calls += 1
+        return self._inner.synthesize(text, language, voice, words_per_minute)
+
+
+def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
+    """The catalog's voice for ``language`` on ``engine`` (leading or fallback)."""
+    (voice,) = [voice for voice in catalog.get(language).chain() if voice.engine == engine]
+    return voice

@@ -1,0 +1,38 @@
+"""A real ``tellwell worker`` process that shares the test's database, queue and files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from service.config import Settings
+
+BURST_TIMEOUT_S = 120
+"""A burst worker that has not finished its queue by then is stuck: the test fails."""
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment a separate ``tellwell worker`` process needs to share our records."""
+    return {
+        **os.environ,
+        "TELLWELL_DATA_DIR": str(settings.data_dir),
+        "TELLWELL_DATABASE_URL": settings.sqlalchemy_url,
+        "TELLWELL_REDIS_URL": settings.redis_url,
+        "TELLWELL_QUEUE_NAME": settings.queue_name,
+        "TELLWELL_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "TELLWELL_PUBLIC_BASE_URL": settings.public_base_url,
+    }
+
+
+def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> None:
+    """A real ``tellwell worker --burst`` in its own process, sharing our records."""
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "worker", "--burst"],
+        env=env or worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=BURST_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
