@@ -17,7 +17,7 @@ from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
 from workers.pipeline import Pipeline
-from workers.queue import InProcessQueue, JobQueue, RedisQueue
+from workers.queue import queue_from_settings
 from workers.rendering import Renderer
 from workers.status_webhooks import send_status_webhook as send_one_status_webhook
 from workers.webhooks import WebhookSender
@@ -49,11 +49,7 @@ def speaker_from_settings(settings: Settings) -> Speaker:
 
 def build_pipeline(settings: Settings, db: Database | None = None) -> Pipeline:
     """Everything a job needs, made from the settings."""
-    queue: JobQueue = (
-        RedisQueue(settings.redis_url, settings.queue_name)
-        if settings.redis_url
-        else InProcessQueue(settings.in_process_workers)
-    )
+    queue = queue_from_settings(settings)
     db = db or Database.from_settings(settings)
     return Pipeline(
         settings=settings,
