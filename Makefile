@@ -1,19 +1,24 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine:
-#   make run   set up, then serve on the embedded defaults (SQLite, in-process queue,
-#              offline voice, local outbox), printing the URL and a fresh admin key
-#   make test  set up, then run the whole test suite against real PostgreSQL and Redis
+#   make run   install what serving needs, then serve on the embedded defaults (SQLite,
+#              in-process queue, offline voice, local outbox), printing the URL and a
+#              fresh admin key
+#   make test  add what testing needs (Chromium, Node for axe-core, the dev tools), then
+#              lint and run the whole test suite against real PostgreSQL and Redis
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := espeak-ng libespeak-ng1 ffmpeg python3-venv chromium nodejs npm
+SERVE_PACKAGES := espeak-ng libespeak-ng1 ffmpeg python3-venv
+# fonts-liberation: Arial-compatible fonts for the page tests' screenshots; Chromium only
+# recommends it, and recommendations are not installed.
+TEST_PACKAGES := chromium fonts-liberation nodejs npm
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup system-packages lint bench clean
+.PHONY: run test serve-setup setup serve-packages test-packages lint bench clean
 
-run: setup
+run: serve-setup
 	@$(BIN)/tellwell migrate
 	@key=$$($(BIN)/tellwell keys create --role admin --name "make run"); \
 	  echo; echo "Tellwell is starting at http://$(HOST):$(PORT)  (API docs: /docs)"; \
@@ -27,7 +32,7 @@ test: setup lint
 	@.ci/services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: setup
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -38,26 +43,39 @@ bench: setup
 	$(BIN)/python bench/voices.py
 	$(BIN)/python bench/console.py
 
-setup: system-packages $(VENV)/.installed node_modules/.installed
+serve-setup: serve-packages $(VENV)/.installed
+setup: serve-setup test-packages $(VENV)/.installed-dev node_modules/.installed
 
 # A package counts as present when dpkg has it or its command is on PATH: NodeSource's
-# nodejs bundles npm and conflicts with Debian's npm package.
-system-packages:
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+# nodejs bundles npm and conflicts with Debian's npm package. Recommendations are left
+# out: serving needs none of the ~100 packages (avahi, samba, cups) they would bring.
+apt_install = @missing=$$(for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || command -v $$p >/dev/null || echo $$p; done); \
 	[ -z "$$missing" ] || { \
 	  echo "installing $$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $$missing; }
 
-$(VENV)/.installed: pyproject.toml
+serve-packages:
+	$(call apt_install,$(SERVE_PACKAGES))
+
+test-packages:
+	$(call apt_install,$(TEST_PACKAGES))
+
+# One virtual environment: what serving needs, then the test and lint tools on top.
+$(VENV)/.installed: pyproject.toml | serve-packages
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
 # axe-core for the page tests, pinned by package-lock.json.
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json | test-packages
 	npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 

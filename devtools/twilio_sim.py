@@ -39,8 +39,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-OPENAPI_NAME = Path("shared/twilio/twilio_api_v2010.json")
-"""Twilio's API description, kept beside the project checkout (``../shared``)."""
+OPENAPI_NAME = Path("tests/twilio/twilio_api_v2010.json")
+"""Twilio's API description, vendored in the project (see tests/twilio/README.md)."""
 CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 HTTP_TIMEOUT_S = 15.0
 """Twilio gives a webhook 15 seconds to answer."""
@@ -53,9 +53,9 @@ HOLD_TIMEOUT_S = 120.0
 @cache
 def _spec() -> dict[str, Any]:
     for folder in Path(__file__).resolve().parents:
-        if (folder / OPENAPI_NAME).exists():
+        if (folder / "pyproject.toml").exists():  # the project root, and no further
             return dict(json.loads((folder / OPENAPI_NAME).read_text()))
-    raise FileNotFoundError(f"{OPENAPI_NAME} not found above {__file__}")
+    raise FileNotFoundError(f"no project root above {__file__}")
 
 
 def _described_choices(description: str) -> list[str] | None:

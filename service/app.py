@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import console, listen
-from service.api import audio, health, languages, opt_outs, previews, reminders, twilio
+from service.api import audio, docs, health, languages, opt_outs, previews, reminders, twilio
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import Database
@@ -61,7 +61,10 @@ def create_app(
         version="1",
         summary="Voice reminders and result notices, spoken in the patient's language.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     install_problem_handlers(app)
     for module in (reminders, previews, languages, audio, health, twilio, opt_outs, listen):
         app.include_router(module.router)

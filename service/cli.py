@@ -1,4 +1,4 @@
-"""The ``tellwell`` command: serve, work, migrate, make keys, render one message."""
+"""The ``tellwell`` command: serve, work, migrate, check, make keys, render one message."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from service.config import get_settings
 from service.db import Database
@@ -21,6 +22,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def main() -> None:
     """Tellwell: voice reminders and result notices for patients."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        get_settings()
+    except ValidationError as err:  # only the messages: the inputs hold secrets
+        reasons = (e["msg"].removeprefix("Value error, ") for e in err.errors())
+        raise click.ClickException("; ".join(reasons)) from None
 
 
 @main.command()
@@ -77,6 +83,24 @@ def worker(burst: bool) -> None:
         rq_worker.work()
     finally:
         sweeper.stop()
+
+
+@main.command()
+def check() -> None:
+    """Exit 0 when the database and the job queue answer (a container's health check)."""
+    from service.api.health import dependency_checks
+    from workers.queue import queue_from_settings
+
+    settings = get_settings()
+    db, queue = Database.from_settings(settings), queue_from_settings(settings)
+    try:
+        checks = dependency_checks(db, queue)
+    finally:
+        queue.close()
+        db.dispose()
+    click.echo(", ".join(f"{name}: {state}" for name, state in checks.items()))
+    if any(state != "ok" for state in checks.values()):
+        sys.exit(1)
 
 
 @main.command("purge-audio")

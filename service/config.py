@@ -10,11 +10,16 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+PLACEHOLDER_SECRETS = frozenset(
+    {"change-me", "changeme", "change_me", "secret", "password", "replace-me", "todo", "xxx"}
+)
+"""Secret keys copied from examples and templates: anyone could forge links signed with them."""
 
 
 class Settings(BaseSettings):
@@ -32,6 +37,8 @@ class Settings(BaseSettings):
     """Where patients, Twilio and the console reach us; links are built from it."""
     secret_key: SecretStr = Field(default_factory=lambda: SecretStr(""))
     """Signs audio links. Empty means a key generated once and kept in ``data_dir``."""
+    environment: Literal["production", "development"] = "production"
+    """``development`` lets a placeholder secret key through (see ``PLACEHOLDER_SECRETS``)."""
     audio_link_ttl_s: int = 24 * 3600
     channel: str = "outbox"
     """Delivery channel for every reminder until a provider is configured."""
@@ -93,6 +100,20 @@ class Settings(BaseSettings):
     """Longest a gtts render may take before the offline voice is used instead."""
     pyttsx3_enabled: bool = False
     """The operating system's own voices through pyttsx3 (for catalogs that name them)."""
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        configured = self.secret_key.get_secret_value()
+        guessable = configured.strip().lower() in PLACEHOLDER_SECRETS or (
+            configured and not configured.strip()
+        )
+        if guessable and self.environment != "development":
+            raise ValueError(
+                "TELLWELL_SECRET_KEY is a placeholder anyone can guess: set a long random "
+                "value (e.g. `openssl rand -base64 48`), or unset it to have one generated "
+                "into TELLWELL_DATA_DIR (TELLWELL_ENVIRONMENT=development allows it)"
+            )
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -19,7 +19,7 @@ from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
 from workers.pipeline import Pipeline
-from workers.queue import InProcessQueue, JobQueue, RedisQueue
+from workers.queue import queue_from_settings
 from workers.rendering import Renderer
 from workers.status_webhooks import send_status_webhook as send_one_status_webhook
 from workers.webhooks import WebhookSender
@@ -53,11 +53,7 @@ def build_pipeline(
     settings: Settings, db: Database | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> Pipeline:
     """Everything a job needs, made from the settings."""
-    queue: JobQueue = (
-        RedisQueue(settings.redis_url, settings.queue_name)
-        if settings.redis_url
-        else InProcessQueue(settings.in_process_workers)
-    )
+    queue = queue_from_settings(settings)
     db = db or Database.from_settings(settings)
     links = Links(
         settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s, clock.time

@@ -19,6 +19,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
+from service.config import Settings
 from workers.errors import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -112,3 +113,10 @@ def _run_logged(job: str, reminder_id: str) -> None:
     except Exception as err:
         # The sweeper retries once the lease lapses; the id is not PHI.
         log.error("job %s failed for reminder %s: %s", job, reminder_id, type(err).__name__)
+
+
+def queue_from_settings(settings: Settings) -> JobQueue:
+    """RQ on Redis when a Redis URL is set, else the in-process executor."""
+    if settings.redis_url:
+        return RedisQueue(settings.redis_url, settings.queue_name)
+    return InProcessQueue(settings.in_process_workers)

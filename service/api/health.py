@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from service.db import Database
 from service.deps import ServicesDep
+from workers.queue import JobQueue
 
 router = APIRouter(tags=["health"])
 
@@ -15,15 +17,21 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
-def readyz(services: ServicesDep) -> JSONResponse:
+def dependency_checks(db: Database, queue: JobQueue) -> dict[str, str]:
+    """``ok`` or why not, for the database and the job queue (``/readyz``, ``tellwell check``)."""
     checks: dict[str, str] = {}
-    for name, ping in (("database", services.db.ping), ("queue", services.pipeline.queue.ping)):
+    for name, ping in (("database", db.ping), ("queue", queue.ping)):
         try:
             ping()
             checks[name] = "ok"
         except Exception as err:
             checks[name] = f"unreachable ({type(err).__name__})"
+    return checks
+
+
+@router.get("/readyz")
+def readyz(services: ServicesDep) -> JSONResponse:
+    checks = dependency_checks(services.db, services.pipeline.queue)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -10,13 +10,21 @@ from pathlib import Path
 
 from pydub import AudioSegment
 
+from devtools.ports import free_port
 from service.db import Database
 from service.models import ApiKey
 from service.security import find_key, hash_key
 
 
-def tellwell(*args: str, data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TELLWELL_DATA_DIR": str(data_dir), "TELLWELL_DATABASE_URL": database_url}
+def tellwell(
+    *args: str, data_dir: Path, database_url: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TELLWELL_DATA_DIR": str(data_dir),
+        "TELLWELL_DATABASE_URL": database_url,
+        **variables,
+    }
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         env=env,
@@ -111,3 +119,45 @@ def test_purge_audio_reports_what_it_removed(tmp_path: Path) -> None:
     done = tellwell("purge-audio", "--unused-days", "0", data_dir=tmp_path, database_url=url)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "removed 0 files; 0 links now gone"
+
+
+def test_check_passes_when_the_database_and_redis_answer(tmp_path: Path, redis_url: str) -> None:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    done = tellwell("check", data_dir=tmp_path, database_url=url, TELLWELL_REDIS_URL=redis_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "database: ok, queue: ok"
+
+
+def test_check_fails_naming_what_does_not_answer(tmp_path: Path, redis_url: str) -> None:
+    nobody = free_port()
+    no_database = f"postgresql+psycopg://tellwell@127.0.0.1:{nobody}/tellwell"
+    done = tellwell(
+        "check", data_dir=tmp_path, database_url=no_database, TELLWELL_REDIS_URL=redis_url
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("database: unreachable") and "queue: ok" in done.stdout
+
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    no_redis = f"redis://127.0.0.1:{nobody}/0"
+    done = tellwell("check", data_dir=tmp_path, database_url=url, TELLWELL_REDIS_URL=no_redis)
+    assert done.returncode == 1
+    assert done.stdout.strip() == "database: ok, queue: unreachable (QueueUnavailable)"
+
+
+def test_a_placeholder_secret_key_is_refused_outside_development(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    refused = tellwell(
+        "migrate", data_dir=tmp_path, database_url=url, TELLWELL_SECRET_KEY="change-me"
+    )
+    assert refused.returncode == 1
+    assert "TELLWELL_SECRET_KEY is a placeholder" in refused.stderr
+    assert "change-me" not in refused.stderr + refused.stdout
+
+    allowed = tellwell(
+        "migrate",
+        data_dir=tmp_path,
+        database_url=url,
+        TELLWELL_SECRET_KEY="change-me",
+        TELLWELL_ENVIRONMENT="development",
+    )
+    assert allowed.returncode == 0, allowed.stderr

@@ -1,0 +1,50 @@
+"""The README's two commands: ``make run`` installs what serving needs and nothing more.
+
+Read from make's dry run with every target forced (``make -n -B``), so what is already
+installed here does not hide a step a fresh machine would take.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVING = ("espeak-ng", "ffmpeg", "python3-venv")
+TEST_ONLY = ("chromium", "fonts-liberation", "nodejs", "npm")
+
+
+def dry_run(target: str) -> str:
+    # Run from ``make test`` itself, the parent's flags must not leak into this make.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(
+        ["make", "-n", "-B", target], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def apt_installs(commands: str) -> list[str]:
+    return [line for line in commands.splitlines() if "apt-get install" in line]
+
+
+def test_make_run_installs_only_what_serving_needs() -> None:
+    commands = dry_run("run")
+    installs = apt_installs(commands)
+    assert installs and all("--no-install-recommends" in line for line in installs)
+    for package in SERVING:
+        assert f" {package}" in commands, package
+    for package in TEST_ONLY:
+        assert f" {package}" not in commands, package
+    assert "pip install -q -e ." in commands
+    assert ".[dev]" not in commands and "npm ci" not in commands
+
+
+def test_make_test_adds_the_browser_node_and_dev_tools() -> None:
+    commands = dry_run("test")
+    installs = apt_installs(commands)
+    assert installs and all("--no-install-recommends" in line for line in installs)
+    for package in SERVING + TEST_ONLY:
+        assert f" {package}" in commands, package
+    assert "pip install -q -e '.[dev]'" in commands
+    assert "npm ci" in commands
