@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -130,3 +131,17 @@ def test_each_failed_try_of_a_status_webhook_is_counted(
         wait_for(lambda: len(receiver.accepted()) == 4)  # rendering ... delivered
         after = scrape_app(client)
     assert grown(before, after, WEBHOOK_FAILURES, webhook="status") == 2
+
+
+def test_a_reminder_the_sweeper_expires_is_counted(
+    make_settings: Callable[..., Settings], keys: Keys
+) -> None:
+    clock = OffsetClock()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    with TestClient(create_app(make_settings(), clock=clock)) as client:
+        before = scrape_app(client)
+        reminder_id = post(client, keys, reminder_body(send_at=later))
+        clock.skip(4 * 24 * 3600)  # past the appointment, three days out
+        wait_for(lambda: reminder_of(client, keys, reminder_id)["status"] == "expired")
+        after = scrape_app(client)
+    assert grown(before, after, "tellwell_sweeper_expired_total") == 1
