@@ -12,12 +12,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import console, listen
-from service.api import audio, docs, health, languages, opt_outs, previews, reminders, twilio
+from service.api import (
+    audio,
+    docs,
+    health,
+    languages,
+    metrics,
+    opt_outs,
+    previews,
+    reminders,
+    twilio,
+)
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
+from service.rate_limits import RateLimiter
 from service.security import KeyRing
 from workers import jobs
 from workers.sweeper import SweeperThread
@@ -38,11 +49,19 @@ def create_app(
         db = Database.from_settings(settings)
         pipeline = jobs.build_pipeline(settings, db, clock)
         jobs.install(pipeline)
+        rate_limiter = RateLimiter.from_settings(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            clock,
+            settings.redis_url,
+            namespace=settings.queue_name,
+        )
         app.state.services = Services(
             settings=settings,
             db=db,
             pipeline=pipeline,
             key_ring=KeyRing(clock=clock.monotonic),
+            rate_limiter=rate_limiter,
         )
         sweeper = SweeperThread(pipeline) if sweeper_wanted else None
         if sweeper:
@@ -53,6 +72,7 @@ def create_app(
             if sweeper:
                 sweeper.stop()
             pipeline.queue.close()
+            await rate_limiter.close()
             jobs.install(None)
             db.dispose()
 
@@ -70,4 +90,5 @@ def create_app(
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    metrics.install(app)
     return app

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,6 +20,8 @@ from service.db import Database
 from service.models import Role
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Where prometheus_client's multiprocess mode keeps each process's series."""
 
 
 @click.group()
@@ -57,6 +63,41 @@ def worker(burst: bool) -> None:
     loaded once and serves every job. A job that takes the process down loses nothing:
     the reminder's lease lapses and the sweeper enqueues it again.
     """
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
+    with worker_metrics(settings.metrics_port):
+        run_worker(burst)
+
+
+@contextmanager
+def worker_metrics(port: int) -> Iterator[None]:
+    """With a port, serve the metrics of this worker and its sweeper process on it.
+
+    Both processes write their series to a directory of this worker's own
+    (prometheus_client's multiprocess mode), which the server here adds up. The mode is
+    chosen when prometheus_client is imported, so the directory is named in the
+    environment before anything imports it; the spawned sweeper inherits it.
+    """
+    if not port:
+        yield
+        return
+    if "prometheus_client" in sys.modules:
+        raise click.ClickException(
+            "TELLWELL_METRICS_PORT: start the worker as a process of its own"
+        )
+    with tempfile.TemporaryDirectory(prefix="tellwell-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+        from service.metrics import serve_worker_metrics
+
+        serve_worker_metrics(port, Path(directory))
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
+
+
+def run_worker(burst: bool) -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
@@ -65,8 +106,6 @@ def worker(burst: bool) -> None:
     from workers.sweeper import SweeperProcess, sweep
 
     settings = get_settings()
-    if not settings.redis_url:
-        raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
     pipeline = jobs.build_pipeline(settings)
     jobs.install(pipeline)
     assert isinstance(pipeline.queue, RedisQueue)

@@ -20,6 +20,9 @@ PLACEHOLDER_SECRETS = frozenset(
     {"change-me", "changeme", "change_me", "secret", "password", "replace-me", "todo", "xxx"}
 )
 """Secret keys copied from examples and templates: anyone could forge links signed with them."""
+DEFAULT_RATE_LIMIT_PER_SECOND = 1000.0
+"""Per API key: well above what one scheduling system sends (the ingest bench: ~350/s)."""
+DEFAULT_RATE_LIMIT_BURST = 2000
 
 
 class Settings(BaseSettings):
@@ -52,6 +55,14 @@ class Settings(BaseSettings):
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21
     max_body_bytes: int = 64 * 1024
+    rate_limit_per_second: float = Field(default=DEFAULT_RATE_LIMIT_PER_SECOND, ge=0)
+    """Requests per second each API key may make, on average; 0 turns the limit off."""
+    rate_limit_burst: int = Field(default=DEFAULT_RATE_LIMIT_BURST, ge=1)
+    """Requests an idle API key may make at once before the per-second rate applies."""
+    metrics_token: SecretStr = Field(default_factory=lambda: SecretStr(""))
+    """When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``; empty: open."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """``tellwell worker`` serves its Prometheus metrics on this port; 0: not served."""
     audio_retention_days: int = 30
     """``tellwell purge-audio`` removes audio unused this long (rendered messages are PHI)."""
     twilio_account_sid: str = ""

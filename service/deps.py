@@ -21,7 +21,9 @@ from service.config import Settings
 from service.db import Database
 from service.errors import Problem
 from service.links import Links
+from service.metrics import RATE_LIMITED
 from service.models import Role
+from service.rate_limits import RateLimiter, retry_after_s
 from service.security import Caller, KeyRing
 from workers.pipeline import Pipeline
 
@@ -34,6 +36,7 @@ class Services:
     db: Database
     pipeline: Pipeline
     key_ring: KeyRing
+    rate_limiter: RateLimiter
 
     @property
     def links(self) -> Links:
@@ -96,6 +99,17 @@ async def _caller(
             "Unauthorized",
             "This API key is not valid.",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    limiter = services.rate_limiter
+    if wait_s := await limiter.wait_s(key.id):
+        RATE_LIMITED.inc()
+        retry_after = retry_after_s(wait_s)
+        raise Problem(
+            429,
+            "Too many requests",
+            f"This API key may make {limiter.limit.describe()}; retry in {retry_after} s.",
+            slug="rate-limited",
+            headers={"Retry-After": str(retry_after)},
         )
     return key
 

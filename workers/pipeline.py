@@ -10,6 +10,7 @@ is never called twice.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -25,6 +26,7 @@ from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
 from service.links import Links
+from service.metrics import DELIVERY_OUTCOMES, RENDER_SECONDS
 from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
 from templates import TemplateError, keypad_replies
 from voices import SpokenAudio, VoiceError
@@ -82,6 +84,7 @@ class Pipeline:
                 return
             kind, language, channel = reminder.kind, reminder.language, reminder.channel
             facts = reminder.facts
+        started = time.perf_counter()
         try:
             rendered = self.renderer.render(
                 kind, language, VARIANT_FOR_CHANNEL[channel], facts, FORMAT_FOR_CHANNEL[channel]
@@ -98,6 +101,7 @@ class Pipeline:
                 )
             return
         audio = rendered.audio
+        RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
             voicemail = self._render_call_extras(kind, language, channel, facts)
         except (TemplateError, VoiceError) as err:
@@ -218,6 +222,12 @@ class Pipeline:
         order: a closed attempt is not reopened, and the status only moves forward.
         """
         attempt = session.get_one(Attempt, attempt_id)
+        recorded = attempt.outcome
+        self._record_outcome(session, attempt, outcome)
+        if attempt.outcome is not None and attempt.outcome != recorded:
+            DELIVERY_OUTCOMES.labels(attempt.channel, attempt.outcome).inc()
+
+    def _record_outcome(self, session: Session, attempt: Attempt, outcome: Outcome) -> None:
         now = self.clock.now()
         attempt.provider_ref = attempt.provider_ref or outcome.provider_ref
         attempt.answered_by = outcome.answered_by or attempt.answered_by

@@ -41,6 +41,10 @@ class JobQueue(Protocol):
 
     def ping(self) -> None: ...
 
+    def depth(self) -> int | None:
+        """Jobs waiting to start, or None when this queue cannot tell (for ``/metrics``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -86,6 +90,13 @@ class RedisQueue:
         except RedisError as err:
             raise QueueUnavailable(type(err).__name__) from err
 
+    def depth(self) -> int | None:
+        try:
+            return self.rq.count
+        except RedisError as err:
+            log.warning("queue depth unknown: %s", type(err).__name__)
+            return None
+
     def close(self) -> None:
         self.connection.close()
 
@@ -102,6 +113,9 @@ class InProcessQueue:
 
     def ping(self) -> None:
         return None
+
+    def depth(self) -> int | None:
+        return None  # the executor's backlog is private to it
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, update
 from sqlalchemy.orm import aliased
 
+from service.metrics import WEBHOOK_FAILURES
 from service.models import WebhookDelivery
 from service.webhook_targets import TargetRefused
 from workers.errors import DeliveryFailed
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 DELIVERED = "delivered"
 ABANDONED = "abandoned"
 ERROR_MAX_CHARS = 200
+STATUS_WEBHOOK = "status"
+"""The ``webhook`` label of these webhooks' failures (``tellwell_webhook_failures_total``)."""
 
 
 def queue_due_webhooks(pipeline: Pipeline, now: datetime | None = None) -> list[str]:
@@ -85,6 +88,8 @@ def send_status_webhook(pipeline: Pipeline, delivery_id: int) -> None:
     except DeliveryFailed as err:
         error = str(err)
         outcome = ABANDONED if tries >= pipeline.settings.webhook_max_attempts else None
+    if error is not None:
+        WEBHOOK_FAILURES.labels(STATUS_WEBHOOK).inc()
     now = pipeline.clock.now()
     retry_at = now + timedelta(seconds=backoff_s(tries, pipeline.settings.webhook_retry_base_s))
     with pipeline.db.session() as session:

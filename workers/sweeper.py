@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from service.config import Settings
+from service.metrics import SWEEPER_ENQUEUED, SWEEPER_EXPIRED
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.pipeline import Pipeline
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 SWEEPER_STOP_TIMEOUT_S = 30.0
 """How long a stopping worker waits for its sweeper process to finish the sweep under way."""
+DUE = "due"
+LEASE_LAPSED = "lease_lapsed"
+"""Why the sweeper queued a job (the ``reason`` label): due and not queued, or abandoned."""
+JOB_LABELS = {RENDER_JOB: "render", DISPATCH_JOB: "dispatch", WEBHOOK_JOB: "webhook"}
 
 
 @dataclass
@@ -49,15 +54,16 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     not_recently_queued = or_(Reminder.queued_at.is_(None), Reminder.queued_at < requeue_before)
     lease_lapsed = or_(Reminder.lease_until.is_(None), Reminder.lease_until < now)
     due = Reminder.send_at <= now
-    work: list[tuple[str, ColumnElement[bool]]] = [
-        (RENDER_JOB, and_(Reminder.status == Status.SCHEDULED, due)),
-        (RENDER_JOB, and_(Reminder.status == Status.RENDERING, lease_lapsed)),
-        (DISPATCH_JOB, and_(Reminder.status == Status.READY, due)),
-        (DISPATCH_JOB, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
+    work: list[tuple[str, str, ColumnElement[bool]]] = [
+        (RENDER_JOB, DUE, and_(Reminder.status == Status.SCHEDULED, due)),
+        (RENDER_JOB, LEASE_LAPSED, and_(Reminder.status == Status.RENDERING, lease_lapsed)),
+        (DISPATCH_JOB, DUE, and_(Reminder.status == Status.READY, due)),
+        (DISPATCH_JOB, LEASE_LAPSED, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
     ]
     report = SweepReport()
     report.expired = _expire_late(pipeline, now)
-    for job, condition in work:
+    SWEEPER_EXPIRED.inc(len(report.expired))
+    for job, reason, condition in work:
         with pipeline.db.session() as session:
             ids = session.scalars(
                 update(Reminder)
@@ -69,8 +75,10 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         if ids:
             pipeline.enqueue(job, *ids)
             report.enqueued.setdefault(job, []).extend(ids)
+            SWEEPER_ENQUEUED.labels(JOB_LABELS[job], reason).inc(len(ids))
     if webhook_ids := queue_due_webhooks(pipeline, now):
         report.enqueued[WEBHOOK_JOB] = webhook_ids
+        SWEEPER_ENQUEUED.labels(JOB_LABELS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
     return report
 
 

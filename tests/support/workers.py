@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from service.config import Settings
 
 BURST_TIMEOUT_S = 120
 """A burst worker that has not finished its queue by then is stuck: the test fails."""
+STOP_TIMEOUT_S = 60
+"""A worker asked to stop (SIGTERM: finish the job, stop the sweeper) must be gone by then."""
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -36,3 +40,23 @@ def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> N
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@contextmanager
+def running_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``tellwell worker`` (not burst) for the block; stopped as an operator would."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from service.db import utcnow
 from service.links import Links
+from service.metrics import WEBHOOK_FAILURES
 from service.models import Status
 from service.webhook_targets import TargetRefused, check_target
 from workers.channels.base import Delivery, Outcome
@@ -76,6 +77,7 @@ class AppChannel:
                 base_s=APP_RETRY_BASE_S,
             )
         except (WebhookError, TargetRefused) as err:
+            WEBHOOK_FAILURES.labels(self.name).inc()
             raise ChannelUnavailable(f"app backend: {err}") from err
         return Outcome(status=Status.DELIVERED, provider_ref=message_id)
 
