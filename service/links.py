@@ -16,6 +16,7 @@ use it.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -92,6 +93,12 @@ class Links:
         """A signed, expiring link to one rendered file, named by its content key only."""
         token = self._audio.sign(audio_key, audio_format)
         return self.public_url(AUDIO_PATH.format(token=token))
+
+    def audio_for_page(self, audio_key: str, audio_format: str, page_path: str) -> str:
+        """The audio link as one of our own pages embeds it: relative to the page's path, so
+        it resolves under whatever host and path prefix served the page."""
+        token = self._audio.sign(audio_key, audio_format)
+        return posixpath.relpath(AUDIO_PATH.format(token=token), posixpath.dirname(page_path))
 
     def open_audio(self, token: str) -> tuple[str, str]:
         """``(audio_key, audio_format)`` of a token made by ``audio``."""

@@ -35,8 +35,6 @@ class Preview:
     language: str
     reading_grade: float | None
     reviewed: bool
-    audio_url: str
-    """A signed, expiring link to the audio (``service.links``)."""
     warnings: list[str]
 
 
@@ -82,6 +80,5 @@ def make_preview(
         language=request.language,
         reading_grade=grade,
         reviewed=bool(language and language.reviewed),
-        audio_url=pipeline.links.audio(audio.key, audio.format.value),
         warnings=warnings,
     )

@@ -29,6 +29,6 @@ def post_preview(
         duration_s=audio.duration_s,
         reading_grade=preview.reading_grade,
         reviewed=preview.reviewed,
-        audio_url=preview.audio_url,
+        audio_url=services.links.audio(audio.key, audio.format.value),
         warnings=preview.warnings,
     )

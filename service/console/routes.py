@@ -228,7 +228,9 @@ def preview(
         context["errors"] = field_errors(problem)
         return visit.page("preview.html", context, status_code=422)
     context["preview"] = result
-    context["audio_url"] = result.audio_url
+    audio = result.rendered.audio
+    page = visit.request.url.path
+    context["audio_url"] = services.links.audio_for_page(audio.key, audio.format.value, page)
     return visit.page("preview.html", context)
 
 
@@ -302,7 +304,8 @@ def reminder_page(
     db_session.commit()
     audio_url = None
     if reminder.audio is not None and reminder.audio.purged_at is None:
-        audio_url = services.links.audio(reminder.audio.key, reminder.audio.format)
+        audio = reminder.audio
+        audio_url = services.links.audio_for_page(audio.key, audio.format, visit.request.url.path)
     context = {"title": f"Reminder {reminder.id}", "reminder": reminder, "audio_url": audio_url}
     return visit.page("reminder.html", context)
 

@@ -51,7 +51,7 @@ def listen(
         {
             "language": reminder.language,
             "transcript": reminder.message_text or "",
-            "audio_url": services.links.audio(asset.key, asset.format),
+            "audio_url": services.links.audio_for_page(asset.key, asset.format, request.url.path),
             "audio_media_type": asset.media_type,
         },
         headers=PAGE_HEADERS,
