@@ -10,11 +10,9 @@ from pathlib import Path
 
 import click
 
-from service.config import get_settings
+from service.config import LOG_FORMAT, get_settings
 from service.db import Database
 from service.models import Role
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.group()
@@ -49,32 +47,26 @@ def worker(burst: bool) -> None:
 
     Jobs run in this process (RQ's SimpleWorker, no fork per job), so a voice model is
     loaded once and serves every job. A job that takes the process down loses nothing:
-    the reminder's lease lapses and the sweeper enqueues it again.
+    the reminder's lease lapses and the sweeper enqueues it again. An outage of Redis or
+    the database only pauses it (see ``workers.worker`` and ``workers.outages``).
     """
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
     from workers import jobs
-    from workers.queue import RedisQueue
     from workers.sweeper import SweeperProcess, sweep
+    from workers.worker import run_worker
 
     settings = get_settings()
     if not settings.redis_url:
         raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
     pipeline = jobs.build_pipeline(settings)
     jobs.install(pipeline)
-    assert isinstance(pipeline.queue, RedisQueue)
-    rq_worker = SimpleWorker(
-        [pipeline.queue.rq], connection=pipeline.queue.connection, serializer=JSONSerializer
-    )
     if burst:
         sweep(pipeline)
-        rq_worker.work(burst=True)
+        run_worker(pipeline, burst=True)
         return
     sweeper = SweeperProcess(settings)
     sweeper.start()
     try:
-        rq_worker.work()
+        run_worker(pipeline)
     finally:
         sweeper.stop()
 

@@ -15,6 +15,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""Every process of ours logs alike (the CLI, the worker's sweeper process)."""
 
 
 class Settings(BaseSettings):
@@ -41,6 +43,8 @@ class Settings(BaseSettings):
     """How long a worker owns a reminder it is rendering or dispatching."""
     requeue_after_s: float = 60.0
     """A due reminder whose job has not started by then is enqueued again (Redis lost it)."""
+    outage_retry_max_s: float = 30.0
+    """Longest wait between tries to reach Redis or the database while it is down."""
     in_process_workers: int = 2
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from service.db import Database
 from tests.conftest import free_port, wait_for
 
 SERVER_START_TIMEOUT_S = 30.0
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 PG_USER = "postgres"
 """initdb and postgres refuse to run as root; as root the cluster runs as this user."""
 
@@ -40,8 +42,7 @@ class OwnRedis:
     def start(self) -> None:
         assert self.binary is not None
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *NO_PERSISTENCE],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -130,6 +131,15 @@ class OwnPostgres:
             str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, name
         )
 
+    def migrated_database(self, name: str) -> str:
+        """A new database with Tellwell's schema; returns its URL."""
+        self.create_database(name)
+        url = self.url(name)
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        return url
+
 
 @contextmanager
 def own_postgres() -> Iterator[OwnPostgres]:
@@ -141,10 +151,6 @@ def own_postgres() -> Iterator[OwnPostgres]:
     try:
         yield cluster
     finally:
-        subprocess.run(
-            [*cluster.as_user, str(cluster.bin / "pg_ctl"), "-D", str(cluster.data)]
-            + ["-m", "immediate", "stop"],
-            capture_output=True,
-            check=False,
-        )
+        stop = [str(cluster.bin / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop"]
+        subprocess.run([*cluster.as_user, *stop], capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)

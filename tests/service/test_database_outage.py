@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from service.config import Settings
-from service.db import Database, utcnow
+from service.db import utcnow
 from service.errors import DATABASE_RETRY_AFTER_S, PROBLEM_MEDIA_TYPE
 from tests.conftest import Keys, LiveServer, reminder_body, wait_for
 from tests.own_servers import OwnPostgres, own_postgres
@@ -27,18 +27,13 @@ RECOVERY_TIMEOUT_S = 30.0
 @pytest.fixture
 def cluster() -> Iterator[OwnPostgres]:
     with own_postgres() as running:
-        running.create_database("tellwell")
         yield running
 
 
 @pytest.fixture
 def database_url(cluster: OwnPostgres) -> str:
     """Overrides conftest's: the app, its keys and its settings use our own cluster."""
-    url = cluster.url("tellwell")
-    db = Database(url)
-    db.migrate()
-    db.dispose()
-    return url
+    return cluster.migrated_database("tellwell")
 
 
 @pytest.fixture
