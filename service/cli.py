@@ -15,11 +15,10 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from service.config import get_settings
+from service.config import LOG_FORMAT, Settings, get_settings
 from service.db import Database
 from service.models import Role
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 """Where prometheus_client's multiprocess mode keeps each process's series."""
 
@@ -61,13 +60,14 @@ def worker(burst: bool) -> None:
 
     Jobs run in this process (RQ's SimpleWorker, no fork per job), so a voice model is
     loaded once and serves every job. A job that takes the process down loses nothing:
-    the reminder's lease lapses and the sweeper enqueues it again.
+    the reminder's lease lapses and the sweeper enqueues it again. An outage of Redis or
+    the database only pauses it (see ``workers.worker`` and ``workers.outages``).
     """
     settings = get_settings()
     if not settings.redis_url:
         raise click.UsageError("set TELLWELL_REDIS_URL: without Redis, `tellwell serve` works")
     with worker_metrics(settings.metrics_port):
-        run_worker(burst)
+        work(settings, burst)
 
 
 @contextmanager
@@ -97,29 +97,23 @@ def worker_metrics(port: int) -> Iterator[None]:
             del os.environ[MULTIPROCESS_DIR_VARIABLE]
 
 
-def run_worker(burst: bool) -> None:
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
+def work(settings: Settings, burst: bool) -> None:
+    """The RQ worker, and its sweeper process unless ``burst`` (imported only now: the
+    metrics mode must be chosen before anything imports prometheus_client)."""
     from workers import jobs
-    from workers.queue import RedisQueue
     from workers.sweeper import SweeperProcess, sweep
+    from workers.worker import run_worker
 
-    settings = get_settings()
     pipeline = jobs.build_pipeline(settings)
     jobs.install(pipeline)
-    assert isinstance(pipeline.queue, RedisQueue)
-    rq_worker = SimpleWorker(
-        [pipeline.queue.rq], connection=pipeline.queue.connection, serializer=JSONSerializer
-    )
     if burst:
         sweep(pipeline)
-        rq_worker.work(burst=True)
+        run_worker(pipeline, burst=True)
         return
     sweeper = SweeperProcess(settings)
     sweeper.start()
     try:
-        rq_worker.work()
+        run_worker(pipeline)
     finally:
         sweeper.stop()
 

@@ -23,6 +23,8 @@ PLACEHOLDER_SECRETS = frozenset(
 DEFAULT_RATE_LIMIT_PER_SECOND = 1000.0
 """Per API key: well above what one scheduling system sends (the ingest bench: ~350/s)."""
 DEFAULT_RATE_LIMIT_BURST = 2000
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""Every process of ours logs alike (the CLI, the worker's sweeper process)."""
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     """How long a worker owns a reminder it is rendering or dispatching."""
     requeue_after_s: float = 60.0
     """A due reminder whose job has not started by then is enqueued again (Redis lost it)."""
+    outage_retry_max_s: float = 30.0
+    """Longest wait between tries to reach Redis or the database while it is down."""
     in_process_workers: int = 2
     calling_window_start_hour: int = 8
     calling_window_end_hour: int = 21

@@ -17,6 +17,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +28,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 20
 POOL_MAX_OVERFLOW = 10
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+"""What SQLAlchemy raises when the database cannot serve us for now: down or restarting
+(refused, connection dropped), locked, or no pooled connection to spare. Worth a retry."""
 
 
 def utcnow() -> datetime:

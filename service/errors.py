@@ -24,8 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.db import DATABASE_UNREACHABLE
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://tellwell.dev/problems/"
+DATABASE_RETRY_AFTER_S = 5
+"""Retry-After of a 503 while the database is unreachable: a restart or failover is short."""
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +140,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(500, "Internal error", "Something went wrong on our side.", slug="internal")
         )
 
+    async def on_database_unreachable(_request: Request, exc: Exception) -> Response:
+        # The caller did nothing wrong and nothing was half-stored (the transaction rolled
+        # back): a 503 with Retry-After tells a scheduling system to send it again.
+        log.warning("database unreachable: %s", type(exc).__name__)
+        return problem_response(
+            Problem(
+                503,
+                "Service unavailable",
+                "The database is not answering; please try again shortly.",
+                slug="database-unavailable",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            )
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for unreachable in DATABASE_UNREACHABLE:
+        app.add_exception_handler(unreachable, on_database_unreachable)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
-from service.db import Database
+from service.db import DATABASE_UNREACHABLE, Database
 from service.links import Links
 from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
+from workers.outages import Backoff, Outage, wait_until_reachable
 from workers.pipeline import Pipeline
-from workers.queue import queue_from_settings
+from workers.queue import JOB_TIMEOUT_S, queue_from_settings
 from workers.rendering import Renderer
 from workers.status_webhooks import send_status_webhook as send_one_status_webhook
 from workers.webhooks import WebhookSender
 
 _installed: Pipeline | None = None
 _lock = threading.Lock()
+_database_outage = Outage("database", "job")
+
+DATABASE_WAIT_MAX_S = JOB_TIMEOUT_S / 2
+"""Longest a job waits for an unreachable database: well inside the job's own timeout."""
 
 
 def speaker_from_settings(settings: Settings) -> Speaker:
@@ -94,12 +100,37 @@ def pipeline() -> Pipeline:
 
 
 def render_reminder(reminder_id: str) -> None:
-    pipeline().render(reminder_id)
+    _riding_out_database_outages(lambda current: current.render(reminder_id))
 
 
 def dispatch_reminder(reminder_id: str) -> None:
-    pipeline().dispatch(reminder_id)
+    _riding_out_database_outages(lambda current: current.dispatch(reminder_id))
 
 
 def send_status_webhook(delivery_id: str) -> None:
-    send_one_status_webhook(pipeline(), int(delivery_id))
+    _riding_out_database_outages(lambda current: send_one_status_webhook(current, int(delivery_id)))
+
+
+def _riding_out_database_outages(step: Callable[[Pipeline], None]) -> None:
+    """Run a job's step; if the database is unreachable, wait for it instead of failing.
+
+    A failing job would log a traceback each, and the worker would empty the queue in
+    seconds. Waiting holds the worker on this job until the database answers (one log
+    line for the whole outage), then the job ends: whatever the step left undone is in
+    the database with a lease that lapses or a ``queued_at`` that ages, and the sweeper
+    enqueues it again.
+    """
+    current = pipeline()
+    try:
+        step(current)
+    except DATABASE_UNREACHABLE as err:
+        _database_outage.down(err)
+        wait_until_reachable(
+            current.db.ping,
+            _database_outage,
+            Backoff(current.settings.outage_retry_max_s),
+            DATABASE_UNREACHABLE,
+            deadline_s=DATABASE_WAIT_MAX_S,
+        )
+    else:
+        _database_outage.up()

@@ -23,12 +23,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from service.config import Settings
+from service.config import LOG_FORMAT, Settings
+from service.db import DATABASE_UNREACHABLE
 from service.metrics import SWEEPER_ENQUEUED, SWEEPER_EXPIRED
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
+from workers.outages import Outage
 from workers.pipeline import Pipeline
-from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB
+from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB, QueueUnavailable
 from workers.status_webhooks import queue_due_webhooks
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,12 @@ class SweepReport:
 
 
 def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
-    """Enqueue what is due or stuck, and expire what came too late; returns what it did."""
+    """Enqueue what is due or stuck, and expire what came too late; returns what it did.
+
+    Raises ``QueueUnavailable`` before claiming anything if the queue is down: a claimed
+    reminder would wait ``requeue_after_s`` before the next try.
+    """
+    pipeline.queue.ping()
     now = now or pipeline.clock.now()
     requeue_before = now - timedelta(seconds=pipeline.settings.requeue_after_s)
     not_recently_queued = or_(Reminder.queued_at.is_(None), Reminder.queued_at < requeue_before)
@@ -103,13 +110,25 @@ def _expire_late(pipeline: Pipeline, now: datetime) -> list[str]:
 
 
 def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
-    """Sweep, then ``stop(interval)``, again and again until it returns True."""
+    """Sweep, then ``stop(interval)``, again and again until it returns True.
+
+    Nothing stops it: an outage of Redis or the database is logged once (and its end once),
+    and every pass tries again, so the sweeper resumes as soon as both answer.
+    """
+    queue_outage, database_outage = Outage("redis", "sweeper"), Outage("database", "sweeper")
+    log.info("sweeping every %.1f s", pipeline.settings.sweep_interval_s)
     while True:
         try:
             sweep(pipeline)
+        except QueueUnavailable as err:
+            queue_outage.down(err)
+        except DATABASE_UNREACHABLE as err:
+            database_outage.down(err)
         except Exception as err:
-            # Keep sweeping: a database blip must not stop recovery for good.
             log.error("sweep failed: %s", type(err).__name__)
+        else:
+            queue_outage.up()
+            database_outage.up()
         if stop(pipeline.settings.sweep_interval_s):
             return
 
@@ -158,6 +177,7 @@ class SweeperProcess:
 
 
 def _sweep_in_child(settings: Settings, stopping: threading.Event) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # a spawned child starts bare
     worker = multiprocessing.parent_process()
 
     def stop(interval_s: float) -> bool:
