@@ -1,6 +1,6 @@
 """A PostgreSQL outage answers 503 with Retry-After, never 500, and the API recovers alone.
 
-The database is a cluster of the test's own (``tests.own_servers``), stopped the way a
+The database is a cluster of the test's own (``tests.support.own_servers``), stopped the way a
 crash stops it and started again under the running server.
 """
 
@@ -16,8 +16,9 @@ import pytest
 from service.config import Settings
 from service.db import utcnow
 from service.errors import DATABASE_RETRY_AFTER_S, PROBLEM_MEDIA_TYPE
-from tests.conftest import Keys, LiveServer, reminder_body, wait_for
-from tests.own_servers import OwnPostgres, own_postgres
+from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.own_servers import OwnPostgres, own_postgres
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.postgres
 

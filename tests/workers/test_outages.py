@@ -1,7 +1,7 @@
 """Workers ride out a Redis or database outage: none exits, no reminder is lost or sent twice.
 
 Two real ``tellwell worker`` processes work on a Redis and a PostgreSQL cluster of the
-test's own (``tests.own_servers``). Mid-run one of them goes down as a crash takes it
+test's own (``tests.support.own_servers``). Mid-run one of them goes down as a crash takes it
 (Redis comes back empty, as it does without persistence) and starts again. Nobody
 restarts a worker.
 """
@@ -26,9 +26,10 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import Reminder
-from tests.conftest import Keys, reminder_body, wait_for
-from tests.own_servers import OwnPostgres, OwnRedis, own_postgres, own_redis
-from tests.workers.test_end_to_end import worker_env
+from tests.support.api import Keys, reminder_body
+from tests.support.own_servers import OwnPostgres, OwnRedis, own_postgres, own_redis
+from tests.support.waiting import wait_for
+from tests.support.workers import worker_env
 from workers.outages import Backoff, Outage, wait_until_reachable
 
 REMINDERS = 30

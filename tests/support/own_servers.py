@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from devtools.ports import free_port
 from service.db import Database
-from tests.conftest import free_port, wait_for
+from tests.support.waiting import wait_for
 
 SERVER_START_TIMEOUT_S = 30.0
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
