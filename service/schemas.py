@@ -3,17 +3,32 @@
 Unknown fields are refused (``extra="forbid"``): a misspelt ``apointment`` must not pass
 silently and leave a patient without the facts. Checks that need more than one field, or
 the running configuration, live in ``service.reminders``.
+
+Answers are described as they are: every closed set is an enum, and every moment is a
+``Timestamp`` (RFC 3339, UTC, whole seconds, ``Z``), so a generated client gets types, not
+strings to guess at.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 import phonenumbers
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+from service.models import Status
 
 Kind = Literal[
     "appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"
@@ -33,6 +48,42 @@ APPOINTMENT_KINDS: frozenset[str] = frozenset(
 ChannelName = Literal["phone", "app"]
 Variant = Literal["call", "voicemail", "app"]
 SpeechRate = Literal["slow", "normal"]
+DeliveryChannel = Literal["twilio", "app", "outbox"]
+"""What carried an attempt: the ``name`` of a channel in ``workers.channels``."""
+AttemptOutcome = Literal[
+    "delivered",
+    "voicemail",
+    "confirmed",
+    "cancel_requested",
+    "failed",
+    "busy",
+    "no-answer",
+    "canceled",
+]
+"""How an attempt ended: the status it gave the reminder, or for a call to be tried again
+(``Pipeline.settle``) Twilio's word for why: ``busy``, ``no-answer``, ``failed``, ``canceled``."""
+EngineName = Literal["espeak", "piper", "pyttsx3", "gtts"]
+"""The speech engines in ``voices``."""
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_timestamp, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC, whole seconds, with Z.",
+            "examples": ["2026-12-03T20:30:00Z"],
+        }
+    ),
+]
+"""Every moment the API answers, in one format: ``2026-12-03T20:30:00Z``."""
 
 NAME_MAX_CHARS = 200
 TEXT_MAX_CHARS = 500
@@ -132,46 +183,48 @@ class Links(BaseModel):
 
 class Accepted(BaseModel):
     id: str
-    status: str
-    send_at: datetime
+    status: Status
+    send_at: Timestamp
     links: Links
 
 
 class EventOut(BaseModel):
-    status: str
-    at: datetime
+    status: Status
+    at: Timestamp
     detail: str | None
 
 
 class AttemptOut(BaseModel):
     id: str
-    channel: str
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: str | None
-    answered_by: str | None
+    channel: DeliveryChannel
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    outcome: AttemptOutcome | None
+    answered_by: str | None = Field(
+        description="Who or what answered a call, in Twilio's words (human, machine_start, fax…)."
+    )
     digits: str | None
     duration_s: float | None = None
 
 
 class MessageOut(BaseModel):
     text: str
-    variant: str
+    variant: Variant
     duration_s: float
-    engine: str
+    engine: EngineName
     voice: str
     audio_url: str
 
 
 class ReminderOut(BaseModel):
     id: str
-    kind: str
-    channel: str
+    kind: Kind
+    channel: ChannelName
     language: str
-    status: str
-    send_at: datetime
+    status: Status
+    send_at: Timestamp
     external_id: str | None
-    created_at: datetime
+    created_at: Timestamp
     events: list[EventOut]
     attempts: list[AttemptOut]
     message: MessageOut | None = None
@@ -185,9 +238,9 @@ class ReminderPage(BaseModel):
 
 class PreviewOut(BaseModel):
     text: str
-    variant: str
+    variant: Variant
     language: str
-    engine: str
+    engine: EngineName
     voice: str
     duration_s: float
     reading_grade: float | None
@@ -201,10 +254,26 @@ class LanguageOut(BaseModel):
     code: str
     name: str
     native_name: str
-    engine: str
+    engine: EngineName
     voice: str
     reviewed: bool
-    kinds: list[str]
+    kinds: list[Kind]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessChecks(BaseModel):
+    database: str = Field(description="ok, or unreachable (the error's type)")
+    queue: str = Field(description="ok, or unreachable (the error's type)")
+
+
+class Readiness(BaseModel):
+    """``/readyz``: 200 with status ok, or 503 with status unavailable and what failed."""
+
+    status: Literal["ok", "unavailable"]
+    checks: ReadinessChecks
 
 
 @cache

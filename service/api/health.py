@@ -5,17 +5,27 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from service.api.responses import problems
 from service.deps import ServicesDep
+from service.schemas import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", operation_id="healthz", response_model=Health, responses=problems())
+def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "description": "Not ready: `checks` says what is unreachable."},
+        **problems(),
+    },
+)
 def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     for name, ping in (("database", services.db.ping), ("queue", services.pipeline.queue.ping)):
@@ -25,7 +35,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
         except Exception as err:
             checks[name] = f"unreachable ({type(err).__name__})"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
+    readiness = Readiness(
+        status="ok" if ready else "unavailable", checks=ReadinessChecks.model_validate(checks)
     )
+    return JSONResponse(readiness.model_dump(mode="json"), status_code=200 if ready else 503)
