@@ -11,6 +11,7 @@ strings to guess at.
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -30,40 +31,80 @@ from pydantic import (
 
 from service.models import Status
 
-Kind = Literal[
-    "appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"
-]
-"""What the message is about; ``service.reminders.check_message`` says which blocks each needs.
 
-- ``appointment_reminder``: ``appointment`` (a future ``start``).
-- ``appointment_changed``: ``appointment`` is the visit as it is *now* (a future ``start``),
-  optionally with ``previous_start``, the time it had before, so the patient hears both.
-- ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
-  still in the future: telling someone about a cancelled visit that already passed is noise).
-- ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
-"""
+class Kind(enum.StrEnum):
+    """What the message is about; ``service.reminders.check_message`` says which blocks each needs.
+
+    - ``appointment_reminder``: ``appointment`` (a future ``start``).
+    - ``appointment_changed``: ``appointment`` is the visit as it is *now* (a future ``start``),
+      optionally with ``previous_start``, the time it had before, so the patient hears both.
+    - ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
+      still in the future: telling someone about a cancelled visit that already passed is noise).
+    - ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
+    """
+
+    APPOINTMENT_REMINDER = "appointment_reminder"
+    RESULT_READY = "result_ready"
+    APPOINTMENT_CHANGED = "appointment_changed"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"
+
+
 APPOINTMENT_KINDS: frozenset[str] = frozenset(
-    {"appointment_reminder", "appointment_changed", "appointment_cancelled"}
+    {Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_CHANGED, Kind.APPOINTMENT_CANCELLED}
 )
-ChannelName = Literal["phone", "app"]
-Variant = Literal["call", "voicemail", "app"]
-SpeechRate = Literal["slow", "normal"]
-DeliveryChannel = Literal["twilio", "app", "outbox"]
-"""What carried an attempt: the ``name`` of a channel in ``workers.channels``."""
-AttemptOutcome = Literal[
-    "delivered",
-    "voicemail",
-    "confirmed",
-    "cancel_requested",
-    "failed",
-    "busy",
-    "no-answer",
-    "canceled",
-]
-"""How an attempt ended: the status it gave the reminder, or for a call to be tried again
-(``Pipeline.settle``) Twilio's word for why: ``busy``, ``no-answer``, ``failed``, ``canceled``."""
-EngineName = Literal["espeak", "piper", "pyttsx3", "gtts"]
-"""The speech engines in ``voices``."""
+
+
+class ChannelName(enum.StrEnum):
+    """How the patient is reached: a phone call, or audio in their app."""
+
+    PHONE = "phone"
+    APP = "app"
+
+
+class Variant(enum.StrEnum):
+    """Which wording: a live answer (with the keypad menu), a voicemail, or the app."""
+
+    CALL = "call"
+    VOICEMAIL = "voicemail"
+    APP = "app"
+
+
+class SpeechRate(enum.StrEnum):
+    SLOW = "slow"
+    NORMAL = "normal"
+
+
+class DeliveryChannel(enum.StrEnum):
+    """What carried an attempt: the ``name`` of a channel in ``workers.channels``."""
+
+    TWILIO = "twilio"
+    APP = "app"
+    OUTBOX = "outbox"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How an attempt ended: the status it gave the reminder or, for a call to be tried
+    again, Twilio's word for why (``busy``, ``no-answer``, ``failed``, ``canceled``)."""
+
+    DELIVERED = "delivered"
+    VOICEMAIL = "voicemail"
+    CONFIRMED = "confirmed"
+    CANCEL_REQUESTED = "cancel_requested"
+    FAILED = "failed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+
+class EngineName(enum.StrEnum):
+    """The speech engine that spoke: the engines in ``voices``."""
+
+    ESPEAK = "espeak"
+    PIPER = "piper"
+    PYTTSX3 = "pyttsx3"
+    GTTS = "gtts"
+
+
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -112,7 +153,7 @@ class Patient(Strict):
     phone: str | None = None
     timezone: str
     app_recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
-    speech_rate: SpeechRate = "normal"
+    speech_rate: SpeechRate = SpeechRate.NORMAL
 
     _phone = field_validator("phone")(_e164)
 
@@ -149,7 +190,7 @@ class MessageRequest(Strict):
     """What a message is made of: shared by reminders and previews."""
 
     kind: Kind
-    channel: ChannelName = "phone"
+    channel: ChannelName = ChannelName.PHONE
     language: str = Field(min_length=2, max_length=16)
     patient: Patient
     clinic: Clinic
