@@ -28,17 +28,16 @@ AUDIO_MEDIA_TYPES = tuple(sorted({fmt.media_type for fmt in AudioFormat}))
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 PROBLEM_DESCRIPTIONS: dict[int, str] = {
-    400: "The request could not be read (a body that is not UTF-8, a malformed Range).",
+    400: "The request body could not be read (it is not UTF-8 text).",
     401: "No API key was sent, or it is not a valid one.",
     403: "The API key's role may not do this.",
     404: "There is no such resource, or it is not this key's to see.",
-    409: "The request conflicts with the resource's current state.",
-    410: "The resource existed and has been deleted.",
     413: "The request body is over the size limit.",
     416: "The requested byte range is outside the file.",
     422: "A field is missing or wrong; `errors` names each one and what is wrong.",
-    503: "A part the service needs is unreachable; try again later.",
 }
+"""What a status usually means; a status that means something particular on a route (409,
+410) is described there."""
 PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
     401: {
         "WWW-Authenticate": {
