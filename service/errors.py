@@ -98,7 +98,9 @@ class Problem(ServiceError):
 class ValidationProblem(Problem):
     def __init__(self, errors: Sequence[FieldError]) -> None:
         if len(errors) == 1:
-            detail = f"{errors[0].field} {errors[0].message}."
+            # "patient.phone is required", but "channel: Input should be 'phone' or 'app'".
+            field, message = errors[0].field, errors[0].message
+            detail = f"{field} {message}." if message[:1].islower() else f"{field}: {message}."
         else:
             detail = f"Please correct: {', '.join(e.field for e in errors)}."
         super().__init__(422, "Invalid request", detail, slug="validation", errors=errors)
