@@ -5,7 +5,8 @@ Which statuses a route can give is read from the code, not listed by hand:
 - the handler and every dependency in its FastAPI dependency tree are parsed, and so is
   every project function or class they call (by name, or by a dotted name through a module
   or class), recursively; each ``Problem(<status>, ...)`` (or a subclass, which passes its
-  status on in ``super().__init__``) and each literal ``status_code=`` counts;
+  status on in ``super().__init__``) and each literal ``status_code=`` given to a response
+  counts;
 - what the framework adds: a JSON body can be unreadable (400, FastAPI), too large (413,
   the app's ``BodySizeLimit`` middleware, itself read the same way) or invalid (422); a
   parameter that can fail validation gives 422; a file response answers ranges with 206.
@@ -28,7 +29,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
 
 from service.app import create_app
 from service.config import Settings
@@ -124,11 +125,12 @@ class StatusReader:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            statuses |= _literal_status_codes(node)
             if _is_super_init(node) and owner is not None and issubclass(owner, Problem):
                 statuses |= self._problem_status(node, fn)
                 continue
             target = _resolve(node.func, names)
+            if isinstance(target, type) and issubclass(target, Response):
+                statuses |= _literal_status_codes(node)
             if isinstance(target, type) and issubclass(target, Problem):
                 statuses |= self._constructed_problem(target, node, fn)
             elif isinstance(target, type) and _in_project(target):
