@@ -138,8 +138,9 @@ def test_every_read_is_audited_with_the_readers_key(
 
 def test_every_moment_is_answered_in_one_format(client: TestClient, keys: Keys) -> None:
     headers = {**keys.header(keys.scheduler), "Idempotency-Key": "appt-88123-r1"}
-    accepted = client.post("/v1/reminders", json=reminder_body(), headers=headers)
-    replayed = client.post("/v1/reminders", json=reminder_body(), headers=headers)
+    body = reminder_body()
+    accepted = client.post("/v1/reminders", json=body, headers=headers)
+    replayed = client.post("/v1/reminders", json=body, headers=headers)
     assert accepted.status_code == replayed.status_code == 202, accepted.text
     assert replayed.json() == accepted.json()
     url = f"/v1/reminders/{accepted.json()['id']}"
