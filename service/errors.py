@@ -1,7 +1,9 @@
 """Problem details (RFC 9457) for every error the API gives.
 
-A caller always gets ``application/problem+json`` with ``type``, ``title``, ``status`` and
-``detail``; validation problems add ``errors: [{field, message}]`` naming each bad field.
+A caller always gets ``application/problem+json`` with ``type``, ``title``, ``status``,
+``detail`` and ``errors: [{field, message}]`` naming each bad field (empty when no field is
+at fault). ``ProblemDetails`` is that body, and the OpenAPI document describes it as the
+``Problem`` schema, so a generated client parses every error it can be given.
 
 Exception tree::
 
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +33,10 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://tellwell.dev/problems/"
 DATABASE_RETRY_AFTER_S = 5
 """Retry-After of a 503 while the database is unreachable: a restart or failover is short."""
+PROBLEM_SCHEMA_NAME = "Problem"
+COMPONENT_SCHEMAS = "#/components/schemas/"
+PROBLEM_SCHEMA_REF = COMPONENT_SCHEMAS + PROBLEM_SCHEMA_NAME
+JSON_MEDIA_TYPE = "application/json"
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +47,26 @@ class ServiceError(Exception):
 
 @dataclass(frozen=True)
 class FieldError:
+    """One bad field: its dotted path in the request (``patient.phone``) and what is wrong."""
+
     field: str
     message: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error answer: RFC 9457 problem details plus ``errors``."""
+
+    model_config = ConfigDict(title=PROBLEM_SCHEMA_NAME)
+
+    type: str = Field(
+        description="A URI naming the kind of problem.", json_schema_extra={"format": "uri"}
+    )
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, and what to do.")
+    errors: list[FieldError] = Field(
+        description="Each bad field and what is wrong with it; empty when no field is at fault."
+    )
 
 
 class Problem(ServiceError):
@@ -53,7 +78,7 @@ class Problem(ServiceError):
         *,
         slug: str | None = None,
         headers: dict[str, str] | None = None,
-        **extra: Any,
+        errors: Sequence[FieldError] = (),
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -61,29 +86,28 @@ class Problem(ServiceError):
         self.detail = detail
         self.slug = slug or title.lower().replace(" ", "-")
         self.headers = headers or {}
-        self.extra = extra
+        self.errors = list(errors)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "type": PROBLEM_TYPE_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            **self.extra,
-        }
+        details = ProblemDetails(
+            type=PROBLEM_TYPE_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            errors=self.errors,
+        )
+        return details.model_dump(mode="json")
 
 
 class ValidationProblem(Problem):
-    def __init__(self, errors: Sequence[FieldError], **extra: Any) -> None:
-        fields = ", ".join(e.field for e in errors)
-        super().__init__(
-            422,
-            "Invalid request",
-            f"Please correct: {fields}.",
-            slug="validation",
-            errors=[{"field": e.field, "message": e.message} for e in errors],
-            **extra,
-        )
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        if len(errors) == 1:
+            # "patient.phone is required", but "channel: Input should be 'phone' or 'app'".
+            field, message = errors[0].field, errors[0].message
+            detail = f"{field} {message}." if message[:1].islower() else f"{field}: {message}."
+        else:
+            detail = f"Please correct: {', '.join(e.field for e in errors)}."
+        super().__init__(422, "Invalid request", detail, slug="validation", errors=errors)
 
 
 def problem_response(problem: Problem) -> JSONResponse:
@@ -107,28 +131,72 @@ def _message(error: dict[str, Any]) -> str:
         return "is not a known field"
     if error["type"] == "missing":
         return "is required"
-    if error["type"] == "json_invalid":
-        return "is not valid JSON"
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def validation_problem_from(exc: RequestValidationError) -> ValidationProblem:
-    errors = [FieldError(_field_name(e["loc"]), _message(e)) for e in exc.errors()]
+def _is_json(content_type: str | None) -> bool:
+    """What FastAPI parses as JSON: ``application/json`` and ``application/*+json``."""
+    if content_type is None:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == JSON_MEDIA_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _json_syntax_error(error: dict[str, Any], document: Any) -> FieldError:
+    """Where the JSON broke, as an editor counts (line and column from 1), and why."""
+    position = error["loc"][-1]
+    reason = error.get("ctx", {}).get("error", "")
+    if not isinstance(document, str) or not isinstance(position, int):
+        return FieldError("body", f"is not valid JSON ({reason})")
+    line = document.count("\n", 0, position) + 1
+    column = position - document.rfind("\n", 0, position)
+    return FieldError("body", f"is not valid JSON at line {line}, column {column} ({reason})")
+
+
+def _body_error(error: dict[str, Any], content_type: str | None) -> FieldError | None:
+    """A whole-body refusal caused by the Content-Type, said as such (FastAPI reads only JSON)."""
+    if tuple(error["loc"]) != ("body",) or error["type"] == "missing" or _is_json(content_type):
+        return None
+    sent = "none was sent" if content_type is None else f"not {content_type}"
+    return FieldError("body", f"needs the header Content-Type: {JSON_MEDIA_TYPE} ({sent})")
+
+
+def validation_problem_from(
+    exc: RequestValidationError, content_type: str | None = JSON_MEDIA_TYPE
+) -> ValidationProblem:
+    """A 422 naming each bad field; ``content_type`` is the request's, to explain a body refused."""
+    errors: list[FieldError] = []
+    for error in exc.errors():
+        if error["type"] == "json_invalid":
+            errors.append(_json_syntax_error(error, exc.body))
+        else:
+            errors.append(
+                _body_error(error, content_type)
+                or FieldError(_field_name(error["loc"]), _message(error))
+            )
     return ValidationProblem(errors)
 
 
+HTTP_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as a problem, and describe that answer in the OpenAPI document."""
+
     async def on_problem(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(exc)
 
-    async def on_validation(_request: Request, exc: Exception) -> Response:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(validation_problem_from(exc))
+        content_type = request.headers.get("content-type")
+        return problem_response(validation_problem_from(exc, content_type))
 
     async def on_http(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        title = HTTP_TITLES.get(exc.status_code, "Error")
         return problem_response(
             Problem(exc.status_code, title, str(exc.detail), headers=dict(exc.headers or {}))
         )
@@ -160,6 +228,28 @@ def install_problem_handlers(app: FastAPI) -> None:
     for unreachable in DATABASE_UNREACHABLE:
         app.add_exception_handler(unreachable, on_database_unreachable)
     app.add_exception_handler(Exception, on_unexpected)
+    app.openapi = _with_problem_schemas(app.openapi)  # type: ignore[method-assign]
+
+
+def problem_schemas() -> dict[str, Any]:
+    """``Problem`` and the schemas it refers to, as OpenAPI component schemas."""
+    schema = ProblemDetails.model_json_schema(ref_template=COMPONENT_SCHEMAS + "{model}")
+    referred: dict[str, Any] = schema.pop("$defs", {})
+    return {PROBLEM_SCHEMA_NAME: schema, **referred}
+
+
+def _with_problem_schemas(make_openapi: Callable[[], dict[str, Any]]) -> Callable[[], Any]:
+    """FastAPI adds a component schema only for models in ``response_model``/``model``, and
+    those it files under the route's own media type; problems are declared by reference
+    (``service.api.responses``), so their schemas are added here, once."""
+
+    def openapi() -> dict[str, Any]:
+        document = make_openapi()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(problem_schemas())
+        return document
+
+    return openapi
 
 
 class BodySizeLimit:

@@ -3,36 +3,128 @@
 Unknown fields are refused (``extra="forbid"``): a misspelt ``apointment`` must not pass
 silently and leave a patient without the facts. Checks that need more than one field, or
 the running configuration, live in ``service.reminders``.
+
+Answers are described as they are: every closed set is an enum, and every moment is a
+``Timestamp`` (RFC 3339, UTC, whole seconds, ``Z``), so a generated client gets types, not
+strings to guess at.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 import phonenumbers
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
-
-Kind = Literal[
-    "appointment_reminder", "result_ready", "appointment_changed", "appointment_cancelled"
-]
-"""What the message is about; ``service.reminders.check_message`` says which blocks each needs.
-
-- ``appointment_reminder``: ``appointment`` (a future ``start``).
-- ``appointment_changed``: ``appointment`` is the visit as it is *now* (a future ``start``),
-  optionally with ``previous_start``, the time it had before, so the patient hears both.
-- ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
-  still in the future: telling someone about a cancelled visit that already passed is noise).
-- ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
-"""
-APPOINTMENT_KINDS: frozenset[str] = frozenset(
-    {"appointment_reminder", "appointment_changed", "appointment_cancelled"}
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
 )
-ChannelName = Literal["phone", "app"]
-Variant = Literal["call", "voicemail", "app"]
-SpeechRate = Literal["slow", "normal"]
+
+from service.models import Status
+
+
+class Kind(enum.StrEnum):
+    """What the message is about; ``service.reminders.check_message`` says which blocks each needs.
+
+    - ``appointment_reminder``: ``appointment`` (a future ``start``).
+    - ``appointment_changed``: ``appointment`` is the visit as it is *now* (a future ``start``),
+      optionally with ``previous_start``, the time it had before, so the patient hears both.
+    - ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
+      still in the future: telling someone about a cancelled visit that already passed is noise).
+    - ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
+    """
+
+    APPOINTMENT_REMINDER = "appointment_reminder"
+    RESULT_READY = "result_ready"
+    APPOINTMENT_CHANGED = "appointment_changed"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"
+
+
+APPOINTMENT_KINDS: frozenset[str] = frozenset(
+    {Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_CHANGED, Kind.APPOINTMENT_CANCELLED}
+)
+
+
+class ChannelName(enum.StrEnum):
+    """How the patient is reached: a phone call, or audio in their app."""
+
+    PHONE = "phone"
+    APP = "app"
+
+
+class Variant(enum.StrEnum):
+    """Which wording: a live answer (with the keypad menu), a voicemail, or the app."""
+
+    CALL = "call"
+    VOICEMAIL = "voicemail"
+    APP = "app"
+
+
+class SpeechRate(enum.StrEnum):
+    SLOW = "slow"
+    NORMAL = "normal"
+
+
+class DeliveryChannel(enum.StrEnum):
+    """What carried an attempt: the ``name`` of a channel in ``workers.channels``."""
+
+    TWILIO = "twilio"
+    APP = "app"
+    OUTBOX = "outbox"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How an attempt ended: the status it gave the reminder or, for a call to be tried
+    again, Twilio's word for why (``busy``, ``no-answer``, ``failed``, ``canceled``)."""
+
+    DELIVERED = "delivered"
+    VOICEMAIL = "voicemail"
+    CONFIRMED = "confirmed"
+    CANCEL_REQUESTED = "cancel_requested"
+    FAILED = "failed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+
+class EngineName(enum.StrEnum):
+    """The speech engine that spoke: the engines in ``voices``."""
+
+    ESPEAK = "espeak"
+    PIPER = "piper"
+    PYTTSX3 = "pyttsx3"
+    GTTS = "gtts"
+
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_timestamp, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC, whole seconds, with Z.",
+            "examples": ["2026-12-03T20:30:00Z"],
+        }
+    ),
+]
+"""Every moment the API answers, in one format: ``2026-12-03T20:30:00Z``."""
 
 NAME_MAX_CHARS = 200
 TEXT_MAX_CHARS = 500
@@ -61,7 +153,7 @@ class Patient(Strict):
     phone: str | None = None
     timezone: str
     app_recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
-    speech_rate: SpeechRate = "normal"
+    speech_rate: SpeechRate = SpeechRate.NORMAL
 
     _phone = field_validator("phone")(_e164)
 
@@ -98,7 +190,7 @@ class MessageRequest(Strict):
     """What a message is made of: shared by reminders and previews."""
 
     kind: Kind
-    channel: ChannelName = "phone"
+    channel: ChannelName = ChannelName.PHONE
     language: str = Field(min_length=2, max_length=16)
     patient: Patient
     clinic: Clinic
@@ -132,46 +224,48 @@ class Links(BaseModel):
 
 class Accepted(BaseModel):
     id: str
-    status: str
-    send_at: datetime
+    status: Status
+    send_at: Timestamp
     links: Links
 
 
 class EventOut(BaseModel):
-    status: str
-    at: datetime
+    status: Status
+    at: Timestamp
     detail: str | None
 
 
 class AttemptOut(BaseModel):
     id: str
-    channel: str
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: str | None
-    answered_by: str | None
+    channel: DeliveryChannel
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    outcome: AttemptOutcome | None
+    answered_by: str | None = Field(
+        description="Who or what answered a call, in Twilio's words (human, machine_start, fax…)."
+    )
     digits: str | None
     duration_s: float | None = None
 
 
 class MessageOut(BaseModel):
     text: str
-    variant: str
+    variant: Variant
     duration_s: float
-    engine: str
+    engine: EngineName
     voice: str
     audio_url: str
 
 
 class ReminderOut(BaseModel):
     id: str
-    kind: str
-    channel: str
+    kind: Kind
+    channel: ChannelName
     language: str
-    status: str
-    send_at: datetime
+    status: Status
+    send_at: Timestamp
     external_id: str | None
-    created_at: datetime
+    created_at: Timestamp
     events: list[EventOut]
     attempts: list[AttemptOut]
     message: MessageOut | None = None
@@ -185,9 +279,9 @@ class ReminderPage(BaseModel):
 
 class PreviewOut(BaseModel):
     text: str
-    variant: str
+    variant: Variant
     language: str
-    engine: str
+    engine: EngineName
     voice: str
     duration_s: float
     reading_grade: float | None
@@ -201,10 +295,26 @@ class LanguageOut(BaseModel):
     code: str
     name: str
     native_name: str
-    engine: str
+    engine: EngineName
     voice: str
     reviewed: bool
-    kinds: list[str]
+    kinds: list[Kind]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessChecks(BaseModel):
+    database: str = Field(description="ok, or unreachable (the error's type)")
+    queue: str = Field(description="ok, or unreachable (the error's type)")
+
+
+class Readiness(BaseModel):
+    """``/readyz``: 200 with status ok, or 503 with status unavailable and what failed."""
+
+    status: Literal["ok", "unavailable"]
+    checks: ReadinessChecks
 
 
 @cache

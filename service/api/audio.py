@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
 
+from service.api.responses import AUDIO_RANGE_HEADER, AUDIO_RESPONSES, AudioFileResponse
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
 from service.links import LinkError
@@ -19,8 +19,14 @@ from service.models import AudioAsset, audit
 router = APIRouter(prefix="/v1/audio", tags=["audio"])
 
 
-@router.get("/{token}", response_class=FileResponse)
-def get_audio(token: str, session: SessionDep, services: ServicesDep) -> FileResponse:
+@router.get(
+    "/{token}",
+    operation_id="get_audio",
+    response_class=AudioFileResponse,
+    responses=AUDIO_RESPONSES,
+    openapi_extra={"parameters": [AUDIO_RANGE_HEADER]},
+)
+def get_audio(token: str, session: SessionDep, services: ServicesDep) -> AudioFileResponse:
     try:
         audio_key, audio_format = services.links.open_audio(token)
     except LinkError as err:
@@ -31,7 +37,7 @@ def get_audio(token: str, session: SessionDep, services: ServicesDep) -> FileRes
         raise Problem(410, "Gone", "This audio has been deleted.", slug="audio-gone")
     audit(session, None, "audio.read", "audio", audio_key)
     session.commit()
-    return FileResponse(
+    return AudioFileResponse(
         path,
         media_type=asset.media_type,
         headers={"Cache-Control": "no-store"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from service.api.responses import AUTH, JSON_BODY, problems
 from service.call_policy import opt_in, opt_out, phone_hash
 from service.deps import Scheduler, SessionDep
 from service.models import audit
@@ -16,7 +17,12 @@ from service.schemas import OptOutRequest
 router = APIRouter(prefix="/v1/opt-outs", tags=["opt-outs"])
 
 
-@router.post("", status_code=204)
+@router.post(
+    "",
+    operation_id="add_opt_out",
+    status_code=204,
+    responses=problems(*AUTH, *JSON_BODY),
+)
 def add_opt_out(body: OptOutRequest, session: SessionDep, caller: Scheduler) -> Response:
     """Never call this number again (idempotent)."""
     opt_out(session, body.phone, "api")
@@ -25,7 +31,12 @@ def add_opt_out(body: OptOutRequest, session: SessionDep, caller: Scheduler) -> 
     return Response(status_code=204)
 
 
-@router.delete("", status_code=204)
+@router.delete(
+    "",
+    operation_id="remove_opt_out",
+    status_code=204,
+    responses=problems(*AUTH, *JSON_BODY),
+)
 def remove_opt_out(body: OptOutRequest, session: SessionDep, caller: Scheduler) -> Response:
     """The patient asked to be called again (idempotent)."""
     opt_in(session, body.phone)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from service.api.responses import AUTH, JSON_BODY, problems
 from service.deps import ServicesDep, SessionDep, Staff
 from service.schemas import PreviewOut, PreviewRequest
 from workers.previews import make_preview
@@ -11,7 +12,12 @@ from workers.previews import make_preview
 router = APIRouter(prefix="/v1/previews", tags=["previews"])
 
 
-@router.post("", response_model=PreviewOut)
+@router.post(
+    "",
+    operation_id="create_preview",
+    response_model=PreviewOut,
+    responses=problems(*AUTH, *JSON_BODY),
+)
 def post_preview(
     body: PreviewRequest,
     caller: Staff,
@@ -20,15 +26,17 @@ def post_preview(
 ) -> PreviewOut:
     preview = make_preview(session, caller, body, services.pipeline)
     audio = preview.rendered.audio
-    return PreviewOut(
-        text=preview.rendered.message.text,
-        variant=preview.variant,
-        language=preview.language,
-        engine=audio.engine,
-        voice=audio.voice,
-        duration_s=audio.duration_s,
-        reading_grade=preview.reading_grade,
-        reviewed=preview.reviewed,
-        audio_url=services.links.audio(audio.key, audio.format.value),
-        warnings=preview.warnings,
+    return PreviewOut.model_validate(  # validated: variant and engine are closed sets
+        dict(
+            text=preview.rendered.message.text,
+            variant=preview.variant,
+            language=preview.language,
+            engine=audio.engine,
+            voice=audio.voice,
+            duration_s=audio.duration_s,
+            reading_grade=preview.reading_grade,
+            reviewed=preview.reviewed,
+            audio_url=services.links.audio(audio.key, audio.format.value),
+            warnings=preview.warnings,
+        )
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
+from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem, problems
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.models import Reminder, Status, audit
@@ -30,14 +31,36 @@ router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 
 
-@router.post("", status_code=202, response_model=Accepted)
+@router.post(
+    "",
+    operation_id="create_reminder",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(
+        *AUTH,
+        *JSON_BODY,
+        specific={
+            409: problem(
+                409,
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers=RETRY_AFTER,
+            ),
+        },
+    ),
+)
 def post_reminder(
     body: ReminderRequest,
     caller: Scheduler,
     session: SessionDep,
     services: ServicesDep,
     idempotency_key: Annotated[
-        str | None, Header(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+        str | None,
+        Header(
+            min_length=1,
+            max_length=IDEMPOTENCY_KEY_MAX_CHARS,
+            description="Same key and body again: the first answer again. Same key, other "
+            "body: 422. While the first request is still in flight: 409.",
+        ),
     ] = None,
 ) -> JSONResponse:
     check_message(body, services.pipeline.renderer.offered_kinds(), need_contact=True)
@@ -47,10 +70,16 @@ def post_reminder(
     if created.reminder_id is not None and send_at <= utcnow():
         # The reminder is committed: should this enqueue fail, the sweeper enqueues it.
         services.pipeline.enqueue(RENDER_JOB, created.reminder_id)
-    return JSONResponse(created.body, status_code=created.status_code)
+    accepted = Accepted.model_validate(created.body)
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=created.status_code)
 
 
-@router.get("/{reminder_id}", response_model=ReminderOut)
+@router.get(
+    "/{reminder_id}",
+    operation_id="get_reminder",
+    response_model=ReminderOut,
+    responses=problems(*ANY_KEY, 404),
+)
 def read_reminder(
     reminder_id: str,
     caller: AnyCaller,
@@ -63,7 +92,12 @@ def read_reminder(
     return reminder_out(reminder, services)
 
 
-@router.get("", response_model=ReminderPage)
+@router.get(
+    "",
+    operation_id="list_reminders",
+    response_model=ReminderPage,
+    responses=problems(*ANY_KEY, 422),
+)
 def read_reminders(
     caller: AnyCaller,
     session: SessionDep,
@@ -93,7 +127,16 @@ def read_reminders(
     )
 
 
-@router.delete("/{reminder_id}", response_model=ReminderOut)
+@router.delete(
+    "/{reminder_id}",
+    operation_id="cancel_reminder",
+    response_model=ReminderOut,
+    responses=problems(
+        *AUTH,
+        404,
+        specific={409: problem(409, "Too late to cancel: the call or delivery has started.")},
+    ),
+)
 def delete_reminder(
     reminder_id: str,
     caller: Scheduler,

@@ -104,9 +104,8 @@ class PreviewForm(BaseModel):
 def field_errors(problem: ValidationProblem) -> dict[str, str]:
     """Form field -> message, the first message per field."""
     errors: dict[str, str] = {}
-    for error in problem.extra.get("errors", []):
-        field = FORM_FIELD_FOR.get(error["field"], error["field"])
-        errors.setdefault(field, error["message"])
+    for error in problem.errors:
+        errors.setdefault(FORM_FIELD_FOR.get(error.field, error.field), error.message)
     return errors
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -11,6 +13,10 @@ from sqlalchemy import select
 from service.db import Database
 from service.models import ApiKey, AuditEntry, Reminder
 from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+"""The one format every moment is answered in: RFC 3339, UTC, whole seconds, Z."""
 
 
 def test_accepted_reminder_answers_202_with_id_and_link(client: TestClient, keys: Keys) -> None:
@@ -121,3 +127,32 @@ def test_every_read_is_audited_with_the_readers_key(
     db.dispose()
     assert readers == ["staff", "admin"]
     assert owner == "scheduler"  # who created it is on the reminder itself
+
+
+def test_every_moment_is_answered_in_one_format(client: TestClient, keys: Keys) -> None:
+    headers = {**keys.header(keys.scheduler), "Idempotency-Key": "appt-88123-r1"}
+    body = reminder_body()
+    accepted = client.post("/v1/reminders", json=body, headers=headers)
+    replayed = client.post("/v1/reminders", json=body, headers=headers)
+    assert accepted.status_code == replayed.status_code == 202, accepted.text
+    assert replayed.json() == accepted.json()
+    url = f"/v1/reminders/{accepted.json()['id']}"
+
+    def delivered() -> dict[str, Any] | None:
+        reminder: dict[str, Any] = client.get(url, headers=keys.header(keys.scheduler)).json()
+        return reminder if reminder["status"] == "delivered" else None
+
+    reminder = wait_for(delivered)
+    (listed,) = client.get("/v1/reminders", headers=keys.header(keys.scheduler)).json()["items"]
+    assert listed == reminder
+    moments = [
+        accepted.json()["send_at"],
+        reminder["send_at"],
+        reminder["created_at"],
+        *(event["at"] for event in reminder["events"]),
+        *(attempt[key] for attempt in reminder["attempts"] for key in ("started_at", "ended_at")),
+    ]
+    assert len(moments) >= 8  # four events (scheduled to delivered) and one attempt
+    for moment in moments:
+        assert TIMESTAMP.fullmatch(moment), moment
+    assert reminder["send_at"] == accepted.json()["send_at"]

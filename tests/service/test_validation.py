@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -137,17 +138,56 @@ def test_result_notice_must_not_carry_an_appointment(client: TestClient, keys: K
     assert "appointment" in {e["field"] for e in response.json()["errors"]}
 
 
-def test_malformed_json_is_a_422_not_a_500(
-    client: TestClient, keys: Keys, database_url: str
+@pytest.mark.parametrize(
+    ("sent", "where"),
+    [
+        (b'{"kind": "appointment_reminder", "channel": }', "line 1, column 45"),
+        (b'{\n  "kind": "result_ready",\n  "language": es\n}', "line 3, column 15"),
+    ],
+)
+def test_malformed_json_says_where_it_broke(
+    client: TestClient, keys: Keys, database_url: str, sent: bytes, where: str
 ) -> None:
     response = client.post(
         "/v1/reminders",
-        content=b'{"kind": ',
+        content=sent,
         headers={**keys.header(keys.scheduler), "content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    (error,) = response.json()["errors"]
+    assert error == {"field": "body", "message": f"is not valid JSON at {where} (Expecting value)"}
+    assert response.json()["detail"] == f"body is not valid JSON at {where} (Expecting value)."
     assert count_reminders(database_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "said"), [(None, "none was sent"), ("text/plain", "not text/plain")]
+)
+def test_a_body_not_sent_as_json_names_the_content_type(
+    client: TestClient, keys: Keys, content_type: str | None, said: str
+) -> None:
+    headers = keys.header(keys.scheduler)
+    if content_type is not None:
+        headers["content-type"] = content_type
+    response = client.post(
+        "/v1/reminders", content=json.dumps(reminder_body()).encode(), headers=headers
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["field"] == "body"
+    assert error["message"] == f"needs the header Content-Type: application/json ({said})"
+
+
+def test_a_body_that_is_not_utf8_is_a_400_problem(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/reminders",
+        content=b'{"kind": "\xff"}',
+        headers={**keys.header(keys.scheduler), "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Bad request" and response.json()["errors"] == []
 
 
 def test_oversized_body_is_refused_with_413(
