@@ -35,6 +35,8 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     413: "The request body is over the size limit.",
     416: "The requested byte range is outside the file.",
     422: "A field is missing or wrong; `errors` names each one and what is wrong.",
+    429: "This API key sent more requests than its rate limit; wait `Retry-After` seconds.",
+    503: "The database is not answering; send the same request again after `Retry-After`.",
 }
 """What a status usually means; a status that means something particular on a route (409,
 410) is described there."""
@@ -58,12 +60,16 @@ RETRY_AFTER = {
         "schema": {"type": "integer"},
     },
 }
+PROBLEM_HEADERS[429] = PROBLEM_HEADERS[503] = RETRY_AFTER
 UNEXPECTED = "Anything unexpected (a 500 is a bug on our side), as a problem."
 
-AUTH = (401, 403)
-"""What a route behind ``service.deps.require`` adds: no valid key, or the wrong role."""
-ANY_KEY = (401,)
-"""What a route open to every role adds: no valid key (no role is refused)."""
+DATABASE = (503,)
+"""What a route that reads or writes the database adds: it may be unreachable for a while."""
+AUTH = (401, 403, 429, *DATABASE)
+"""What a route behind ``service.deps.require`` adds: no valid key, the wrong role, the
+key's rate limit, and the database that holds the keys."""
+ANY_KEY = (401, 429, *DATABASE)
+"""What a route open to every role adds: the same, less the wrong role."""
 JSON_BODY = (400, 413, 422)
 """What a route with a JSON body adds: unreadable, too large, or invalid."""
 
@@ -124,6 +130,7 @@ AUDIO_RESPONSES: Responses = {
     },
     **problems(
         416,
+        *DATABASE,
         specific={
             400: problem(400, "The Range header is malformed."),
             403: problem(403, "The audio link is forged or has expired."),

@@ -9,7 +9,9 @@ Which statuses a route can give is read from the code, not listed by hand:
   counts;
 - what the framework adds: a JSON body can be unreadable (400, FastAPI), too large (413,
   the app's ``BodySizeLimit`` middleware, itself read the same way) or invalid (422); a
-  parameter that can fail validation gives 422; a file response answers ranges with 206.
+  parameter that can fail validation gives 422; a file response answers ranges with 206;
+- what the app's exception handlers add: a route that takes a database session answers
+  503 while the database is unreachable (``service.errors``, ``database-unavailable``).
 
 Calls on objects held in variables (``services.pipeline.enqueue``) cannot be followed from
 the source; none of them raises a ``Problem`` today, which the route tests check.
@@ -23,7 +25,7 @@ import textwrap
 import types
 from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
@@ -33,6 +35,7 @@ from starlette.responses import FileResponse, Response
 
 from service.app import create_app
 from service.config import Settings
+from service.deps import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, BodySizeLimit, Problem
 from service.models import NEXT_STATUSES, Role, Status
 from service.schemas import AttemptOutcome, DeliveryChannel, EngineName
@@ -45,11 +48,15 @@ from workers.channels.outbox import OutboxChannel
 from workers.channels.twilio import RETRYABLE_CALL_STATUSES, TwilioChannel
 
 PROJECT_PACKAGES = frozenset({"service", "workers", "templates", "voices"})
-UNDOCUMENTED_PREFIXES = ("/console", "/listen", "/v1/twilio")
-"""Pages and Twilio's callbacks: not part of the JSON API a client is generated for."""
+UNDOCUMENTED_PREFIXES = ("/console", "/listen", "/v1/twilio", "/docs", "/favicon.ico", "/metrics")
+"""Pages, Twilio's callbacks and Prometheus's scrape (text, not JSON; docs/api.md describes
+it): not part of the JSON API a client is generated for."""
 FRAMEWORK_BODY_STATUSES = frozenset({400, 422})
 """FastAPI: a body it cannot read (not UTF-8) is a 400, one that fails validation a 422."""
 RANGE_STATUS = 206
+DATABASE_UNAVAILABLE = 503
+SESSION_DEPENDENCY = get_args(SessionDep)[1].dependency
+"""The per-request database session: a route that takes it reaches the database."""
 HTTP_METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD"})
 NOT_PROBLEMS = {("GET", "/readyz", "503")}
 """Answers that are deliberately not problems: readiness reports what is down, as JSON."""
@@ -263,6 +270,8 @@ class RouteStatuses:
         ]
         if any(_can_fail_validation(field) for field in params):
             found.add(422)
+        if any(d.call is SESSION_DEPENDENCY for d in _dependants(route.dependant)):
+            found.add(DATABASE_UNAVAILABLE)
         if route.body_field is not None and self.method not in HTTP_METHODS_WITHOUT_BODY:
             found |= FRAMEWORK_BODY_STATUSES
             for middleware in self.app.user_middleware:
@@ -315,11 +324,12 @@ def test_every_status_a_route_can_answer_is_documented_and_no_other(
 def test_the_derivation_finds_what_it_should(app: FastAPI) -> None:
     """Guards the reader itself: it must see through dependencies, helpers and subclasses."""
     derived, _ = derived_statuses(app)
-    assert derived["POST", "/v1/reminders"] == {202, 400, 401, 403, 409, 413, 422}
-    assert derived["DELETE", "/v1/reminders/{reminder_id}"] == {200, 401, 403, 404, 409}
-    assert derived["GET", "/v1/reminders/{reminder_id}"] == {200, 401, 404}
-    assert derived["GET", "/v1/audio/{token}"] == {200, 206, 400, 403, 410, 416}
+    assert derived["POST", "/v1/reminders"] == {202, 400, 401, 403, 409, 413, 422, 429, 503}
+    assert derived["DELETE", "/v1/reminders/{reminder_id}"] == {200, 401, 403, 404, 409, 429, 503}
+    assert derived["GET", "/v1/reminders/{reminder_id}"] == {200, 401, 404, 429, 503}
+    assert derived["GET", "/v1/audio/{token}"] == {200, 206, 400, 403, 410, 416, 503}
     assert derived["GET", "/readyz"] == {200, 503}
+    assert derived["GET", "/healthz"] == {200}
 
 
 def test_every_error_is_a_problem(document: dict[str, Any]) -> None:
@@ -354,7 +364,7 @@ def test_protected_operations_name_the_bearer_scheme(document: dict[str, Any]) -
     assert idempotency_key["in"] == "header" and "409" in idempotency_key["description"]
 
 
-def test_only_pages_and_twilio_callbacks_are_left_out(app: FastAPI) -> None:
+def test_only_pages_callbacks_and_the_metrics_scrape_are_left_out(app: FastAPI) -> None:
     left_out = {route.path for route in api_routes(app) if not route.include_in_schema}
     assert left_out, "the console, listen page and Twilio callbacks exist"
     assert all(path.startswith(UNDOCUMENTED_PREFIXES) for path in left_out), left_out
