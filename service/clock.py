@@ -39,3 +39,10 @@ class SystemClock:
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def timestamp(moment: datetime) -> str:
+    """A moment as every answer and webhook gives it: RFC 3339 in UTC, whole seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from service.clock import timestamp
 from service.db import Base, UTCDateTime, utcnow
 
 
@@ -278,12 +279,12 @@ def status_webhook(
     message_id = f"msg_{new_id()}"
     payload = {
         "type": f"reminder.{status.value}",
-        "timestamp": at.isoformat(),
+        "timestamp": timestamp(at),
         "data": {
             "id": reminder_id,
             "external_id": external_id,
             "status": status.value,
-            "at": at.isoformat(),
+            "at": timestamp(at),
             "detail": detail,
         },
     }

@@ -12,7 +12,7 @@ strings to guess at.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from service.clock import timestamp
 from service.models import Status
 
 
@@ -105,16 +106,9 @@ class EngineName(enum.StrEnum):
     GTTS = "gtts"
 
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(_timestamp, return_type=str, when_used="json"),
+    PlainSerializer(timestamp, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "type": "string",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,11 +11,8 @@ from sqlalchemy import select
 
 from service.db import Database
 from service.models import ApiKey, AuditEntry, Reminder
-from tests.support.api import Keys, reminder_body
+from tests.support.api import TIMESTAMP, Keys, reminder_body
 from tests.support.waiting import wait_for
-
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-"""The one format every moment is answered in: RFC 3339, UTC, whole seconds, Z."""
 
 
 def test_accepted_reminder_answers_202_with_id_and_link(client: TestClient, keys: Keys) -> None:

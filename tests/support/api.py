@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,9 @@ from devtools.timezones import daytime_zone
 from service.db import Database
 from service.models import Reminder, Role
 from service.security import issue_key
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+"""The one format every moment is answered and sent in: RFC 3339, UTC, whole seconds, Z."""
 
 
 @dataclass

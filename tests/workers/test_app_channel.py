@@ -14,7 +14,7 @@ from service.config import Settings
 from service.db import Database
 from service.links import Links
 from service.webhook_targets import TargetRefused, check_target
-from tests.support.api import Keys, reminder_body
+from tests.support.api import TIMESTAMP, Keys, reminder_body
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import SECRET, Receiver
@@ -63,6 +63,8 @@ def test_app_delivery_is_signed_and_its_audio_link_plays_then_expires(
     assert request.message_id == f"msg_{attempt['id']}"
     data = request.payload["data"]
     assert request.payload["type"] == "message.ready"
+    for moment in (request.payload["timestamp"], data["audio"]["expires_at"]):
+        assert TIMESTAMP.fullmatch(moment), moment
     assert data["reminder_id"] == reminder["id"] and data["recipient_id"] == "app-user-7"
     assert data["language"] == "es"
     assert data["transcript"] == reminder["message"]["text"] and "María" in data["transcript"]

@@ -14,7 +14,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import WebhookDelivery
-from tests.support.api import Keys, reminder_body
+from tests.support.api import TIMESTAMP, Keys, reminder_body
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import SECRET, Receiver
 
@@ -66,6 +66,8 @@ def test_every_status_change_arrives_signed_and_in_order(
         assert request.payload["type"] == f"reminder.{request.payload['data']['status']}"
         assert request.payload["data"]["id"] == reminder_id
         assert request.payload["data"]["external_id"] == "appt-88123"
+        for moment in (request.payload["timestamp"], request.payload["data"]["at"]):
+            assert TIMESTAMP.fullmatch(moment), moment
         assert "María" not in str(request.payload) and "+1312" not in str(request.payload)
     reminder = client.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.staff)).json()
     assert [e["status"] for e in reminder["events"]][1:] == DELIVERED_PATH

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from service.clock import timestamp
 from service.db import utcnow
 from service.links import Links
 from service.metrics import WEBHOOK_FAILURES
@@ -50,7 +51,7 @@ class AppChannel:
         expires_at = now + timedelta(seconds=self.links.ttl_s)
         return {
             "type": MESSAGE_TYPE,
-            "timestamp": now.isoformat(),
+            "timestamp": timestamp(now),
             "data": {
                 "reminder_id": delivery.reminder_id,
                 "recipient_id": delivery.app_recipient_id,
@@ -60,7 +61,7 @@ class AppChannel:
                     "url": self.links.audio(delivery.audio_key, delivery.audio_format),
                     "media_type": delivery.audio_media_type,
                     "duration_s": delivery.duration_s,
-                    "expires_at": expires_at.isoformat(),
+                    "expires_at": timestamp(expires_at),
                 },
                 "listen_url": self.links.listen(delivery.reminder_id),
             },
