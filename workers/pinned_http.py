@@ -24,6 +24,7 @@ so a TLS connection verified for one name could be reused for another on the sam
 
 from __future__ import annotations
 
+import ssl
 import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -92,10 +93,13 @@ class PinnedBackend(httpcore.NetworkBackend):
 class PinnedTransport(httpx.HTTPTransport):
     """httpx's transport, with no proxy from the environment, connecting through the pins."""
 
-    def __init__(self, limits: httpx.Limits = POOL_LIMITS) -> None:
+    def __init__(
+        self, limits: httpx.Limits = POOL_LIMITS, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """``ssl_context``: the system's trust store unless given (tests pass their own CA)."""
         super().__init__(trust_env=False, limits=limits)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
