@@ -150,13 +150,18 @@ class NeverCallList:
         row = session.get(OptOut, keyed)
         if row is not None:
             return row
-        moved = session.execute(
+        legacy = session.get(OptOut, legacy_phone_hash(phone))
+        if legacy is None:
+            return None
+        session.expunge(legacy)
+        session.execute(
             update(OptOut)
-            .where(OptOut.phone_hash == legacy_phone_hash(phone))
+            .where(OptOut.phone_hash == legacy.phone_hash)
             .values(phone_hash=keyed)
             .execution_options(synchronize_session=False)
         )
-        return session.get(OptOut, keyed) if moved.rowcount else None  # type: ignore[attr-defined]
+        # Read again even if another transaction moved the row first: it is keyed now.
+        return session.get(OptOut, keyed)
 
     def blocks(self, session: Session, phone: str) -> bool:
         return self.entry(session, phone) is not None
