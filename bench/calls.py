@@ -27,6 +27,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devtools.twilio_sim import TwilioSimulator
+from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
 from service.links import Links
@@ -56,8 +57,11 @@ def dispatch_rate(sim: TwilioSimulator, data: Path, cps: float, calls: int) -> f
     db.migrate()
     key = f"bench:pace:{time.monotonic_ns()}"
     links = Links(settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s)
+    never_call = NeverCallList.from_settings(settings)
     channels = [
-        TwilioChannel(settings, db, Pacer(cps, redis.Redis.from_url(REDIS_URL), key), links)
+        TwilioChannel(
+            settings, db, Pacer(cps, redis.Redis.from_url(REDIS_URL), key), links, never_call
+        )
         for _ in range(WORKERS)
     ]
     sim.create_requests.clear()

@@ -88,7 +88,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (reminders, previews, languages, audio, health, twilio, opt_outs, listen):
         app.include_router(module.router)
-    console.install(app, settings)
+    console.install(app, settings, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)
     return app

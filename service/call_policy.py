@@ -8,7 +8,7 @@ what a key pressed on it means.
   ``calls_per_week`` in any 7 days, at least ``call_retry_backoff_s`` apart, never once the
   visit has begun.
 - **Opt-outs**: a number on the never-call list is never dialled; numbers are kept only as
-  hashes.
+  keyed hashes (``NeverCallList``), and a patient's own opt-out is lifted only by an admin.
 - **Keypad**: what each key does on a live call (``templates.KEYPAD`` per kind, which the
   spoken menu is written from, plus ``templates.CALL_KEYS`` for every kind).
 
@@ -19,15 +19,19 @@ and Twilio's callbacks use all of it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.models import OptOut, Status
+from service.errors import FieldError, Problem, ValidationProblem
+from service.models import OptOut, Role, Status
+from service.security import Caller
 from templates import CALL_KEYS, KEYPAD
 
 DAY = timedelta(days=1)
@@ -100,28 +104,113 @@ def key_action(kind: str, digit: str) -> str | None:
 
 # -- the never-call list ------------------------------------------------------------------
 
+KEYPAD_SOURCE = "keypad"
+"""The patient pressed the opt-out key on a call: their own wish."""
+API_SOURCE = "api"
+"""A scheduling system (or an admin) set it through ``POST /v1/opt-outs``."""
+OPT_OUT_HASH_CONTEXT = b"tellwell opt-out hash\0"
+"""Separates the opt-out hash key from every other use of the signing key."""
+LEGACY_HASH_PREFIX = "tellwell.opt-out:"
+"""Before migration 0004 numbers were kept as a plain SHA-256 of this prefix + the number."""
 
-def phone_hash(phone: str) -> str:
-    """How a number is kept on the opt-out list: never in the clear."""
-    return hashlib.sha256(f"tellwell.opt-out:{phone}".encode()).hexdigest()
+
+def legacy_phone_hash(phone: str) -> str:
+    """How a number was kept before the hash was keyed: guessable, only ever read now."""
+    return hashlib.sha256(f"{LEGACY_HASH_PREFIX}{phone}".encode()).hexdigest()
 
 
-def opted_out(session: Session, phone: str) -> bool:
-    return session.get(OptOut, phone_hash(phone)) is not None
+class NeverCallList:
+    """The opt-out list: numbers that are never dialled, kept only as a keyed hash.
 
+    Phone numbers are few enough to try them all, so a plain hash of one is as good as the
+    number to whoever reads the table. Each number is kept as an HMAC-SHA256 under a secret
+    derived from the signing key instead. Rows from before that change hold the old plain
+    hash; a lookup that misses the keyed hash tries the old one and rewrites a row it finds
+    to the keyed hash, so an old opt-out still blocks calls and soon reads like a new one.
 
-def opt_out(session: Session, phone: str, source: str) -> bool:
-    """Put ``phone`` on the never-call list; False if it was already there."""
-    if opted_out(session, phone):
+    Who may lift an opt-out follows who set it: a patient's own (keypad) only an admin, with
+    a reason for the audit log; one set through the API the key that set it, or an admin.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NeverCallList:
+        secret = hashlib.sha256(OPT_OUT_HASH_CONTEXT + settings.signing_key().encode()).digest()
+        return cls(secret)
+
+    def phone_hash(self, phone: str) -> str:
+        """How ``phone`` is kept on the list (and named in the audit log): never in the clear."""
+        return hmac.new(self._secret, phone.encode(), hashlib.sha256).hexdigest()
+
+    def entry(self, session: Session, phone: str) -> OptOut | None:
+        """The list's row for ``phone``, an old plain-hash row rewritten to the keyed hash."""
+        keyed = self.phone_hash(phone)
+        row = session.get(OptOut, keyed)
+        if row is not None:
+            return row
+        legacy = session.get(OptOut, legacy_phone_hash(phone))
+        if legacy is None:
+            return None
+        session.expunge(legacy)
+        session.execute(
+            update(OptOut)
+            .where(OptOut.phone_hash == legacy.phone_hash)
+            .values(phone_hash=keyed)
+            .execution_options(synchronize_session=False)
+        )
+        # Read again even if another transaction moved the row first: it is keyed now.
+        return session.get(OptOut, keyed)
+
+    def blocks(self, session: Session, phone: str) -> bool:
+        return self.entry(session, phone) is not None
+
+    def add(self, session: Session, phone: str, source: str, key_id: str | None = None) -> bool:
+        """Put ``phone`` on the list; False if it was already there.
+
+        A patient's own opt-out outranks one a scheduler set: pressing the key on a number
+        already listed through the API makes it the patient's, so only an admin can lift it.
+        """
+        row = self.entry(session, phone)
+        if row is None:
+            session.add(
+                OptOut(phone_hash=self.phone_hash(phone), source=source, set_by_key_id=key_id)
+            )
+            return True
+        if source == KEYPAD_SOURCE and row.source != KEYPAD_SOURCE:
+            row.source, row.set_by_key_id = KEYPAD_SOURCE, None
         return False
-    session.add(OptOut(phone_hash=phone_hash(phone), source=source))
-    return True
 
+    def lift(self, session: Session, phone: str, caller: Caller, reason: str | None) -> bool:
+        """Take ``phone`` off the list if ``caller`` may; False if it was not on it.
 
-def opt_in(session: Session, phone: str) -> bool:
-    """Take ``phone`` off the never-call list; False if it was not on it."""
-    row = session.get(OptOut, phone_hash(phone))
-    if row is None:
-        return False
-    session.delete(row)
-    return True
+        Problem 403 for a caller who may not; 422 on ``reason`` for an admin lifting a
+        patient's own opt-out without one.
+        """
+        row = self.entry(session, phone)
+        if row is None:
+            return False
+        admin = caller.role == Role.ADMIN
+        if row.source == KEYPAD_SOURCE:
+            if not admin:
+                raise Problem(
+                    403,
+                    "Forbidden",
+                    "The patient opted out themselves (by keypad); only an admin key can "
+                    "lift it, with a reason.",
+                )
+            if not reason:
+                raise ValidationProblem(
+                    [FieldError("reason", "is required to lift a patient's own opt-out")]
+                )
+        elif not admin and row.set_by_key_id != caller.id:
+            raise Problem(
+                403,
+                "Forbidden",
+                "This opt-out was set by another key; only that key or an admin can lift it.",
+            )
+        session.delete(row)
+        # A plain-hash twin left by a race with its rewrite would block the number again.
+        session.execute(delete(OptOut).where(OptOut.phone_hash == legacy_phone_hash(phone)))
+        return True

@@ -168,14 +168,39 @@ class Attempt(Base):
 
 
 class OptOut(Base):
-    """A phone number that must never be called again, kept only as a hash."""
+    """A phone number that must never be called again, kept only as a keyed hash.
+
+    Who set it decides who may lift it (``service.call_policy.NeverCallList.lift``).
+    """
 
     __tablename__ = "opt_outs"
 
     phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
-    """``keypad`` (the patient pressed 8) or ``api``."""
+    """``keypad`` (the patient pressed 8: their own wish) or ``api``."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    set_by_key_id: Mapped[str | None] = mapped_column(String(32))
+    """The API key that set an ``api`` opt-out; None for the patient's own (and older rows)."""
+
+
+class StaffSession(Base):
+    """A signed-in console session, kept on the server so it can be ended there.
+
+    The cookie holds only a random token; the row is found by the token's SHA-256, so a
+    copy of this table cannot be replayed as a cookie. Sign-out, the idle and absolute
+    limits and a revoked key all end a session here, whatever cookie a browser kept.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the session token the cookie carries."""
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    """``sign_out``, ``idle``, ``max_age`` or ``key_revoked``."""
 
 
 class WebhookDelivery(Base):
@@ -231,6 +256,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    """Why, when the action needs a reason (an admin lifting a patient's own opt-out)."""
 
 
 def advance(
@@ -294,7 +321,12 @@ def status_webhook(
 
 
 def audit(
-    session: Session, actor_key_id: str | None, action: str, subject_type: str, subject_id: str
+    session: Session,
+    actor_key_id: str | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    detail: str | None = None,
 ) -> None:
     session.add(
         AuditEntry(
@@ -302,5 +334,6 @@ def audit(
             action=action,
             subject_type=subject_type,
             subject_id=subject_id,
+            detail=detail,
         )
     )

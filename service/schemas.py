@@ -123,6 +123,7 @@ Timestamp = Annotated[
 NAME_MAX_CHARS = 200
 TEXT_MAX_CHARS = 500
 EXTERNAL_ID_MAX_CHARS = 200
+OPT_OUT_REASON_MAX_CHARS = 500
 
 
 class Strict(BaseModel):
@@ -210,6 +211,16 @@ class OptOutRequest(Strict):
     phone: str
 
     _phone = field_validator("phone")(_e164)
+
+
+class OptOutRemoval(OptOutRequest):
+    reason: str | None = Field(default=None, max_length=OPT_OUT_REASON_MAX_CHARS)
+    """Why the number may be called again; required to lift a patient's own opt-out."""
+
+    @field_validator("reason")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
 
 
 class Links(BaseModel):

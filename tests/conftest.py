@@ -46,6 +46,7 @@ TABLES = (
     "reminders",
     "audio_assets",
     "audit_log",
+    "console_sessions",
     "api_keys",
     "opt_outs",
 )

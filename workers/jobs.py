@@ -12,6 +12,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 
+from service.call_policy import NeverCallList
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import DATABASE_UNREACHABLE, Database
@@ -64,13 +65,15 @@ def build_pipeline(
     links = Links(
         settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s, clock.time
     )
+    never_call = NeverCallList.from_settings(settings)
     return Pipeline(
         settings=settings,
         db=db,
         queue=queue,
         renderer=Renderer(speaker_from_settings(settings)),
-        channels=channels_from_settings(settings, db, links),
+        channels=channels_from_settings(settings, db, links, never_call),
         links=links,
+        never_call=never_call,
         webhooks=status_webhook_sender(settings),
         clock=clock,
     )

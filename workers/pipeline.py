@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.call_policy import WEEK, CallPolicy
+from service.call_policy import WEEK, CallPolicy, NeverCallList
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
@@ -51,6 +51,8 @@ class Pipeline:
     channels: dict[str, Channel]
     links: Links
     """Every public URL the channels hand out; the API process shares the same one."""
+    never_call: NeverCallList
+    """The opt-out list, keyed once per process; the API's opt-out routes share it."""
     webhooks: WebhookSender | None = None
     """Signs status webhooks to ``callback_url``; None until a client secret is configured."""
     clock: Clock = SYSTEM_CLOCK

@@ -5,8 +5,10 @@ The app channel and the status webhooks to a scheduler's ``callback_url`` both g
 drops repeats by it) and a fresh ``webhook-timestamp`` and signature.
 
 A target must resolve to public addresses only (``service.webhook_targets``), checked
-before each request, unless private targets are allowed by configuration. Redirects are
-not followed, and no proxy from the environment is used, for the same reason.
+before each request, unless private targets are allowed by configuration; the request
+then goes to exactly the addresses checked (``workers.pinned_http``), never to a second
+resolution of the name. Redirects are not followed, and no proxy from the environment is
+used, for the same reason.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from service.webhook_targets import check_target
+from service.webhook_targets import Resolver, check_target, system_resolver
 from workers.errors import DeliveryFailed, WebhookError
+from workers.pinned_http import PinnedTransport, pinned
 
 WEBHOOK_RETRY_CAP_S = 3600.0
 """No wait between two tries of one webhook is longer than this."""
@@ -43,14 +46,25 @@ def encode(payload: dict[str, Any]) -> str:
 class WebhookSender:
     """Signs and POSTs webhook messages with one secret, over one pooled HTTP client."""
 
-    def __init__(self, secret: str, timeout_s: float, *, allow_private: bool) -> None:
+    def __init__(
+        self,
+        secret: str,
+        timeout_s: float,
+        *,
+        allow_private: bool,
+        resolve: Resolver = system_resolver,
+    ) -> None:
         try:
             self._signer = Webhook(secret)
         except Exception as err:  # binascii.Error, EmptyWebhookSecretError
             raise WebhookError("the webhook secret must be 'whsec_' + base64") from err
         self.allow_private = allow_private
+        self.resolve = resolve
         self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+            transport=PinnedTransport(),
         )
 
     def headers(self, message_id: str, body: str) -> dict[str, str]:
@@ -64,13 +78,18 @@ class WebhookSender:
         }
 
     def post(self, url: str, message_id: str, payload: dict[str, Any]) -> None:
-        """One signed POST; TargetRefused before any traffic, DeliveryFailed if not 2xx."""
-        check_target(url, allow_private=self.allow_private)
+        """One signed POST to the addresses just checked.
+
+        TargetRefused (TargetUnresolved among them) before any traffic; DeliveryFailed if
+        the answer is not 2xx.
+        """
+        target = check_target(url, allow_private=self.allow_private, resolve=self.resolve)
         body = encode(payload)
         try:
-            response = self._client.post(
-                url, content=body.encode(), headers=self.headers(message_id, body)
-            )
+            with pinned(target.addresses):
+                response = self._client.post(
+                    url, content=body.encode(), headers=self.headers(message_id, body)
+                )
         except httpx.HTTPError as err:
             raise DeliveryFailed(type(err).__name__) from err
         if not response.is_success:

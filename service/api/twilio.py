@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from service.call_policy import KEY_STATUS, key_action, opt_out
+from service.call_policy import KEY_STATUS, KEYPAD_SOURCE, key_action
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
 from service.links import TWILIO_ATTEMPT_PARAM
@@ -147,7 +147,7 @@ def gather(
         _say(response, voice, "clinic")
         response.dial(reminder.facts["clinic"]["callback_phone"])
     elif action == "opt_out":
-        opt_out(session, reminder.facts["patient"]["phone"], "keypad")
+        pipeline.never_call.add(session, reminder.facts["patient"]["phone"], KEYPAD_SOURCE)
         session.add(
             ReminderEvent(
                 reminder_id=reminder.id,

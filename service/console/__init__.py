@@ -1,7 +1,7 @@
 """The staff console at ``/console/``: preview, listen to and follow every message.
 
 Server-rendered pages (Jinja2), a stylesheet and no build step. ``install`` adds the
-routes, the static files and the session codec to an app.
+routes, the static files, the session cookie's codec and the session store to an app.
 """
 
 from __future__ import annotations
@@ -11,19 +11,22 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from service.clock import Clock
 from service.config import Settings
 from service.console.routes import ConsoleRefusal, router, show_refusal
-from service.console.sessions import SessionCodec
+from service.console.sessions import SessionCodec, SessionStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
     app.state.console_sessions = SessionCodec(
         settings.signing_key(),
         idle_s=settings.console_idle_timeout_s,
-        max_s=settings.console_session_max_s,
         https_only=settings.public_base_url.startswith("https://"),
+    )
+    app.state.console_session_store = SessionStore(
+        clock, idle_s=settings.console_idle_timeout_s, max_s=settings.console_session_max_s
     )
     app.include_router(router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)

@@ -1,7 +1,8 @@
 """The console's pages: sign-in, preview, reminders and languages, rendered on the server.
 
-Every page but sign-in needs a staff or admin key's session; every POST carries the
-session's CSRF token. A page view renews the session cookie (sliding idle expiry).
+Every page but sign-in needs a staff or admin key's live session (checked on the server
+on every request, see ``sessions``); every POST carries the session's CSRF token. A page
+view renews the session (sliding idle expiry).
 Previews and reminder views are written to the audit log under the signed-in key.
 """
 
@@ -15,22 +16,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from service.console.forms import PreviewForm, field_errors, sample_form
-from service.console.sessions import ConsoleSession, SessionCodec
+from service.console.sessions import CONSOLE_ROLES, ConsoleSession, SessionCodec, SessionStore
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem
-from service.models import ApiKey, Role, Status, audit
+from service.models import Status, audit
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
 from service.security import Caller, find_key
 from templates import KINDS
 from workers.previews import make_preview
 
 PAGES = Jinja2Templates(directory=Path(__file__).parent / "pages")
-CONSOLE_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 KIND_LABELS = {
     "appointment_reminder": "Appointment reminder",
     "appointment_changed": "Appointment changed",
@@ -86,20 +85,18 @@ def _codec(request: Request) -> SessionCodec:
     return codec
 
 
-def _staff_caller(db_session: Session, key_id: str) -> Caller | None:
-    """The signed-in key, still valid and still a console role (revocation ends sessions)."""
-    row = db_session.get(ApiKey, key_id)
-    if row is None or row.revoked_at is not None or row.role not in CONSOLE_ROLES:
-        return None
-    return Caller(id=row.id, role=Role(row.role))
+def _store(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.console_session_store
+    return store
 
 
 async def _visit(request: Request, db_session: SessionDep) -> Visit:
+    """The cookie's session, if the server still holds it live (else an anonymous one)."""
     codec = _codec(request)
     session = codec.read(request)
     caller = None
-    if session.key_id is not None:
-        caller = await run_in_threadpool(_staff_caller, db_session, session.key_id)
+    if session.token is not None:
+        caller = await run_in_threadpool(_store(request).resume, db_session, session.token)
         if caller is None:
             session = codec.anonymous()
     return Visit(request=request, codec=codec, session=session, caller=caller)
@@ -164,15 +161,20 @@ def sign_in(
         )
         status = 403 if caller is not None else 401
         return visit.page("sign_in.html", {"title": "Sign in", "error": error}, status)
+    if visit.session.token is not None:  # signing in again ends the session before
+        _store(visit.request).end(db_session, visit.session.token)
+    token = _store(visit.request).start(db_session, caller.id)
     audit(db_session, caller.id, "console.sign_in", "api_key", caller.id)
     db_session.commit()
-    visit.session = visit.codec.signed_in(caller.id)
+    visit.session = visit.codec.signed_in(token)
     return visit.redirect(str(visit.request.url_for("preview")))
 
 
 @router.post("/sign-out", name="sign_out")
 def sign_out(visit: CheckedVisit, db_session: SessionDep) -> Response:
-    if visit.caller is not None:
+    """Ends the session on the server: a copy of the cookie opens nothing afterwards."""
+    if visit.caller is not None and visit.session.token is not None:
+        _store(visit.request).end(db_session, visit.session.token)
         audit(db_session, visit.caller.id, "console.sign_out", "api_key", visit.caller.id)
         db_session.commit()
     visit.session = visit.codec.anonymous()

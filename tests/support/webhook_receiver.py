@@ -42,6 +42,8 @@ class Received:
     valid: bool
     payload: dict[str, Any]
     answered: int
+    host: str
+    """The request's Host header: the name the sender was given, whatever address it reached."""
 
 
 @dataclass
@@ -69,7 +71,10 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
+def running_receiver(
+    secret: str = SECRET, address: str = "127.0.0.1", port: int = 0
+) -> Iterator[Receiver]:
+    """A receiver on ``address`` (any loopback address) and ``port`` (0: a free one)."""
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -96,6 +101,7 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
                         valid=valid,
                         payload=json.loads(body),
                         answered=answer,
+                        host=self.headers.get("host", ""),
                     )
                 )
             if stall:
@@ -109,9 +115,9 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    receiver.url = f"http://{address}:{server.server_address[1]}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydub import AudioSegment
 
 from service.app import create_app
+from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
 from service.links import Links
@@ -162,5 +163,5 @@ def test_an_app_backend_on_a_private_address_is_refused_at_start_up(
     db = Database(settings.sqlalchemy_url)
     with pytest.raises(TargetRefused):
         links = Links(settings.public_base_url, settings.signing_key(), settings.audio_link_ttl_s)
-        channels_from_settings(settings, db, links)
+        channels_from_settings(settings, db, links, NeverCallList.from_settings(settings))
     db.dispose()

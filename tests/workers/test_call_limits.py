@@ -134,7 +134,9 @@ def test_lost_call_lookup_skips_a_call_another_attempt_owns(
         with TestClient(create_app(settings)) as client:
             first, second = dispatching_reminder(client, keys), dispatching_reminder(client, keys)
             pipeline = jobs.pipeline()
-            channel = TwilioChannel(settings, pipeline.db, Pacer(0), pipeline.links)
+            channel = TwilioChannel(
+                settings, pipeline.db, Pacer(0), pipeline.links, pipeline.never_call
+            )
             with jobs.pipeline().db.session() as session:
                 owned = Attempt(reminder_id=first, channel="twilio")
                 lost = Attempt(reminder_id=second, channel="twilio")

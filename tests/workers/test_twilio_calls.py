@@ -28,9 +28,10 @@ from twilio.request_validator import RequestValidator
 from devtools.ports import free_port
 from devtools.twilio_sim import Scenario, SimCall, TwilioSimulator
 from service.app import create_app
+from service.call_policy import NeverCallList, legacy_phone_hash
 from service.config import Settings
 from service.db import Database, utcnow
-from service.models import Attempt, Reminder, Status
+from service.models import Attempt, OptOut, Reminder, Status
 from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.proxy import PrefixStrippingProxy
 from tests.support.serving import serving
@@ -272,7 +273,7 @@ def test_forged_callback_is_refused_and_changes_nothing(
     assert after["events"] == before["events"] and after["attempts"] == before["attempts"]
 
 
-def test_opt_out_by_keypad_then_api(
+def test_opt_out_by_keypad_is_lifted_only_by_an_admin_with_a_reason(
     live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
 ) -> None:
     sim.scenario_for(PATIENT, Scenario(keys=["8"]))
@@ -286,13 +287,21 @@ def test_opt_out_by_keypad_then_api(
     assert "opted out" in done["events"][-1]["detail"]
     assert len(sim.calls_to(PATIENT)) == 1
 
-    again = httpx.request(
-        "DELETE",
-        f"{live_server.url}/v1/opt-outs",
-        json={"phone": PATIENT},
-        headers=keys.header(keys.scheduler),
-    )
-    assert again.status_code == 204
+    def lift(key: str, **body: str) -> httpx.Response:
+        return httpx.request(
+            "DELETE",
+            f"{live_server.url}/v1/opt-outs",
+            json={"phone": PATIENT, **body},
+            headers=keys.header(key),
+        )
+
+    # The patient's own wish: the scheduler that sends the reminders cannot undo it.
+    refused = lift(keys.scheduler, reason="front desk asked")
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+    no_reason = lift(keys.admin)
+    assert no_reason.status_code == 422
+    assert [e["field"] for e in no_reason.json()["errors"]] == ["reason"]
+    assert lift(keys.admin, reason="Patient called the clinic to resume calls").status_code == 204
     third = create(live_server, keys, external_id="appt-3")
     run_phone_worker(settings)
     wait_for(lambda: len(sim.calls_to(PATIENT)) == 2)
@@ -302,6 +311,24 @@ def test_opt_out_by_keypad_then_api(
     )
     assert stop.status_code == 422 and "phone" in stop.text
     assert third
+
+
+def test_an_opt_out_stored_under_the_old_plain_hash_still_blocks_the_call(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    db = Database(settings.sqlalchemy_url)
+    with db.session() as session:  # as a release before the keyed hash wrote it
+        session.add(OptOut(phone_hash=legacy_phone_hash(PATIENT), source="keypad"))
+    reminder_id = create(live_server, keys)
+    run_phone_worker(settings)
+    done = settled(live_server, keys, reminder_id, "failed")
+    assert "opted out" in done["events"][-1]["detail"]
+    assert sim.calls_to(PATIENT) == []
+    with db.session() as session:
+        stored = session.scalars(select(OptOut.phone_hash)).all()
+    db.dispose()
+    keyed = NeverCallList.from_settings(settings).phone_hash(PATIENT)
+    assert stored == [keyed], "the old row is rewritten to the keyed hash on first match"
 
 
 KILL_TRIALS = int(os.environ.get("TELLWELL_KILL_TRIALS", "2"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 
+from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
 from service.links import Links
@@ -27,7 +28,9 @@ __all__ = [
 ]
 
 
-def channels_from_settings(settings: Settings, db: Database, links: Links) -> dict[str, Channel]:
+def channels_from_settings(
+    settings: Settings, db: Database, links: Links, never_call: NeverCallList
+) -> dict[str, Channel]:
     """The channel serving each reminder channel (``phone``, ``app``)."""
     outbox = OutboxChannel(settings.outbox_dir)
     channels: dict[str, Channel] = {"phone": outbox, "app": outbox}
@@ -36,7 +39,7 @@ def channels_from_settings(settings: Settings, db: Database, links: Links) -> di
 
         connection = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         pacer = Pacer(settings.twilio_calls_per_second, connection, PACE_KEY)
-        channels["phone"] = TwilioChannel(settings, db, pacer, links)
+        channels["phone"] = TwilioChannel(settings, db, pacer, links, never_call)
     elif settings.channel != "outbox":
         raise UnknownChannel(
             f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio"

@@ -9,6 +9,7 @@ the same id and the app backend shows the message once.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from service.clock import timestamp
@@ -16,7 +17,7 @@ from service.db import utcnow
 from service.links import Links
 from service.metrics import WEBHOOK_FAILURES
 from service.models import Status
-from service.webhook_targets import TargetRefused, check_target
+from service.webhook_targets import TargetRefused, TargetUnresolved, check_target
 from workers.channels.base import Delivery, Outcome
 from workers.errors import ChannelUnavailable, WebhookError
 from workers.webhooks import WebhookSender
@@ -40,8 +41,10 @@ class AppChannel:
         sender: WebhookSender,
         links: Links,
     ) -> None:
-        # A misconfigured backend fails at start-up, not on the first patient.
-        check_target(url, allow_private=sender.allow_private)
+        # A misconfigured backend fails at start-up, not on the first patient; a name that
+        # does not resolve yet may later (every send checks again).
+        with contextlib.suppress(TargetUnresolved):
+            check_target(url, allow_private=sender.allow_private, resolve=sender.resolve)
         self.url = url
         self.sender = sender
         self.links = links

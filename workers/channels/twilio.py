@@ -48,7 +48,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from service.call_policy import opted_out
+from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
 from service.links import Links
@@ -145,6 +145,7 @@ class TwilioChannel:
         db: Database,
         pacer: Pacer,
         links: Links,
+        never_call: NeverCallList,
         http_client: ApiBaseHttpClient | None = None,
     ) -> None:
         self.settings = settings
@@ -159,10 +160,11 @@ class TwilioChannel:
             http_client=self.http,
         )
         self.links = links
+        self.never_call = never_call
 
     def send(self, delivery: Delivery) -> Outcome:
         with self.db.session() as session:
-            if opted_out(session, delivery.to):
+            if self.never_call.blocks(session, delivery.to):
                 return Outcome(status=Status.FAILED, detail="the patient opted out of calls")
         for _ in range(CREATE_TRIES):
             self.pacer.wait_for_slot()

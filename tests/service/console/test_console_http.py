@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +15,10 @@ from service.config import Settings
 from service.console.routes import KIND_OPTIONS
 from service.console.sessions import COOKIE_NAME
 from service.db import Database
-from service.models import ApiKey, AuditEntry
+from service.models import ApiKey, AuditEntry, StaffSession
 from templates import KINDS
 from tests.support.api import Keys, reminder_body
+from tests.support.clock import OffsetClock
 from tests.support.console import csrf_of, sign_in
 
 FORM_VALUE = re.compile(r'<input id="(\w+)" name="\w+" type="[\w-]+" value="([^"]*)"')
@@ -139,75 +139,110 @@ def test_scheduler_and_wrong_keys_cannot_sign_in(client: TestClient, keys: Keys)
     assert sign_in(client, keys.admin)  # admins may
 
 
-class Clock:
-    """The session codec's clock, moved on by hand so a test can let hours pass."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def with_clock(client: TestClient) -> Clock:
-    clock = Clock()
-    client.app.state.console_sessions.clock = clock  # type: ignore[attr-defined]
-    return clock
+def session_rows(database_url: str) -> list[tuple[str | None, str | None]]:
+    """Each console session's (ended_at set?, end_reason), oldest first."""
+    db = Database(database_url)
+    with db.session() as session:
+        rows = session.execute(
+            select(StaffSession.ended_at, StaffSession.end_reason).order_by(StaffSession.created_at)
+        ).all()
+    db.dispose()
+    return [(None if ended is None else "ended", reason) for ended, reason in rows]
 
 
 def test_session_ends_after_fifteen_idle_minutes_and_each_view_renews_it(
-    client: TestClient, keys: Keys
+    client: TestClient, keys: Keys, clock: OffsetClock, database_url: str
 ) -> None:
-    clock = with_clock(client)
     sign_in(client, keys.staff)
     for _ in range(3):  # 30 minutes of use in all, twice the idle limit
-        clock.now += 10 * 60
+        clock.skip(10 * 60)
         assert client.get("/console/languages", follow_redirects=False).status_code == 200
-    clock.now += 15 * 60 + 1
+    clock.skip(15 * 60 + 1)
     idle = client.get("/console/languages", follow_redirects=False)
     assert idle.status_code == 303 and idle.headers["location"].endswith("/console/sign-in")
+    assert session_rows(database_url) == [("ended", "idle")]
 
 
 def test_session_ends_eight_hours_after_sign_in_however_active(
-    client: TestClient, keys: Keys
+    client: TestClient, keys: Keys, clock: OffsetClock, database_url: str
 ) -> None:
-    clock = with_clock(client)
     sign_in(client, keys.staff)
-    for _ in range(8 * 6):  # a view every 10 minutes for 8 hours
-        clock.now += 10 * 60
+    for _ in range(8 * 6 - 1):  # a view every 10 minutes, the last at 7 h 50 min
+        clock.skip(10 * 60)
         assert client.get("/console/languages", follow_redirects=False).status_code == 200
-    clock.now += 10 * 60
+    clock.skip(10 * 60)
     assert client.get("/console/languages", follow_redirects=False).status_code == 303
+    assert session_rows(database_url) == [("ended", "max_age")]
 
 
 def test_short_limits_come_from_the_settings(
     make_settings: Callable[..., Settings], keys: Keys
 ) -> None:
     settings = make_settings(console_idle_timeout_s=60, console_session_max_s=120)
-    with TestClient(create_app(settings)) as client:
-        clock = with_clock(client)
+    clock = OffsetClock()
+    with TestClient(create_app(settings, clock=clock)) as client:
         sign_in(client, keys.staff)
         assert "max-age=60" in session_cookie_header(client.get("/console/languages"))
-        clock.now += 61
+        clock.skip(61)
         assert client.get("/console/languages", follow_redirects=False).status_code == 303
         sign_in(client, keys.staff)
         for _ in range(2):
-            clock.now += 59
+            clock.skip(59)
             assert client.get("/console/languages", follow_redirects=False).status_code == 200
-        clock.now += 59
+        clock.skip(59)
         assert client.get("/console/languages", follow_redirects=False).status_code == 303
 
 
-def test_revoking_the_key_ends_its_session(
+def test_a_cookie_saved_before_sign_out_opens_nothing_after_it(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    body = reminder_body(channel="app", external_id="appt-saved-cookie")
+    body["patient"] = {**body["patient"], "app_recipient_id": "app-user-7"}
+    created = client.post("/v1/reminders", json=body, headers=Keys.header(keys.scheduler))
+    assert created.status_code == 202, created.text
+    page_url = f"/console/reminders/{created.json()['id']}"
+    csrf = sign_in(client, keys.staff)
+    assert client.get(page_url).status_code == 200
+    saved = client.cookies.get(COOKIE_NAME)
+    assert saved
+
+    signed_out = client.post("/console/sign-out", data={"csrf_token": csrf})
+    assert signed_out.status_code == 200 and "Sign in" in signed_out.text
+    client.cookies.set(COOKIE_NAME, saved, path="/console")  # the copy someone kept
+    replayed = client.get(page_url, follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"].endswith("/sign-in")
+    assert "appt-saved-cookie" not in replayed.text
+    assert session_rows(database_url) == [("ended", "sign_out")]
+    reads = [a for a in audit_actions(database_url) if a[1] == "reminder.read"]
+    assert len(reads) == 1, "only the view before sign-out was audited"
+
+
+def test_signing_in_again_ends_the_session_before(
     client: TestClient, keys: Keys, database_url: str
 ) -> None:
     sign_in(client, keys.staff)
+    first = client.cookies.get(COOKIE_NAME)
+    sign_in(client, keys.admin)
+    assert session_rows(database_url) == [("ended", "sign_out"), (None, None)]
+    client.cookies.set(COOKIE_NAME, first or "", path="/console")
+    assert client.get("/console/languages", follow_redirects=False).status_code == 303
+
+
+def test_revoking_the_key_ends_its_session(
+    client: TestClient, keys: Keys, database_url: str, clock: OffsetClock
+) -> None:
+    sign_in(client, keys.staff)
+    saved = client.cookies.get(COOKIE_NAME)
     db = Database(database_url)
     with db.session() as session:
-        session.execute(
-            update(ApiKey).where(ApiKey.name == "nurse").values(revoked_at=datetime.now(UTC))
-        )
+        session.execute(update(ApiKey).where(ApiKey.name == "nurse").values(revoked_at=clock.now()))
+    assert client.get("/console/languages", follow_redirects=False).status_code == 303
+    assert session_rows(database_url) == [("ended", "key_revoked")]
+    # Un-revoking the key does not bring the ended session back.
+    with db.session() as session:
+        session.execute(update(ApiKey).where(ApiKey.name == "nurse").values(revoked_at=None))
     db.dispose()
+    client.cookies.set(COOKIE_NAME, saved or "", path="/console")
     assert client.get("/console/languages", follow_redirects=False).status_code == 303
 
 
