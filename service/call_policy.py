@@ -34,6 +34,9 @@ from service.models import OptOut, Role, Status
 from service.security import Caller
 from templates import CALL_KEYS, KEYPAD
 
+CALL_MESSAGE_MAX_S = 60.0
+"""The longest a call or voicemail message may last at the patient's own rate: listeners
+drift off after a minute, and voicemail boxes cut long messages."""
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 KEY_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}

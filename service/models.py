@@ -9,6 +9,7 @@ every change is on the record and reaches the scheduler.
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,14 @@ from service.db import Base, UTCDateTime, utcnow
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_record_id(value: str) -> bool:
+    """Whether ``value`` could be an id ``new_id`` made (checked before any lookup by it)."""
+    return RECORD_ID.fullmatch(value) is not None
 
 
 class Role(enum.StrEnum):
@@ -124,6 +133,8 @@ class Reminder(Base):
     """Set while a worker renders or dispatches; a lapsed lease means the worker died."""
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When a job was last enqueued, so the sweeper re-enqueues only lost work."""
+    job_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Jobs of this reminder that ended in an unexpected error; a few and it is ``failed``."""
     message_text: Mapped[str | None] = mapped_column(Text)
     message_variant: Mapped[str | None] = mapped_column(String(20))
     audio_key: Mapped[str | None] = mapped_column(String(64))

@@ -32,6 +32,7 @@ from service.models import (
     Role,
     Status,
     advance,
+    is_record_id,
     new_id,
 )
 from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
@@ -44,6 +45,14 @@ PAGE_LIMIT_MAX = 200
 REMINDERS = Reminder.metadata.tables["reminders"]
 REMINDER_EVENTS = Reminder.metadata.tables["reminder_events"]
 PAGE_LIMIT_DEFAULT = 50
+HORIZON = timedelta(days=2 * 365)
+"""How far ahead a clinic schedules: a later date is a typo (9999) or a probe."""
+HORIZON_MESSAGE = "is more than two years ahead"
+SEND_AT_PAST_GRACE = timedelta(days=1)
+"""A send time this far in the past is a mistake, not a clock that drifted."""
+RESULT_NOTICE_TTL = timedelta(days=7)
+"""A "your results are ready" notice not delivered within a week is stale: the clinic has
+other ways to reach the patient by then."""
 
 
 def check_message(
@@ -79,6 +88,8 @@ def _kind_blocks(request: MessageRequest) -> list[FieldError]:
             errors.append(FieldError("appointment", f"is required for {request.kind}"))
         elif appointment.start <= utcnow():
             errors.append(FieldError("appointment.start", "is in the past"))
+        elif appointment.start > utcnow() + HORIZON:
+            errors.append(FieldError("appointment.start", HORIZON_MESSAGE))
         if request.result is not None:
             errors.append(FieldError("result", "is only for result_ready"))
     elif appointment is not None:
@@ -91,6 +102,10 @@ def _kind_blocks(request: MessageRequest) -> list[FieldError]:
         elif appointment.previous_start == appointment.start:
             errors.append(
                 FieldError("appointment.previous_start", "is the same as appointment.start")
+            )
+        elif abs(appointment.previous_start - utcnow()) > HORIZON:
+            errors.append(
+                FieldError("appointment.previous_start", "is more than two years from now")
             )
     return errors
 
@@ -114,7 +129,12 @@ def check_callback_url(request: ReminderRequest, settings: Settings) -> None:
 
 
 def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
-    send_at = request.send_at or utcnow()
+    now = utcnow()
+    if request.send_at is not None and request.send_at < now - SEND_AT_PAST_GRACE:
+        raise ValidationProblem([FieldError("send_at", "is more than a day in the past")])
+    if request.send_at is not None and request.send_at > now + HORIZON:
+        raise ValidationProblem([FieldError("send_at", HORIZON_MESSAGE)])
+    send_at = request.send_at or now
     if request.channel == "phone":
         send_at = CallPolicy.from_settings(settings).next_allowed(send_at, request.patient.timezone)
     if request.appointment is not None and send_at >= request.appointment.start:
@@ -122,6 +142,13 @@ def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
             [FieldError("send_at", "falls after the appointment once the calling window applies")]
         )
     return send_at
+
+
+def expires_at(request: ReminderRequest, send_at: datetime) -> datetime:
+    """When a reminder not yet delivered is no longer worth delivering."""
+    if request.appointment is not None:
+        return request.appointment.start
+    return send_at + RESULT_NOTICE_TTL
 
 
 @dataclass(frozen=True)
@@ -173,7 +200,7 @@ def create_reminder(
                     "language": request.language,
                     "status": Status.SCHEDULED,
                     "send_at": send_at,
-                    "expires_at": request.appointment.start if request.appointment else None,
+                    "expires_at": expires_at(request, send_at),
                     "external_id": request.external_id,
                     "callback_url": str(request.callback_url) if request.callback_url else None,
                     "facts": request.facts(),
@@ -275,7 +302,7 @@ def readable_by(reminder: Reminder, reader: Caller) -> bool:
 
 
 def get_reminder(session: Session, reminder_id: str, reader: Caller) -> Reminder:
-    reminder = session.get(Reminder, reminder_id)
+    reminder = session.get(Reminder, reminder_id) if is_record_id(reminder_id) else None
     if reminder is None or not readable_by(reminder, reader):
         # The same answer for "not there" and "not yours": ids are not to be probed.
         raise Problem(404, "Not found", "No reminder with this id.", slug="not-found")
@@ -360,11 +387,14 @@ def _encode_cursor(reminder: Reminder) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Strictly what ``_encode_cursor`` makes: anything else is refused before any query."""
+    refused = ValidationProblem([FieldError("cursor", "is not a cursor from a previous page")])
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, last_id = raw.split("|", 1)
-        return datetime.fromisoformat(created_at), last_id
+        created_text, last_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(created_text)
     except (ValueError, UnicodeDecodeError) as err:
-        raise ValidationProblem(
-            [FieldError("cursor", "is not a cursor from a previous page")]
-        ) from err
+        raise refused from err
+    if created_at.tzinfo is None or not is_record_id(last_id):
+        raise refused
+    return created_at, last_id

@@ -12,13 +12,15 @@ strings to guess at.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -120,9 +122,48 @@ Timestamp = Annotated[
 ]
 """Every moment the API answers, in one format: ``2026-12-03T20:30:00Z``."""
 
-NAME_MAX_CHARS = 200
-TEXT_MAX_CHARS = 500
+NAME_MAX_CHARS = 120
+LOCATION_MAX_CHARS = 200
+INSTRUCTIONS_MAX_CHARS = 300
+"""Free text is spoken: these keep most calls near a minute; the render refuses any call over
+``service.call_policy.CALL_MESSAGE_MAX_S`` at the patient's rate."""
 EXTERNAL_ID_MAX_CHARS = 200
+APP_RECIPIENT_ID_MAX_CHARS = 200
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+"""Any moment outside these years is a typo or a probe; the reminder rules bound it closer."""
+
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+"""C0/C1 controls (tab, line feed and carriage return stay), line and paragraph separators,
+bidirectional embeddings, overrides and isolates (U+202E turns text around on screen), the
+byte-order mark and interlinear annotations: none belongs in a name or an instruction, and
+each can hide or reorder what staff read. Zero-width joiners stay (Persian and Indic names
+need them)."""
+
+
+def _no_control_characters(value: str) -> str:
+    if found := CONTROL_CHARACTERS.search(value):
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+"""Text from outside that is stored, shown or spoken."""
+
+
+def _in_range(moment: datetime) -> datetime:
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A moment from outside: with its offset, and in a range a clinic's calendar can hold."""
 OPT_OUT_REASON_MAX_CHARS = 500
 
 
@@ -144,10 +185,12 @@ def _e164(value: str | None) -> str | None:
 
 
 class Patient(Strict):
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
     phone: str | None = None
     timezone: str
-    app_recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
+    app_recipient_id: Text | None = Field(
+        default=None, min_length=1, max_length=APP_RECIPIENT_ID_MAX_CHARS
+    )
     speech_rate: SpeechRate = SpeechRate.NORMAL
 
     _phone = field_validator("phone")(_e164)
@@ -161,7 +204,7 @@ class Patient(Strict):
 
 
 class Clinic(Strict):
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
     callback_phone: str
 
     _phone = field_validator("callback_phone")(_e164)
@@ -170,15 +213,15 @@ class Clinic(Strict):
 class Appointment(Strict):
     """A visit. ``previous_start`` is only for ``appointment_changed``: when it was before."""
 
-    start: AwareDatetime
-    previous_start: AwareDatetime | None = None
-    provider: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
-    location: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
-    instructions: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
+    start: Moment
+    previous_start: Moment | None = None
+    provider: Text | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    location: Text | None = Field(default=None, max_length=LOCATION_MAX_CHARS)
+    instructions: Text | None = Field(default=None, max_length=INSTRUCTIONS_MAX_CHARS)
 
 
 class Result(Strict):
-    ordered_by: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    ordered_by: Text | None = Field(default=None, max_length=NAME_MAX_CHARS)
 
 
 class MessageRequest(Strict):
@@ -186,7 +229,7 @@ class MessageRequest(Strict):
 
     kind: Kind
     channel: ChannelName = ChannelName.PHONE
-    language: str = Field(min_length=2, max_length=16)
+    language: Text = Field(min_length=2, max_length=16)
     patient: Patient
     clinic: Clinic
     appointment: Appointment | None = None
@@ -198,8 +241,8 @@ class MessageRequest(Strict):
 
 
 class ReminderRequest(MessageRequest):
-    send_at: AwareDatetime | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=EXTERNAL_ID_MAX_CHARS)
+    send_at: Moment | None = None
+    external_id: Text | None = Field(default=None, min_length=1, max_length=EXTERNAL_ID_MAX_CHARS)
     callback_url: HttpUrl | None = None
 
 
@@ -214,7 +257,7 @@ class OptOutRequest(Strict):
 
 
 class OptOutRemoval(OptOutRequest):
-    reason: str | None = Field(default=None, max_length=OPT_OUT_REASON_MAX_CHARS)
+    reason: Text | None = Field(default=None, max_length=OPT_OUT_REASON_MAX_CHARS)
     """Why the number may be called again; required to lift a patient's own opt-out."""
 
     @field_validator("reason")

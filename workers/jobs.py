@@ -9,6 +9,7 @@ first use.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ from workers.rendering import Renderer
 from workers.status_webhooks import send_status_webhook as send_one_status_webhook
 from workers.webhooks import WebhookSender
 
+log = logging.getLogger(__name__)
 _installed: Pipeline | None = None
 _lock = threading.Lock()
 _database_outage = Outage("database", "job")
@@ -103,15 +105,34 @@ def pipeline() -> Pipeline:
 
 
 def render_reminder(reminder_id: str) -> None:
-    _riding_out_database_outages(lambda current: current.render(reminder_id))
+    _reminder_step(reminder_id, Pipeline.render)
 
 
 def dispatch_reminder(reminder_id: str) -> None:
-    _riding_out_database_outages(lambda current: current.dispatch(reminder_id))
+    _reminder_step(reminder_id, Pipeline.dispatch)
 
 
 def send_status_webhook(delivery_id: str) -> None:
     _riding_out_database_outages(lambda current: send_one_status_webhook(current, int(delivery_id)))
+
+
+def _reminder_step(reminder_id: str, step: Callable[[Pipeline, str], None]) -> None:
+    """Run one step of a reminder; an unexpected error is counted on the reminder, which
+    ends ``failed`` after a few (``Pipeline.count_job_failure``), and logged by its type
+    only (its message may quote the patient's data)."""
+
+    def run(current: Pipeline) -> None:
+        try:
+            step(current, reminder_id)
+        except DATABASE_UNREACHABLE:
+            raise
+        except Exception as err:
+            log.error(
+                "%s failed for reminder %s: %s", step.__name__, reminder_id, type(err).__name__
+            )
+            current.count_job_failure(reminder_id, err)
+
+    _riding_out_database_outages(run)
 
 
 def _riding_out_database_outages(step: Callable[[Pipeline], None]) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.call_policy import WEEK, CallPolicy, NeverCallList
+from service.call_policy import CALL_MESSAGE_MAX_S, WEEK, CallPolicy, NeverCallList
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
@@ -40,6 +40,16 @@ log = logging.getLogger(__name__)
 
 CALL_RESULT_WAIT_S = 15 * 60
 """How long a placed call may go without a callback before the sweeper asks Twilio."""
+JOB_TRIES_MAX = 3
+"""Unexpected job failures after which a reminder ends ``failed`` with the error's type."""
+WORKING = frozenset({Status.RENDERING, Status.DISPATCHING})
+
+
+def too_long(variant: str, duration_s: float) -> str:
+    return (
+        f"message too long: the {variant} message lasts {duration_s:.0f} s at the patient's "
+        f"rate, over {CALL_MESSAGE_MAX_S:.0f} s"
+    )
 
 
 @dataclass
@@ -92,17 +102,12 @@ class Pipeline:
                 kind, language, VARIANT_FOR_CHANNEL[channel], facts, FORMAT_FOR_CHANNEL[channel]
             )
         except (TemplateError, VoiceError) as err:
-            with self.db.session() as session:
-                advance(
-                    session,
-                    reminder_id,
-                    Status.FAILED,
-                    expect=Status.RENDERING,
-                    detail=f"render failed: {type(err).__name__}",
-                    lease_until=None,
-                )
+            self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
             return
         audio = rendered.audio
+        if channel == "phone" and audio.duration_s > CALL_MESSAGE_MAX_S:
+            self._fail_render(reminder_id, too_long(rendered.message.variant, audio.duration_s))
+            return
         RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
             voicemail = self._render_call_extras(kind, language, channel, facts)
@@ -110,6 +115,9 @@ class Pipeline:
             # The live message is ready; a call that reaches a machine just leaves none.
             log.warning("voicemail audio not rendered: %s", type(err).__name__)
             voicemail = None
+        if voicemail is not None and voicemail.duration_s > CALL_MESSAGE_MAX_S:
+            self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s))
+            return
         with self.db.session() as session:
             store_audio(session, audio)
             if voicemail is not None:
@@ -129,6 +137,39 @@ class Pipeline:
             )
         if moved:
             self.enqueue(DISPATCH_JOB, reminder_id)
+
+    def _fail_render(self, reminder_id: str, detail: str) -> None:
+        with self.db.session() as session:
+            advance(
+                session,
+                reminder_id,
+                Status.FAILED,
+                expect=Status.RENDERING,
+                detail=detail,
+                lease_until=None,
+            )
+
+    def count_job_failure(self, reminder_id: str, err: Exception) -> None:
+        """A job of this reminder ended in an unexpected error (a bug, bad data the checks
+        missed): it is retried when its lease lapses, but after ``JOB_TRIES_MAX`` such
+        failures the reminder ends ``failed`` instead of being retried forever."""
+        with self.db.session() as session:
+            failures = session.scalar(
+                update(Reminder)
+                .where(Reminder.id == reminder_id)
+                .values(job_failures=Reminder.job_failures + 1)
+                .returning(Reminder.job_failures)
+                .execution_options(synchronize_session=False)
+            )
+            if failures is not None and failures >= JOB_TRIES_MAX:
+                advance(
+                    session,
+                    reminder_id,
+                    Status.FAILED,
+                    expect=WORKING,
+                    detail=f"gave up after {failures} failed tries ({type(err).__name__})",
+                    lease_until=None,
+                )
 
     def _render_call_extras(
         self, kind: str, language: str, channel: str, facts: dict[str, Any]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from service.call_policy import CALL_MESSAGE_MAX_S
 from service.models import audit
 from service.reminders import check_message
 from service.schemas import PreviewRequest
@@ -22,8 +23,6 @@ from voices import AudioFormat
 from workers.pipeline import Pipeline, store_audio
 from workers.rendering import VARIANT_FOR_CHANNEL, RenderedMessage, message_facts
 
-LONG_MESSAGE_S = 60.0
-"""A message longer than this loses listeners, and may be cut off by a voicemail box."""
 READING_GRADE_MAX = 6.0
 """Plain language for patients: no harder than US school grade 6."""
 
@@ -57,9 +56,10 @@ def make_preview(
     language = renderer.language(request.language)
     grade = renderer.reading_grade(rendered.message)
     warnings: list[str] = []
-    if audio.duration_s > LONG_MESSAGE_S:
+    if audio.duration_s > CALL_MESSAGE_MAX_S:
         warnings.append(
-            f"The message lasts {audio.duration_s:.0f} s, over {LONG_MESSAGE_S:.0f} s: shorten it."
+            f"The message lasts {audio.duration_s:.0f} s, over {CALL_MESSAGE_MAX_S:.0f} s: "
+            "shorten it."
         )
     if grade is not None and grade > READING_GRADE_MAX:
         warnings.append(

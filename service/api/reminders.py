@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem, problems
 from service.db import utcnow
@@ -23,12 +22,21 @@ from service.reminders import (
     get_reminder,
     list_reminders,
 )
-from service.schemas import Accepted, ReminderOut, ReminderPage, ReminderRequest
+from service.schemas import (
+    EXTERNAL_ID_MAX_CHARS,
+    Accepted,
+    Moment,
+    ReminderOut,
+    ReminderPage,
+    ReminderRequest,
+    Text,
+)
 from workers.queue import RENDER_JOB
 
 router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
+CURSOR_MAX_CHARS = 200
 
 
 @router.post(
@@ -102,13 +110,13 @@ def read_reminders(
     caller: AnyCaller,
     session: SessionDep,
     services: ServicesDep,
-    external_id: str | None = None,
+    external_id: Annotated[Text | None, Query(max_length=EXTERNAL_ID_MAX_CHARS)] = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
-    cursor: str | None = None,
-    language: Annotated[str | None, Query(min_length=2, max_length=16)] = None,
-    send_after: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
-    send_before: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_CHARS)] = None,
+    language: Annotated[Text | None, Query(min_length=2, max_length=16)] = None,
+    send_after: Annotated[Moment | None, Query(description="inclusive")] = None,
+    send_before: Annotated[Moment | None, Query(description="exclusive")] = None,
 ) -> ReminderPage:
     page = list_reminders(
         session,

@@ -90,15 +90,18 @@ def test_languages_offer_the_new_kinds(client: TestClient, keys: Keys) -> None:
 def test_a_changed_visit_preview_says_both_times(client: TestClient, keys: Keys) -> None:
     body = reminder_body(kind="appointment_changed", language="en", variant="app")
     del body["external_id"]
-    start = datetime(2030, 12, 3, 20, 30, tzinfo=UTC)
-    body["patient"]["timezone"] = "America/Chicago"
+    december = datetime(datetime.now(UTC).year + 1, 12, 1, 20, 30, tzinfo=UTC)
+    start = december + timedelta(days=(1 - december.weekday()) % 7)  # its first Tuesday
+    body["patient"]["timezone"] = "America/Chicago"  # 2:30 PM there, standard time
     body["appointment"]["start"] = start.isoformat()
-    body["appointment"]["previous_start"] = (start - timedelta(days=2, hours=4)).isoformat()
+    previous = start - timedelta(days=2, hours=4)  # a Sunday, 10:30 AM in Chicago
+    body["appointment"]["previous_start"] = previous.isoformat()
     response = client.post("/v1/previews", json=body, headers=keys.header(keys.staff))
     assert response.status_code == 200, response.text
     preview = response.json()
-    assert "It was on Sunday, December 1, at 10:30 AM." in preview["text"]
-    assert "Your visit is on Tuesday, December 3, at 2:30 PM." in preview["text"]
+    said_before = f"It was on Sunday, {previous:%B} {previous.day}, at 10:30 AM."
+    assert said_before in preview["text"]
+    assert f"Your visit is on Tuesday, December {start.day}, at 2:30 PM." in preview["text"]
     assert preview["reviewed"] is False
 
 
