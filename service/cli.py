@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -13,20 +12,19 @@ from pydantic import ValidationError
 
 from service.config import get_settings
 from service.db import Database
+from service.logs import configure_logging
 from service.models import Role
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.group()
 def main() -> None:
     """Tellwell: voice reminders and result notices for patients."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        get_settings()
+        settings = get_settings()
     except ValidationError as err:  # only the messages: the inputs hold secrets
         reasons = (e["msg"].removeprefix("Value error, ") for e in err.errors())
         raise click.ClickException("; ".join(reasons)) from None
+    configure_logging(settings.log_format)
 
 
 @main.command()
@@ -45,7 +43,11 @@ def serve(host: str, port: int) -> None:
 
     from service.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+    # log_config=None: uvicorn's loggers keep the root handler configure_logging set up,
+    # so a 500's traceback is printed without the exception's message.
+    uvicorn.run(
+        create_app(), host=host, port=port, log_level="info", log_config=None, access_log=False
+    )
 
 
 @main.command()
@@ -57,11 +59,10 @@ def worker(burst: bool) -> None:
     loaded once and serves every job. A job that takes the process down loses nothing:
     the reminder's lease lapses and the sweeper enqueues it again.
     """
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from workers import jobs
-    from workers.queue import RedisQueue
+    from workers.queue import RedisQueue, Worker
     from workers.sweeper import SweeperProcess, sweep
 
     settings = get_settings()
@@ -70,7 +71,7 @@ def worker(burst: bool) -> None:
     pipeline = jobs.build_pipeline(settings)
     jobs.install(pipeline)
     assert isinstance(pipeline.queue, RedisQueue)
-    rq_worker = SimpleWorker(
+    rq_worker = Worker(
         [pipeline.queue.rq], connection=pipeline.queue.connection, serializer=JSONSerializer
     )
     if burst:

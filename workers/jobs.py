@@ -4,12 +4,20 @@ A job gets a reminder id (or a webhook delivery id) and nothing else. The collab
 (database, queue, speaker, channels) belong to the process: the API's lifespan or
 ``tellwell worker`` installs them with ``install``; any other process builds its own on
 first use.
+
+Whatever a job raises is logged here (type and frames, never the message: see
+``service.logs``) and replaced by ``JobFailed`` naming only its type, raised ``from None``:
+RQ keeps a failed job's traceback in Redis for days, and SQLAlchemy's messages quote the
+statement's parameters (a name, the transcript).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
@@ -18,11 +26,14 @@ from service.links import Links
 from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
+from workers.errors import JobFailed
 from workers.pipeline import Pipeline
 from workers.queue import queue_from_settings
 from workers.rendering import Renderer
 from workers.status_webhooks import send_status_webhook as send_one_status_webhook
 from workers.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
 
 _installed: Pipeline | None = None
 _lock = threading.Lock()
@@ -93,13 +104,26 @@ def pipeline() -> Pipeline:
         return _installed
 
 
+@contextmanager
+def _reported(job: Callable[[str], None], record_id: str) -> Iterator[None]:
+    """Log a failure by type and frames, and let only its type name travel on."""
+    try:
+        yield
+    except Exception as err:
+        log.error("job %s failed for %s", job.__name__, record_id, exc_info=True)
+        raise JobFailed(type(err).__name__) from None
+
+
 def render_reminder(reminder_id: str) -> None:
-    pipeline().render(reminder_id)
+    with _reported(render_reminder, reminder_id):
+        pipeline().render(reminder_id)
 
 
 def dispatch_reminder(reminder_id: str) -> None:
-    pipeline().dispatch(reminder_id)
+    with _reported(dispatch_reminder, reminder_id):
+        pipeline().dispatch(reminder_id)
 
 
 def send_status_webhook(delivery_id: str) -> None:
-    send_one_status_webhook(pipeline(), int(delivery_id))
+    with _reported(send_status_webhook, delivery_id):
+        send_one_status_webhook(pipeline(), int(delivery_id))

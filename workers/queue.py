@@ -4,6 +4,10 @@ Both run the same job functions in ``workers.jobs`` by their import path, with t
 reminder id as the only argument: no name, phone number or appointment ever sits in Redis.
 Enqueueing may fail (Redis gone); callers log it and carry on, because the sweeper
 enqueues again whatever the database says is due.
+
+A job that fails reaches RQ as ``JobFailed`` naming only the exception's type
+(``workers.jobs``), so the traceback RQ keeps in Redis for ``FAILED_JOB_TTL_S`` quotes no
+patient data; ``Worker`` logs it through the process's safe handler (``service.logs``).
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from service.config import Settings
-from workers.errors import QueueUnavailable
+from workers.errors import JobFailed, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +96,23 @@ class RedisQueue:
         self.connection.close()
 
 
+class Worker(SimpleWorker):
+    """RQ's in-process worker, logging a failed job as one structured line.
+
+    RQ's own ``handle_exception`` logs the formatted traceback as message text (and the
+    job's arguments as extras); here the exception goes to the handler as ``exc_info``,
+    which prints types and frames only. A ``JobFailed`` was logged in full by the job.
+    """
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        exc = exc_info[1]
+        if isinstance(exc, JobFailed):
+            log.error("job %s (%s) failed: %s", job.id, job.description, exc.type_name)
+        else:
+            log.error("job %s (%s) failed", job.id, job.description, exc_info=exc_info)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+
 class InProcessQueue:
     """The embedded default: a small thread pool in the API process."""
 
@@ -108,11 +131,13 @@ class InProcessQueue:
 
 
 def _run_logged(job: str, reminder_id: str) -> None:
+    # The sweeper retries once the lease lapses; the id is not PHI.
     try:
         import_attribute(job)(reminder_id)
-    except Exception as err:
-        # The sweeper retries once the lease lapses; the id is not PHI.
-        log.error("job %s failed for reminder %s: %s", job, reminder_id, type(err).__name__)
+    except JobFailed:
+        pass  # the job logged it
+    except Exception:
+        log.exception("job %s failed for %s", job, reminder_id)
 
 
 def queue_from_settings(settings: Settings) -> JobQueue:

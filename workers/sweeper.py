@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from service.config import Settings
+from service.logs import configure_logging
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.pipeline import Pipeline
@@ -99,9 +100,9 @@ def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
     while True:
         try:
             sweep(pipeline)
-        except Exception as err:
+        except Exception:
             # Keep sweeping: a database blip must not stop recovery for good.
-            log.error("sweep failed: %s", type(err).__name__)
+            log.error("sweep failed", exc_info=True)
         if stop(pipeline.settings.sweep_interval_s):
             return
 
@@ -150,9 +151,16 @@ class SweeperProcess:
 
 
 def _sweep_in_child(settings: Settings, stopping: threading.Event) -> None:
+    # A spawned process starts with Python's default logging: set up the safe one again.
+    configure_logging(settings.log_format)
     worker = multiprocessing.parent_process()
 
     def stop(interval_s: float) -> bool:
         return stopping.wait(interval_s) or (worker is not None and not worker.is_alive())
 
-    sweep_until(build_pipeline(settings), stop)
+    try:
+        sweep_until(build_pipeline(settings), stop)
+    except Exception:
+        # multiprocessing would print the traceback, message and all, past the handler.
+        log.critical("sweeper process stopped", exc_info=True)
+        raise SystemExit(1) from None
