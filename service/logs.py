@@ -44,8 +44,9 @@ _REDACTIONS = (
     # SQLAlchemy's "[parameters: ...]" runs to the end of its message.
     (re.compile(r"\[parameters: .*", re.DOTALL), "[parameters withheld]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
-    # E.164 (+ and 7 to 15 digits), and North American numbers written with separators.
-    (re.compile(r"\+\d{7,15}\b"), "[phone]"),
+    # E.164 (+ and 7 to 15 digits, the + maybe URL-encoded), and North American numbers
+    # written with separators.
+    (re.compile(r"(?:\+|%2B)\d{7,15}\b", re.IGNORECASE), "[phone]"),
     (re.compile(r"(?<![\w-])\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b"), "[phone]"),
 )
 
@@ -61,7 +62,11 @@ class RedactingFilter(logging.Filter):
     """Masks the patterns of ``redact`` in every record's message, arguments merged in."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except Exception as err:  # arguments that do not fit the format: say so, not raise
+            message = f"{record.msg!r} could not be formatted ({type(err).__name__})"
+        record.msg, record.args = redact(message), None
         record.exc_text = None  # another formatter's cached traceback may hold messages
         return True
 
@@ -167,6 +172,9 @@ _uncaught = logging.getLogger("tellwell.uncaught")
 def _log_uncaught(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):  # Ctrl+C: nothing to report, no message
+        sys.__excepthook__(exc_type, exc, tb)
+        return
     _uncaught.critical("uncaught %s", exc_type.__name__, exc_info=(exc_type, exc, tb))
 
 

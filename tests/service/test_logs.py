@@ -74,12 +74,12 @@ def test_phone_numbers_e_mail_and_sql_parameters_are_masked_in_messages(
     logged: tuple[logging.Logger, dict[LogFormat, io.StringIO]],
 ) -> None:
     logger, streams = logged
-    logger.warning("calling %s, then (312) 555-7361", PHONE)
+    logger.warning("calling %s, then (312) 555-7361, To=%%2B13125557361", PHONE)
     logger.warning("mail to ana.ruiz@example.org")
     logger.warning("failed [SQL: INSERT INTO t VALUES (?)] [parameters: ('%s',)]", NAME)
     messages = [json.loads(line)["message"] for line in streams["json"].getvalue().splitlines()]
     assert messages == [
-        "calling [phone], then [phone]",
+        "calling [phone], then [phone], To=[phone]",
         "mail to [email]",
         "failed [SQL: INSERT INTO t VALUES (?)] [parameters withheld]",
     ]
