@@ -24,6 +24,7 @@ run: serve-setup
 	  echo; echo "Tellwell is starting at http://$(HOST):$(PORT)  (API docs: /docs)"; \
 	  echo "Admin API key (shown once): $$key"; echo
 	@TELLWELL_PUBLIC_BASE_URL=$${TELLWELL_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+	  TELLWELL_LOG_FORMAT=$${TELLWELL_LOG_FORMAT:-text} \
 	  $(BIN)/tellwell serve --host $(HOST) --port $(PORT)
 
 PYTEST_ARGS ?= -n 2

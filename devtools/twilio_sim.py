@@ -162,6 +162,9 @@ class TwilioSimulator:
         self.throttle_next = 0
         """Answer this many coming creates with 429 (a rate-limit storm)."""
         self.retry_after_s = 1
+        self.fail_next = 0
+        """Answer this many coming creates with 500, placing no call (an outage at Twilio)."""
+        self.failed_creates = 0
         self.on_create: Callable[[SimCall], None] | None = None
         """Runs once a call is placed, before the answer goes back (e.g. kill the caller)."""
         self._lock = threading.Lock()
@@ -238,6 +241,10 @@ class TwilioSimulator:
             self.problems.extend(found)
             return self._error(400, "; ".join(found))
         with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                self.failed_creates += 1
+                return self._error(500, "Internal Server Error")
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 return self._error(

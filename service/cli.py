@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -15,8 +14,9 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from service.config import LOG_FORMAT, Settings, get_settings
+from service.config import Settings, get_settings
 from service.db import Database
+from service.logs import configure_logging
 from service.models import Role
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -26,12 +26,12 @@ MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 @click.group()
 def main() -> None:
     """Tellwell: voice reminders and result notices for patients."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        get_settings()
+        settings = get_settings()
     except ValidationError as err:  # only the messages: the inputs hold secrets
         reasons = (e["msg"].removeprefix("Value error, ") for e in err.errors())
         raise click.ClickException("; ".join(reasons)) from None
+    configure_logging(settings.log_format)
 
 
 @main.command()
@@ -50,7 +50,11 @@ def serve(host: str, port: int) -> None:
 
     from service.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+    # log_config=None: uvicorn's loggers keep the root handler configure_logging set up,
+    # so a 500's traceback is printed without the exception's message.
+    uvicorn.run(
+        create_app(), host=host, port=port, log_level="info", log_config=None, access_log=False
+    )
 
 
 @main.command()

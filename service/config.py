@@ -23,8 +23,6 @@ PLACEHOLDER_SECRETS = frozenset(
 DEFAULT_RATE_LIMIT_PER_SECOND = 1000.0
 """Per API key: well above what one scheduling system sends (the ingest bench: ~350/s)."""
 DEFAULT_RATE_LIMIT_BURST = 2000
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-"""Every process of ours logs alike (the CLI, the worker's sweeper process)."""
 
 
 class Settings(BaseSettings):
@@ -42,6 +40,8 @@ class Settings(BaseSettings):
     """Where patients, Twilio and the console reach us; links are built from it."""
     secret_key: SecretStr = Field(default_factory=lambda: SecretStr(""))
     """Signs audio links. Empty means a key generated once and kept in ``data_dir``."""
+    log_format: Literal["json", "text"] = "json"
+    """JSON lines for a log collector, or ``text`` for a person at a terminal (``make run``)."""
     environment: Literal["production", "development"] = "production"
     """``development`` lets a placeholder secret key through (see ``PLACEHOLDER_SECRETS``)."""
     audio_link_ttl_s: int = 24 * 3600

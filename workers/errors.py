@@ -3,6 +3,8 @@
 Exception tree::
 
     WorkerError                 root: catch this to catch any of them
+    ├── JobFailed               a job raised; carries only the exception's type name, so
+    │                           what RQ logs and keeps in Redis quotes no patient data
     ├── QueueUnavailable        a job could not be queued; the sweeper queues it later
     ├── UnknownChannel          the configuration names a channel that does not exist
     ├── ChannelError            a channel could not say what happened to a delivery
@@ -21,6 +23,14 @@ from __future__ import annotations
 
 class WorkerError(Exception):
     """Root of the workers' exceptions."""
+
+
+class JobFailed(WorkerError):
+    """A job raised ``type_name``; the original is logged (type and frames) and dropped."""
+
+    def __init__(self, type_name: str) -> None:
+        super().__init__(type_name)
+        self.type_name = type_name
 
 
 class QueueUnavailable(WorkerError):

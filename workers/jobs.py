@@ -4,6 +4,11 @@ A job gets a reminder id (or a webhook delivery id) and nothing else. The collab
 (database, queue, speaker, channels) belong to the process: the API's lifespan or
 ``tellwell worker`` installs them with ``install``; any other process builds its own on
 first use.
+
+Whatever a job raises is logged here (type and frames, never the message: see
+``service.logs``) and replaced by ``JobFailed`` naming only its type, raised ``from None``:
+RQ keeps a failed job's traceback in Redis for days, and SQLAlchemy's messages quote the
+statement's parameters (a name, the transcript).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from service.call_policy import NeverCallList
 from service.clock import SYSTEM_CLOCK, Clock
@@ -21,6 +27,7 @@ from service.links import Links
 from voices import Speaker
 from voices.engines import configured_speaker
 from workers.channels import channels_from_settings
+from workers.errors import JobFailed
 from workers.outages import Backoff, Outage, wait_until_reachable
 from workers.pipeline import Pipeline
 from workers.queue import JOB_TIMEOUT_S, queue_from_settings
@@ -104,22 +111,36 @@ def pipeline() -> Pipeline:
         return _installed
 
 
+@contextmanager
+def _reported(job: Callable[[str], None], record_id: str) -> Iterator[None]:
+    """Log a failure by type and frames, and let only its type name travel on."""
+    try:
+        yield
+    except Exception as err:
+        log.error("job %s failed for %s", job.__name__, record_id, exc_info=True)
+        raise JobFailed(type(err).__name__) from None
+
+
 def render_reminder(reminder_id: str) -> None:
-    _reminder_step(reminder_id, Pipeline.render)
+    with _reported(render_reminder, reminder_id):
+        _reminder_step(reminder_id, Pipeline.render)
 
 
 def dispatch_reminder(reminder_id: str) -> None:
-    _reminder_step(reminder_id, Pipeline.dispatch)
+    with _reported(dispatch_reminder, reminder_id):
+        _reminder_step(reminder_id, Pipeline.dispatch)
 
 
 def send_status_webhook(delivery_id: str) -> None:
-    _riding_out_database_outages(lambda current: send_one_status_webhook(current, int(delivery_id)))
+    with _reported(send_status_webhook, delivery_id):
+        _riding_out_database_outages(
+            lambda current: send_one_status_webhook(current, int(delivery_id))
+        )
 
 
 def _reminder_step(reminder_id: str, step: Callable[[Pipeline, str], None]) -> None:
     """Run one step of a reminder; an unexpected error is counted on the reminder, which
-    ends ``failed`` after a few (``Pipeline.count_job_failure``), and logged by its type
-    only (its message may quote the patient's data)."""
+    ends ``failed`` after a few (``Pipeline.count_job_failure``), then raised on."""
 
     def run(current: Pipeline) -> None:
         try:
@@ -127,10 +148,8 @@ def _reminder_step(reminder_id: str, step: Callable[[Pipeline, str], None]) -> N
         except DATABASE_UNREACHABLE:
             raise
         except Exception as err:
-            log.error(
-                "%s failed for reminder %s: %s", step.__name__, reminder_id, type(err).__name__
-            )
             current.count_job_failure(reminder_id, err)
+            raise
 
     _riding_out_database_outages(run)
 

@@ -4,6 +4,10 @@ Both run the same job functions in ``workers.jobs`` by their import path, with t
 reminder id as the only argument: no name, phone number or appointment ever sits in Redis.
 Enqueueing may fail (Redis gone); callers log it and carry on, because the sweeper
 enqueues again whatever the database says is due.
+
+A job that fails reaches RQ as ``JobFailed`` naming only the exception's type
+(``workers.jobs``), so the traceback RQ keeps in Redis for ``FAILED_JOB_TTL_S`` quotes no
+patient data; ``Worker`` logs it through the process's safe handler (``service.logs``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from service.config import Settings
-from workers.errors import QueueUnavailable
+from workers.errors import JobFailed, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +126,13 @@ class InProcessQueue:
 
 
 def _run_logged(job: str, reminder_id: str) -> None:
+    # The sweeper retries once the lease lapses; the id is not PHI.
     try:
         import_attribute(job)(reminder_id)
-    except Exception as err:
-        # The sweeper retries once the lease lapses; the id is not PHI.
-        log.error("job %s failed for reminder %s: %s", job, reminder_id, type(err).__name__)
+    except JobFailed:
+        pass  # the job logged it
+    except Exception:
+        log.exception("job %s failed for %s", job, reminder_id)
 
 
 def queue_from_settings(settings: Settings) -> JobQueue:

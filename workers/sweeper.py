@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from service.config import LOG_FORMAT, Settings
+from service.config import Settings
 from service.db import DATABASE_UNREACHABLE
+from service.logs import configure_logging
 from service.metrics import SWEEPER_ENQUEUED, SWEEPER_EXPIRED
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
@@ -125,7 +126,8 @@ def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
         except DATABASE_UNREACHABLE as err:
             database_outage.down(err)
         except Exception as err:
-            log.error("sweep failed: %s", type(err).__name__)
+            # Keep sweeping: recovery must not stop for good (types and frames only).
+            log.error("sweep failed: %s", type(err).__name__, exc_info=True)
         else:
             queue_outage.up()
             database_outage.up()
@@ -177,10 +179,16 @@ class SweeperProcess:
 
 
 def _sweep_in_child(settings: Settings, stopping: threading.Event) -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # a spawned child starts bare
+    # A spawned process starts with Python's default logging: set up the safe one again.
+    configure_logging(settings.log_format)
     worker = multiprocessing.parent_process()
 
     def stop(interval_s: float) -> bool:
         return stopping.wait(interval_s) or (worker is not None and not worker.is_alive())
 
-    sweep_until(build_pipeline(settings), stop)
+    try:
+        sweep_until(build_pipeline(settings), stop)
+    except Exception:
+        # multiprocessing would print the traceback, message and all, past the handler.
+        log.critical("sweeper process stopped", exc_info=True)
+        raise SystemExit(1) from None

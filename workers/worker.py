@@ -14,6 +14,7 @@ lease or an old ``queued_at`` in the database, and the sweeper enqueues it again
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,13 +27,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.serializers import JSONSerializer
 
+from workers.errors import JobFailed
 from workers.outages import Backoff, Outage, wait_until_reachable
 from workers.pipeline import Pipeline
 from workers.queue import RedisQueue
 
 REDIS_UNREACHABLE: tuple[type[RedisError], ...] = (RedisConnectionError, RedisTimeoutError)
+
+
+log = logging.getLogger(__name__)
 
 
 class RedisOutage(StopRequested):
@@ -73,6 +79,16 @@ class OutageTolerantWorker(SimpleWorker):
         # The job keeps its own records in the database; only RQ's note of it is lost.
         with self._outage_ends_work():
             super().execute_job(job, queue)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """A failed job as one structured line: RQ's own logs the formatted traceback,
+        message included, as text. A ``JobFailed`` was logged in full by the job itself."""
+        exc = exc_info[1]
+        if isinstance(exc, JobFailed):
+            log.error("job %s (%s) failed: %s", job.id, job.description, exc.type_name)
+        else:
+            log.error("job %s (%s) failed", job.id, job.description, exc_info=exc_info)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def teardown(self) -> None:
         try:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import SecretStr
+
 from service.config import Settings
 
 BURST_TIMEOUT_S = 120
@@ -29,7 +31,24 @@ def worker_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> None:
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a ``tellwell`` process exactly these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        env[f"TELLWELL_{name.upper()}"] = str(value)
+    env["TELLWELL_DATABASE_URL"] = settings.sqlalchemy_url
+    return env
+
+
+def run_burst_worker(
+    settings: Settings, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """A real ``tellwell worker --burst`` in its own process, sharing our records."""
     done = subprocess.run(
         [sys.executable, "-m", "service", "worker", "--burst"],
@@ -40,6 +59,7 @@ def run_burst_worker(settings: Settings, env: dict[str, str] | None = None) -> N
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from rq.serializers import JSONSerializer
 from service.app import create_app
 from service.config import Settings
 from tests.support.api import Keys, reminder_body
+from tests.support.redis_contents import redis_contents
 from tests.support.waiting import wait_for
 from tests.support.workers import run_burst_worker
 from voices import Catalog
@@ -80,20 +80,6 @@ def test_embedded_defaults_deliver_a_spanish_reminder(
     assert_delivered_in_spanish(client, keys, reminder_id, settings)
 
 
-def redis_values(connection: Any) -> list[bytes]:
-    """Every value Redis holds, zlib-compressed job payloads opened, for a PHI search."""
-    values = []
-    for key in connection.keys("*"):
-        if connection.type(key) != b"hash":
-            continue
-        for value in connection.hgetall(key).values():
-            try:
-                values.append(zlib.decompress(value))
-            except zlib.error:
-                values.append(value)
-    return values
-
-
 @pytest.mark.redis
 def test_rq_worker_delivers_with_ids_only_in_redis(
     make_settings: Any, keys: Keys, redis_url: str
@@ -110,7 +96,7 @@ def test_rq_worker_delivers_with_ids_only_in_redis(
             settings.queue_name, connection=connection, serializer=JSONSerializer
         ).get_jobs()
         assert job.args == [created["id"]] and job.kwargs == {}
-        stored = b" ".join(redis_values(connection))
+        stored = b" ".join(redis_contents(connection))
         assert created["id"].encode() in stored
         for phi in ("María", "Mar\\u00eda", "+13125550123", "5550123", "Chen", "Riverside"):
             assert phi.encode() not in stored
