@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -179,3 +181,35 @@ def browser() -> Iterator[Browser]:
         launched = launch(playwright)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def silent_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """HTTPS through a local proxy that accepts and never answers: a silent network, as
+    gTTS meets it when Google cannot be reached (Google cannot be reached from here)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])  # and never answer
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    yield url
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+    assert accepted, "gTTS never reached the simulated network"

@@ -33,3 +33,29 @@ def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
     """The catalog's voice for ``language`` on ``engine`` (leading or fallback)."""
     (voice,) = [voice for voice in catalog.get(language).chain() if voice.engine == engine]
     return voice
+
+
+def online_first_catalog() -> Catalog:
+    """Spanish led by Google's voice, the shipped offline voice behind it."""
+    data = {
+        "format": 2,
+        "rates_words_per_minute": {"normal": 150},
+        "languages": {
+            "es": {
+                "name": "Spanish",
+                "native_name": "Español",
+                "sample": "Hola.",
+                "engine": "gtts",
+                "voice": "es",
+                "licence": "online service",
+                "provenance": "test",
+                "fallback": {
+                    "engine": "espeak",
+                    "voice": "es-419",
+                    "licence": "GPL-3.0-or-later",
+                    "provenance": "espeak-ng",
+                },
+            }
+        },
+    }
+    return Catalog.from_dict(data)
