@@ -26,11 +26,13 @@ from sqlalchemy import text
 
 from devtools.browser import launch
 from devtools.ports import free_port
+from devtools.twilio_sim import TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from tests.support.api import Keys, LiveServer, make_keys
 from tests.support.clock import OffsetClock
+from tests.support.phone import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.serving import serving
 from tests.support.webhook_receiver import Receiver, running_receiver
 
@@ -213,3 +215,11 @@ def silent_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         connection.close()
     server.close()
     assert accepted, "gTTS never reached the simulated network"
+
+
+@pytest.fixture
+def sim() -> Iterator[TwilioSimulator]:
+    """The Twilio simulator, on loopback, for the account in ``tests.support.phone``."""
+    simulator = TwilioSimulator(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield simulator
+    simulator.stop()

@@ -34,38 +34,23 @@ from service.config import Settings
 from service.db import Database
 from service.models import Reminder
 from tests.support.api import Keys, reminder_body
+from tests.support.phone import phone_settings
 from tests.support.redis_contents import redis_contents
 from tests.support.serving import tellwell_serve
 from tests.support.webhook_receiver import SECRET, Receiver
 from tests.support.workers import run_burst_worker, settings_env
 from workers.sweeper import SweeperProcess
 
-ACCOUNT_SID = "AC" + "2" * 32
-AUTH_TOKEN = "sim-auth-token"
-FROM_NUMBER = "+13125550199"
-
-
-@pytest.fixture
-def sim() -> Iterator[TwilioSimulator]:
-    simulator = TwilioSimulator(ACCOUNT_SID, AUTH_TOKEN).start()
-    yield simulator
-    simulator.stop()
-
 
 @pytest.fixture
 def settings(
     make_settings: Callable[..., Settings], redis_url: str, sim: TwilioSimulator
 ) -> Settings:
-    return make_settings(
-        redis_url=redis_url,
-        public_base_url=f"http://127.0.0.1:{free_port()}",
+    return phone_settings(
+        make_settings,
+        redis_url,
+        sim,
         log_format="json",
-        channel="twilio",
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_from_number=FROM_NUMBER,
-        twilio_api_base=sim.url,
-        twilio_calls_per_second=0,
         client_webhook_secret=SECRET,
         webhook_allow_private_targets=True,
         webhook_timeout_s=2.0,

@@ -123,6 +123,15 @@ def workers(outage_settings: Settings) -> Iterator[Workers]:
     started.stop()
 
 
+def post_reminders(client: TestClient, keys: Keys, count: int) -> list[str]:
+    answers = [
+        client.post("/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler))
+        for _ in range(count)
+    ]
+    assert all(answer.status_code == 202 for answer in answers)
+    return [answer.json()["id"] for answer in answers]
+
+
 def deliveries(outbox: Path) -> Counter[str]:
     """How many outbox records (one per delivery) each reminder has."""
     return Counter(json.loads(path.read_text())["reminder_id"] for path in outbox.glob("*.json"))
@@ -136,12 +145,7 @@ def test_workers_ride_out_a_redis_outage_and_deliver_each_reminder_once(
     outbox = outage_settings.outbox_dir
     wait_for(workers.ready, WORKER_START_TIMEOUT_S)
     with TestClient(create_app(outage_settings)) as client:
-        ids = [
-            client.post(
-                "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
-            ).json()["id"]
-            for _ in range(REMINDERS)
-        ]
+        ids = post_reminders(client, keys, REMINDERS)
         wait_for(lambda: len(deliveries(outbox)) >= DELIVERED_BEFORE_OUTAGE, DELIVERY_TIMEOUT_S)
 
         redis_server.kill()
@@ -205,12 +209,7 @@ def test_workers_ride_out_a_database_outage_and_deliver_each_reminder_once(
     outbox = outage_settings.outbox_dir
     wait_for(workers.ready, WORKER_START_TIMEOUT_S)
     with TestClient(create_app(outage_settings)) as client:
-        ids = [
-            client.post(
-                "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
-            ).json()["id"]
-            for _ in range(REMINDERS)
-        ]
+        ids = post_reminders(client, keys, REMINDERS)
     wait_for(lambda: len(deliveries(outbox)) >= DELIVERED_BEFORE_OUTAGE, DELIVERY_TIMEOUT_S)
 
     cluster.stop()

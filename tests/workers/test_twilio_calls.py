@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ import pytest
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from devtools.ports import free_port
 from devtools.twilio_sim import Scenario, SimCall, TwilioSimulator
 from service.app import create_app
 from service.call_policy import NeverCallList, legacy_phone_hash
@@ -33,6 +32,7 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.models import Attempt, OptOut, Reminder, Status
 from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.phone import FROM_NUMBER, phone_settings
 from tests.support.proxy import PrefixStrippingProxy
 from tests.support.serving import serving
 from tests.support.waiting import wait_for
@@ -40,9 +40,6 @@ from tests.support.workers import run_burst_worker, worker_env
 
 pytestmark = [pytest.mark.redis]
 
-ACCOUNT_SID = "AC" + "1" * 32
-AUTH_TOKEN = "sim-auth-token"
-FROM_NUMBER = "+13125550199"
 PATIENT = "+13125550123"
 FINAL = {"delivered", "voicemail", "confirmed", "cancel_requested", "failed"}
 RETRY_BACKOFF_S = 3600.0
@@ -50,25 +47,13 @@ RETRY_BACKOFF_S = 3600.0
 
 
 @pytest.fixture
-def sim() -> Iterator[TwilioSimulator]:
-    simulator = TwilioSimulator(ACCOUNT_SID, AUTH_TOKEN).start()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
 def settings(
     make_settings: Callable[..., Settings], redis_url: str, sim: TwilioSimulator
 ) -> Settings:
-    return make_settings(
-        redis_url=redis_url,
-        public_base_url=f"http://127.0.0.1:{free_port()}",
-        channel="twilio",
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_from_number=FROM_NUMBER,
-        twilio_api_base=sim.url,
-        twilio_calls_per_second=0,
+    return phone_settings(
+        make_settings,
+        redis_url,
+        sim,
         calls_per_day=3,
         call_retry_backoff_s=RETRY_BACKOFF_S,
         lease_s=2,
