@@ -59,12 +59,13 @@ def settings(
 
 @contextmanager
 def database_refusing(database_url: str, event: str, when: str = "TRUE") -> Iterator[None]:
-    """PostgreSQL refuses ``event`` (INSERT, UPDATE) on reminders ``when``, as a full disk would."""
+    """PostgreSQL refuses ``event`` (INSERT, UPDATE) on reminders ``when``, as a damaged table
+    would: an unexpected error (a full disk or a lost connection would be an outage, 503)."""
     db = Database(database_url)
     with db.engine.begin() as connection:
         connection.exec_driver_sql(
             "CREATE OR REPLACE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$"
+            "BEGIN RAISE EXCEPTION 'could not read block' USING ERRCODE = 'data_corrupted'; END $$"
         )
         connection.exec_driver_sql(
             f"CREATE TRIGGER refuse_write BEFORE {event} ON reminders FOR EACH ROW WHEN ({when})"
@@ -145,13 +146,13 @@ def test_no_patient_data_reaches_a_log_or_redis_when_every_path_fails(
     assert sim.failed_creates == 1 and len(sim.calls_to(phone)) == 1
     assert 500 in [request.answered for request in receiver.requests]
     api_lines, worker_lines = log_lines(serve_log.read_text()), log_lines(worker.stderr)
-    assert "sqlalchemy.exc.OperationalError" in exception_types(api_lines, "uvicorn.error")
-    assert "sqlalchemy.exc.OperationalError" in exception_types(worker_lines, "workers.jobs")
+    assert "sqlalchemy.exc.InternalError" in exception_types(api_lines, "uvicorn.error")
+    assert "sqlalchemy.exc.InternalError" in exception_types(worker_lines, "workers.jobs")
     connection = redis.Redis.from_url(settings.redis_url)
     failed = FailedJobRegistry(settings.queue_name, connection, serializer=JSONSerializer)
     (failed_job,) = failed.get_job_ids()
     stored = b"\n".join(redis_contents(connection))
-    assert b"JobFailed: OperationalError" in stored  # the failed job, as RQ keeps it
+    assert b"JobFailed: InternalError" in stored  # the failed job, as RQ keeps it
 
     national = phone.removeprefix("+1")
     patient_data = (given, family, phone, national, f"555-{phone[-4:]}")
@@ -170,14 +171,16 @@ def test_the_spawned_sweeper_process_logs_through_the_same_safe_handler(
     make_settings: Callable[..., Settings], capfd: pytest.CaptureFixture[str]
 ) -> None:
     """``tellwell worker`` sweeps in a spawned process, which starts with Python's default
-    logging; it must set up the same one. Its database is down here, so its first sweep
-    fails with an error whose message names the server it could not reach."""
+        logging; it must set up the same one. Its database is down here, so its first sweep
+        fails with an error whose message names the server it could not reach: the outage is
+    logged once, by the error's type."""
     unreachable = f"postgresql+psycopg://tellwell@127.0.0.1:{free_port()}/tellwell"
     sweeper = SweeperProcess(make_settings(database_url=unreachable, log_format="json"))
     sweeper.start()
     sweeper.stop()  # the child sweeps once before it looks at the stop signal
 
-    (line,) = log_lines(capfd.readouterr().err)
-    assert line["logger"] == "workers.sweeper" and line["message"] == "sweep failed"
-    assert line["exception"][0]["type"] == "sqlalchemy.exc.OperationalError"
-    assert "127.0.0.1" not in json.dumps(line)
+    lines = log_lines(capfd.readouterr().err)
+    outage = [line for line in lines if "database unreachable" in line["message"]]
+    assert len(outage) == 1, lines  # once per outage, not once per pass
+    assert outage[0]["logger"] == "workers.outages" and "OperationalError" in outage[0]["message"]
+    assert "127.0.0.1" not in json.dumps(lines)
