@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -223,6 +224,7 @@ class AuditEntry(Base):
     """Who read or rendered what. Append-only: the migration forbids UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -230,6 +232,22 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the action did, in counts and names; never PHI (a patient is a keyed hash)."""
+
+
+class DailyRun(Base):
+    """A daily task claimed for one UTC day: the primary key lets only one sweeper win it.
+
+    Several sweepers on several machines share the database; each tries to insert the
+    day's row, and the one whose insert succeeds runs the task.
+    """
+
+    __tablename__ = "daily_runs"
+
+    task: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def advance(
@@ -293,7 +311,12 @@ def status_webhook(
 
 
 def audit(
-    session: Session, actor_key_id: str | None, action: str, subject_type: str, subject_id: str
+    session: Session,
+    actor_key_id: str | None,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         AuditEntry(
@@ -301,5 +324,6 @@ def audit(
             action=action,
             subject_type=subject_type,
             subject_id=subject_id,
+            detail=detail,
         )
     )

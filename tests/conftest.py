@@ -48,6 +48,7 @@ TABLES = (
     "audit_log",
     "api_keys",
     "opt_outs",
+    "daily_runs",
 )
 
 

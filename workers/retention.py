@@ -3,6 +3,10 @@
 ``purge_audio`` deletes cached audio not used for a while (a cache hit renews a file's
 time) unless a reminder still on its way needs it, and marks the purged records, so
 their links answer 410 Gone. Whatever is needed again is simply spoken again.
+
+``purge_audio_daily`` is what the sweeper calls on every sweep: it runs the purge at most
+once per UTC day across every sweeper sharing the database, by claiming the day's row in
+``daily_runs`` first (``tellwell purge-audio`` still runs it by hand at any time).
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
+from service.config import Settings
 from service.db import Database, utcnow
-from service.models import AudioAsset, Reminder, Status
+from service.models import AudioAsset, DailyRun, Reminder, Status
 
 IN_FLIGHT = (Status.SCHEDULED, Status.RENDERING, Status.READY, Status.DISPATCHING)
+AUDIO_PURGE_TASK = "audio_purge"
 
 
 @dataclass(frozen=True)
@@ -56,3 +63,36 @@ def purge_audio(
                 .values(purged_at=now)
             )
     return PurgeReport(files_removed=removed, records_marked=len(gone))
+
+
+def purge_audio_daily(db: Database, settings: Settings, now: datetime) -> PurgeReport | None:
+    """Purge once on ``now``'s UTC day; None when another sweep has claimed the day."""
+    day = now.date()
+    if not claim_daily_run(db, AUDIO_PURGE_TASK, now):
+        return None
+    try:
+        return purge_audio(
+            db, settings.audio_dir, timedelta(days=settings.audio_retention_days), now
+        )
+    except Exception:
+        # Give the day back, so the next sweep (here or elsewhere) tries again.
+        with db.session() as session:
+            session.execute(
+                delete(DailyRun).where(DailyRun.task == AUDIO_PURGE_TASK, DailyRun.day == day)
+            )
+        raise
+
+
+def claim_daily_run(db: Database, task: str, now: datetime) -> bool:
+    """True for the one caller whose insert of (task, UTC day of ``now``) succeeds."""
+    day = now.date()
+    with db.sessions() as session:
+        if session.get(DailyRun, (task, day)) is not None:
+            return False  # the usual case on every sweep after the first: no failed insert
+        session.add(DailyRun(task=task, day=day, started_at=now))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True
