@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.config import Settings
@@ -50,37 +50,48 @@ def purge_audio(
         }
     removed = 0
     for path in sorted(audio_dir.rglob("*")):
-        if path.is_file() and path.stem not in needed_keys and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+        if path.stem in needed_keys or not _older_than(path, cutoff):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
     with db.session() as session:
-        live = session.scalars(select(AudioAsset).where(AudioAsset.purged_at.is_(None))).all()
-        gone = [(a.key, a.format) for a in live if not Path(a.path).exists()]
-        for key, fmt in gone:
-            session.execute(
+        live = session.execute(
+            select(AudioAsset.key, AudioAsset.format, AudioAsset.path).where(
+                AudioAsset.purged_at.is_(None)
+            )
+        ).all()
+    marked = 0
+    for key, fmt, path in live:
+        # Looked at one by one, just before marking: a render may have spoken the same
+        # words again since, writing the file back.
+        if Path(path).exists():
+            continue
+        with db.session() as session:
+            result = session.execute(
                 update(AudioAsset)
                 .where(AudioAsset.key == key, AudioAsset.format == fmt)
+                .where(AudioAsset.purged_at.is_(None))
                 .values(purged_at=now)
             )
-    return PurgeReport(files_removed=removed, records_marked=len(gone))
+            marked += result.rowcount  # type: ignore[attr-defined]
+    return PurgeReport(files_removed=removed, records_marked=marked)
+
+
+def _older_than(path: Path, cutoff_s: float) -> bool:
+    """A file last written before the cutoff; False for a file a render is renaming now."""
+    try:
+        return path.is_file() and path.stat().st_mtime < cutoff_s
+    except FileNotFoundError:
+        return False
 
 
 def purge_audio_daily(db: Database, settings: Settings, now: datetime) -> PurgeReport | None:
     """Purge once on ``now``'s UTC day; None when another sweep has claimed the day."""
-    day = now.date()
     if not claim_daily_run(db, AUDIO_PURGE_TASK, now):
         return None
-    try:
-        return purge_audio(
-            db, settings.audio_dir, timedelta(days=settings.audio_retention_days), now
-        )
-    except Exception:
-        # Give the day back, so the next sweep (here or elsewhere) tries again.
-        with db.session() as session:
-            session.execute(
-                delete(DailyRun).where(DailyRun.task == AUDIO_PURGE_TASK, DailyRun.day == day)
-            )
-        raise
+    # A purge that fails keeps the day: it runs again tomorrow (or by hand with
+    # ``tellwell purge-audio``) rather than rescanning the audio on every sweep.
+    return purge_audio(db, settings.audio_dir, timedelta(days=settings.audio_retention_days), now)
 
 
 def claim_daily_run(db: Database, task: str, now: datetime) -> bool:

@@ -57,7 +57,7 @@ def test_recently_used_audio_and_audio_a_waiting_reminder_needs_are_kept(
     ).json()["id"]
     db = Database(database_url)
     token = needed["audio_url"].rsplit("/", 1)[1]
-    audio_key, _ = client.app.state.services.audio_links.open(token)  # type: ignore[attr-defined]
+    audio_key, _ = client.app.state.services.links.open_audio(token)  # type: ignore[attr-defined]
     with db.session() as session:  # as a rendered reminder waiting for its send time
         session.execute(update(Reminder).where(Reminder.id == waiting).values(audio_key=audio_key))
 
