@@ -61,10 +61,10 @@ def purge_audio(
             )
         ).all()
     marked = 0
-    for key, fmt, path in live:
+    for key, fmt, stored_path in live:
         # Looked at one by one, just before marking: a render may have spoken the same
         # words again since, writing the file back.
-        if Path(path).exists():
+        if Path(stored_path).exists():
             continue
         with db.session() as session:
             result = session.execute(
