@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from service.config import Settings
+from service.console import audit_page
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec
 
@@ -26,5 +27,6 @@ def install(app: FastAPI, settings: Settings) -> None:
         https_only=settings.public_base_url.startswith("https://"),
     )
     app.include_router(router)
+    app.include_router(audit_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

@@ -68,7 +68,12 @@ class Visit:
     caller: Caller | None
 
     def page(self, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-        context = {"csrf_token": self.session.csrf, "signed_in": self.caller is not None, **context}
+        context = {
+            "csrf_token": self.session.csrf,
+            "signed_in": self.caller is not None,
+            "is_admin": self.caller is not None and self.caller.role == Role.ADMIN,
+            **context,
+        }
         response = PAGES.TemplateResponse(self.request, template, context, status_code=status_code)
         self.codec.write(response, self.request, self.session)
         # Pages may show PHI (a transcript): never stored by the browser or a proxy.
