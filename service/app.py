@@ -19,10 +19,12 @@ from service.api import (
     languages,
     metrics,
     opt_outs,
+    patients,
     previews,
     reminders,
     twilio,
 )
+from service.api import audit as audit_api
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings, get_settings
 from service.db import Database
@@ -88,6 +90,8 @@ def create_app(
     install_problem_handlers(app)
     for module in (reminders, previews, languages, audio, health, twilio, opt_outs, listen):
         app.include_router(module.router)
+    app.include_router(patients.router)
+    app.include_router(audit_api.router)
     console.install(app, settings, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)

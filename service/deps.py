@@ -129,3 +129,4 @@ def require(*roles: Role) -> Callable[..., Awaitable[Caller]]:
 AnyCaller = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.STAFF, Role.ADMIN))]
 Scheduler = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.ADMIN))]
 Staff = Annotated[Caller, Depends(require(Role.STAFF, Role.ADMIN))]
+Admin = Annotated[Caller, Depends(require(Role.ADMIN))]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -260,6 +261,7 @@ class AuditEntry(Base):
     """Who read or rendered what. Append-only: the migration forbids UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -267,8 +269,23 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[str | None] = mapped_column(Text)
-    """Why, when the action needs a reason (an admin lifting a patient's own opt-out)."""
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the action did or why, in counts, names and reasons; never PHI (a patient or a
+    number appears only as a keyed hash)."""
+
+
+class DailyRun(Base):
+    """A daily task claimed for one UTC day: the primary key lets only one sweeper win it.
+
+    Several sweepers on several machines share the database; each tries to insert the
+    day's row, and the one whose insert succeeds runs the task.
+    """
+
+    __tablename__ = "daily_runs"
+
+    task: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def advance(
@@ -337,7 +354,7 @@ def audit(
     action: str,
     subject_type: str,
     subject_id: str,
-    detail: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         AuditEntry(

@@ -8,7 +8,6 @@ get the stored answer, or 409 while the first is still being written.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from service.models import (
     is_record_id,
     new_id,
 )
+from service.paging import decode_cursor, encode_cursor
 from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
 from service.security import Caller
 from service.webhook_targets import TargetRefused, TargetUnresolved, check_target
@@ -369,7 +369,7 @@ def list_reminders(
     if send_before is not None:
         query = query.where(Reminder.send_at < send_before)
     if cursor is not None:
-        created_at, last_id = _decode_cursor(cursor)
+        created_at, last_id = decode_cursor(cursor, is_record_id)
         query = query.where(
             (Reminder.created_at < created_at)
             | ((Reminder.created_at == created_at) & (Reminder.id < last_id))
@@ -377,24 +377,5 @@ def list_reminders(
     rows = list(session.scalars(query.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(rows[-1]) if more else None
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return Page(items=rows, next_cursor=next_cursor)
-
-
-def _encode_cursor(reminder: Reminder) -> str:
-    raw = f"{reminder.created_at.isoformat()}|{reminder.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Strictly what ``_encode_cursor`` makes: anything else is refused before any query."""
-    refused = ValidationProblem([FieldError("cursor", "is not a cursor from a previous page")])
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_text, last_id = raw.split("|", 1)
-        created_at = datetime.fromisoformat(created_text)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise refused from err
-    if created_at.tzinfo is None or not is_record_id(last_id):
-        raise refused
-    return created_at, last_id

@@ -369,3 +369,37 @@ class Readiness(BaseModel):
 def _zone_names() -> frozenset[str]:
     """IANA names only: ZoneInfo alone would also accept file paths under the zone dir."""
     return frozenset(available_timezones())
+
+
+class PatientErasureRequest(Strict):
+    """Whose data to erase: one phone number or one external id, in the body (never the URL)."""
+
+    phone: str | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=EXTERNAL_ID_MAX_CHARS)
+
+    _phone = field_validator("phone")(_e164)
+
+
+class ErasureOut(BaseModel):
+    reminders: int
+    """Reminders erased by this request (0 when nothing matched, or on a repeat)."""
+    stopped: int
+    """Of those, reminders still on their way that were cancelled or stopped first."""
+    audio_files: int
+    attempts: int
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor_key_id: str | None
+    actor_name: str | None
+    action: str
+    subject_type: str
+    subject_id: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

@@ -53,6 +53,7 @@ TABLES = (
     "console_sessions",
     "api_keys",
     "opt_outs",
+    "daily_runs",
 )
 
 

@@ -3,6 +3,10 @@
 ``purge_audio`` deletes cached audio not used for a while (a cache hit renews a file's
 time) unless a reminder still on its way needs it, and marks the purged records, so
 their links answer 410 Gone. Whatever is needed again is simply spoken again.
+
+``purge_audio_daily`` is what the sweeper calls on every sweep: it runs the purge at most
+once per UTC day across every sweeper sharing the database, by claiming the day's row in
+``daily_runs`` first (``tellwell purge-audio`` still runs it by hand at any time).
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
+from service.config import Settings
 from service.db import Database, utcnow
-from service.models import AudioAsset, Reminder, Status
+from service.models import AudioAsset, DailyRun, Reminder, Status
 
 IN_FLIGHT = (Status.SCHEDULED, Status.RENDERING, Status.READY, Status.DISPATCHING)
+AUDIO_PURGE_TASK = "audio_purge"
 
 
 @dataclass(frozen=True)
@@ -43,16 +50,60 @@ def purge_audio(
         }
     removed = 0
     for path in sorted(audio_dir.rglob("*")):
-        if path.is_file() and path.stem not in needed_keys and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+        if path.stem in needed_keys or not _older_than(path, cutoff):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
     with db.session() as session:
-        live = session.scalars(select(AudioAsset).where(AudioAsset.purged_at.is_(None))).all()
-        gone = [(a.key, a.format) for a in live if not Path(a.path).exists()]
-        for key, fmt in gone:
-            session.execute(
+        live = session.execute(
+            select(AudioAsset.key, AudioAsset.format, AudioAsset.path).where(
+                AudioAsset.purged_at.is_(None)
+            )
+        ).all()
+    marked = 0
+    for key, fmt, stored_path in live:
+        # Looked at one by one, just before marking: a render may have spoken the same
+        # words again since, writing the file back.
+        if Path(stored_path).exists():
+            continue
+        with db.session() as session:
+            result = session.execute(
                 update(AudioAsset)
                 .where(AudioAsset.key == key, AudioAsset.format == fmt)
+                .where(AudioAsset.purged_at.is_(None))
                 .values(purged_at=now)
             )
-    return PurgeReport(files_removed=removed, records_marked=len(gone))
+            marked += result.rowcount  # type: ignore[attr-defined]
+    return PurgeReport(files_removed=removed, records_marked=marked)
+
+
+def _older_than(path: Path, cutoff_s: float) -> bool:
+    """A file last written before the cutoff; False for a file a render is renaming now."""
+    try:
+        return path.is_file() and path.stat().st_mtime < cutoff_s
+    except FileNotFoundError:
+        return False
+
+
+def purge_audio_daily(db: Database, settings: Settings, now: datetime) -> PurgeReport | None:
+    """Purge once on ``now``'s UTC day; None when another sweep has claimed the day."""
+    if not claim_daily_run(db, AUDIO_PURGE_TASK, now):
+        return None
+    # A purge that fails keeps the day: it runs again tomorrow (or by hand with
+    # ``tellwell purge-audio``) rather than rescanning the audio on every sweep.
+    return purge_audio(db, settings.audio_dir, timedelta(days=settings.audio_retention_days), now)
+
+
+def claim_daily_run(db: Database, task: str, now: datetime) -> bool:
+    """True for the one caller whose insert of (task, UTC day of ``now``) succeeds."""
+    day = now.date()
+    with db.sessions() as session:
+        if session.get(DailyRun, (task, day)) is not None:
+            return False  # the usual case on every sweep after the first: no failed insert
+        session.add(DailyRun(task=task, day=day, started_at=now))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True

@@ -5,7 +5,8 @@ mid-job), the reminder still sits in the database with a stale ``queued_at`` or 
 lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPDATE ...
 RETURNING on ``queued_at``, so several sweepers on several machines do not pile up
 duplicates (a duplicate would be harmless anyway: the job claims the reminder itself). Pending
-status webhooks are claimed and queued the same way (``workers.status_webhooks``).
+status webhooks are claimed and queued the same way (``workers.status_webhooks``). Once a
+UTC day, one sweeper among all of them also purges old audio (``workers.retention``).
 
 The API process sweeps in a thread; ``tellwell worker`` sweeps in a process of its own
 (``SweeperProcess``), so a long job never delays recovery and no fork (RQ's forking
@@ -32,6 +33,7 @@ from workers.jobs import build_pipeline
 from workers.outages import Outage
 from workers.pipeline import Pipeline
 from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB, QueueUnavailable
+from workers.retention import PurgeReport, purge_audio_daily
 from workers.status_webhooks import queue_due_webhooks
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,12 @@ JOB_LABELS = {RENDER_JOB: "render", DISPATCH_JOB: "dispatch", WEBHOOK_JOB: "webh
 class SweepReport:
     enqueued: dict[str, list[str]] = field(default_factory=dict)
     expired: list[str] = field(default_factory=list)
+    purged: PurgeReport | None = None
+    """Set on the one sweep that ran the day's audio purge."""
 
 
 def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
-    """Enqueue what is due or stuck, and expire what came too late; returns what it did.
+    """Enqueue what is due or stuck, expire the late, purge old audio daily; report it.
 
     Raises ``QueueUnavailable`` before claiming anything if the queue is down: a claimed
     reminder would wait ``requeue_after_s`` before the next try.
@@ -87,6 +91,7 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     if webhook_ids := queue_due_webhooks(pipeline, now):
         report.enqueued[WEBHOOK_JOB] = webhook_ids
         SWEEPER_ENQUEUED.labels(JOB_LABELS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
+    report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now)
     return report
 
 

@@ -59,6 +59,6 @@ def remove_opt_out(
     never_call = services.pipeline.never_call
     never_call.lift(session, body.phone, caller, body.reason)
     phone_hash = never_call.phone_hash(body.phone)
-    audit(session, caller.id, "opt_out.remove", "phone", phone_hash, detail=body.reason)
+    audit(session, caller.id, "opt_out.remove", "phone", phone_hash, detail={"reason": body.reason})
     session.commit()
     return Response(status_code=204)

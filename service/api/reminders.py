@@ -11,6 +11,7 @@ from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.models import Reminder, Status, audit
+from service.paging import CURSOR_MAX_CHARS
 from service.reminders import (
     PAGE_LIMIT_DEFAULT,
     PAGE_LIMIT_MAX,
@@ -36,7 +37,6 @@ from workers.queue import RENDER_JOB
 router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
-CURSOR_MAX_CHARS = 200
 
 
 @router.post(

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from service.clock import Clock
 from service.config import Settings
+from service.console import audit_page
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec, SessionStore
 
@@ -29,5 +30,6 @@ def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
         clock, idle_s=settings.console_idle_timeout_s, max_s=settings.console_session_max_s
     )
     app.include_router(router)
+    app.include_router(audit_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

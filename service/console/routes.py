@@ -23,7 +23,7 @@ from service.console.forms import PreviewForm, field_errors, sample_form
 from service.console.sessions import CONSOLE_ROLES, ConsoleSession, SessionCodec, SessionStore
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem
-from service.models import Status, audit
+from service.models import Role, Status, audit
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
 from service.security import Caller, find_key
 from templates import KINDS
@@ -67,7 +67,12 @@ class Visit:
     caller: Caller | None
 
     def page(self, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-        context = {"csrf_token": self.session.csrf, "signed_in": self.caller is not None, **context}
+        context = {
+            "csrf_token": self.session.csrf,
+            "signed_in": self.caller is not None,
+            "is_admin": self.caller is not None and self.caller.role == Role.ADMIN,
+            **context,
+        }
         response = PAGES.TemplateResponse(self.request, template, context, status_code=status_code)
         self.codec.write(response, self.request, self.session)
         # Pages may show PHI (a transcript): never stored by the browser or a proxy.

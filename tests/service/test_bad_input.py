@@ -235,7 +235,7 @@ def test_an_unexpected_job_error_ends_the_reminder_failed_after_a_few_tries(
         reminder = status_of(client, keys, created["id"])
         return reminder if reminder["status"] == "failed" else None
 
-    done = wait_for(ended, timeout_s=60)
+    done = wait_for(ended, timeout_s=120)
     db.dispose()
     assert done["events"][-1]["detail"] == "gave up after 3 failed tries (KeyError)"
     assert failures_seen == 3

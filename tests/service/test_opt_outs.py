@@ -93,7 +93,7 @@ def test_a_patients_own_opt_out_needs_an_admin_and_a_reason_on_the_record(
     assert lift(client, keys.admin, reason=REASON).status_code == 204
     assert stored(database_url) == []
     removal = [row for row in audit_rows(database_url) if row.action == "opt_out.remove"]
-    assert len(removal) == 1 and removal[0].detail == REASON
+    assert len(removal) == 1 and removal[0].detail == {"reason": REASON}
     assert PHONE not in str([vars(row) for row in audit_rows(database_url)])
 
 

@@ -39,7 +39,7 @@ def upgrade() -> None:
     )
     # Plain ADD COLUMN, not a batch: on SQLite a batch rebuilds the table, and the audit
     # log's rebuilt copy would lose the triggers that keep it append-only.
-    op.add_column("audit_log", sa.Column("detail", sa.Text(), nullable=True))
+    op.add_column("audit_log", sa.Column("detail", sa.JSON(), nullable=True))
     op.add_column("opt_outs", sa.Column("set_by_key_id", sa.String(length=32), nullable=True))
 
 

@@ -1,0 +1,195 @@
+"""Erasing a patient on request: what an admin, the patient and the scheduler would check."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from service.config import Settings
+from service.db import Database
+from service.models import Attempt, AudioAsset, Reminder, Status
+from tests.support.api import Keys, reminder_body
+from tests.support.clock import OffsetClock
+from tests.support.waiting import wait_for
+from workers.sweeper import sweep
+
+PHONE = "+13125550123"
+OTHER_PHONE = "+13125550145"
+DAY_S = 24 * 3600
+
+
+def create(client: TestClient, keys: Keys, body: dict[str, Any]) -> str:
+    answer = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def read(client: TestClient, keys: Keys, reminder_id: str) -> dict[str, Any]:
+    answer = client.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.admin))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def delivered(client: TestClient, keys: Keys, body: dict[str, Any]) -> dict[str, Any]:
+    reminder_id = create(client, keys, body)
+    wait_for(lambda: read(client, keys, reminder_id)["status"] == "delivered")
+    return read(client, keys, reminder_id)
+
+
+def erase(client: TestClient, keys: Keys, body: dict[str, Any], key: str | None = None) -> Any:
+    return client.request(
+        "DELETE", "/v1/patients", json=body, headers=keys.header(key or keys.admin)
+    )
+
+
+def audio_path(database_url: str, reminder_id: str) -> Path:
+    db = Database(database_url)
+    with db.session() as session:
+        reminder = session.get_one(Reminder, reminder_id)
+        assert reminder.audio is not None
+        path = Path(reminder.audio.path)
+    db.dispose()
+    return path
+
+
+def local(url: str) -> str:
+    return url.removeprefix("http://testserver")
+
+
+def test_erasing_a_delivered_reminder_leaves_nothing_about_the_patient(
+    client: TestClient, keys: Keys, settings: Settings, database_url: str
+) -> None:
+    shown = delivered(client, keys, reminder_body())
+    reminder_id, audio_url = shown["id"], shown["message"]["audio_url"]
+    file = audio_path(database_url, reminder_id)
+    outbox_record = settings.outbox_dir / f"{shown['attempts'][0]['id']}.json"
+    assert file.exists() and outbox_record.exists()
+    assert "María" in shown["message"]["text"]
+
+    answer = erase(client, keys, {"phone": PHONE})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"reminders": 1, "stopped": 0, "audio_files": 1, "attempts": 1}
+    assert PHONE not in answer.text
+    assert not file.exists() and not outbox_record.exists()
+    assert client.get(local(audio_url)).status_code == 410
+    after = read(client, keys, reminder_id)
+    assert after["status"] == "delivered" and after["message"] is None
+    assert after["external_id"] is None and after["attempts"][0]["outcome"] == "delivered"
+    seen = json.dumps(after)
+    for personal in ("María", "López", PHONE, "appt-88123", "Dr. Chen", "suite 210"):
+        assert personal not in seen
+    db = Database(database_url)
+    with db.session() as session:
+        stored = session.get_one(Reminder, reminder_id)
+        stored_text = json.dumps(stored.facts) + str(stored.message_text)
+        assert "María" not in stored_text and PHONE not in stored_text
+        assert stored.facts["patient"]["timezone"] == reminder_body()["patient"]["timezone"]
+        attempt = session.get_one(Attempt, shown["attempts"][0]["id"])
+        assert attempt.provider_ref is None and attempt.digits is None
+    db.dispose()
+
+
+def test_audio_another_patient_still_needs_is_kept(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    first_body = reminder_body()
+    second_body = copy.deepcopy(first_body)  # the same words, another phone: the same file
+    second_body["patient"]["phone"] = OTHER_PHONE
+    first = delivered(client, keys, first_body)
+    second = delivered(client, keys, second_body)
+    shared = audio_path(database_url, second["id"])
+    assert audio_path(database_url, first["id"]) == shared
+
+    answer = erase(client, keys, {"phone": PHONE})
+
+    assert answer.json()["reminders"] == 1 and answer.json()["audio_files"] == 0
+    assert shared.exists()
+    assert client.get(local(second["message"]["audio_url"])).status_code == 200
+    kept = read(client, keys, second["id"])
+    assert "María" in kept["message"]["text"] and kept["external_id"] == "appt-88123"
+    assert read(client, keys, first["id"])["message"] is None
+
+
+def test_a_pending_reminder_is_cancelled_and_never_dispatched(
+    client: TestClient, keys: Keys, clock: OffsetClock
+) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    body = reminder_body(send_at=tomorrow, external_id="appt-erase-me")
+    reminder_id = create(client, keys, body)
+
+    answer = erase(client, keys, {"external_id": "appt-erase-me"})
+
+    assert answer.json() == {"reminders": 1, "stopped": 1, "audio_files": 0, "attempts": 0}
+    clock.skip(2 * DAY_S)
+    pipeline = client.app.state.services.pipeline  # type: ignore[attr-defined]
+    report = sweep(pipeline)
+    assert reminder_id not in [i for ids in report.enqueued.values() for i in ids]
+    shown = read(client, keys, reminder_id)
+    assert shown["status"] == Status.CANCELLED and shown["attempts"] == []
+    assert shown["events"][-1]["detail"] == "stopped: the patient's data was erased"
+
+
+def test_erasure_is_audited_without_the_phone_number(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    delivered(client, keys, reminder_body())
+    erase(client, keys, {"phone": PHONE})
+
+    log = client.get("/v1/audit?action=patient.erase", headers=keys.header(keys.admin))
+
+    assert log.status_code == 200, log.text
+    [entry] = log.json()["items"]
+    assert entry["actor_name"] == "admin" and entry["subject_type"] == "patient"
+    assert entry["detail"] == {
+        "by": "phone",
+        "reminders": 1,
+        "stopped": 0,
+        "audio_files": 1,
+        "attempts": 1,
+    }
+    assert PHONE not in log.text and "3125550123" not in log.text
+    again = erase(client, keys, {"phone": PHONE})  # the same patient: the same subject
+    log = client.get("/v1/audit?action=patient.erase", headers=keys.header(keys.admin)).json()
+    assert again.status_code == 200
+    assert {e["subject_id"] for e in log["items"]} == {entry["subject_id"]}
+
+
+def test_erasing_twice_is_the_same_as_once(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    shown = delivered(client, keys, reminder_body())
+    assert erase(client, keys, {"phone": PHONE}).json()["reminders"] == 1
+    after_first = read(client, keys, shown["id"])
+
+    repeat = erase(client, keys, {"phone": PHONE})
+
+    assert repeat.status_code == 200
+    assert repeat.json() == {"reminders": 0, "stopped": 0, "audio_files": 0, "attempts": 0}
+    assert read(client, keys, shown["id"]) == after_first
+    db = Database(database_url)
+    with db.session() as session:
+        assets = session.query(AudioAsset).all()
+        assert assets and all(asset.purged_at is not None for asset in assets)
+    db.dispose()
+
+
+def test_only_admins_may_erase_and_the_patient_must_be_named_once(
+    client: TestClient, keys: Keys
+) -> None:
+    for key in (keys.scheduler, keys.staff):
+        refused = erase(client, keys, {"phone": PHONE}, key)
+        assert refused.status_code == 403
+        assert refused.json()["type"].endswith("/forbidden")
+    assert client.request("DELETE", "/v1/patients", json={"phone": PHONE}).status_code == 401
+    for body in ({}, {"phone": PHONE, "external_id": "appt-1"}):
+        invalid = erase(client, keys, body)
+        assert invalid.status_code == 422
+        assert {e["field"] for e in invalid.json()["errors"]} == {"phone", "external_id"}
+    bad_phone = erase(client, keys, {"phone": "312 555 0123"})
+    assert bad_phone.status_code == 422 and bad_phone.json()["errors"][0]["field"] == "phone"

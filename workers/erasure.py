@@ -1,0 +1,197 @@
+"""Erasing one patient's data on request (a right-to-erasure or data-subject request).
+
+A patient is found by phone number (inside each reminder's stored facts) or by the
+scheduler's ``external_id``. Their reminders keep what says what happened (id, status,
+kind, language, times, events), so the service's own record stays whole; everything about
+the patient goes:
+
+- a reminder still on its way is stopped first, so an erased patient is never called:
+  one not yet dispatching is cancelled, one between calls (dispatching) is failed;
+- the facts are replaced by a tombstone that keeps only the patient's time zone and the
+  clinic block (the clinic's, not the patient's); the message text and ``external_id``
+  are cleared;
+- audio files only erased reminders use are deleted and their records marked purged (so
+  links answer 410); a file another patient's reminder also uses stays, as the cache is
+  content-addressed and that patient still needs it;
+- attempts keep channel, times, outcome and duration; the keys the patient pressed
+  (``digits``) and the provider's call id (``provider_ref``, which opens the provider's own
+  record of the call and the number) are cleared; the local outbox's copy is deleted;
+- status webhooks (sent or pending) lose the ``external_id``; pending ones are still sent.
+
+The phone number is looked up with a portable JSON path query (SQLite and PostgreSQL),
+not an indexed copy: an erasure is rare, and a scan of one column beats keeping another
+derivative of every patient's number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.models import (
+    CANCELLABLE,
+    Attempt,
+    AudioAsset,
+    Reminder,
+    Status,
+    WebhookDelivery,
+    advance,
+)
+from workers.channels.outbox import OutboxChannel
+
+ERASED_DETAIL = "stopped: the patient's data was erased"
+KEPT_PATIENT_FIELDS = ("timezone",)
+"""What a tombstone keeps of the patient block: enough to read times, nothing identifying."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What one erasure did; the files are deleted once the changes are committed."""
+
+    reminders: int
+    stopped: int
+    attempts: int
+    audio_files: tuple[Path, ...] = field(default=())
+    outbox_files: tuple[Path, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "reminders": self.reminders,
+            "stopped": self.stopped,
+            "audio_files": len(self.audio_files),
+            "attempts": self.attempts,
+        }
+
+    def remove_files(self) -> None:
+        """Delete the files; audio left by a crash here is removed by the daily purge."""
+        for path in self.audio_files + self.outbox_files:
+            path.unlink(missing_ok=True)
+
+
+def patient_ref(settings: Settings, *, phone: str | None, external_id: str | None) -> str:
+    """A keyed hash naming the patient in the audit log: comparable, never reversible."""
+    value = f"phone:{phone}" if phone is not None else f"external_id:{external_id}"
+    key = settings.signing_key().encode()
+    return hmac.new(key, f"tellwell.patient:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def patient_reminders(
+    session: Session, *, phone: str | None, external_id: str | None
+) -> list[Reminder]:
+    """Every reminder, of every scheduler, for this phone number or external id."""
+    if phone is not None:
+        match = Reminder.facts[("patient", "phone")].as_string() == phone
+    else:
+        match = Reminder.external_id == external_id
+    return list(session.scalars(select(Reminder).where(match).order_by(Reminder.id)))
+
+
+def erase_patient(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    *,
+    phone: str | None = None,
+    external_id: str | None = None,
+) -> Erasure:
+    """Erase in ``session`` (the caller commits, then calls ``remove_files``)."""
+    reminders = patient_reminders(session, phone=phone, external_id=external_id)
+    ids = [reminder.id for reminder in reminders]
+    stopped = sum(_stop(session, reminder_id) for reminder_id in ids)
+    used_audio = {
+        (key, reminder.audio_format)
+        for reminder in reminders
+        for key in (reminder.audio_key, reminder.voicemail_audio_key)
+        if key and reminder.audio_format
+    }
+    for reminder in reminders:
+        reminder.facts = _tombstone(reminder.facts, now)
+        reminder.message_text = None
+        reminder.external_id = None
+        reminder.audio_key = reminder.audio_format = reminder.voicemail_audio_key = None
+    session.flush()
+    attempt_ids = list(session.scalars(select(Attempt.id).where(Attempt.reminder_id.in_(ids))))
+    session.execute(
+        update(Attempt)
+        .where(Attempt.reminder_id.in_(ids))
+        .values(digits=None, provider_ref=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    for delivery in session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.reminder_id.in_(ids))
+    ):
+        delivery.payload = _without_external_id(delivery.payload)
+    outbox = OutboxChannel(settings.outbox_dir)
+    outbox_files = [outbox.record_path(attempt_id) for attempt_id in attempt_ids]
+    audio_files = [
+        Path(path) for key, fmt in sorted(used_audio) if (path := _release(session, key, fmt, now))
+    ]
+    return Erasure(
+        reminders=len(ids),
+        stopped=stopped,
+        attempts=len(attempt_ids),
+        audio_files=tuple(audio_files),
+        outbox_files=tuple(path for path in outbox_files if path.exists()),
+    )
+
+
+def _stop(session: Session, reminder_id: str) -> bool:
+    """Cancel a reminder not yet dispatching, or fail one between calls; True if stopped."""
+    if advance(
+        session,
+        reminder_id,
+        Status.CANCELLED,
+        expect=CANCELLABLE,
+        detail=ERASED_DETAIL,
+        lease_until=None,
+    ):
+        return True
+    return advance(
+        session,
+        reminder_id,
+        Status.FAILED,
+        expect=Status.DISPATCHING,
+        detail=ERASED_DETAIL,
+        lease_until=None,
+    )
+
+
+def _tombstone(facts: dict[str, Any], now: datetime) -> dict[str, Any]:
+    patient = facts.get("patient") or {}
+    kept = {name: patient[name] for name in KEPT_PATIENT_FIELDS if name in patient}
+    tombstone: dict[str, Any] = {"patient": {**kept, "erased_at": now.isoformat()}}
+    if "clinic" in facts:
+        tombstone["clinic"] = facts["clinic"]
+    return tombstone
+
+
+def _without_external_id(payload: dict[str, Any]) -> dict[str, Any]:
+    data = payload.get("data")
+    if not isinstance(data, dict) or data.get("external_id") is None:
+        return payload
+    return {**payload, "data": {**data, "external_id": None}}
+
+
+def _release(session: Session, key: str, fmt: str, now: datetime) -> str | None:
+    """Mark an audio record purged unless a remaining reminder uses it; its file path."""
+    still_used = session.scalar(
+        select(Reminder.id)
+        .where(
+            Reminder.audio_format == fmt,
+            or_(Reminder.audio_key == key, Reminder.voicemail_audio_key == key),
+        )
+        .limit(1)
+    )
+    asset = session.get(AudioAsset, (key, fmt))
+    if still_used is not None or asset is None or asset.purged_at is not None:
+        return None
+    asset.purged_at = now
+    return asset.path
