@@ -147,7 +147,11 @@ def gather(
         _say(response, voice, "clinic")
         response.dial(reminder.facts["clinic"]["callback_phone"])
     elif action == "opt_out":
-        pipeline.never_call.add(session, reminder.facts["patient"]["phone"], KEYPAD_SOURCE)
+        # The number this call reached: Twilio's signed ``To`` if the patient's record has
+        # been erased meanwhile (their wish still counts).
+        phone = reminder.facts["patient"].get("phone") or form.get("To")
+        if phone:
+            pipeline.never_call.add(session, phone, KEYPAD_SOURCE)
         session.add(
             ReminderEvent(
                 reminder_id=reminder.id,
