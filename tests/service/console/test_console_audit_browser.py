@@ -6,28 +6,16 @@ The axe results are written to ``test-artifacts/console-audit-axe.json``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from devtools.browser import ARTIFACTS_DIR, axe_violations, blocking
 from tests.support.api import Keys, LiveServer, reminder_body
 
 # Browser tests run on SQLite only; the HTTP tests cover both databases.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-PAGE_TIMEOUT_MS = 30_000
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_admin_finds_an_erasure_in_the_audit_log_by_keyboard(

@@ -8,12 +8,11 @@ page's screenshot to ``test-artifacts/console-preview.png``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from devtools.browser import ARTIFACTS_DIR, axe_violations, blocking
 from tests.support.api import Keys, LiveServer, reminder_body
@@ -22,18 +21,7 @@ from tests.support.waiting import wait_for
 # Browser tests run on SQLite only; the HTTP tests cover both databases.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-PAGE_TIMEOUT_MS = 30_000
-"""Generous: the first preview renders speech while the other test process also works."""
 MAX_TABS = 60
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 class AxeRecord:
