@@ -111,7 +111,7 @@ KEYPAD_SOURCE = "keypad"
 """The patient pressed the opt-out key on a call: their own wish."""
 API_SOURCE = "api"
 """A scheduling system (or an admin) set it through ``POST /v1/opt-outs``."""
-OPT_OUT_HASH_CONTEXT = b"tellwell opt-out hash\0"
+OPT_OUT_HASH_PURPOSE = "opt-out hash"
 """Separates the opt-out hash key from every other use of the signing key."""
 LEGACY_HASH_PREFIX = "tellwell.opt-out:"
 """Before migration 0004 numbers were kept as a plain SHA-256 of this prefix + the number."""
@@ -140,8 +140,7 @@ class NeverCallList:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NeverCallList:
-        secret = hashlib.sha256(OPT_OUT_HASH_CONTEXT + settings.signing_key().encode()).digest()
-        return cls(secret)
+        return cls(settings.derived_secret(OPT_OUT_HASH_PURPOSE))
 
     def phone_hash(self, phone: str) -> str:
         """How ``phone`` is kept on the list (and named in the audit log): never in the clear."""

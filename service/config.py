@@ -7,6 +7,7 @@ runs without any service or credential.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -159,6 +160,11 @@ class Settings(BaseSettings):
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A key for one ``purpose`` only, derived from the signing key: what one use
+        reveals (a cache's file names, a table of hashes) says nothing of another's."""
+        return hashlib.sha256(f"tellwell {purpose}\0{self.signing_key()}".encode()).digest()
 
 
 @lru_cache

@@ -128,7 +128,7 @@ def check_callback_url(request: ReminderRequest, settings: Settings) -> None:
         raise ValidationProblem([FieldError("callback_url", f"is refused: {err}")]) from err
 
 
-def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
+def first_send_time(request: ReminderRequest, policy: CallPolicy) -> datetime:
     now = utcnow()
     if request.send_at is not None and request.send_at < now - SEND_AT_PAST_GRACE:
         raise ValidationProblem([FieldError("send_at", "is more than a day in the past")])
@@ -136,7 +136,7 @@ def first_send_time(request: ReminderRequest, settings: Settings) -> datetime:
         raise ValidationProblem([FieldError("send_at", HORIZON_MESSAGE)])
     send_at = request.send_at or now
     if request.channel == "phone":
-        send_at = CallPolicy.from_settings(settings).next_allowed(send_at, request.patient.timezone)
+        send_at = policy.next_allowed(send_at, request.patient.timezone)
     if request.appointment is not None and send_at >= request.appointment.start:
         raise ValidationProblem(
             [FieldError("send_at", "falls after the appointment once the calling window applies")]

@@ -47,6 +47,8 @@ from service.models import (
 )
 from workers.channels.outbox import OutboxChannel
 
+PATIENT_REF_PURPOSE = "patient ref"
+"""Keys the hash that names an erased patient in the audit log."""
 ERASED_DETAIL = "stopped: the patient's data was erased"
 KEPT_PATIENT_FIELDS = ("timezone",)
 """What a tombstone keeps of the patient block: enough to read times, nothing identifying."""
@@ -79,8 +81,8 @@ class Erasure:
 def patient_ref(settings: Settings, *, phone: str | None, external_id: str | None) -> str:
     """A keyed hash naming the patient in the audit log: comparable, never reversible."""
     value = f"phone:{phone}" if phone is not None else f"external_id:{external_id}"
-    key = settings.signing_key().encode()
-    return hmac.new(key, f"tellwell.patient:{value}".encode(), hashlib.sha256).hexdigest()
+    key = settings.derived_secret(PATIENT_REF_PURPOSE)
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def patient_reminders(

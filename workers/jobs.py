@@ -13,7 +13,6 @@ statement's parameters (a name, the transcript).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -40,6 +39,8 @@ _installed: Pipeline | None = None
 _lock = threading.Lock()
 _database_outage = Outage("database", "job")
 
+AUDIO_CACHE_PURPOSE = "audio cache"
+"""Keys the audio cache's file names (``Settings.derived_secret``)."""
 DATABASE_WAIT_MAX_S = JOB_TIMEOUT_S / 2
 """Longest a job waits for an unreachable database: well inside the job's own timeout."""
 
@@ -50,9 +51,7 @@ def speaker_from_settings(settings: Settings) -> Speaker:
     The audio cache is keyed with a secret derived from the signing key (not the key
     itself), so a listing of the cache folder cannot confirm a guessed message.
     """
-    cache_secret = hashlib.sha256(
-        b"tellwell audio cache\0" + settings.signing_key().encode("utf-8")
-    ).digest()
+    cache_secret = settings.derived_secret(AUDIO_CACHE_PURPOSE)
     return configured_speaker(
         settings.audio_dir,
         piper_enabled=settings.piper_enabled,

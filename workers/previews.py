@@ -45,7 +45,7 @@ def make_preview(
     Raises ``ValidationProblem`` for facts the templates or the configuration refuse.
     """
     renderer = pipeline.renderer
-    check_message(request, renderer.offered_kinds(), need_contact=False)
+    check_message(request, renderer.offered_kinds, need_contact=False)
     variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
     facts = request.facts()
     rendered = renderer.render(request.kind, request.language, variant, facts, AudioFormat.PREVIEW)

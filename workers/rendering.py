@@ -97,8 +97,10 @@ class Renderer:
     def language(self, code: str) -> Language | None:
         return self._offered.get(code)
 
+    @cached_property
     def offered_kinds(self) -> dict[str, list[str]]:
-        """The kinds each offered language can say, by language code (for request checks)."""
+        """The kinds each offered language can say, by language code (for request checks);
+        made once, like ``_offered``, not on every request."""
         return {code: language.kinds for code, language in self._offered.items()}
 
     @staticmethod

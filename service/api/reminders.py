@@ -71,9 +71,9 @@ def post_reminder(
         ),
     ] = None,
 ) -> JSONResponse:
-    check_message(body, services.pipeline.renderer.offered_kinds(), need_contact=True)
+    check_message(body, services.pipeline.renderer.offered_kinds, need_contact=True)
     check_callback_url(body, services.settings)
-    send_at = first_send_time(body, services.settings)
+    send_at = first_send_time(body, services.pipeline.call_policy)
     created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
     if created.reminder_id is not None and send_at <= utcnow():
         # The reminder is committed: should this enqueue fail, the sweeper enqueues it.
