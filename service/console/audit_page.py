@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from service.audit_log import AuditFilters, list_audit
 from service.console.forms import field_errors
-from service.console.routes import ConsoleRefusal, StaffVisit, _caller_of, _day_bounds
+from service.console.routes import ConsoleRefusal, StaffVisit, caller_of, day_bounds
 from service.deps import SessionDep
 from service.errors import ValidationProblem
 from service.models import ApiKey, AuditEntry, Role
@@ -33,11 +33,11 @@ def audit_page(
     day: Annotated[str, Query(alias="date")] = "",
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
-    if _caller_of(visit).role != Role.ADMIN:
+    if caller_of(visit).role != Role.ADMIN:
         raise ConsoleRefusal(403, "The audit log is for admins. Please sign in with an admin key.")
     errors: dict[str, str] = {}
     try:
-        since, until = _day_bounds(date.fromisoformat(day) if day else None)
+        since, until = day_bounds(date.fromisoformat(day) if day else None)
     except ValueError:
         errors["date"] = "must be a date such as 2026-12-03"
         since = until = None

@@ -111,7 +111,7 @@ AnyVisit = Annotated[Visit, Depends(_visit)]
 
 
 async def _staff_visit(visit: AnyVisit) -> Visit:
-    _caller_of(visit)
+    caller_of(visit)
     return visit
 
 
@@ -130,7 +130,7 @@ async def _checked_csrf(visit: AnyVisit, csrf_token: Annotated[str, Form()] = ""
 CheckedVisit = Annotated[Visit, Depends(_checked_csrf)]
 
 
-def _caller_of(visit: Visit) -> Caller:
+def caller_of(visit: Visit) -> Caller:
     """The signed-in staff member; anyone else is sent to the sign-in page."""
     if visit.caller is None:
         raise ConsoleRefusal(
@@ -224,7 +224,7 @@ def preview(
     form: Annotated[PreviewForm, Form()],
     action: Annotated[str, Form()] = "preview",
 ) -> Response:
-    caller = _caller_of(visit)
+    caller = caller_of(visit)
     if action == "sample":
         form = sample_form(form)
         return visit.page("preview.html", _preview_context(services, form))
@@ -244,7 +244,7 @@ def preview(
 # -- reminders ---------------------------------------------------------------------------
 
 
-def _day_bounds(day: date | None) -> tuple[datetime | None, datetime | None]:
+def day_bounds(day: date | None) -> tuple[datetime | None, datetime | None]:
     if day is None:
         return None, None
     start = datetime.combine(day, time.min, tzinfo=UTC)
@@ -261,7 +261,7 @@ def reminders_page(
     day: Annotated[str, Query(alias="date")] = "",
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
-    caller = _caller_of(visit)
+    caller = caller_of(visit)
     errors: dict[str, str] = {}
     if status and status not in set(Status):
         errors["status"] = "is not a known status"
@@ -272,7 +272,7 @@ def reminders_page(
         send_day = None
     page = None
     if not errors:
-        send_after, send_before = _day_bounds(send_day)
+        send_after, send_before = day_bounds(send_day)
         try:
             page = list_reminders(
                 db_session,
@@ -302,7 +302,7 @@ def reminders_page(
 def reminder_page(
     visit: StaffVisit, services: ServicesDep, db_session: SessionDep, reminder_id: str
 ) -> Response:
-    caller = _caller_of(visit)
+    caller = caller_of(visit)
     try:
         reminder = get_reminder(db_session, reminder_id, caller)
     except Problem as err:
