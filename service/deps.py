@@ -126,7 +126,10 @@ def require(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     return check
 
 
-AnyCaller = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.STAFF, Role.ADMIN))]
+AnyCaller = Annotated[
+    Caller, Depends(require(Role.SCHEDULER, Role.STAFF, Role.REVIEWER, Role.ADMIN))
+]
 Scheduler = Annotated[Caller, Depends(require(Role.SCHEDULER, Role.ADMIN))]
-Staff = Annotated[Caller, Depends(require(Role.STAFF, Role.ADMIN))]
+Staff = Annotated[Caller, Depends(require(Role.STAFF, Role.REVIEWER, Role.ADMIN))]
+Reviewer = Annotated[Caller, Depends(require(Role.REVIEWER, Role.ADMIN))]
 Admin = Annotated[Caller, Depends(require(Role.ADMIN))]

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -48,6 +49,8 @@ def is_record_id(value: str) -> bool:
 class Role(enum.StrEnum):
     SCHEDULER = "scheduler"
     STAFF = "staff"
+    REVIEWER = "reviewer"
+    """Staff who may also mark a language's wording reviewed."""
     ADMIN = "admin"
 
 
@@ -87,6 +90,45 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clinic_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    """A scheduler key limited to these clinics; None: any clinic (and inline clinics)."""
+
+
+class Clinic(Base):
+    """A clinic's settings, configured once: who calls, when, in which words and voice.
+
+    ``id`` is a slug the caller chooses (``riverside``), used in URLs and on reminders
+    and appointments. A deleted clinic keeps its row (``deleted_at``), so the reminders
+    and appointments that name it still say whose they were.
+    """
+
+    __tablename__ = "clinics"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    spoken_name: Mapped[str | None] = mapped_column(String(200))
+    """How the voice says the name, when it differs from how it is written."""
+    callback_phone: Mapped[str] = mapped_column(String(20))
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    """The ``From`` number of this clinic's calls; None: the service's own number."""
+    timezone: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2))
+    """ISO 3166 alpha-2: how a local phone number from this clinic is read."""
+    calling_hours_start: Mapped[str] = mapped_column(String(5))
+    calling_hours_end: Mapped[str] = mapped_column(String(5))
+    """``HH:MM`` local time, inside the legal 08:00-21:00."""
+    default_language: Mapped[str] = mapped_column(String(16))
+    default_speech_rate: Mapped[str] = mapped_column(String(10))
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Per kind, the offsets before a visit at which to remind (``schemas.ReminderOffset``)."""
+    identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Other names the clinic goes by in scheduling systems (HL7 MSH-4, a FHIR identifier)."""
+    require_reviewed_wording: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Speak only reviewed wording; other languages fall back to ``default_language``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AudioAsset(Base):

@@ -53,13 +53,23 @@ class Caller:
 
     id: str
     role: Role
+    clinic_ids: frozenset[str] | None = None
+    """A scheduler key limited to these clinics; None: no limit."""
+
+    def may_use_clinic(self, clinic_id: str) -> bool:
+        return self.clinic_ids is None or clinic_id in self.clinic_ids
+
+
+def caller_for_key(key: ApiKey) -> Caller:
+    clinics = frozenset(key.clinic_ids) if key.clinic_ids is not None else None
+    return Caller(id=key.id, role=Role(key.role), clinic_ids=clinics)
 
 
 def find_key(session: Session, raw_key: str) -> Caller | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw_key)))
     if row is None or (row.revoked_at is not None and row.revoked_at <= utcnow()):
         return None
-    return Caller(id=row.id, role=Role(row.role))
+    return caller_for_key(row)
 
 
 class KeyRing:

@@ -29,14 +29,14 @@ from starlette.responses import Response
 
 from service.clock import Clock
 from service.models import ApiKey, Role, StaffSession
-from service.security import Caller
+from service.security import Caller, caller_for_key
 
 COOKIE_NAME = "tellwell_console"
 COOKIE_PATH = "/console"
 SESSION_SALT = "tellwell.console-session"
 CSRF_TOKEN_BYTES = 32
 SESSION_TOKEN_BYTES = 32
-CONSOLE_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+CONSOLE_ROLES = frozenset({Role.STAFF, Role.REVIEWER, Role.ADMIN})
 
 SIGNED_OUT = "sign_out"
 IDLE = "idle"
@@ -136,7 +136,7 @@ class SessionStore:
             return None
         row.last_seen_at = now
         db.commit()
-        return Caller(id=key.id, role=Role(key.role))
+        return caller_for_key(key)
 
     def _end_reason(self, row: StaffSession, key: ApiKey | None, now: datetime) -> str | None:
         if key is None or key.role not in CONSOLE_ROLES:
