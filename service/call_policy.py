@@ -43,15 +43,50 @@ KEY_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}
 """Keys whose action settles the reminder in a status of its own."""
 
 
+LEGAL_OPENS, LEGAL_CLOSES = time(8), time(21)
+"""The widest calling hours any clinic may set (TCPA: no calls before 8 a.m. or after 9 p.m.)."""
+
+
+@dataclass(frozen=True)
+class CallingHours:
+    """Local hours in which a patient may be called: [opens, closes) in their time zone.
+
+    Computed on the local clock, so daylight-saving days come out right: a moment that does
+    not exist locally (02:30 on the spring-forward day) is never produced.
+    """
+
+    opens: time
+    closes: time
+
+    @classmethod
+    def parse(cls, opens: str, closes: str) -> CallingHours:
+        """From ``HH:MM`` strings, as a clinic record keeps them."""
+        return cls(time.fromisoformat(opens), time.fromisoformat(closes))
+
+    def next_allowed(self, at: datetime, timezone: str) -> datetime:
+        """The first moment at or after ``at`` inside the hours, in UTC."""
+        zone = ZoneInfo(timezone)
+        local = at.astimezone(zone)
+        if self.opens <= local.time() < self.closes:
+            return at.astimezone(UTC)
+        day = local.date() if local.time() < self.opens else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.opens, tzinfo=zone).astimezone(UTC)
+
+    def last_allowed(self, at: datetime, timezone: str) -> datetime:
+        """The last moment at or before ``at`` inside the hours, in UTC (for moving a
+        reminder earlier, never later, when its planned time falls outside them)."""
+        zone = ZoneInfo(timezone)
+        local = at.astimezone(zone)
+        if self.opens <= local.time() < self.closes:
+            return at.astimezone(UTC)
+        day = local.date() if local.time() >= self.closes else local.date() - timedelta(days=1)
+        closing = datetime.combine(day, self.closes, tzinfo=zone).astimezone(UTC)
+        return closing - timedelta(minutes=1)
+
+
 def next_allowed(at: datetime, timezone: str, start_hour: int, end_hour: int) -> datetime:
     """The first moment at or after ``at`` inside [start_hour, end_hour) local time, in UTC."""
-    zone = ZoneInfo(timezone)
-    local = at.astimezone(zone)
-    opens, closes = time(start_hour), time(end_hour)
-    if opens <= local.time() < closes:
-        return at.astimezone(UTC)
-    day = local.date() if local.time() < opens else local.date() + timedelta(days=1)
-    return datetime.combine(day, opens, tzinfo=zone).astimezone(UTC)
+    return CallingHours(time(start_hour), time(end_hour)).next_allowed(at, timezone)
 
 
 @dataclass(frozen=True)
