@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
@@ -113,15 +114,28 @@ class CallPolicy:
         """The first moment at or after ``at`` inside the calling window, in UTC."""
         return next_allowed(at, timezone, self.window_start_hour, self.window_end_hour)
 
+    @property
+    def window(self) -> CallingHours:
+        """The configured window, for reminders whose clinic set no hours of its own."""
+        return CallingHours(time(self.window_start_hour), time(self.window_end_hour))
+
+    def calling_hours(self, facts: Mapping[str, Any]) -> CallingHours:
+        """The hours a reminder may call in: its clinic's, as stored with it when it was
+        made (a clinic by id: ``service.clinics.clinic_facts``), else the window."""
+        hours = facts.get("clinic", {}).get("calling_hours")
+        return CallingHours.parse(hours["start"], hours["end"]) if hours else self.window
+
     def next_call_at(
         self,
         dialled: Sequence[datetime],
         now: datetime,
         timezone: str,
         expires_at: datetime | None,
+        hours: CallingHours | None = None,
     ) -> datetime | None:
         """When a reminder may be called again after the calls ``dialled`` (their start
-        times), or None when its limits are used up or the visit would have begun."""
+        times), or None when its limits are used up or the visit would have begun.
+        ``hours``: the reminder's calling hours (default: the window)."""
         recent = sorted(at for at in dialled if at > now - WEEK)
         if len(recent) >= self.calls_per_week:
             return None
@@ -129,7 +143,7 @@ class CallPolicy:
         today = [at for at in recent if at > now - DAY]
         if len(today) >= self.calls_per_day:
             earliest = max(earliest, today[-self.calls_per_day] + DAY)
-        retry_at = self.next_allowed(earliest, timezone)
+        retry_at = (hours or self.window).next_allowed(earliest, timezone)
         if expires_at is not None and retry_at >= expires_at:
             return None
         return retry_at

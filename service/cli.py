@@ -167,13 +167,26 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--name", default="", help="Who or what will use the key (for the audit log).")
-def keys_create(role: str, name: str) -> None:
+@click.option(
+    "--clinic",
+    "clinics",
+    multiple=True,
+    help="Limit a scheduler key to this clinic id (repeat for several); none: any clinic.",
+)
+def keys_create(role: str, name: str, clinics: tuple[str, ...]) -> None:
     """Create a key and print it once; only its hash is stored."""
+    import re
+
+    from service.schemas import CLINIC_ID_PATTERN
     from service.security import issue_key
 
+    if clinics and role != Role.SCHEDULER:
+        raise click.UsageError("--clinic limits scheduler keys only")
+    if bad := [c for c in clinics if not re.fullmatch(CLINIC_ID_PATTERN, c)]:
+        raise click.BadParameter(f"not a clinic id: {', '.join(bad)}", param_hint="--clinic")
     db = Database.from_settings(get_settings())
     with db.session() as session:
-        issued = issue_key(session, Role(role), name)
+        issued = issue_key(session, Role(role), name, sorted(set(clinics)) or None)
     click.echo(issued.raw)
 
 

@@ -119,8 +119,18 @@ def problem_response(problem: Problem) -> JSONResponse:
     )
 
 
+SHAPE_TAG_MARK = "<shape>"
+"""Marks a tagged union's branch name, which pydantic puts in an error's location."""
+
+
+def shape_tag(name: str) -> str:
+    """The tag of one shape of a tagged union (``schemas.ClinicChoice``): a location part
+    that names which shape was read, not a field, so ``_field_name`` leaves it out."""
+    return f"{SHAPE_TAG_MARK}{name}"
+
+
 def _field_name(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if not str(p).startswith(SHAPE_TAG_MARK)]
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
     return ".".join(parts) or "body"

@@ -70,6 +70,8 @@ def check_message(
     elif request.kind not in kinds:
         errors.append(FieldError("kind", f"is not available in language {request.language!r}"))
     errors.extend(_kind_blocks(request))
+    if request.patient_timezone is None:  # only a clinic by id gives a zone of its own
+        errors.append(FieldError("patient.timezone", "is required"))
     if need_contact:
         if request.channel == "phone" and request.patient.phone is None:
             errors.append(FieldError("patient.phone", "is required for channel phone"))
@@ -129,6 +131,8 @@ def check_callback_url(request: ReminderRequest, settings: Settings) -> None:
 
 
 def first_send_time(request: ReminderRequest, policy: CallPolicy) -> datetime:
+    """When to send first: the time asked for (or now), moved into the calling hours of
+    the clinic named by id, else the configured window. After ``check_message``."""
     now = utcnow()
     if request.send_at is not None and request.send_at < now - SEND_AT_PAST_GRACE:
         raise ValidationProblem([FieldError("send_at", "is more than a day in the past")])
@@ -136,7 +140,9 @@ def first_send_time(request: ReminderRequest, policy: CallPolicy) -> datetime:
         raise ValidationProblem([FieldError("send_at", HORIZON_MESSAGE)])
     send_at = request.send_at or now
     if request.channel == "phone":
-        send_at = policy.next_allowed(send_at, request.patient.timezone)
+        timezone = request.patient_timezone
+        assert timezone is not None, "check_message requires a time zone"
+        send_at = policy.calling_hours(request.facts()).next_allowed(send_at, timezone)
     if request.appointment is not None and send_at >= request.appointment.start:
         raise ValidationProblem(
             [FieldError("send_at", "falls after the appointment once the calling window applies")]

@@ -24,14 +24,20 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     HttpUrl,
     PlainSerializer,
+    PrivateAttr,
+    Tag,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
+from service.call_policy import LEGAL_CLOSES, LEGAL_OPENS
 from service.clock import timestamp
+from service.errors import shape_tag
 from service.models import Status
 
 
@@ -187,7 +193,11 @@ def _e164(value: str | None) -> str | None:
 class Patient(Strict):
     name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
     phone: str | None = None
-    timezone: str
+    timezone: str | None = Field(
+        default=None,
+        description="An IANA time zone. Required with an inline clinic; with a clinic by id, "
+        "the clinic's time zone when left out.",
+    )
     app_recipient_id: Text | None = Field(
         default=None, min_length=1, max_length=APP_RECIPIENT_ID_MAX_CHARS
     )
@@ -197,17 +207,57 @@ class Patient(Strict):
 
     @field_validator("timezone")
     @classmethod
-    def _iana_zone(cls, value: str) -> str:
-        if value not in _zone_names():
-            raise ValueError("must be an IANA time zone such as America/Chicago")
-        return value
+    def _iana_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _iana_zone(value)
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _zone_names():
+        raise ValueError("must be an IANA time zone such as America/Chicago")
+    return value
 
 
 class Clinic(Strict):
+    """A clinic given inline, with every fact its messages need."""
+
     name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
     callback_phone: str
 
     _phone = field_validator("callback_phone")(_e164)
+
+
+CLINIC_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+ClinicId = Annotated[
+    str,
+    Field(
+        pattern=CLINIC_ID_PATTERN,
+        description="A slug the clinic chose: lower-case letters, digits and hyphens.",
+        examples=["riverside"],
+    ),
+]
+
+
+class ClinicRef(Strict):
+    """A clinic configured with ``POST /v1/clinics``, named by its id: its record fills the
+    name (the spoken name), call-back phone, caller ID, calling hours and time zone."""
+
+    id: ClinicId
+
+
+def _clinic_shape(value: Any) -> str:
+    """Which of the two clinic shapes a request sent: one with an ``id`` is a reference."""
+    by_id = isinstance(value, ClinicRef) or (isinstance(value, dict) and "id" in value)
+    return CLINIC_BY_ID if by_id else CLINIC_INLINE
+
+
+CLINIC_INLINE, CLINIC_BY_ID = shape_tag("inline clinic"), shape_tag("clinic by id")
+ClinicChoice = Annotated[
+    Annotated[Clinic, Tag(CLINIC_INLINE)] | Annotated[ClinicRef, Tag(CLINIC_BY_ID)],
+    Discriminator(_clinic_shape),
+    Field(description='The clinic inline (name, callback_phone) or by id: {"id": "riverside"}.'),
+]
+"""Chosen by the presence of ``id``, so a mistake is reported against the shape that was
+meant (``clinic.callback_phone``), not against both."""
 
 
 class Appointment(Strict):
@@ -231,13 +281,29 @@ class MessageRequest(Strict):
     channel: ChannelName = ChannelName.PHONE
     language: Text = Field(min_length=2, max_length=16)
     patient: Patient
-    clinic: Clinic
+    clinic: ClinicChoice
     appointment: Appointment | None = None
     result: Result | None = None
+    _clinic_facts: dict[str, Any] | None = PrivateAttr(default=None)
+    _clinic_timezone: str | None = PrivateAttr(default=None)
+
+    def use_clinic(self, facts: dict[str, Any], timezone: str) -> None:
+        """Take the facts of the clinic named by id (``service.clinics.resolve_clinic``)."""
+        self._clinic_facts, self._clinic_timezone = facts, timezone
+
+    @property
+    def patient_timezone(self) -> str | None:
+        """The patient's own time zone, else their clinic's (a clinic by id only)."""
+        return self.patient.timezone or self._clinic_timezone
 
     def facts(self) -> dict[str, Any]:
-        """The blocks the templates need, as stored JSON."""
-        return self.model_dump(mode="json", include={"patient", "clinic", "appointment", "result"})
+        """The blocks the templates need, as stored JSON: a clinic by id as its record said
+        then (so a clinic edited later does not change a message already planned)."""
+        facts = self.model_dump(mode="json", include={"patient", "clinic", "appointment", "result"})
+        facts["patient"]["timezone"] = self.patient_timezone
+        if self._clinic_facts is not None:
+            facts["clinic"] = self._clinic_facts
+        return facts
 
 
 class ReminderRequest(MessageRequest):
@@ -248,6 +314,187 @@ class ReminderRequest(MessageRequest):
 
 class PreviewRequest(MessageRequest):
     variant: Variant | None = None
+
+
+# -- clinics ---------------------------------------------------------------------------
+
+HOUR_MINUTE_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+HourMinute = Annotated[
+    str, Field(pattern=HOUR_MINUTE_PATTERN, description="Local time, HH:MM.", examples=["10:00"])
+]
+DAYS_BEFORE_MAX = 60
+HOURS_BEFORE_MAX = 72
+SCHEDULE_OFFSETS_MAX = 10
+"""More reminders than this for one visit is nagging, not reminding."""
+IDENTIFIERS_MAX = 20
+IDENTIFIER_MAX_CHARS = 200
+DEFAULT_CALLING_HOURS = {
+    "start": LEGAL_OPENS.strftime("%H:%M"),
+    "end": LEGAL_CLOSES.strftime("%H:%M"),
+}
+"""The widest hours the law allows, and the hours of a clinic that sets none."""
+DEFAULT_SCHEDULE: dict[str, list[dict[str, Any]]] = {
+    "appointment_reminder": [{"days_before": 3, "at": "10:00"}, {"hours_before": 2}]
+}
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class CallingHoursSpec(Strict):
+    """When a clinic's patients may be called, local time: [start, end) inside 08:00-21:00."""
+
+    start: HourMinute = DEFAULT_CALLING_HOURS["start"]
+    end: HourMinute = DEFAULT_CALLING_HOURS["end"]
+
+    @model_validator(mode="after")
+    def _inside_legal_hours(self) -> CallingHoursSpec:
+        legal = f"{DEFAULT_CALLING_HOURS['start']}-{DEFAULT_CALLING_HOURS['end']}"
+        # HH:MM strings compare as the times they name.
+        if not DEFAULT_CALLING_HOURS["start"] <= self.start < DEFAULT_CALLING_HOURS["end"]:
+            raise ValueError(f"start must be inside the legal calling hours {legal}")
+        if not DEFAULT_CALLING_HOURS["start"] < self.end <= DEFAULT_CALLING_HOURS["end"]:
+            raise ValueError(f"end must be inside the legal calling hours {legal}")
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class ReminderOffset(Strict):
+    """When to remind, before the visit: ``{"days_before": N, "at": "HH:MM"}`` (N days
+    before, at that local time) or ``{"hours_before": N}``; never both."""
+
+    # Each offset is written in its own shape only, without the other's empty fields.
+    days_before: int | None = Field(default=None, ge=1, le=DAYS_BEFORE_MAX, exclude_if=_is_none)
+    at: HourMinute | None = Field(default=None, exclude_if=_is_none)
+    hours_before: int | None = Field(default=None, ge=1, le=HOURS_BEFORE_MAX, exclude_if=_is_none)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ReminderOffset:
+        if self.hours_before is not None:
+            if self.days_before is not None or self.at is not None:
+                raise ValueError("takes either hours_before, or days_before with at; not both")
+        elif self.days_before is None or self.at is None:
+            raise ValueError("needs days_before with at, or hours_before")
+        return self
+
+
+class ReminderSchedule(Strict):
+    """Per kind, the offsets before a visit at which to remind, in order."""
+
+    appointment_reminder: list[ReminderOffset] = Field(
+        default_factory=lambda: [
+            ReminderOffset(**offset) for offset in DEFAULT_SCHEDULE["appointment_reminder"]
+        ],
+        max_length=SCHEDULE_OFFSETS_MAX,
+    )
+
+    @field_validator("appointment_reminder")
+    @classmethod
+    def _no_duplicates(cls, offsets: list[ReminderOffset]) -> list[ReminderOffset]:
+        seen = [offset.model_dump() for offset in offsets]
+        if any(seen.index(offset) != i for i, offset in enumerate(seen)):
+            raise ValueError("lists the same offset twice")
+        return offsets
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON ``Clinic.schedule`` keeps: each offset in its own shape only."""
+        return self.model_dump(mode="json")
+
+
+def _iso_country(value: str) -> str:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be an ISO 3166 alpha-2 country code such as US")
+    return value
+
+
+class ClinicSettings(Strict):
+    """Everything about a clinic but its id: what ``PATCH`` may change."""
+
+    display_name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    spoken_name: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX_CHARS,
+        description="How the voice says the name, when it differs from display_name.",
+    )
+    callback_phone: str = Field(description="E.164: the number patients call back.")
+    caller_id: str | None = Field(
+        default=None,
+        description="E.164: the From number of this clinic's calls; none: the service's own.",
+    )
+    timezone: str = Field(description="IANA time zone, such as America/Chicago.")
+    country: str = Field(description="ISO 3166 alpha-2: how local phone numbers are read.")
+    calling_hours: CallingHoursSpec = Field(default_factory=CallingHoursSpec)
+    default_language: str = Field(default="en", min_length=2, max_length=16)
+    default_speech_rate: SpeechRate = SpeechRate.NORMAL
+    channels: list[ChannelName] = Field(
+        default_factory=lambda: [ChannelName.PHONE],
+        min_length=1,
+        description="The channels the clinic reaches patients by, in order of preference.",
+    )
+    identifiers: list[Annotated[Text, Field(min_length=1, max_length=IDENTIFIER_MAX_CHARS)]] = (
+        Field(
+            default_factory=list,
+            max_length=IDENTIFIERS_MAX,
+            description="Other names of the clinic in scheduling systems (HL7 MSH-4, FHIR).",
+        )
+    )
+    require_reviewed_wording: bool = False
+    schedule: ReminderSchedule = Field(default_factory=ReminderSchedule)
+
+    _phones = field_validator("callback_phone", "caller_id")(_e164)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _iana_zone(value)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return _iso_country(value)
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct_channels(cls, channels: list[ChannelName]) -> list[ChannelName]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("lists a channel twice")
+        return channels
+
+
+class ClinicCreate(ClinicSettings):
+    id: ClinicId
+
+
+class ClinicPatch(Strict):
+    """Only the fields sent change (JSON merge): a field set to null is cleared, which only
+    ``spoken_name`` and ``caller_id`` may be. The result is checked as a whole clinic."""
+
+    display_name: str | None = None
+    spoken_name: str | None = None
+    callback_phone: str | None = None
+    caller_id: str | None = None
+    timezone: str | None = None
+    country: str | None = None
+    calling_hours: CallingHoursSpec | None = None
+    default_language: str | None = None
+    default_speech_rate: SpeechRate | None = None
+    channels: list[ChannelName] | None = None
+    identifiers: list[str] | None = None
+    require_reviewed_wording: bool | None = None
+    schedule: ReminderSchedule | None = None
+
+
+class ClinicOut(ClinicCreate):
+    created_at: Timestamp
+    updated_at: Timestamp
+    links: Links
+
+
+class ClinicList(BaseModel):
+    items: list[ClinicOut]
 
 
 class OptOutRequest(Strict):

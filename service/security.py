@@ -38,10 +38,19 @@ class IssuedKey:
     """Shown once to whoever asked for it; only its hash is kept."""
 
 
-def issue_key(session: Session, role: Role, name: str = "") -> IssuedKey:
+def issue_key(
+    session: Session, role: Role, name: str = "", clinic_ids: list[str] | None = None
+) -> IssuedKey:
+    """A new key; ``clinic_ids`` limits a scheduler key to those clinics (None: any)."""
     secret = secrets.token_urlsafe(KEY_SECRET_BYTES)
     raw = f"{KEY_PREFIX}{secret}"
-    row = ApiKey(name=name or role.value, role=role, prefix=raw[:10], key_hash=hash_key(raw))
+    row = ApiKey(
+        name=name or role.value,
+        role=role,
+        prefix=raw[:10],
+        key_hash=hash_key(raw),
+        clinic_ids=clinic_ids,
+    )
     session.add(row)
     session.flush()
     return IssuedKey(id=row.id, role=role, raw=raw)

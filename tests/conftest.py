@@ -54,6 +54,7 @@ TABLES = (
     "api_keys",
     "opt_outs",
     "daily_runs",
+    "clinics",
 )
 
 

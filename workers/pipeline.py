@@ -214,6 +214,7 @@ class Pipeline:
                 audio_format=asset.format,
                 to=reminder.facts["patient"].get("phone", ""),
                 app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
+                caller_id=reminder.facts["clinic"].get("caller_id"),
             )
         # The attempt row is committed before the channel is called (see the module doc).
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
@@ -345,7 +346,11 @@ class Pipeline:
             )
         ).all()
         return self.call_policy.next_call_at(
-            dialled, now, reminder.facts["patient"]["timezone"], reminder.expires_at
+            dialled,
+            now,
+            reminder.facts["patient"]["timezone"],
+            reminder.expires_at,
+            self.call_policy.calling_hours(reminder.facts),
         )
 
     # -- shared ----------------------------------------------------------------------
@@ -379,10 +384,12 @@ class Pipeline:
         return True
 
     def _hold_for_window(self, session: Session, reminder: Reminder, now: datetime) -> bool:
-        """Keep a ready phone reminder waiting if the calling window has closed meanwhile."""
+        """Keep a ready phone reminder waiting if its calling hours (its clinic's, else the
+        window) have closed meanwhile."""
         if reminder.channel != "phone" or reminder.status != Status.READY:
             return False
-        allowed = self.call_policy.next_allowed(now, reminder.facts["patient"]["timezone"])
+        hours = self.call_policy.calling_hours(reminder.facts)
+        allowed = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
         if allowed <= now:
             return False
         reminder.send_at = allowed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.call_policy import CALL_MESSAGE_MAX_S
+from service.clinics import resolve_clinic
 from service.models import audit
 from service.reminders import check_message
 from service.schemas import PreviewRequest
@@ -42,9 +43,11 @@ def make_preview(
 ) -> Preview:
     """Render ``request`` as the patient would hear it; commits the audio and the audit entry.
 
-    Raises ``ValidationProblem`` for facts the templates or the configuration refuse.
+    Raises ``ValidationProblem`` for facts the templates or the configuration refuse
+    (a clinic by id is filled from its record first, as for a reminder).
     """
     renderer = pipeline.renderer
+    resolve_clinic(session, caller, request)
     check_message(request, renderer.offered_kinds, need_contact=False)
     variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
     facts = request.facts()

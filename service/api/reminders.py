@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem, problems
+from service.clinics import resolve_clinic
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.models import Reminder, Status, audit
@@ -48,6 +49,11 @@ IDEMPOTENCY_KEY_MAX_CHARS = 255
         *AUTH,
         *JSON_BODY,
         specific={
+            403: problem(
+                403,
+                "The key's role may not create reminders, or the key is limited to some "
+                "clinics and this one (or an inline clinic) is not among them.",
+            ),
             409: problem(
                 409,
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -71,6 +77,7 @@ def post_reminder(
         ),
     ] = None,
 ) -> JSONResponse:
+    resolve_clinic(session, caller, body)
     check_message(body, services.pipeline.renderer.offered_kinds, need_contact=True)
     check_callback_url(body, services.settings)
     send_at = first_send_time(body, services.pipeline.call_policy)

@@ -32,6 +32,8 @@ class Delivery:
     to: str = ""
     """The patient's phone number, for channels that call; kept out of logs and URLs."""
     app_recipient_id: str | None = None
+    caller_id: str | None = None
+    """The clinic's own ``From`` number for calls; None: the service's."""
 
 
 PENDING = "pending"

@@ -18,9 +18,10 @@ How reconcile recognises the call, and what that costs:
   fetches that call by id.
 - If no callback has arrived yet (Twilio still queueing, or our API down as well), Twilio's
   call record carries nothing of ours to match on: no attempt id, no custom field. So
-  reconcile takes the calls to the patient's number from our number created since the
-  attempt began (less ``CLOCK_SKEW_S``), drops every call already recorded on another
-  attempt (that call is certainly not this one's), and takes the earliest left.
+  reconcile takes the calls to the patient's number from the number it was placed from
+  (the clinic's caller ID, else ours) created since the attempt began (less
+  ``CLOCK_SKEW_S``), drops every call already recorded on another attempt (that call is
+  certainly not this one's), and takes the earliest left.
   It can still pick the wrong call only when several attempts for the same number, each
   unrecorded, overlap: say two reminders for one patient both lost mid-dial within
   minutes. Then each adopts a call that really happened, so the patient is still called
@@ -132,6 +133,8 @@ class _Dial:
     """What reconcile needs to recognise an attempt's call."""
 
     to: str
+    from_: str
+    """The number the call was placed from: the clinic's caller ID, else ours."""
     started_at: datetime
     provider_ref: str | None
 
@@ -171,7 +174,7 @@ class TwilioChannel:
             try:
                 call = self.client.calls.create(
                     to=delivery.to,
-                    from_=self.settings.twilio_from_number,
+                    from_=delivery.caller_id or self.settings.twilio_from_number,
                     url=self.links.twilio_voice(delivery.attempt_id),
                     method="POST",
                     status_callback=self.links.twilio_status(delivery.attempt_id),
@@ -219,7 +222,7 @@ class TwilioChannel:
             else:
                 earliest = dial.started_at - timedelta(seconds=CLOCK_SKEW_S)
                 recent = self.client.calls.list(
-                    to=dial.to, from_=self.settings.twilio_from_number, limit=RECONCILE_LOOKBACK
+                    to=dial.to, from_=dial.from_, limit=RECONCILE_LOOKBACK
                 )
                 since = [c for c in recent if c.date_created and c.date_created >= earliest]
                 taken = self._recorded_elsewhere(attempt_id, [str(c.sid) for c in since])
@@ -260,6 +263,7 @@ class TwilioChannel:
             attempt, facts = row
             return _Dial(
                 to=facts["patient"]["phone"],
+                from_=facts["clinic"].get("caller_id") or self.settings.twilio_from_number,
                 started_at=attempt.started_at,
                 provider_ref=attempt.provider_ref,
             )
