@@ -487,16 +487,6 @@ class ClinicPatch(Strict):
     schedule: ReminderSchedule | None = None
 
 
-class ClinicOut(ClinicCreate):
-    created_at: Timestamp
-    updated_at: Timestamp
-    links: Links
-
-
-class ClinicList(BaseModel):
-    items: list[ClinicOut]
-
-
 class OptOutRequest(Strict):
     phone: str
 
@@ -650,3 +640,13 @@ class AuditEntryOut(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class ClinicOut(ClinicCreate):
+    created_at: Timestamp
+    updated_at: Timestamp
+    links: Links
+
+
+class ClinicList(BaseModel):
+    items: list[ClinicOut]

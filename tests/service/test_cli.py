@@ -161,3 +161,32 @@ def test_a_placeholder_secret_key_is_refused_outside_development(tmp_path: Path)
         TELLWELL_ENVIRONMENT="development",
     )
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_keys_create_limits_a_scheduler_key_to_clinics(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    assert tellwell("migrate", data_dir=tmp_path, database_url=url).returncode == 0
+    made = tellwell(
+        *("keys", "create", "--role", "scheduler", "--clinic", "riverside", "--clinic", "other"),
+        data_dir=tmp_path,
+        database_url=url,
+    )
+    assert made.returncode == 0, made.stderr
+    db = Database(url)
+    with db.session() as session:
+        key = find_key(session, made.stdout.strip())
+        assert key is not None and key.clinic_ids == frozenset({"riverside", "other"})
+        assert key.may_use_clinic("riverside") and not key.may_use_clinic("lakeside")
+    db.dispose()
+    staff = tellwell(
+        *("keys", "create", "--role", "staff", "--clinic", "riverside"),
+        data_dir=tmp_path,
+        database_url=url,
+    )
+    assert staff.returncode != 0 and "scheduler" in staff.stderr
+    bad = tellwell(
+        *("keys", "create", "--role", "scheduler", "--clinic", "Not A Slug"),
+        data_dir=tmp_path,
+        database_url=url,
+    )
+    assert bad.returncode != 0 and "Not A Slug" in bad.stderr

@@ -11,27 +11,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.db import Database
-from service.models import Role
-from service.security import issue_key
 from tests.support.api import Keys
-from tests.support.clinics import audit_entries, clinic_body, count_clinics
+from tests.support.clinics import (
+    add_clinic,
+    audit_entries,
+    clinic_body,
+    count_clinics,
+    limited_key,
+)
 
 
 def create(client: TestClient, keys: Keys, **changes: Any) -> dict[str, Any]:
-    answer = client.post(
-        "/v1/clinics", json=clinic_body(**changes), headers=keys.header(keys.admin)
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
-def limited_scheduler(database_url: str, *clinic_ids: str) -> str:
-    db = Database(database_url)
-    with db.session() as session:
-        raw = issue_key(session, Role.SCHEDULER, "epic-riverside", list(clinic_ids)).raw
-    db.dispose()
-    return raw
+    return add_clinic(client, keys.admin, **changes)
 
 
 def problem_fields(answer: Any) -> list[str]:
@@ -251,7 +242,7 @@ def test_a_limited_scheduler_sees_only_its_clinics(
 ) -> None:
     create(client, keys)
     create(client, keys, id="lakeside", display_name="Lakeside")
-    limited = keys.header(limited_scheduler(database_url, "lakeside"))
+    limited = keys.header(limited_key(database_url, "lakeside"))
     listed = client.get("/v1/clinics", headers=limited).json()
     assert [c["id"] for c in listed["items"]] == ["lakeside"]
     assert client.get("/v1/clinics/lakeside", headers=limited).status_code == 200

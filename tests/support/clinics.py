@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from service.db import Database
-from service.models import AuditEntry, Clinic
+from service.models import AuditEntry, Clinic, Role
+from service.security import issue_key
 
 
 def clinic_body(**changes: Any) -> dict[str, Any]:
@@ -56,3 +58,23 @@ def audit_entries(database_url: str, prefix: str) -> list[AuditEntry]:
         session.expunge_all()
     db.dispose()
     return rows
+
+
+def add_clinic(http: httpx.Client, admin_key: str, **changes: Any) -> dict[str, Any]:
+    """Create a clinic through the API (``http`` is a TestClient or an httpx client)."""
+    answer = http.post(
+        "/v1/clinics",
+        json=clinic_body(**changes),
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def limited_key(database_url: str, *clinic_ids: str) -> str:
+    """A scheduler key limited to ``clinic_ids``, as ``tellwell keys create --clinic`` makes."""
+    db = Database(database_url)
+    with db.session() as session:
+        raw = issue_key(session, Role.SCHEDULER, "limited", list(clinic_ids)).raw
+    db.dispose()
+    return raw
