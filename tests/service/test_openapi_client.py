@@ -31,6 +31,7 @@ from service.models import ApiKey, IdempotencyRecord, Reminder, Status
 from service.reminders import request_hash
 from service.schemas import ReminderRequest
 from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.clinics import clinic_body
 
 PACKAGE = "tellwell_client"
 GENERATOR_CONFIG = {
@@ -312,3 +313,51 @@ def _assert_audio_problems(
     for file in audio_dir.rglob("*.mp3"):
         file.unlink()
     assert_problem(generated, get_audio.sync_detailed(token, client=anyone), 410)
+
+
+def test_client_configures_a_clinic_and_names_it_by_id(
+    generated: Generated, live_server: LiveServer, keys: Keys
+) -> None:
+    models = generated.models
+    admin = generated.client(live_server, keys.admin)
+    create_clinic = generated.operation("clinics", "create_clinic")
+    created = create_clinic.sync(client=admin, body=models.ClinicCreate.from_dict(clinic_body()))
+    assert isinstance(created, models.ClinicOut)
+    offsets = created.schedule.appointment_reminder
+    assert all(isinstance(offset, models.ReminderOffset) for offset in offsets)
+    assert (offsets[0].days_before, offsets[0].at, offsets[1].hours_before) == (2, "10:00", 3)
+    taken = create_clinic.sync_detailed(
+        client=admin, body=models.ClinicCreate.from_dict(clinic_body())
+    )
+    assert "riverside" in assert_problem(generated, taken, 409).detail
+
+    changed = generated.operation("clinics", "update_clinic").sync(
+        "riverside", client=admin, body=models.ClinicPatch.from_dict({"caller_id": None})
+    )
+    assert isinstance(changed, models.ClinicOut) and changed.caller_id is None
+    listed = generated.operation("clinics", "list_clinics").sync(
+        client=generated.client(live_server, keys.staff)
+    )
+    assert [clinic.id for clinic in listed.items] == ["riverside"]
+
+    body = reminder_body(send_at=later().isoformat(), clinic={"id": "riverside"})
+    del body["patient"]["timezone"]
+    request = models.ReminderRequest.from_dict(body)
+    assert isinstance(request.clinic, models.ClinicRef)
+    scheduler = generated.client(live_server, keys.scheduler)
+    accepted = generated.operation("reminders", "create_reminder").sync(
+        client=scheduler, body=request
+    )
+    assert isinstance(accepted, models.Accepted)
+    unknown = models.ReminderRequest.from_dict(body | {"clinic": {"id": "nowhere"}})
+    refused = generated.operation("reminders", "create_reminder").sync_detailed(
+        client=scheduler, body=unknown
+    )
+    assert [e.field for e in assert_problem(generated, refused, 422).errors] == ["clinic.id"]
+
+    deleted = generated.operation("clinics", "delete_clinic").sync_detailed(
+        "riverside", client=admin
+    )
+    assert deleted.status_code == 204
+    gone = generated.operation("clinics", "get_clinic").sync_detailed("riverside", client=admin)
+    assert_problem(generated, gone, 404)
