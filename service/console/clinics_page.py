@@ -1,7 +1,7 @@
 """The console's clinic pages: staff (and reviewers) read a clinic's settings, admins edit.
 
 The form is plain fields, no script: the reminder schedule is one row per offset (kind,
-amount, time, and a Remove box), with one blank row to add another; "Add a row" shows
+amount, time, and a Remove box), with one blank row to add another; "Add a reminder row" shows
 one more without saving. The checks are the API's (``schemas.ClinicCreate`` and
 ``service.clinics``); their errors come back keyed by form field, shown beside the input.
 """
