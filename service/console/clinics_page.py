@@ -33,7 +33,7 @@ from service.console.routes import (
 )
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem, validation_problem_from
-from service.models import Role
+from service.models import Clinic, Role
 from service.schemas import DEFAULT_CALLING_HOURS, DEFAULT_SCHEDULE, ClinicCreate, ClinicPatch
 from service.security import Caller
 
@@ -241,8 +241,7 @@ def add_clinic(
     action: Annotated[str, Form()] = "save",
 ) -> Response:
     caller = _admin(visit)
-    context = _form_context(services, form.with_rows(1)) | {"title": "Add a clinic"}
-    context["clinic"] = None
+    context = _form_context(services, form.with_rows(1)) | {"title": "Add a clinic", "clinic": None}
     if action == "add_row":
         context["form"] = form.with_rows(2)
         return visit.page("clinic.html", context)
@@ -259,7 +258,7 @@ def add_clinic(
     return visit.redirect(str(visit.request.url_for("clinic", clinic_id=clinic.id)))
 
 
-def _clinic_or_refusal(db_session: SessionDep, clinic_id: str, caller: Caller) -> Any:
+def _clinic_or_refusal(db_session: SessionDep, clinic_id: str, caller: Caller) -> Clinic:
     try:
         return get_clinic(db_session, clinic_id, caller)
     except Problem as err:
