@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,8 @@ class Offset:
     def moment(self, start: datetime, timezone: str) -> datetime:
         """The moment this offset names for a visit at ``start`` (aware, any zone)."""
         if self.hours_before is not None:
-            return start - timedelta(hours=self.hours_before)
+            # In UTC: arithmetic on a zoned datetime would count wall-clock hours.
+            return start.astimezone(UTC) - timedelta(hours=self.hours_before)
         assert self.days_before is not None and self.at is not None
         zone = ZoneInfo(timezone)
         day = start.astimezone(zone).date() - timedelta(days=self.days_before)
