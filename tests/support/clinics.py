@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.models import ApiKey, Clinic
+from service.models import ApiKey, Appointment, Clinic, Reminder, Status, advance
 from service.security import hash_key
 
 DEFAULT_SCHEDULE = {
@@ -75,3 +76,35 @@ def appointment_body(start: datetime, version: int = 1, **changes: Any) -> dict[
     }
     body.update(changes)
     return body
+
+
+def deliver(database_url: str, reminder_id: str) -> None:
+    """Move a reminder to delivered through each status, as the pipeline would."""
+    db = Database(database_url)
+    for status in (Status.RENDERING, Status.READY, Status.DISPATCHING, Status.DELIVERED):
+        with db.session() as session:
+            assert advance(session, reminder_id, status), f"{reminder_id} did not reach {status}"
+    db.dispose()
+
+
+def stored_reminders(database_url: str, appointment_id: str) -> list[Reminder]:
+    """The appointment's reminders as stored (facts included), oldest first."""
+    db = Database(database_url)
+    with db.session() as session:
+        rows = list(
+            session.scalars(
+                select(Reminder)
+                .where(Reminder.appointment_id == appointment_id)
+                .order_by(Reminder.created_at, Reminder.send_at)
+            )
+        )
+    db.dispose()
+    return rows
+
+
+def count_appointments(database_url: str) -> int:
+    db = Database(database_url)
+    with db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Appointment)) or 0
+    db.dispose()
+    return total
