@@ -43,6 +43,7 @@ from service.models import (
     Status,
     advance,
     audit,
+    is_record_id,
     new_id,
 )
 from service.paging import decode_cursor, encode_cursor
@@ -160,6 +161,14 @@ def find_appointment(
     return appointment
 
 
+def find_appointment_by_id(session: Session, caller: Caller, appointment_id: str) -> Appointment:
+    """By the service's own id (the console's links)."""
+    appointment = session.get(Appointment, appointment_id) if is_record_id(appointment_id) else None
+    if appointment is None or not visible_to(appointment, caller):
+        raise Problem(404, "Not found", "No appointment with this id.", slug="not-found")
+    return appointment
+
+
 @dataclass(frozen=True)
 class ReminderLine:
     """A reminder as an appointment lists it."""
@@ -237,7 +246,7 @@ def list_appointments(
     if filters.start_before is not None:
         query = query.where(Appointment.start < filters.start_before)
     if cursor is not None:
-        start, last_id = decode_cursor(cursor, lambda value: len(value) == len(new_id()))
+        start, last_id = decode_cursor(cursor, is_record_id)
         query = query.where(
             (Appointment.start > start)
             | ((Appointment.start == start) & (Appointment.id > last_id))
