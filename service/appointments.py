@@ -353,7 +353,7 @@ def put_appointment(
             try:
                 session.add(appointment)
                 session.flush()
-                replanned = replan(session, appointment, clinic, now)
+                replanned = replan(session, appointment, clinic, now, new=True)
                 audit_write(session, caller, appointment, replanned, "created")
                 session.commit()
             except IntegrityError:
@@ -534,16 +534,23 @@ def appointment_facts(
     }
 
 
-def replan(session: Session, appointment: Appointment, clinic: Clinic, now: datetime) -> Replanned:
-    """Bring the appointment's reminders in line with what it is now (see the module)."""
+def replan(
+    session: Session, appointment: Appointment, clinic: Clinic, now: datetime, *, new: bool = False
+) -> Replanned:
+    """Bring the appointment's reminders in line with what it is now (see the module).
+
+    ``new``: the appointment was just created, so it has no reminders to read.
+    """
     done = Replanned()
-    reminders = list(
-        session.scalars(
-            select(Reminder)
-            .where(Reminder.appointment_id == appointment.id)
-            .order_by(Reminder.created_at, Reminder.id)
+    reminders: list[Reminder] = []
+    if not new:
+        reminders = list(
+            session.scalars(
+                select(Reminder)
+                .where(Reminder.appointment_id == appointment.id)
+                .order_by(Reminder.created_at, Reminder.id)
+            )
         )
-    )
     timezone = appointment.patient["timezone"]
     hours = calling_hours(clinic)
     channel = first_channel(clinic.channels, appointment.patient)
@@ -594,25 +601,18 @@ def replan(session: Session, appointment: Appointment, clinic: Clinic, now: date
             lease_until=None,
         ):
             done.cancelled += 1
-    for slot, planned in wanted.items():
-        if slot in kept:
-            continue
-        assert channel is not None
-        reminder_id = _add_reminder(
-            session,
-            appointment,
-            REMINDER_KIND,
-            channel,
-            planned.send_at,
-            appointment.start,
-            facts,
-            slot,
-            now,
-        )
-        done.planned += 1
-        if planned.send_at <= now:
-            done.due.append(reminder_id)
-    _notice(session, appointment, clinic, reminders, channel, now, done)
+    rows = [
+        _reminder_row(appointment, REMINDER_KIND, channel, planned.send_at, facts, slot, now)
+        for slot, planned in wanted.items()
+        if slot not in kept and channel is not None
+    ]
+    done.planned = len(rows)
+    notice = _notice(appointment, clinic, reminders, channel, now)
+    if notice is not None:
+        rows.append(notice)
+        done.notice = notice["kind"]
+    _insert_reminders(session, rows, now)
+    done.due.extend(row["id"] for row in rows if row["send_at"] <= now)
     return done
 
 
@@ -622,85 +622,76 @@ def _start_of(reminder: Reminder) -> datetime | None:
 
 
 def _notice(
-    session: Session,
     appointment: Appointment,
     clinic: Clinic,
     reminders: Sequence[Reminder],
     channel: str | None,
     now: datetime,
-    done: Replanned,
-) -> None:
+) -> dict[str, Any] | None:
     """One ``appointment_changed`` or ``appointment_cancelled`` if the patient was told a
     time that no longer holds (a pending one from before was cancelled with the rest)."""
     told = [r for r in reminders if r.status in TOLD and r.kind in TELLS_THE_TIME]
     if not told or channel is None:
-        return
+        return None
     told_start = _start_of(told[-1])
     if told_start is None:
-        return
+        return None
     timezone = appointment.patient["timezone"]
     hours = calling_hours(clinic)
     if appointment.status == AppointmentStatus.BOOKED and told_start != appointment.start:
         kind, start, previous = Kind.APPOINTMENT_CHANGED, appointment.start, told_start
     elif appointment.status == AppointmentStatus.CANCELLED:
         if any(r.kind == Kind.APPOINTMENT_CANCELLED and r.status in TOLD for r in reminders):
-            return
+            return None
         kind, start, previous = Kind.APPOINTMENT_CANCELLED, told_start, None
     else:
-        return
+        return None
     send_at = notice_time(start, timezone, hours, now)
     if send_at is None:
-        return
+        return None
     facts = appointment_facts(appointment, clinic, start, previous)
-    reminder_id = _add_reminder(
-        session, appointment, kind, channel, send_at, start, facts, None, now
-    )
-    done.notice = kind.value
-    if send_at <= now:
-        done.due.append(reminder_id)
+    return _reminder_row(appointment, kind.value, channel, send_at, facts, None, now)
 
 
-def _add_reminder(
-    session: Session,
+def _reminder_row(
     appointment: Appointment,
     kind: str,
     channel: str,
     send_at: datetime,
-    expires_at: datetime,
     facts: dict[str, Any],
     slot: int | None,
     now: datetime,
-) -> str:
-    """One reminder row and its first event, as ``POST /v1/reminders`` writes them."""
-    reminder_id = new_id()
+) -> dict[str, Any]:
+    """A reminder of this appointment, as ``POST /v1/reminders`` would store it; it
+    expires when the visit it speaks of begins."""
+    return {
+        "id": new_id(),
+        "owner_key_id": appointment.owner_key_id,
+        "kind": kind,
+        "channel": channel,
+        "language": appointment.patient["language"],
+        "status": Status.SCHEDULED,
+        "send_at": send_at,
+        "expires_at": _moment(facts["appointment"]["start"]),
+        "external_id": appointment.external_id,
+        "callback_url": None,
+        "facts": facts,
+        "created_at": now,
+        "updated_at": now,
+        "queued_at": now if send_at <= now else None,
+        "job_failures": 0,
+        "appointment_id": appointment.id,
+        "clinic_id": appointment.clinic_id,
+        "plan_slot": slot,
+    }
+
+
+def _insert_reminders(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """The reminders and their first events, one INSERT each (plain table INSERTs, as
+    ``service.reminders.create_reminder`` writes them: nobody reads these rows back here)."""
+    if not rows:
+        return
     connection = session.connection()
-    connection.execute(
-        insert(REMINDERS),
-        [
-            {
-                "id": reminder_id,
-                "owner_key_id": appointment.owner_key_id,
-                "kind": kind,
-                "channel": channel,
-                "language": appointment.patient["language"],
-                "status": Status.SCHEDULED,
-                "send_at": send_at,
-                "expires_at": expires_at,
-                "external_id": appointment.external_id,
-                "callback_url": None,
-                "facts": facts,
-                "created_at": now,
-                "updated_at": now,
-                "queued_at": now if send_at <= now else None,
-                "job_failures": 0,
-                "appointment_id": appointment.id,
-                "clinic_id": appointment.clinic_id,
-                "plan_slot": slot,
-            }
-        ],
-    )
-    connection.execute(
-        insert(REMINDER_EVENTS),
-        [{"reminder_id": reminder_id, "status": Status.SCHEDULED, "at": now}],
-    )
-    return reminder_id
+    connection.execute(insert(REMINDERS), rows)
+    events = [{"reminder_id": row["id"], "status": Status.SCHEDULED, "at": now} for row in rows]
+    connection.execute(insert(REMINDER_EVENTS), events)
