@@ -55,7 +55,7 @@ from service.planning import (
     schedule_offsets,
 )
 from service.reminders import HORIZON, HORIZON_MESSAGE, REMINDER_EVENTS, REMINDERS
-from service.schemas import AppointmentRequest, Kind
+from service.schemas import APPOINTMENT_KINDS, AppointmentRequest, Kind
 from service.security import Caller
 
 UPSERT_TRIES = 5
@@ -284,8 +284,8 @@ def resolve_visit(
         errors.append(
             FieldError("patient.language", f"must be one of: {', '.join(sorted(offered))}")
         )
-    elif REMINDER_KIND not in offered[language]:
-        errors.append(FieldError("patient.language", "cannot say appointment reminders"))
+    elif not set(offered[language]) >= APPOINTMENT_KINDS:
+        errors.append(FieldError("patient.language", "cannot say every appointment message"))
     booked = request.status == AppointmentStatus.BOOKED
     if booked and first_channel(clinic.channels, resolved) is None:
         contact = "patient.phone" if "phone" in clinic.channels else "patient.app_recipient_id"
