@@ -29,7 +29,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.clinics import calling_hours, clinic_facts, find_clinic
 from service.errors import FieldError, Problem, ValidationProblem
@@ -328,9 +329,9 @@ def put_appointment(
     visit = resolve_visit(request, clinic, offered, now)
     for _ in range(UPSERT_TRIES):
         stored = session.scalar(
-            select(Appointment).where(
-                Appointment.clinic_id == clinic_id, Appointment.external_id == external_id
-            )
+            select(Appointment)
+            .where(Appointment.clinic_id == clinic_id, Appointment.external_id == external_id)
+            .execution_options(populate_existing=True)  # the revision as it is now
         )
         if stored is None:
             appointment = Appointment(
@@ -481,7 +482,8 @@ def store_change(
     )
     if won.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    session.refresh(stored)
+    for name, value in values.items():  # what was written, without reading it back
+        set_committed_value(stored, name, value)
     replanned = replan(session, stored, clinic, now)
     audit_write(session, caller, stored, replanned, "updated")
     session.commit()
@@ -549,6 +551,8 @@ def replan(
                 select(Reminder)
                 .where(Reminder.appointment_id == appointment.id)
                 .order_by(Reminder.created_at, Reminder.id)
+                .options(lazyload("*"))  # events, attempts and audio are not needed here
+                .execution_options(populate_existing=True)
             )
         )
     timezone = appointment.patient["timezone"]
