@@ -366,15 +366,17 @@ def put_appointment(
         same = Visit.of(stored) == visit
         newer = check_order(stored, request, same)
         if same:
-            if newer:
-                set_source_order(session, stored, request)
+            if not newer or set_source_order(session, stored, request):
                 session.commit()
-            return Written(stored, "unchanged", [])
-        written = store_change(session, stored, visit, request, clinic, caller, now)
-        if written is not None:
+                return Written(stored, "unchanged", [])
+        elif written := store_change(session, stored, visit, request, clinic, caller, now):
             return written
-        session.rollback()
-    raise Problem(
+        session.rollback()  # changed by another request since it was read: read it again
+    raise _busy()
+
+
+def _busy() -> Problem:
+    return Problem(
         409,
         "Appointment busy",
         "Other updates of this appointment keep arriving at the same time; retry shortly.",
@@ -397,13 +399,7 @@ def cancel_appointment(
         if written is not None:
             return written
         session.rollback()
-    raise Problem(
-        409,
-        "Appointment busy",
-        "Other updates of this appointment keep arriving at the same time; retry shortly.",
-        slug="appointment-busy",
-        headers={"Retry-After": "1"},
-    )
+    raise _busy()
 
 
 def check_order(stored: Appointment, request: AppointmentRequest, same: bool) -> bool:
@@ -441,14 +437,22 @@ def check_order(stored: Appointment, request: AppointmentRequest, same: bool) ->
     return bool(incoming > kept)
 
 
-def set_source_order(session: Session, stored: Appointment, request: AppointmentRequest) -> None:
-    """A newer version saying the same: remember it, so an older one after it is refused."""
-    session.execute(
+def set_source_order(session: Session, stored: Appointment, request: AppointmentRequest) -> bool:
+    """A newer version saying the same: remember it, so an older one after it is refused.
+    False (nothing written) when another request changed the appointment since it was read."""
+    values = {"source_version": request.version, "source_updated_at": request.updated_at}
+    won = session.execute(
         update(Appointment)
-        .where(Appointment.id == stored.id)
-        .values(source_version=request.version, source_updated_at=request.updated_at)
+        .where(Appointment.id == stored.id, Appointment.revision == stored.revision)
+        .values(**values, revision=stored.revision + 1)
         .execution_options(synchronize_session=False)
     )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        set_committed_value(stored, name, value)
+    set_committed_value(stored, "revision", stored.revision + 1)
+    return True
 
 
 def store_change(

@@ -165,6 +165,10 @@ def test_an_older_update_is_refused_and_changes_nothing(
     assert clash.json()["errors"][0]["field"] == "version"
     kept = api.get(URL, headers=keys.header(keys.staff)).json()
     assert (moment(kept["start"]), kept["provider"], kept["version"]) == (start, "Dr. Chen", 5)
+    # A newer version saying the same is remembered: the one before it is now too old.
+    newer_same = api.put(URL, json=body(start, zone, version=6), headers=header)
+    assert (newer_same.json()["change"], newer_same.json()["version"]) == ("unchanged", 6)
+    assert api.put(URL, json=body(start, zone, version=5), headers=header).status_code == 409
 
 
 def test_updated_at_orders_updates_when_the_source_has_no_version(
