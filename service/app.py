@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from service import console, listen
 from service.api import (
+    appointments,
     audio,
     clinics,
     docs,
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(patients.router)
     app.include_router(audit_api.router)
     app.include_router(clinics.router)
+    app.include_router(appointments.router)
     console.install(app, settings, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)

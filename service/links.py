@@ -27,6 +27,7 @@ AUDIO_PATH = "/v1/audio/{token}"
 LISTEN_PATH = "/listen/{token}"
 REMINDER_PATH = "/v1/reminders/{reminder_id}"
 CLINIC_PATH = "/v1/clinics/{clinic_id}"
+APPOINTMENT_PATH = "/v1/appointments/{clinic_id}/{external_id}"
 TWILIO_VOICE_PATH = "/v1/twilio/voice"
 TWILIO_GATHER_PATH = "/v1/twilio/gather"
 TWILIO_STATUS_PATH = "/v1/twilio/status"
@@ -90,6 +91,12 @@ class Links:
 
     def clinic(self, clinic_id: str) -> str:
         return self.public_url(CLINIC_PATH.format(clinic_id=clinic_id))
+
+    def appointment(self, clinic_id: str, external_id: str) -> str:
+        """Both ids are checked to be URL-safe before an appointment is stored."""
+        return self.public_url(
+            APPOINTMENT_PATH.format(clinic_id=clinic_id, external_id=external_id)
+        )
 
     # -- audio and the listen page ------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The records: reminders, their events and delivery attempts, audio, keys and audit.
+"""The records: reminders, their events and delivery attempts, appointments, audio, keys
+and audit.
 
 A reminder's status moves forward only. ``advance`` is the one way to move it: a
 compare-and-set UPDATE plus an event row (and, for a reminder with a ``callback_url``, a
@@ -131,6 +132,50 @@ class Clinic(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AppointmentStatus(enum.StrEnum):
+    """Where a visit stands, as the scheduling system says."""
+
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+    FULFILLED = "fulfilled"
+
+
+class Appointment(Base):
+    """A visit as the clinic's scheduling system last described it; the service plans its
+    reminders (``service.planning``) and re-plans them on every change.
+
+    ``revision`` is ours: each stored change adds one, and a change is written only where
+    the revision is still the one it was computed from, so of two racing updates one
+    re-plans and the other reads the result. ``source_version`` and ``source_updated_at``
+    are the source's, and an older one never overwrites a newer one.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "external_id", name="uq_appointments_clinic_external"),
+        Index("ix_appointments_start_id", "start", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    provider: Mapped[str | None] = mapped_column(String(120))
+    location: Mapped[str | None] = mapped_column(String(200))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    patient: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """PHI, kept only here and in the reminders' facts: name, phone, language, timezone,
+    speech_rate, app_recipient_id (defaults already filled in from the clinic)."""
+    source_version: Mapped[int | None] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AudioAsset(Base):
     """A rendered audio file, named by the hash of everything that shaped it."""
 
@@ -184,6 +229,12 @@ class Reminder(Base):
     audio_format: Mapped[str | None] = mapped_column(String(16))
     voicemail_audio_key: Mapped[str | None] = mapped_column(String(64))
     """Phone reminders: the ``voicemail`` variant, same format as ``audio_format``."""
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    """Set when the service planned this reminder for an appointment."""
+    clinic_id: Mapped[str | None] = mapped_column(String(64))
+    plan_slot: Mapped[int | None] = mapped_column(Integer)
+    """Which offset of the clinic's schedule this reminder is (0 = the first); None for a
+    change or cancellation notice."""
 
     events: Mapped[list[ReminderEvent]] = relationship(
         order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"

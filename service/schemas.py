@@ -38,7 +38,7 @@ from pydantic import (
 from service.call_policy import LEGAL_CLOSES, LEGAL_OPENS
 from service.clock import timestamp
 from service.errors import shape_tag
-from service.models import Status
+from service.models import AppointmentStatus, Status
 
 
 class Kind(enum.StrEnum):
@@ -650,3 +650,98 @@ class ClinicOut(ClinicCreate):
 
 class ClinicList(BaseModel):
     items: list[ClinicOut]
+
+
+# -- appointments -------------------------------------------------------------------------
+
+APPOINTMENT_EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$"
+"""A scheduling system's appointment id as it appears in a URL: letters, digits and
+``. _ : ~ -``, up to 200 characters (nothing a path or a log would misread)."""
+
+
+class AppointmentPatient(Strict):
+    """Who the visit is for; what is left out comes from the clinic's defaults."""
+
+    name: Text = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    phone: str | None = None
+    language: Text | None = Field(default=None, min_length=2, max_length=16)
+    timezone: str | None = None
+    speech_rate: SpeechRate | None = None
+    app_recipient_id: Text | None = Field(
+        default=None, min_length=1, max_length=APP_RECIPIENT_ID_MAX_CHARS
+    )
+
+    _phone = field_validator("phone")(_e164)
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _zone_names():
+            raise ValueError("must be an IANA time zone such as America/Chicago")
+        return value
+
+
+class AppointmentRequest(Strict):
+    """``PUT /v1/appointments/{clinic_id}/{external_id}``: the visit as the source has it now.
+
+    ``version`` or ``updated_at`` orders the source's updates: an older one is refused.
+    """
+
+    patient: AppointmentPatient
+    start: Moment
+    status: AppointmentStatus = AppointmentStatus.BOOKED
+    provider: Text | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    location: Text | None = Field(default=None, max_length=LOCATION_MAX_CHARS)
+    instructions: Text | None = Field(default=None, max_length=INSTRUCTIONS_MAX_CHARS)
+    version: int | None = Field(default=None, ge=0, le=2**62)
+    updated_at: Moment | None = None
+
+
+class AppointmentPatientOut(BaseModel):
+    name: str
+    phone: str | None
+    language: str
+    timezone: str
+    speech_rate: SpeechRate
+    app_recipient_id: str | None
+
+
+class AppointmentReminderOut(BaseModel):
+    """One message planned or sent for the visit."""
+
+    id: str
+    kind: Kind
+    channel: ChannelName
+    status: Status
+    send_at: Timestamp
+    plan_slot: int | None = Field(
+        description="Which offset of the clinic's schedule (0 = first); null for a notice."
+    )
+    links: Links
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    clinic_id: str
+    external_id: str
+    status: AppointmentStatus
+    start: Timestamp
+    provider: str | None
+    location: str | None
+    instructions: str | None
+    patient: AppointmentPatientOut
+    version: int | None
+    updated_at: Timestamp | None = Field(description="The source's updated_at, as last sent.")
+    created_at: Timestamp
+    recorded_at: Timestamp = Field(description="When the service last stored a change.")
+    reminders: list[AppointmentReminderOut]
+    links: Links
+
+
+class AppointmentWritten(AppointmentOut):
+    change: Literal["created", "updated", "unchanged"]
+
+
+class AppointmentPage(BaseModel):
+    items: list[AppointmentOut]
+    next_cursor: str | None

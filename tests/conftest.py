@@ -48,6 +48,8 @@ TABLES = (
     "attempts",
     "idempotency_records",
     "reminders",
+    "appointments",
+    "clinics",
     "audio_assets",
     "audit_log",
     "console_sessions",

@@ -1,0 +1,69 @@
+"""The appointment pages in real Chromium: staff reach a clinic's visits and one visit's
+reminders by keyboard alone; axe-core finds nothing blocking on either page.
+
+The axe results are written to ``test-artifacts/console-appointments-axe.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from devtools.browser import ARTIFACTS_DIR, axe_violations, blocking
+from tests.support.api import Keys, LiveServer
+from tests.support.appointments import appointment_body, store_clinic
+
+# Browser tests run on SQLite only; the HTTP tests cover both databases.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def test_staff_follow_a_visit_to_its_reminders_by_keyboard(
+    page: Page, live_server: LiveServer, keys: Keys, database_url: str
+) -> None:
+    store_clinic(database_url)
+    store_clinic(database_url, id="northside", display_name="Northside Clinic")
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+        for path in ("/v1/appointments/riverside/A-1", "/v1/appointments/northside/N-1"):
+            created = http.put(path, json=appointment_body(start))
+            assert created.status_code == 201, created.text
+    findings: dict[str, object] = {}
+
+    page.goto(f"{live_server.url}/console/sign-in")
+    page.get_by_label("Your API key").fill(keys.staff)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Preview a message")
+    page.get_by_role("link", name="Appointments").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Appointments")
+    expect(page.get_by_role("table")).to_contain_text("2 appointments, earliest first")
+    findings["appointments"] = violations = axe_violations(page)
+    assert not blocking(violations), json.dumps(blocking(violations), indent=1)
+
+    clinic = page.get_by_label("Clinic")
+    clinic.focus()
+    clinic.select_option("riverside")
+    page.get_by_role("button", name="Show").focus()
+    page.keyboard.press("Enter")
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("1 appointment, earliest first")
+    expect(table).not_to_contain_text("N-1")
+    page.get_by_role("link", name="A-1").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Appointment A-1")
+    reminders = page.get_by_role("table", name="Planned, sent and cancelled messages")
+    expect(reminders.get_by_role("row")).to_have_count(3)  # the header and two reminders
+    expect(reminders).to_contain_text("schedule step 2")
+    findings["appointment"] = violations = axe_violations(page)
+    assert not blocking(violations), json.dumps(blocking(violations), indent=1)
+
+    reminders.get_by_role("link").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Reminder ")
+    expect(page.locator("#status")).to_have_text("scheduled")
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    (ARTIFACTS_DIR / "console-appointments-axe.json").write_text(json.dumps(findings, indent=1))
