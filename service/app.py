@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from service import console, listen
 from service.api import (
     audio,
+    clinic_words,
     docs,
     health,
     languages,
@@ -92,6 +93,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(patients.router)
     app.include_router(audit_api.router)
+    app.include_router(clinic_words.router)
     console.install(app, settings, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)
