@@ -1,0 +1,34 @@
+"""Clinic records as the clinics API would leave them, written straight to the database
+(the clinics API is built elsewhere; these tests need only the rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.db import Database
+from service.models import Clinic
+
+
+def add_clinic(database_url: str, clinic_id: str = "riverside", **changes: Any) -> str:
+    """Insert a clinic (Riverside Clinic, Chicago, English by default); returns its id."""
+    values: dict[str, Any] = {
+        "id": clinic_id,
+        "display_name": "Riverside Clinic",
+        "callback_phone": "+13125550100",
+        "timezone": "America/Chicago",
+        "country": "US",
+        "calling_hours_start": "08:00",
+        "calling_hours_end": "21:00",
+        "default_language": "en",
+        "default_speech_rate": "normal",
+        "channels": ["phone"],
+        "schedule": {},
+        "identifiers": [],
+        "require_reviewed_wording": False,
+    }
+    values.update(changes)
+    db = Database(database_url)
+    with db.session() as session:
+        session.add(Clinic(**values))
+    db.dispose()
+    return clinic_id
