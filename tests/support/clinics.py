@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from service.db import Database
-from service.models import Clinic
+from service.models import Clinic, Role
+from service.security import issue_key
 
 
 def add_clinic(database_url: str, clinic_id: str = "riverside", **changes: Any) -> str:
@@ -32,3 +33,12 @@ def add_clinic(database_url: str, clinic_id: str = "riverside", **changes: Any) 
         session.add(Clinic(**values))
     db.dispose()
     return clinic_id
+
+
+def reviewer_key(database_url: str, name: str = "Ana Reyes") -> str:
+    """A ``reviewer`` key: staff who may also sign a language's wording."""
+    db = Database(database_url)
+    with db.session() as session:
+        raw = issue_key(session, Role.REVIEWER, name).raw
+    db.dispose()
+    return raw
