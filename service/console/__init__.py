@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from service.clock import Clock
 from service.config import Settings
-from service.console import audit_page
+from service.console import audit_page, lexicon_page
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec, SessionStore
 
@@ -31,5 +31,6 @@ def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
     )
     app.include_router(router)
     app.include_router(audit_page.router)
+    app.include_router(lexicon_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

@@ -196,14 +196,14 @@ def _preview_context(services: ServicesDep, form: PreviewForm) -> dict[str, Any]
         "kind_options": KIND_OPTIONS,
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
-        "language_options": _language_options(services),
+        "language_options": language_options(services),
         "errors": {},
         "preview": None,
         "audio_url": None,
     }
 
 
-def _language_options(services: ServicesDep) -> list[tuple[str, str]]:
+def language_options(services: ServicesDep) -> list[tuple[str, str]]:
     return [
         (lang.voice.code, f"{lang.voice.name} ({lang.voice.code})")
         for lang in services.pipeline.renderer.languages()
@@ -290,7 +290,7 @@ def reminders_page(
     context = {
         "title": "Reminders",
         "statuses": list(Status),
-        "language_options": _language_options(services),
+        "language_options": language_options(services),
         "filters": {"status": status, "language": language, "date": day},
         "errors": errors,
         "page": page,
