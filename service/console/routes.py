@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from service.clinic_words import review_of
 from service.console.forms import PreviewForm, field_errors, sample_form
 from service.console.sessions import CONSOLE_ROLES, ConsoleSession, SessionCodec, SessionStore
 from service.deps import ServicesDep, SessionDep
@@ -321,6 +322,8 @@ def reminder_page(
 
 
 @router.get("/languages", name="languages", response_class=HTMLResponse)
-def languages_page(visit: StaffVisit, services: ServicesDep) -> Response:
-    context = {"title": "Languages", "languages": services.pipeline.renderer.languages()}
+def languages_page(visit: StaffVisit, services: ServicesDep, db_session: SessionDep) -> Response:
+    languages = services.pipeline.renderer.languages()
+    reviews = {lang.voice.code: review_of(db_session, None, lang.voice.code) for lang in languages}
+    context = {"title": "Languages", "languages": languages, "reviews": reviews}
     return visit.page("languages.html", context)

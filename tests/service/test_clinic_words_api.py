@@ -16,6 +16,7 @@ from service.models import AuditEntry, Reminder, WordingVersion
 from templates import shipped_wording_hash
 from tests.support.api import Keys, preview_body, reminder_body
 from tests.support.clinics import add_clinic, reviewer_key
+from tests.support.console import sign_in
 from tests.support.waiting import wait_for
 
 LEXICON = "/v1/clinics/riverside/lexicon/en"
@@ -261,6 +262,9 @@ def test_a_review_names_who_read_which_version_and_any_change_unreviews(
     assert english["review"]["reviewer"] == "Ana Reyes" and english["review"]["reviewed_at"]
     # The clinic speaks the shipped English, so the shipped review counts for it.
     assert client.get(WORDING, headers=staff).json()["reviewed"] is True
+    sign_in(client, keys.staff)
+    page = client.get("/console/languages").text
+    assert "Reviewed by Ana Reyes on" in page and state["version"][:12] in page
 
     assert client.post(CALL_WORDING, json={"text": V1}, headers=staff).status_code == 201
     changed = client.get(WORDING, headers=staff).json()
