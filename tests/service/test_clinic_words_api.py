@@ -156,8 +156,8 @@ def test_the_gates_refuse_bad_wording_and_nothing_is_saved(
     assert unknown_kind.json()["errors"][0]["field"] == "kind"
 
 
-def deliver(client: TestClient, keys: Keys) -> str:
-    body = reminder_body(language="en")
+def deliver(client: TestClient, keys: Keys, language: str = "en") -> str:
+    body = reminder_body(language=language)
     body["clinic"]["id"] = "riverside"
     created = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert created.status_code == 202, created.text
@@ -300,6 +300,9 @@ def test_a_clinic_requiring_reviewed_wording_falls_back_to_its_default_language(
     fallen = client.post("/v1/previews", json=body, headers=staff).json()
     assert fallen["language"] == "en" and "Hello" in fallen["text"]
     assert any("not reviewed" in warning for warning in fallen["warnings"])
+    # A reminder is rendered the same way: in the clinic's default language.
+    in_english = pinned(database_url, deliver(client, keys, language="es"))[1] or ""
+    assert in_english.startswith("Hello, María López.")
 
     reviewer = {"Authorization": f"Bearer {reviewer_key(database_url)}"}
     spanish = {"reviewer": "Lucía Gómez", "version": shipped_wording_hash("es")}
