@@ -1,5 +1,6 @@
 """The pronunciations page in real Chromium: staff type a word and how to say it, hear
-both (two players whose audio really loads and plays), save, see it listed, delete it;
+both (two players whose audio really loads and plays), save what they heard, see it
+listed, delete it;
 axe-core finds nothing serious on any state of the page.
 
 The axe results are written to ``test-artifacts/console-lexicon-axe.json``.
@@ -62,6 +63,7 @@ def test_staff_hear_a_word_both_ways_then_save_and_delete_it(
     expect(page.locator("#entries")).to_contain_text("No pronunciations saved")
     check("empty")
 
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)  # hear it first
     page.get_by_role("button", name="Hear both").click()  # nothing typed yet
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("written")
@@ -82,11 +84,13 @@ def test_staff_hear_a_word_both_ways_then_save_and_delete_it(
     page.screenshot(path=ARTIFACTS_DIR / "console-lexicon.png", full_page=True)
     check("audition")
 
+    page.get_by_label("How to say it").fill("Wen")  # typed after hearing: not what is saved
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved: Nguyen.")
     row = page.locator("#entries tbody tr").first
     expect(row).to_contain_text("Nguyen")
     expect(row).to_contain_text("Win")
+    expect(row).not_to_contain_text("Wen")
     check("saved")
 
     page.get_by_role("button", name="Delete Nguyen").click()
