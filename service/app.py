@@ -15,6 +15,7 @@ from service import console, listen
 from service.api import (
     appointments,
     audio,
+    clinic_words,
     clinics,
     docs,
     health,
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(audit_api.router)
     app.include_router(clinics.router)
     app.include_router(appointments.router)
+    app.include_router(clinic_words.router)
     console.install(app, settings, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)

@@ -176,6 +176,75 @@ class Appointment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ClinicLexiconEntry(Base):
+    """How a clinic wants one word said in one language, over the shipped lexicon.
+
+    Applied to the spoken text only (``templates.lexicon.layered``); the transcript keeps
+    the written form.
+    """
+
+    __tablename__ = "clinic_lexicon_entries"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "language", "written", name="uq_clinic_lexicon_written"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    language: Mapped[str] = mapped_column(String(16))
+    written: Mapped[str] = mapped_column(String(100))
+    spoken: Mapped[str] = mapped_column(String(200))
+    match_case: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WordingVersion(Base):
+    """One saved version of a clinic's own text for a kind, language and variant.
+
+    Versions are never changed: saving makes the next ``number``, and the newest is the
+    one used. A reminder records the version it was rendered with.
+    """
+
+    __tablename__ = "wording_versions"
+    __table_args__ = (
+        UniqueConstraint(
+            "clinic_id", "kind", "language", "variant", "number", name="uq_wording_version"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[str] = mapped_column(String(20))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WordingReview(Base):
+    """A reviewer's sign-off on one version of a language's wording, shipped or a clinic's.
+
+    ``wording_hash`` names what was read: the shipped files' hash (``clinic_id`` None), or
+    for a clinic the hash of its effective wording of the language (shipped text with the
+    clinic's newest versions over it). Any change makes a new hash, so a review never
+    carries over to text nobody read.
+    """
+
+    __tablename__ = "wording_reviews"
+    __table_args__ = (Index("ix_wording_reviews_subject", "language", "clinic_id", "wording_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    language: Mapped[str] = mapped_column(String(16))
+    clinic_id: Mapped[str | None] = mapped_column(ForeignKey("clinics.id"))
+    wording_hash: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    """The reviewer's name as they gave it: a native speaker signs for the words."""
+    reviewer_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AudioAsset(Base):
     """A rendered audio file, named by the hash of everything that shaped it."""
 
@@ -229,6 +298,8 @@ class Reminder(Base):
     audio_format: Mapped[str | None] = mapped_column(String(16))
     voicemail_audio_key: Mapped[str | None] = mapped_column(String(64))
     """Phone reminders: the ``voicemail`` variant, same format as ``audio_format``."""
+    wording_version_id: Mapped[str | None] = mapped_column(ForeignKey("wording_versions.id"))
+    """The clinic wording its message was rendered with (set at render); None: shipped text."""
     appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), index=True)
     """Set when the service planned this reminder for an appointment."""
     clinic_id: Mapped[str | None] = mapped_column(String(64))

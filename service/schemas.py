@@ -292,6 +292,11 @@ class MessageRequest(Strict):
         self._clinic_facts, self._clinic_timezone = facts, timezone
 
     @property
+    def clinic_id(self) -> str | None:
+        """The clinic record the message is from; None for an inline clinic."""
+        return self.clinic.id if isinstance(self.clinic, ClinicRef) else None
+
+    @property
     def patient_timezone(self) -> str | None:
         """The patient's own time zone, else their clinic's (a clinic by id only)."""
         return self.patient.timezone or self._clinic_timezone
@@ -314,6 +319,12 @@ class ReminderRequest(MessageRequest):
 
 class PreviewRequest(MessageRequest):
     variant: Variant | None = None
+    wording_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Preview this version of the clinic's wording (needs clinic.id); "
+        "default: the version in use.",
+    )
 
 
 # -- clinics ---------------------------------------------------------------------------
@@ -574,6 +585,17 @@ class PreviewOut(BaseModel):
     audio_url: str
     warnings: list[str] = []
     """What to fix before a patient hears it: too long, too hard, says too much."""
+    wording_version: int | None = None
+    """The clinic wording version it said; None: the shipped text."""
+
+
+class ReviewOut(BaseModel):
+    """Who signed which version of a language's wording, and when."""
+
+    reviewer: str
+    reviewed_at: Timestamp
+    version: str = Field(description="The wording's content hash (SHA-256, hex).")
+    clinic_id: str | None = Field(description="None: the shipped wording.")
 
 
 class LanguageOut(BaseModel):
@@ -584,6 +606,10 @@ class LanguageOut(BaseModel):
     voice: str
     reviewed: bool
     kinds: list[Kind]
+    version: str = Field(description="The shipped wording's content hash (SHA-256, hex).")
+    review: ReviewOut | None = Field(
+        default=None, description="The review of this version of the shipped wording, if any."
+    )
 
 
 class Health(BaseModel):
@@ -745,3 +771,88 @@ class AppointmentWritten(AppointmentOut):
 class AppointmentPage(BaseModel):
     items: list[AppointmentOut]
     next_cursor: str | None
+
+
+WRITTEN_MAX_CHARS = 100
+SPOKEN_MAX_CHARS = 200
+WORDING_MAX_CHARS = 2000
+"""A minute of speech is about 150 words; the length gate decides, this only bounds input."""
+REVIEWER_MAX_CHARS = 200
+
+
+class LexiconEntryIn(Strict):
+    """How the voice should say ``written``: applied to spoken text only."""
+
+    written: Text = Field(min_length=1, max_length=WRITTEN_MAX_CHARS)
+    spoken: Text = Field(min_length=1, max_length=SPOKEN_MAX_CHARS)
+    match_case: bool = False
+
+
+class LexiconEntryOut(BaseModel):
+    id: str
+    written: str
+    spoken: str
+    match_case: bool
+    updated_at: Timestamp
+
+
+class LexiconOut(BaseModel):
+    clinic_id: str
+    language: str
+    entries: list[LexiconEntryOut]
+
+
+class AuditionIn(Strict):
+    """A word and how to say it, to hear both before saving."""
+
+    written: Text = Field(min_length=1, max_length=WRITTEN_MAX_CHARS)
+    spoken: Text = Field(min_length=1, max_length=SPOKEN_MAX_CHARS)
+
+
+class Sound(BaseModel):
+    audio_url: str
+    duration_s: float
+    engine: EngineName
+    voice: str
+
+
+class AuditionOut(BaseModel):
+    written: Sound = Field(description="The word as the engine says it on its own.")
+    spoken: Sound = Field(description="The spoken form, as the entry would make it say it.")
+
+
+class WordingIn(Strict):
+    text: Text = Field(min_length=1, max_length=WORDING_MAX_CHARS)
+
+
+class WordingVersionOut(BaseModel):
+    id: str
+    clinic_id: str
+    kind: Kind
+    language: str
+    variant: Variant
+    number: int
+    text: str
+    created_at: Timestamp
+
+
+class WordingVersionList(BaseModel):
+    items: list[WordingVersionOut]
+
+
+class ClinicWordingOut(BaseModel):
+    """A clinic's wording of one language as patients hear it now, and its review."""
+
+    clinic_id: str
+    language: str
+    version: str = Field(description="Content hash of the wording in use (SHA-256, hex).")
+    reviewed: bool
+    review: ReviewOut | None
+    messages: list[WordingVersionOut] = Field(
+        description="The clinic's version in use per kind and variant; others are shipped."
+    )
+
+
+class ReviewIn(Strict):
+    reviewer: Text = Field(min_length=1, max_length=REVIEWER_MAX_CHARS)
+    version: str = Field(pattern=r"^[0-9a-f]{64}$", description="The content hash read.")

@@ -3,18 +3,21 @@
 ``render_message(kind, language, variant, facts)`` gives a ``Message`` with the transcript
 (``text``) and the words for the speech engine (``spoken``). Helpers say dates, times and
 phone numbers the way people do in each locale (``templates.speech``), grade how easy a
-text is to read (``templates.readability``) and check that a voicemail says no more than
+text is to read (``templates.readability``), check clinics' own wording (``templates.wording``,
+``templates.gates``) and check that a voicemail says no more than
 it may (``templates.privacy``). This package imports nothing else of the project.
 """
 
 from templates.errors import (
+    BadWording,
     BrokenTemplate,
     InvalidFact,
     MissingFact,
     TemplateError,
     UnknownTemplate,
 )
-from templates.lexicon import Entry, Lexicon, load_lexicon
+from templates.gates import READING_GRADE_MAX, GateReport, check_wording
+from templates.lexicon import Entry, Lexicon, layered, load_lexicon
 from templates.locales import Calendar, LanguageProfile, Title, load_profile
 from templates.privacy import voicemail_findings
 from templates.readability import plain_language_findings, reading_grade
@@ -51,20 +54,25 @@ from templates.speech import (
     spoken_phone,
     spoken_time,
 )
+from templates.wording import SLOTS, shipped_wording_hash, wording_slots
 
 __all__ = [
     "CALL_KEYS",
     "KEYPAD",
     "KEYPAD_REPLIES",
     "KINDS",
+    "READING_GRADE_MAX",
     "SAMPLE_APPOINTMENT",
     "SAMPLE_PREVIOUS_START",
     "SAMPLE_TODAY",
     "SENTENCE_ENDS",
+    "SLOTS",
     "VARIANTS",
+    "BadWording",
     "BrokenTemplate",
     "Calendar",
     "Entry",
+    "GateReport",
     "InvalidFact",
     "LanguageProfile",
     "Lexicon",
@@ -75,12 +83,14 @@ __all__ = [
     "Title",
     "UnknownTemplate",
     "available_kinds",
+    "check_wording",
     "display_phone",
     "environment",
     "first_name",
     "keypad_replies",
     "keypad_reply",
     "languages",
+    "layered",
     "load_lexicon",
     "load_profile",
     "local_moment",
@@ -89,10 +99,12 @@ __all__ = [
     "reading_grade",
     "render_message",
     "sample_facts",
+    "shipped_wording_hash",
     "spoken_date",
     "spoken_person",
     "spoken_phone",
     "spoken_time",
     "template_name",
     "voicemail_findings",
+    "wording_slots",
 ]

@@ -9,8 +9,10 @@ reminder, while still telling the cases apart::
     ├── MissingFact       the template needs a fact that is absent (None or blank)
     ├── InvalidFact       a fact is present but cannot be said (naive datetime,
     │                     unknown time zone, phone number that is not E.164)
-    └── BrokenTemplate    the template file itself is wrong: a syntax error, or an
-                          expression the sandbox refused
+    ├── BrokenTemplate    the template file itself is wrong: a syntax error, or an
+    │                     expression the sandbox refused
+    └── BadWording        a clinic's own wording names an unknown slot or uses
+                          anything but bare slot names (``templates.wording``)
 
 Jinja and phonenumbers errors are re-raised as one of these ``from err``, so the cause stays
 on the traceback.
@@ -66,3 +68,11 @@ class BrokenTemplate(TemplateError):
         self.template = template
         self.reason = reason
         super().__init__(f"{template} is broken: {reason}")
+
+
+class BadWording(TemplateError):
+    """A clinic's wording cannot be used: each problem is a sentence staff can act on."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))

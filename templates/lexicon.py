@@ -18,12 +18,16 @@ win over shorter ones, and a replacement is never matched again. A word's edges 
 script (``templates.words``): "Nguyen" inside "请找Nguyen医生" is a whole word, "Win" inside
 "Winston" is not. The file is read again when it changes, so
 an edit takes effect without a restart.
+
+A clinic may add its own entries per language (kept in the service's database); ``layered``
+puts them over the shipped file's, the clinic's entry winning for the same written form.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +87,17 @@ def _pattern(entries: tuple[Entry, ...]) -> re.Pattern[str]:
 def _entry_for(entries: tuple[Entry, ...], found: re.Match[str]) -> Entry | None:
     name = found.lastgroup
     return entries[int(name[1:])] if name else None
+
+
+def layered(shipped: Lexicon, clinic: Iterable[Entry]) -> Lexicon:
+    """``clinic``'s entries over ``shipped``: a shipped entry with the same written form
+    (ignoring case) gives way, so the clinic decides how its own names are said."""
+    own = tuple(clinic)
+    if not own:
+        return shipped
+    taken = {entry.written.casefold() for entry in own}
+    kept = tuple(e for e in shipped.entries if e.written.casefold() not in taken)
+    return Lexicon(own + kept)
 
 
 def load_lexicon(language: str, root: Path = TEMPLATE_ROOT) -> Lexicon:

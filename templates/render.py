@@ -16,7 +16,12 @@ themselves; they pass it through a filter that reads ``for_ear``:
 
 Besides the facts, a template sees ``kind`` and ``keypad`` (KEYPAD[kind]): each language's
 ``_menu.j2`` loops over ``keypad``, so the menu a patient hears is the one the phone acts on.
-The spoken text then goes through the language's pronunciation lexicon (``templates.lexicon``).
+The spoken text then goes through the language's pronunciation lexicon (``templates.lexicon``),
+with a clinic's own entries layered over it when the caller passes them.
+
+A clinic's own wording (``templates.wording``: plain text with named slots) stands in for
+the file when given; it is compiled to source in which only slot expressions are code and
+rendered in the same sandbox, with the same filters, as the files.
 
 Templates run in Jinja's immutable sandbox with ``StrictUndefined``. Facts that are None or
 blank are left out of the context, so a template that says ``{{ provider }}`` without
@@ -37,7 +42,7 @@ in ``templates.privacy`` checks this.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
@@ -52,12 +57,13 @@ from jinja2 import (
     UndefinedError,
     pass_context,
 )
+from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from templates.errors import BrokenTemplate, InvalidFact, MissingFact, UnknownTemplate
-from templates.lexicon import load_lexicon
+from templates.lexicon import Entry, layered, load_lexicon
 from templates.locales import TEMPLATE_ROOT, LanguageProfile, language_codes, load_profile
 from templates.speech import (
     display_phone,
@@ -68,6 +74,7 @@ from templates.speech import (
     spoken_phone,
     spoken_time,
 )
+from templates.wording import LITERALS_VAR, MENU_TEMPLATE_VAR, compile_wording, menu_template
 
 KINDS: tuple[str, ...] = (
     "appointment_reminder",
@@ -197,10 +204,15 @@ def render_message(
     facts: MessageFacts,
     *,
     root: Path = TEMPLATE_ROOT,
+    wording: str | None = None,
+    lexicon: Iterable[Entry] = (),
 ) -> Message:
     """Render ``kind``/``variant`` in ``language`` with ``facts``, for the eye and the ear.
 
-    Raises UnknownTemplate, MissingFact, InvalidFact or BrokenTemplate (all TemplateError).
+    ``wording`` is a clinic's own text for this message (``templates.wording``), in place
+    of the file; ``lexicon`` the clinic's entries, over the language's own.
+    Raises UnknownTemplate, MissingFact, InvalidFact, BrokenTemplate or BadWording (all
+    TemplateError).
     """
     if kind not in KINDS or variant not in VARIANTS:
         raise UnknownTemplate(language, kind, variant, f"kinds {KINDS}, variants {VARIANTS}")
@@ -208,17 +220,17 @@ def render_message(
     if profile is None:
         raise UnknownTemplate(language, kind, variant, f"languages {languages(root)}")
     name = template_name(language, kind, variant)
-    try:
-        template = environment(root).get_template(name)
-    except TemplateNotFound as err:
-        raise UnknownTemplate(language, kind, variant, "its file is not written yet") from err
-    except TemplateSyntaxError as err:
-        raise BrokenTemplate(name, f"line {err.lineno}: {err.message}") from err
-
     patient_zone(facts.timezone)
     context = _context(facts, profile)
     context["kind"] = kind
     context["keypad"] = KEYPAD[kind]
+    if wording is None:
+        template = _file_template(root, name, language, kind, variant)
+    else:
+        name = f"{name} (clinic wording)"
+        template = _wording_template(root, wording, name)
+        context[LITERALS_VAR] = compile_wording(wording).literals
+        context[MENU_TEMPLATE_VAR] = menu_template(language)
     try:
         text = template.render(context, for_ear=False)
         spoken = template.render(context, for_ear=True)
@@ -231,11 +243,30 @@ def render_message(
         raise BrokenTemplate(name, f"refused by the sandbox: {err}") from err
     return Message(
         text=_collapse(text),
-        spoken=load_lexicon(language, root).apply(_collapse(spoken)),
+        spoken=layered(load_lexicon(language, root), lexicon).apply(_collapse(spoken)),
         kind=kind,
         language=language,
         variant=variant,
     )
+
+
+def _file_template(root: Path, name: str, language: str, kind: str, variant: str) -> Template:
+    try:
+        return environment(root).get_template(name)
+    except TemplateNotFound as err:
+        raise UnknownTemplate(language, kind, variant, "its file is not written yet") from err
+    except TemplateSyntaxError as err:
+        raise BrokenTemplate(name, f"line {err.lineno}: {err.message}") from err
+
+
+@lru_cache(maxsize=256)
+def _wording_template(root: Path, wording: str, name: str) -> Template:
+    """A clinic's text compiled once (``compile_wording`` raises BadWording first)."""
+    source = compile_wording(wording).source
+    try:
+        return environment(root).from_string(source)
+    except TemplateSyntaxError as err:  # a bug in compile_wording, not the clinic's text
+        raise BrokenTemplate(name, f"compiled wording: {err.message}") from err
 
 
 def keypad_reply(language: str, reply: str, *, root: Path = TEMPLATE_ROOT) -> str:

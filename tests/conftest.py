@@ -43,12 +43,15 @@ REDIS_TEST_URL = os.environ.get("TELLWELL_TEST_REDIS_URL", "redis://127.0.0.1:63
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
 """Names this test run's databases and queues, so parallel runs never share state."""
 TABLES = (
+    "wording_reviews",
+    "clinic_lexicon_entries",
     "webhook_deliveries",
     "reminder_events",
     "attempts",
     "idempotency_records",
     "reminders",
     "appointments",
+    "wording_versions",
     "clinics",
     "audio_assets",
     "audit_log",
@@ -56,7 +59,6 @@ TABLES = (
     "api_keys",
     "opt_outs",
     "daily_runs",
-    "clinics",
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.call_policy import CALL_MESSAGE_MAX_S, WEEK, CallPolicy, NeverCallList
+from service.clinic_words import ClinicWords, clinic_id_of, words_for
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
@@ -96,10 +97,18 @@ class Pipeline:
                 return
             kind, language, channel = reminder.kind, reminder.language, reminder.channel
             facts = reminder.facts
+            # The clinic's words as they are now; the version used is recorded below.
+            words = words_for(session, clinic_id_of(facts), language)
+            language = words.language
         started = time.perf_counter()
         try:
             rendered = self.renderer.render(
-                kind, language, VARIANT_FOR_CHANNEL[channel], facts, FORMAT_FOR_CHANNEL[channel]
+                kind,
+                language,
+                VARIANT_FOR_CHANNEL[channel],
+                facts,
+                FORMAT_FOR_CHANNEL[channel],
+                words,
             )
         except (TemplateError, VoiceError) as err:
             self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
@@ -110,7 +119,7 @@ class Pipeline:
             return
         RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
-            voicemail = self._render_call_extras(kind, language, channel, facts)
+            voicemail = self._render_call_extras(kind, channel, facts, words)
         except (TemplateError, VoiceError) as err:
             # The live message is ready; a call that reaches a machine just leaves none.
             log.warning("voicemail audio not rendered: %s", type(err).__name__)
@@ -132,6 +141,7 @@ class Pipeline:
                 audio_key=audio.key,
                 audio_format=audio.format.value,
                 voicemail_audio_key=voicemail.key if voicemail is not None else None,
+                wording_version_id=rendered.wording.id if rendered.wording else None,
                 lease_until=None,
                 queued_at=self.clock.now(),
             )
@@ -172,7 +182,7 @@ class Pipeline:
                 )
 
     def _render_call_extras(
-        self, kind: str, language: str, channel: str, facts: dict[str, Any]
+        self, kind: str, channel: str, facts: dict[str, Any], words: ClinicWords
     ) -> SpokenAudio | None:
         """For a call placed by a provider: the voicemail variant, and the keypad replies
         spoken ahead so a keypress is answered at once (the cache keeps them)."""
@@ -180,9 +190,10 @@ class Pipeline:
             return None
         fmt = FORMAT_FOR_CHANNEL[channel]
         rate = facts["patient"].get("speech_rate", "normal")
+        language = words.language
         for text in keypad_replies(language).values():
             self.renderer.speaker.speak(text, language, rate, fmt)
-        return self.renderer.render(kind, language, "voicemail", facts, fmt).audio
+        return self.renderer.render(kind, language, "voicemail", facts, fmt, words).audio
 
     # -- dispatch --------------------------------------------------------------------
 

@@ -5,6 +5,11 @@ stores the audio as the job does (``store_audio``), so staff hear exactly what t
 will; it records in the audit log which key asked.
 Nothing is delivered and no reminder is written. The warnings tell staff what to fix
 before a patient hears it.
+
+With ``clinic.id`` the preview uses the clinic's words (lexicon and wording) as a reminder
+from that clinic would, or a chosen older version (``wording_version``); when the clinic
+requires reviewed wording and the language's is not, the preview speaks the clinic's
+default language and says so.
 """
 
 from __future__ import annotations
@@ -14,18 +19,17 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.call_policy import CALL_MESSAGE_MAX_S
+from service.clinic_words import ClinicWords, find_version, is_reviewed, words_for
 from service.clinics import resolve_clinic
-from service.models import audit
+from service.errors import FieldError, ValidationProblem
+from service.models import WordingVersion, audit
 from service.reminders import check_message
 from service.schemas import PreviewRequest
 from service.security import Caller
-from templates import voicemail_findings
+from templates import READING_GRADE_MAX, voicemail_findings
 from voices import AudioFormat
 from workers.pipeline import Pipeline, store_audio
 from workers.rendering import VARIANT_FOR_CHANNEL, RenderedMessage, message_facts
-
-READING_GRADE_MAX = 6.0
-"""Plain language for patients: no harder than US school grade 6."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Preview:
     reading_grade: float | None
     reviewed: bool
     warnings: list[str]
+    wording_version: int | None = None
 
 
 def make_preview(
@@ -50,15 +55,24 @@ def make_preview(
     resolve_clinic(session, caller, request)
     check_message(request, renderer.offered_kinds, need_contact=False)
     variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
+    words = clinic_words(session, request, variant)
     facts = request.facts()
-    rendered = renderer.render(request.kind, request.language, variant, facts, AudioFormat.PREVIEW)
+    rendered = renderer.render(
+        request.kind, words.language, variant, facts, AudioFormat.PREVIEW, words
+    )
     audio = rendered.audio
     store_audio(session, audio)
     audit(session, caller.id, "preview.render", "audio", audio.key)
+    reviewed = is_reviewed(session, request.clinic_id, words.language)
     session.commit()
-    language = renderer.language(request.language)
+    language = renderer.language(words.language)
     grade = renderer.reading_grade(rendered.message)
     warnings: list[str] = []
+    if words.fell_back_from:
+        warnings.append(
+            f"The clinic speaks only reviewed wording, and the {words.fell_back_from} wording "
+            f"is not reviewed: the patient hears the clinic's default language, {words.language}."
+        )
     if audio.duration_s > CALL_MESSAGE_MAX_S:
         warnings.append(
             f"The message lasts {audio.duration_s:.0f} s, over {CALL_MESSAGE_MAX_S:.0f} s: "
@@ -80,8 +94,25 @@ def make_preview(
     return Preview(
         rendered=rendered,
         variant=variant,
-        language=request.language,
+        language=words.language,
         reading_grade=grade,
-        reviewed=bool(language and language.reviewed),
+        reviewed=reviewed or bool(language and language.reviewed),
         warnings=warnings,
+        wording_version=rendered.wording.number if rendered.wording else None,
     )
+
+
+def clinic_words(session: Session, request: PreviewRequest, variant: str) -> ClinicWords:
+    """The words a reminder from the clinic would use, or the pinned ``wording_version``."""
+    clinic_id = request.clinic_id  # known to exist: resolve_clinic checked it
+    pinned: WordingVersion | None = None
+    if request.wording_version is not None:
+        if clinic_id is None:
+            raise ValidationProblem([FieldError("wording_version", "needs clinic.id")])
+        key = (request.kind.value, variant)
+        pinned = find_version(session, clinic_id, key, request.language, request.wording_version)
+        if pinned is None:
+            raise ValidationProblem(
+                [FieldError("wording_version", "is not a version of this message's wording")]
+            )
+    return words_for(session, clinic_id, request.language, pinned=pinned)

@@ -1,7 +1,8 @@
 """From stored facts to a spoken message: template, then speech, then encoded audio.
 
 Shared by the render job and the staff preview, so what staff hear is exactly what the
-patient will hear.
+patient will hear. A message from a clinic is rendered with the clinic's words
+(``service.clinic_words.ClinicWords``): its lexicon, and its own wording where it has one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from service.clinic_words import ChosenWording, ClinicWords
 from templates import (
     Message,
     MessageFacts,
@@ -30,6 +32,8 @@ FORMAT_FOR_CHANNEL = {"phone": AudioFormat.PHONE, "app": AudioFormat.APP}
 class RenderedMessage:
     message: Message
     audio: SpokenAudio
+    wording: ChosenWording | None = None
+    """The clinic wording version it said; None: the shipped text."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,23 @@ class Renderer:
         variant: str,
         facts: dict[str, Any],
         fmt: AudioFormat,
+        words: ClinicWords | None = None,
     ) -> RenderedMessage:
-        message = render_message(kind, language, variant, message_facts(facts))
+        """``words``: the clinic's, for ``language`` (``words.language`` wins, as the
+        clinic's fallback may have changed it)."""
+        language = words.language if words is not None else language
+        version = words.version_for(kind, variant) if words is not None else None
+        message = render_message(
+            kind,
+            language,
+            variant,
+            message_facts(facts),
+            wording=version.text if version else None,
+            lexicon=words.lexicon if words is not None else (),
+        )
         rate = facts["patient"].get("speech_rate", "normal")
         audio = self.speaker.speak(message.spoken, language, rate, fmt)
-        return RenderedMessage(message=message, audio=audio)
+        return RenderedMessage(message=message, audio=audio, wording=version)
 
     @cached_property
     def _offered(self) -> dict[str, Language]:

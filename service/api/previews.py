@@ -38,5 +38,6 @@ def post_preview(
             reviewed=preview.reviewed,
             audio_url=services.links.audio(audio.key, audio.format.value),
             warnings=preview.warnings,
+            wording_version=preview.wording_version,
         )
     )

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from service.clock import Clock
 from service.config import Settings
-from service.console import appointments_page, audit_page, clinics_page
+from service.console import appointments_page, audit_page, clinics_page, lexicon_page
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec, SessionStore
 
@@ -33,5 +33,6 @@ def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
     app.include_router(audit_page.router)
     app.include_router(clinics_page.router)
     app.include_router(appointments_page.router)
+    app.include_router(lexicon_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from service.clinic_words import review_of
 from service.console.forms import PreviewForm, field_errors, sample_form
 from service.console.sessions import CONSOLE_ROLES, ConsoleSession, SessionCodec, SessionStore
 from service.deps import ServicesDep, SessionDep
@@ -196,14 +197,14 @@ def _preview_context(services: ServicesDep, form: PreviewForm) -> dict[str, Any]
         "kind_options": KIND_OPTIONS,
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
-        "language_options": _language_options(services),
+        "language_options": language_options(services),
         "errors": {},
         "preview": None,
         "audio_url": None,
     }
 
 
-def _language_options(services: ServicesDep) -> list[tuple[str, str]]:
+def language_options(services: ServicesDep) -> list[tuple[str, str]]:
     return [
         (lang.voice.code, f"{lang.voice.name} ({lang.voice.code})")
         for lang in services.pipeline.renderer.languages()
@@ -290,7 +291,7 @@ def reminders_page(
     context = {
         "title": "Reminders",
         "statuses": list(Status),
-        "language_options": _language_options(services),
+        "language_options": language_options(services),
         "filters": {"status": status, "language": language, "date": day},
         "errors": errors,
         "page": page,
@@ -321,6 +322,8 @@ def reminder_page(
 
 
 @router.get("/languages", name="languages", response_class=HTMLResponse)
-def languages_page(visit: StaffVisit, services: ServicesDep) -> Response:
-    context = {"title": "Languages", "languages": services.pipeline.renderer.languages()}
+def languages_page(visit: StaffVisit, services: ServicesDep, db_session: SessionDep) -> Response:
+    languages = services.pipeline.renderer.languages()
+    reviews = {lang.voice.code: review_of(db_session, None, lang.voice.code) for lang in languages}
+    context = {"title": "Languages", "languages": languages, "reviews": reviews}
     return visit.page("languages.html", context)

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from devtools.timezones import daytime_zone
 from tests.support.api import Keys
-from tests.support.appointments import appointment_body, store_clinic
+from tests.support.appointments import appointment_body
+from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
 

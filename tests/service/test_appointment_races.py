@@ -20,7 +20,8 @@ import pytest
 from devtools.timezones import daytime_zone
 from service.config import Settings
 from tests.support.api import Keys, LiveServer
-from tests.support.appointments import appointment_body, deliver, store_clinic, stored_reminders
+from tests.support.appointments import appointment_body, deliver, stored_reminders
+from tests.support.clinics import store_clinic
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 

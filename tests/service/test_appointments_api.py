@@ -30,9 +30,9 @@ from tests.support.appointments import (
     count_appointments,
     deliver,
     limit_key,
-    store_clinic,
     stored_reminders,
 )
+from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 
 URL = "/v1/appointments/riverside/A-1"

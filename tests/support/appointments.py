@@ -1,8 +1,6 @@
-"""Clinic rows and appointment bodies for the appointment tests.
+"""Appointment bodies, and what the database holds of them, for the appointment tests.
 
-Clinics are stored straight into the database (``store_clinic``), the way the clinic API
-stores them, with a schedule of "1 day before at 10:00" and "2 hours before", so a planning
-test states every setting it depends on.
+Their clinics are stored straight into the database (``tests.support.clinics.store_clinic``).
 """
 
 from __future__ import annotations
@@ -11,49 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from service.db import Database
-from service.models import ApiKey, Appointment, Clinic, Reminder, Status, advance
+from service.models import ApiKey, Appointment, Reminder, Status, advance
 from service.security import hash_key
-
-DEFAULT_SCHEDULE = {
-    "appointment_reminder": [{"days_before": 1, "at": "10:00"}, {"hours_before": 2}]
-}
-
-
-def make_clinic(session: Session, **overrides: Any) -> Clinic:
-    values: dict[str, Any] = {
-        "id": "riverside",
-        "display_name": "Riverside Clinic",
-        "spoken_name": None,
-        "callback_phone": "+13125550100",
-        "caller_id": None,
-        "timezone": "America/New_York",
-        "country": "US",
-        "calling_hours_start": "08:00",
-        "calling_hours_end": "21:00",
-        "default_language": "en",
-        "default_speech_rate": "normal",
-        "channels": ["phone", "app"],
-        "schedule": DEFAULT_SCHEDULE,
-        "identifiers": [],
-        "require_reviewed_wording": False,
-    }
-    values.update(overrides)
-    clinic = Clinic(**values)
-    session.add(clinic)
-    session.flush()
-    return clinic
-
-
-def store_clinic(database_url: str, **overrides: Any) -> str:
-    """Store a clinic in its own transaction; returns its id."""
-    db = Database(database_url)
-    with db.session() as session:
-        clinic_id = make_clinic(session, **overrides).id
-    db.dispose()
-    return clinic_id
 
 
 def limit_key(database_url: str, raw_key: str, clinic_ids: list[str] | None) -> None:

@@ -1,4 +1,9 @@
-"""Clinics as an admin configures them: a valid body, and what the database then holds."""
+"""Clinics as an admin configures them: a valid body, and what the database then holds.
+
+``store_clinic`` writes a clinic row straight to the database, the way the clinic API
+stores it (New York, English, calls 08:00-21:00, reminded "1 day before at 10:00" and "2
+hours before"), for tests of what builds on clinics; ``add_clinic`` goes through the API.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.db import Database
 from service.models import AuditEntry, Clinic, Role
@@ -76,5 +82,53 @@ def limited_key(database_url: str, *clinic_ids: str) -> str:
     db = Database(database_url)
     with db.session() as session:
         raw = issue_key(session, Role.SCHEDULER, "limited", list(clinic_ids)).raw
+    db.dispose()
+    return raw
+
+
+DEFAULT_SCHEDULE = {
+    "appointment_reminder": [{"days_before": 1, "at": "10:00"}, {"hours_before": 2}]
+}
+
+
+def make_clinic(session: Session, **overrides: Any) -> Clinic:
+    values: dict[str, Any] = {
+        "id": "riverside",
+        "display_name": "Riverside Clinic",
+        "spoken_name": None,
+        "callback_phone": "+13125550100",
+        "caller_id": None,
+        "timezone": "America/New_York",
+        "country": "US",
+        "calling_hours_start": "08:00",
+        "calling_hours_end": "21:00",
+        "default_language": "en",
+        "default_speech_rate": "normal",
+        "channels": ["phone", "app"],
+        "schedule": DEFAULT_SCHEDULE,
+        "identifiers": [],
+        "require_reviewed_wording": False,
+    }
+    values.update(overrides)
+    clinic = Clinic(**values)
+    session.add(clinic)
+    session.flush()
+    return clinic
+
+
+def store_clinic(database_url: str, **overrides: Any) -> str:
+    """Store a clinic in its own transaction; returns its id."""
+    db = Database(database_url)
+    with db.session() as session:
+        clinic_id = make_clinic(session, **overrides).id
+    db.dispose()
+    return clinic_id
+
+
+def reviewer_key(database_url: str, name: str = "Ana Reyes") -> str:
+    """A ``reviewer`` key: staff who may also sign a language's wording."""
+    db = Database(database_url)
+    with db.session() as session:
+        raw = issue_key(session, Role.REVIEWER, name).raw
     db.dispose()
     return raw

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from tests.support.api import Keys
-from tests.support.appointments import appointment_body, store_clinic
+from tests.support.appointments import appointment_body
+from tests.support.clinics import store_clinic
 from tests.support.console import sign_in
 
 

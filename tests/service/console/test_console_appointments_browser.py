@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 
 from devtools.browser import ARTIFACTS_DIR, axe_violations, blocking
 from tests.support.api import Keys, LiveServer
-from tests.support.appointments import appointment_body, store_clinic
+from tests.support.appointments import appointment_body
+from tests.support.clinics import store_clinic
 
 # Browser tests run on SQLite only; the HTTP tests cover both databases.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,0 +1,76 @@
+"""The clinic words' steps that need a voice: hearing a word before it is saved, and the
+length gate on a clinic's wording.
+
+Both speak through the pipeline's own ``Speaker``, so staff hear the engine and voice
+patients will hear, and both store the audio as previews do (``store_audio``): it is
+reached only through a signed link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from service.call_policy import CALL_MESSAGE_MAX_S
+from service.errors import FieldError, ValidationProblem
+from service.models import audit
+from service.security import Caller
+from templates import check_wording
+from voices import AudioFormat, SpokenAudio
+from workers.pipeline import Pipeline, store_audio
+from workers.rendering import Renderer
+
+SLOW = "slow"
+"""The length gate speaks at the slow rate: the longest a patient may hear it."""
+TIMED_VARIANTS = frozenset({"call", "voicemail"})
+"""Variants held to ``CALL_MESSAGE_MAX_S``; an app message is read or replayed at will."""
+
+
+@dataclass(frozen=True)
+class Audition:
+    written: SpokenAudio
+    spoken: SpokenAudio
+
+
+def audition(
+    session: Session,
+    caller: Caller,
+    pipeline: Pipeline,
+    clinic_id: str,
+    language: str,
+    written: str,
+    spoken: str,
+) -> Audition:
+    """The word as the engine says it alone, and the spoken form; commits audio and audit."""
+    speaker = pipeline.renderer.speaker
+    heard = Audition(
+        written=speaker.speak(written, language, "normal", AudioFormat.PREVIEW),
+        spoken=speaker.speak(spoken, language, "normal", AudioFormat.PREVIEW),
+    )
+    store_audio(session, heard.written)
+    store_audio(session, heard.spoken)
+    audit(session, caller.id, "lexicon.audition", "clinic", clinic_id, {"language": language})
+    session.commit()
+    return heard
+
+
+def gate_wording(renderer: Renderer, text: str, kind: str, language: str, variant: str) -> None:
+    """Raise ``ValidationProblem`` (field ``text``) naming every gate the wording fails.
+
+    The gates of ``templates.check_wording``, then the length: the sample message spoken
+    at the slow rate by the real engine must last ``CALL_MESSAGE_MAX_S`` or less.
+    """
+    report = check_wording(text, kind, language, variant)
+    problems = list(report.problems)
+    if report.sample_message is not None and variant in TIMED_VARIANTS:
+        said = renderer.speaker.speak(
+            report.sample_message.spoken, language, SLOW, AudioFormat.PHONE
+        )
+        if said.duration_s > CALL_MESSAGE_MAX_S:
+            problems.append(
+                f"too long: {said.duration_s:.0f} s at the slow rate with sample facts, "
+                f"over {CALL_MESSAGE_MAX_S:.0f} s"
+            )
+    if problems:
+        raise ValidationProblem([FieldError("text", problem) for problem in problems])
