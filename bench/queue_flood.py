@@ -52,6 +52,7 @@ from workers.queue import (  # noqa: E402
     JOB_TIMEOUT_S,
     RENDER_JOB,
     RedisQueue,
+    job_id,
 )
 from workers.sweeper import sweep  # noqa: E402
 
@@ -252,7 +253,9 @@ def cleanup(queue: RedisQueue, legacy: bool, reminder_ids: list[str]) -> None:
     """Leave the shared Redis as found: this run's queue and job hashes only."""
     render = queue.queues[RENDER_JOB]
     job_ids = (
-        queue.created if isinstance(queue, LegacyQueue) else [f"render-{r}" for r in reminder_ids]
+        queue.created
+        if isinstance(queue, LegacyQueue)
+        else [job_id(queue.namespace, RENDER_JOB, r) for r in reminder_ids]
     )
     with queue.connection.pipeline(transaction=False) as pipe:
         for start in range(0, len(job_ids), 1000):

@@ -5,8 +5,8 @@ record id as the only argument: no name, phone number or appointment ever sits i
 Enqueueing may fail (Redis gone); callers log it and carry on, because the sweeper
 enqueues again whatever the database says is due.
 
-**One job per record and step.** A job's id is its step and its record's id
-(``render-<reminder id>``, ``dispatch-<reminder id>``, ``webhook-<delivery id>``), and
+**One job per record and step.** A job's id is the queue's name, its step and its record's
+id (``tellwell-render-<reminder id>``, ``tellwell-webhook-<delivery id>``...), and
 enqueueing is a no-op while that job is still waiting or running, so a sweeper that passes
 over a backlog again and again adds nothing to it (issue 13: re-enqueueing every reminder
 that waited over a minute grew the queue with the square of the backlog). On Redis the
@@ -26,6 +26,7 @@ patient data; ``Worker`` logs it through the process's safe handler (``service.l
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -90,9 +91,19 @@ return 1
 """
 
 
-def job_id(job: str, record_id: str) -> str:
-    """The one id a step of a record runs under (record ids are random: no PHI)."""
-    return f"{STEPS[job]}-{record_id}"
+def job_id(namespace: str, job: str, record_id: str) -> str:
+    """The one id a step of a record runs under in Redis.
+
+    RQ keys a job's hash by its id alone, whatever its queue, so the queue's name comes
+    first: two installs (or test runs) sharing a Redis never share a job, even where their
+    records' ids meet (webhook deliveries are numbered). No PHI: reminder ids are random.
+    """
+    return f"{namespace}-{STEPS[job]}-{record_id}"
+
+
+def job_namespace(queue_name: str) -> str:
+    """``queue_name`` as RQ accepts in a job id: letters, digits, ``_`` and ``-``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", queue_name)
 
 
 def queue_names(base: str) -> dict[str, str]:
@@ -133,6 +144,7 @@ class RedisQueue:
             job: Queue(queue_name, connection=self.connection, serializer=JSONSerializer)
             for job, queue_name in queue_names(name).items()
         }
+        self.namespace = job_namespace(name)
         self._enqueue_unless_live = self.connection.register_script(ENQUEUE_UNLESS_LIVE)
 
     @property
@@ -177,8 +189,7 @@ class RedisQueue:
             record_id for record_id, was_added in zip(record_ids, added, strict=True) if was_added
         ]
 
-    @staticmethod
-    def _new_job(queue: Queue, job: str, record_id: str) -> Job:
+    def _new_job(self, queue: Queue, job: str, record_id: str) -> Job:
         rq_job = queue.create_job(
             job,
             args=[record_id],
@@ -186,7 +197,7 @@ class RedisQueue:
             result_ttl=0,
             failure_ttl=FAILED_JOB_TTL_S,
             description=job,
-            job_id=job_id(job, record_id),
+            job_id=job_id(self.namespace, job, record_id),
             status=JobStatus.QUEUED,
         )
         rq_job.enqueued_at = now()
@@ -231,15 +242,15 @@ class InProcessQueue:
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tellwell-job")
         self._lock = threading.Lock()
-        self._waiting: set[str] = set()
-        self._running: Counter[str] = Counter()
+        self._waiting: set[tuple[str, str]] = set()
+        self._running: Counter[tuple[str, str]] = Counter()
 
     def enqueue(
         self, job: str, record_ids: Sequence[str], *, replace_started: bool = False
     ) -> list[str]:
         queued = []
         for record_id in record_ids:
-            key = job_id(job, record_id)
+            key = (job, record_id)
             with self._lock:
                 if key in self._waiting or (self._running[key] and not replace_started):
                     continue
@@ -248,7 +259,7 @@ class InProcessQueue:
             queued.append(record_id)
         return queued
 
-    def _run(self, job: str, record_id: str, key: str) -> None:
+    def _run(self, job: str, record_id: str, key: tuple[str, str]) -> None:
         with self._lock:
             self._waiting.discard(key)
             self._running[key] += 1

@@ -30,7 +30,14 @@ from tests.support.webhook_receiver import Receiver
 from tests.support.workers import run_burst_worker
 from workers import jobs
 from workers.pipeline import Pipeline
-from workers.queue import DISPATCH_JOB, RENDER_JOB, InProcessQueue, RedisQueue
+from workers.queue import (
+    DISPATCH_JOB,
+    RENDER_JOB,
+    WEBHOOK_JOB,
+    InProcessQueue,
+    RedisQueue,
+    job_id,
+)
 from workers.sweeper import sweep
 from workers.worker import new_worker
 
@@ -84,8 +91,11 @@ def jobs_waiting(pipeline: Pipeline) -> Counter[str]:
     )
 
 
-def once_each(step: str, reminder_ids: list[str]) -> Counter[str]:
-    return Counter({f"{step}-{reminder_id}": 1 for reminder_id in reminder_ids})
+def once_each(pipeline: Pipeline, job: str, reminder_ids: list[str]) -> Counter[str]:
+    """Each reminder's job for this step, in the queues once."""
+    assert isinstance(pipeline.queue, RedisQueue)
+    namespace = pipeline.queue.namespace
+    return Counter({job_id(namespace, job, reminder_id): 1 for reminder_id in reminder_ids})
 
 
 def sweep_later(pipeline: Pipeline, clock: OffsetClock) -> dict[str, list[str]]:
@@ -123,12 +133,12 @@ def test_sweeps_over_a_backlog_queue_each_reminder_and_step_once(
     redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
 ) -> None:
     reminder_ids = post_reminders(redis_settings, keys, clock, BACKLOG)
-    assert jobs_waiting(pipeline) == once_each("render", reminder_ids)
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, reminder_ids)
 
     # The workers are stopped: minutes pass and every reminder waits past requeue_after_s.
     for _ in range(SWEEPS):
         assert sweep_later(pipeline, clock) == {}
-    assert jobs_waiting(pipeline) == once_each("render", reminder_ids)
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, reminder_ids)
 
     # A slow worker has started one job and is still at it: that job is live too.
     assert isinstance(pipeline.queue, RedisQueue)
@@ -146,13 +156,13 @@ def test_sweeps_over_a_backlog_queue_each_reminder_and_step_once(
     (taken_id,) = started.args
     others = [reminder_id for reminder_id in reminder_ids if reminder_id != taken_id]
     assert sweep_later(pipeline, clock) == {}
-    assert jobs_waiting(pipeline) == once_each("render", others)
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, others)
 
     # The worker is killed (its registration lapses): only its job is queued again, once.
     pipeline.queue.connection.delete(slow.key)
     assert sweep_later(pipeline, clock) == {RENDER_JOB: [taken_id]}
     assert sweep_later(pipeline, clock) == {}
-    assert jobs_waiting(pipeline) == once_each("render", reminder_ids)
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, reminder_ids)
     slow.register_death()
 
     # One reminder rendered: its next step is queued once, and its finished render does
@@ -161,8 +171,8 @@ def test_sweeps_over_a_backlog_queue_each_reminder_and_step_once(
     (rendered,) = [r for r, status in statuses(pipeline, reminder_ids).items() if status == "ready"]
     for _ in range(SWEEPS):
         assert sweep_later(pipeline, clock) == {}
-    waiting = once_each("render", [r for r in reminder_ids if r != rendered])
-    assert jobs_waiting(pipeline) == waiting + once_each("dispatch", [rendered])
+    waiting = once_each(pipeline, RENDER_JOB, [r for r in reminder_ids if r != rendered])
+    assert jobs_waiting(pipeline) == waiting + once_each(pipeline, DISPATCH_JOB, [rendered])
 
 
 @pytest.mark.redis
@@ -177,7 +187,7 @@ def test_jobs_lost_with_redis_are_queued_again_once_and_every_reminder_is_delive
     report = sweep_later(pipeline, clock)
     assert sorted(report[RENDER_JOB]) == sorted(reminder_ids)
     assert sweep_later(pipeline, clock) == {}
-    assert jobs_waiting(pipeline) == once_each("render", reminder_ids)
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, reminder_ids)
 
     run_burst_worker(redis_settings)
     assert set(statuses(pipeline, reminder_ids).values()) == {"delivered"}
@@ -193,9 +203,8 @@ def test_a_due_dispatch_is_taken_before_queued_renders(
     backlog = post_reminders(redis_settings, keys, clock, 5)
     (due,) = post_reminders(redis_settings, keys, clock, 1)
     pipeline.render(due)  # rendered (by another worker): its dispatch is queued now
-    assert jobs_waiting(pipeline) == once_each("render", [*backlog, due]) + once_each(
-        "dispatch", [due]
-    )
+    renders = once_each(pipeline, RENDER_JOB, [*backlog, due])
+    assert jobs_waiting(pipeline) == renders + once_each(pipeline, DISPATCH_JOB, [due])
     dispatched_before = REGISTRY.get_sample_value(DUE_TO_DISPATCH_COUNT) or 0.0
 
     work_one_job(pipeline)
@@ -204,7 +213,7 @@ def test_a_due_dispatch_is_taken_before_queued_renders(
     assert set(statuses(pipeline, backlog).values()) == {"scheduled"}
     assert REGISTRY.get_sample_value(DUE_TO_DISPATCH_COUNT) == dispatched_before + 1
     # The due reminder's stale render stays queued; it is a no-op when its turn comes.
-    assert jobs_waiting(pipeline) == once_each("render", [*backlog, due])
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, [*backlog, due])
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -245,3 +254,21 @@ def test_the_in_process_queue_runs_a_reminders_step_once_at_a_time(
         )
         # Finished jobs block nothing: asked again, each step is queued (and is a no-op).
         assert current.enqueue(RENDER_JOB, *waiting) == waiting
+
+
+@pytest.mark.redis
+def test_two_installs_sharing_a_redis_keep_their_jobs_apart(redis_url: str) -> None:
+    """Webhook deliveries are numbered in each database: delivery 1 of one install and
+    delivery 1 of another are two jobs, each in its own queue."""
+    installs = [RedisQueue(redis_url, f"tellwell-test-{uuid.uuid4().hex[:12]}") for _ in "ab"]
+    try:
+        for install in installs:
+            assert install.enqueue(WEBHOOK_JOB, ["1"]) == ["1"]
+        for install in installs:
+            (job,) = install.queues[WEBHOOK_JOB].get_jobs()
+            assert job.args == ["1"] and job.origin == install.queues[WEBHOOK_JOB].name
+            assert install.enqueue(WEBHOOK_JOB, ["1"]) == []
+    finally:
+        for install in installs:
+            install.queues[WEBHOOK_JOB].empty()
+            install.close()
