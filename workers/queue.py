@@ -82,7 +82,9 @@ elseif status == 'started' and ARGV[3] ~= '1' then
     end
   end
 end
--- Gone, finished, failed or stopped: this is a new job under the same id.
+-- Gone, finished, failed or stopped: this is a new job under the same id. (Replacing a
+-- started job whose worker is in fact alive, only on a lapsed lease, may lose the new
+-- job when the old one ends and deletes the hash; the sweeper queues it again later.)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZREM', KEYS[3], ARGV[1])
