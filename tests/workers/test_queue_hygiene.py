@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from rq import Queue
+from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
@@ -32,6 +33,7 @@ from workers import jobs
 from workers.pipeline import Pipeline
 from workers.queue import (
     DISPATCH_JOB,
+    FAILED_JOB_TTL_S,
     RENDER_JOB,
     WEBHOOK_JOB,
     InProcessQueue,
@@ -272,3 +274,24 @@ def test_two_installs_sharing_a_redis_keep_their_jobs_apart(redis_url: str) -> N
         for install in installs:
             install.queues[WEBHOOK_JOB].empty()
             install.close()
+
+
+@pytest.mark.redis
+def test_a_failed_job_kept_by_rq_does_not_block_the_retry(
+    redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
+) -> None:
+    """RQ keeps a failed job's hash for ``FAILED_JOB_TTL_S`` under the same id; the retry
+    the sweeper queues must replace it, not be refused by it."""
+    (reminder_id,) = post_reminders(redis_settings, keys, clock, 1)
+    assert isinstance(pipeline.queue, RedisQueue)
+    render = pipeline.queue.queues[RENDER_JOB]
+    (queued,) = render.get_jobs()
+    render.remove(queued)  # a worker took it, and it failed:
+    queued.set_status(JobStatus.FAILED)
+    render.failed_job_registry.add(queued, ttl=FAILED_JOB_TTL_S)
+
+    assert sweep_later(pipeline, clock) == {RENDER_JOB: [reminder_id]}
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, [reminder_id])
+    assert render.failed_job_registry.get_job_ids() == []
+    work_one_job(pipeline)
+    assert statuses(pipeline, [reminder_id]) == {reminder_id: "ready"}
