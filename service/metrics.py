@@ -50,6 +50,8 @@ HTTP_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 """Request latency buckets, in seconds: an API answer takes milliseconds, audio longer."""
 RENDER_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Render time buckets, in seconds: a cached message takes milliseconds, a fresh one seconds."""
+DUE_TO_DISPATCH_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+"""Lateness buckets, in seconds: the goal is 5 s; minutes mean dispatch waits behind work."""
 UNMATCHED_ROUTE = "unmatched"
 """The route label of a request no route answered (a 404, or a body refused before routing)."""
 
@@ -73,6 +75,12 @@ RENDER_SECONDS = Histogram(
     "Time to render a reminder (template, speech, encoding; cache hits included).",
     ["engine", "language"],
     buckets=RENDER_SECONDS_BUCKETS,
+)
+DUE_TO_DISPATCH_SECONDS = Histogram(
+    "tellwell_due_to_dispatch_seconds",
+    "From a ready reminder's send time to a worker claiming its dispatch (a reminder held"
+    " for the calling window counts from the window's opening; call retries are not counted).",
+    buckets=DUE_TO_DISPATCH_BUCKETS,
 )
 DELIVERY_OUTCOMES = Counter(
     "tellwell_delivery_outcomes",

@@ -27,7 +27,7 @@ from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
 from service.links import Links
-from service.metrics import DELIVERY_OUTCOMES, RENDER_SECONDS
+from service.metrics import DELIVERY_OUTCOMES, DUE_TO_DISPATCH_SECONDS, RENDER_SECONDS
 from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
 from templates import TemplateError, keypad_replies
 from voices import SpokenAudio, VoiceError
@@ -77,13 +77,14 @@ class Pipeline:
     def call_policy(self) -> CallPolicy:
         return CallPolicy.from_settings(self.settings)
 
-    def enqueue(self, job: str, *reminder_ids: str) -> None:
+    def enqueue(self, job: str, *record_ids: str, replace_started: bool = False) -> list[str]:
+        """Queue ``job`` for each record not already queued for it; returns those queued
+        (none if the queue is down: the sweeper enqueues them later)."""
         try:
-            self.queue.enqueue(job, reminder_ids)
+            return self.queue.enqueue(job, record_ids, replace_started=replace_started)
         except QueueUnavailable as err:
-            log.warning(
-                "queue unavailable (%s); the sweeper will enqueue %d", err, len(reminder_ids)
-            )
+            log.warning("queue unavailable (%s); the sweeper will enqueue %d", err, len(record_ids))
+            return []
 
     # -- render ----------------------------------------------------------------------
 
@@ -208,6 +209,9 @@ class Pipeline:
                 return
             if was_ready and self._expire_if_late(session, reminder, now):
                 return
+            if was_ready:
+                late_s = (now - reminder.send_at).total_seconds()
+                DUE_TO_DISPATCH_SECONDS.observe(max(late_s, 0.0))
             channel = self.channels[reminder.channel]
             attempt, reopened = self._open_attempt(session, reminder, channel)
             asset = reminder.audio

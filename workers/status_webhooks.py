@@ -40,7 +40,8 @@ STATUS_WEBHOOK = "status"
 
 
 def queue_due_webhooks(pipeline: Pipeline, now: datetime | None = None) -> list[str]:
-    """Claim each reminder's oldest due webhook and queue a job for it; returns their ids."""
+    """Claim each reminder's oldest due webhook and queue a job for it unless one is still
+    live; returns the ids queued."""
     if pipeline.webhooks is None:
         return []
     now = now or pipeline.clock.now()
@@ -63,9 +64,7 @@ def queue_due_webhooks(pipeline: Pipeline, now: datetime | None = None) -> list[
             .execution_options(synchronize_session=False)
         ).all()
     ids = [str(delivery_id) for delivery_id in claimed]
-    if ids:
-        pipeline.enqueue(WEBHOOK_JOB, *ids)
-    return ids
+    return pipeline.enqueue(WEBHOOK_JOB, *ids) if ids else []
 
 
 def send_status_webhook(pipeline: Pipeline, delivery_id: int) -> None:

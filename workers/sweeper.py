@@ -3,8 +3,12 @@
 Redis only carries work in flight. If it loses a job (restart, flush, a worker killed
 mid-job), the reminder still sits in the database with a stale ``queued_at`` or a lapsed
 lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPDATE ...
-RETURNING on ``queued_at``, so several sweepers on several machines do not pile up
-duplicates (a duplicate would be harmless anyway: the job claims the reminder itself). Pending
+RETURNING on ``queued_at``, so a reminder is looked at once per ``requeue_after_s`` however
+many sweepers run, and the queue itself adds a job only if that reminder's job for that
+step is not still waiting or running (``workers.queue``): a backlog larger than the
+workers clear in a minute is left as it is, not queued again on every pass. A lapsed lease
+replaces even a job Redis believes started, since the database says its worker is gone (a
+duplicate would be harmless anyway: the job claims the reminder itself). Pending
 status webhooks are claimed and queued the same way (``workers.status_webhooks``). Once a
 UTC day, one sweeper among all of them also purges old audio (``workers.retention``).
 
@@ -32,7 +36,7 @@ from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.outages import Outage
 from workers.pipeline import Pipeline
-from workers.queue import DISPATCH_JOB, RENDER_JOB, WEBHOOK_JOB, QueueUnavailable
+from workers.queue import DISPATCH_JOB, RENDER_JOB, STEPS, WEBHOOK_JOB, QueueUnavailable
 from workers.retention import PurgeReport, purge_audio_daily
 from workers.status_webhooks import queue_due_webhooks
 
@@ -43,12 +47,12 @@ SWEEPER_STOP_TIMEOUT_S = 30.0
 DUE = "due"
 LEASE_LAPSED = "lease_lapsed"
 """Why the sweeper queued a job (the ``reason`` label): due and not queued, or abandoned."""
-JOB_LABELS = {RENDER_JOB: "render", DISPATCH_JOB: "dispatch", WEBHOOK_JOB: "webhook"}
 
 
 @dataclass
 class SweepReport:
     enqueued: dict[str, list[str]] = field(default_factory=dict)
+    """The ids each job was queued for on this sweep (not those whose job was still live)."""
     expired: list[str] = field(default_factory=list)
     purged: PurgeReport | None = None
     """Set on the one sweep that ran the day's audio purge."""
@@ -84,13 +88,12 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
                 .returning(Reminder.id)
                 .execution_options(synchronize_session=False)
             ).all()
-        if ids:
-            pipeline.enqueue(job, *ids)
-            report.enqueued.setdefault(job, []).extend(ids)
-            SWEEPER_ENQUEUED.labels(JOB_LABELS[job], reason).inc(len(ids))
+        if queued := pipeline.enqueue(job, *ids, replace_started=reason == LEASE_LAPSED):
+            report.enqueued.setdefault(job, []).extend(queued)
+            SWEEPER_ENQUEUED.labels(STEPS[job], reason).inc(len(queued))
     if webhook_ids := queue_due_webhooks(pipeline, now):
         report.enqueued[WEBHOOK_JOB] = webhook_ids
-        SWEEPER_ENQUEUED.labels(JOB_LABELS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
+        SWEEPER_ENQUEUED.labels(STEPS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
     report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now)
     return report
 

@@ -100,6 +100,14 @@ class OutageTolerantWorker(SimpleWorker):
                 self.pubsub_thread.stop()
 
 
+def new_worker(queue: RedisQueue) -> OutageTolerantWorker:
+    """An RQ worker on every queue, taken in ``workers.queue.PRIORITY`` order: RQ pops
+    from the first non-empty one, so a due dispatch never waits behind queued renders."""
+    return OutageTolerantWorker(
+        queue.by_priority, connection=queue.connection, serializer=JSONSerializer
+    )
+
+
 def run_worker(pipeline: Pipeline, *, burst: bool = False) -> None:
     """Work jobs until stopped (or, with ``burst``, until the queue is empty).
 
@@ -111,9 +119,7 @@ def run_worker(pipeline: Pipeline, *, burst: bool = False) -> None:
     outage = Outage("redis", "worker")
     backoff = Backoff(pipeline.settings.outage_retry_max_s)
     while True:
-        worker = OutageTolerantWorker(
-            [queue.rq], connection=queue.connection, serializer=JSONSerializer
-        )
+        worker = new_worker(queue)
         try:
             worker.work(burst=burst)
         except REDIS_UNREACHABLE as err:  # while registering, before RQ's loop began

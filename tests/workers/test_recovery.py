@@ -44,10 +44,11 @@ def pipeline(redis_settings: Settings) -> Iterator[Pipeline]:
 
 
 def lose_queued_jobs(pipeline: Pipeline) -> None:
-    """What a Redis restart without persistence does to this queue: every job is gone."""
+    """What a Redis restart without persistence does to these queues: every job is gone."""
     assert isinstance(pipeline.queue, RedisQueue)
-    pipeline.queue.rq.empty()
-    assert pipeline.queue.rq.count == 0
+    for queue in pipeline.queue.queues.values():
+        queue.empty()
+    assert pipeline.queue.depth() == 0
 
 
 def status_of(client: TestClient, keys: Keys, reminder_id: str) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def test_a_sweep_right_after_enqueue_adds_no_duplicate(
 ) -> None:
     redis_client.post("/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler))
     assert sweep(pipeline).enqueued == {}
-    assert pipeline.queue.rq.count == 1  # type: ignore[attr-defined]
+    assert pipeline.queue.depth() == 1
 
 
 def lapse_lease(pipeline: Pipeline, reminder_id: str, status: Status, **values: Any) -> None:
