@@ -1,0 +1,71 @@
+"""One HL7 message in, its ACK out: parse, hand to the sink, acknowledge.
+
+``MessageHandler.handle`` is what the MLLP listener calls for each message (off the event
+loop). It never raises: whatever happens, the sender gets an ACK it can act on — AA, AE
+with an ERR naming the segment and field, or AR — and an unexpected failure is an AE with
+code 207 (application internal error), which an interface engine retries. The log line
+per message holds the trigger, the control id, the outcome and the ERR location, never a
+value from the message's body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from service.clock import SYSTEM_CLOCK, Clock
+from service.intake.hl7.ack import AckError, build_ack
+from service.intake.hl7.parse import parse_schedule_message
+from service.intake.hl7.schedule import AckCode, ErrorCode, Location, MessageRefused
+from service.intake.hl7.sink import Outcome, ScheduleSink, SinkResult
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = SinkResult(Outcome.STORED)
+"""What a handler without a sink reports: the message was read and is acknowledged."""
+_SINK_ACKS = {
+    Outcome.STORED: AckCode.ACCEPT,
+    Outcome.NEEDS_ATTENTION: AckCode.ACCEPT,
+    Outcome.DUPLICATE: AckCode.ACCEPT,
+    Outcome.OUT_OF_DATE: AckCode.ACCEPT,
+    Outcome.UNKNOWN_FACILITY: AckCode.ERROR,
+}
+UNKNOWN_FACILITY = AckError(
+    Location("MSH", 4), ErrorCode.UNKNOWN_KEY, "no clinic goes by this sending facility"
+)
+INTERNAL_ERROR = AckError(
+    Location("MSH"), ErrorCode.INTERNAL_ERROR, "the message could not be processed; send it again"
+)
+
+
+class MessageHandler:
+    """Parses each message and passes it to ``sink``.
+
+    Without a sink (``tellwell mllp`` until the store step exists) a message that parses
+    is acknowledged AA and kept nowhere.
+    """
+
+    def __init__(self, sink: ScheduleSink | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.sink = sink
+        self.clock = clock
+
+    def handle(self, text: str) -> str:
+        """The ACK text for one message's text."""
+        try:
+            message = parse_schedule_message(text)
+        except MessageRefused as refused:
+            error = AckError(refused.location, refused.error, refused.reason)
+            return self._answer(text, refused.ack_code, error, outcome="refused")
+        try:
+            result = self.sink.apply(message) if self.sink is not None else ACCEPTED
+        except Exception as err:  # the sender must get an answer; it will retry
+            log.error("hl7 message %s not stored: %s", message.control_id, type(err).__name__)
+            return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, outcome="failed")
+        code = _SINK_ACKS[result.outcome]
+        unknown = UNKNOWN_FACILITY if result.outcome is Outcome.UNKNOWN_FACILITY else None
+        return self._answer(text, code, unknown, outcome=result.outcome.value)
+
+    def _answer(self, text: str, code: AckCode, error: AckError | None, outcome: str) -> str:
+        ack = build_ack(text, code, self.clock.now(), error)
+        where = f" at {error.location} ({error.code.value})" if error else ""
+        log.info("hl7 message answered %s: %s%s", code.value, outcome, where)
+        return ack
