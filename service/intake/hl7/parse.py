@@ -57,6 +57,9 @@ _TQ_DURATION = re.compile(r"([SMHD])?(\d+)", re.IGNORECASE)
 """TQ-3 (2.3-2.4): "M15" is fifteen minutes, "15" too (minutes by default)."""
 _TQ_UNITS = {"S": "s", "M": "min", "H": "h", "D": "d"}
 
+NOTE_NEUTRAL = ("TQ1",)
+"""Segments of the SCH group: an NTE after them is about the schedule (SCH)."""
+
 Repetition = tuple[tuple[str, ...], ...]
 """Components of one repetition, each a tuple of its subcomponents."""
 
@@ -428,8 +431,9 @@ def _place(ail: _Segment) -> Place:
 def _notes(segments: Sequence[_Segment]) -> tuple[Note, ...]:
     notes, about = [], "MSH"
     for segment in segments:
-        if segment.id != "NTE":
+        if segment.id not in ("NTE", *NOTE_NEUTRAL):
             about = segment.id
+        if segment.id != "NTE":
             continue
         text = "\n".join(_component(rep, 1) for rep in segment.repetitions(3)).strip()
         if text:

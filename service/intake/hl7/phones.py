@@ -41,20 +41,25 @@ class PhoneChoice:
 
 def choose_phone(phones: Iterable[PhoneNumber], country: str) -> PhoneChoice:
     """The best number to call among ``phones``; ``country`` (ISO 3166 alpha-2, the
-    clinic's) reads numbers written without a country code."""
-    ranked: list[tuple[int, int, PhoneNumber]] = []
+    clinic's) reads numbers written without a country code.
+
+    A number without an equipment code counts as a cell when its numbering plan says it
+    is a mobile number (a UK "07…" number sent as PRS, personal).
+    """
+    ranked: list[tuple[int, int, str, PhoneNumber]] = []
     skipped_kinds = skipped_invalid = 0
     for order, phone in enumerate(phones):
-        rank = _rank(phone)
-        if rank is None:
+        if not _may_call(phone):
             skipped_kinds += 1
-        else:
-            ranked.append((rank, order, phone))
-    for *_, phone in sorted(ranked, key=lambda r: (r[0], r[1])):
-        e164 = _e164(phone.number, country)
-        if e164 is None:
+            continue
+        parsed = _parse(phone.number, country)
+        if parsed is None:
             skipped_invalid += 1
             continue
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        ranked.append((_rank(phone, parsed), order, e164, phone))
+    if ranked:
+        _, _, e164, phone = min(ranked, key=lambda r: (r[0], r[1]))
         return PhoneChoice(e164, phone)
     if skipped_invalid:
         return PhoneChoice(None, reason=f"no phone number is a valid number for {country}")
@@ -63,24 +68,32 @@ def choose_phone(phones: Iterable[PhoneNumber], country: str) -> PhoneChoice:
     return PhoneChoice(None, reason="no phone number is given")
 
 
-def _rank(phone: PhoneNumber) -> int | None:
+def _may_call(phone: PhoneNumber) -> bool:
     use, equipment = phone.use.upper(), phone.equipment.upper()
-    if not phone.number or phone.extension or phone.source.field == BUSINESS_FIELD:
-        return None
-    if use in NOT_THE_PATIENT_USES or equipment in NOT_FOR_VOICE_EQUIPMENT:
-        return None
-    if equipment == "CP":
+    return not (
+        not phone.number
+        or phone.extension
+        or phone.source.field == BUSINESS_FIELD
+        or use in NOT_THE_PATIENT_USES
+        or equipment in NOT_FOR_VOICE_EQUIPMENT
+    )
+
+
+def _rank(phone: PhoneNumber, parsed: phonenumbers.PhoneNumber) -> int:
+    equipment = phone.equipment.upper()
+    mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
+    if equipment == "CP" or (not equipment and mobile):
         return CELL
-    if use in HOME_USES:
+    if phone.use.upper() in HOME_USES:
         return HOME
     return OTHER_PERSONAL
 
 
-def _e164(number: str, country: str) -> str | None:
+def _parse(number: str, country: str) -> phonenumbers.PhoneNumber | None:
     try:
         parsed = phonenumbers.parse(number, country.upper())
     except phonenumbers.NumberParseException:
         return None
     if parsed.extension or not phonenumbers.is_valid_number(parsed):
         return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed

@@ -255,7 +255,8 @@ class Place:
     @property
     def display(self) -> str:
         """The most readable name the sender gave for the place."""
-        return self.description or " ".join(p for p in (self.point_of_care, self.room) if p)
+        where = " ".join(p for p in (self.point_of_care, self.room) if p)
+        return self.description or where or self.facility
 
 
 @dataclass(frozen=True)
