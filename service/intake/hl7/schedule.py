@@ -215,7 +215,13 @@ class CodedValue:
 
     @property
     def is_empty(self) -> bool:
-        return not any((self.identifier, self.text, self.alternate_identifier, self.alternate_text))
+        return not any(self.in_reading_order)
+
+    @property
+    def in_reading_order(self) -> tuple[str, str, str, str]:
+        """Codes before words: identifier, alternate identifier, text, alternate text
+        (what ``service.intake.language.read_language`` takes)."""
+        return (self.identifier, self.alternate_identifier, self.text, self.alternate_text)
 
 
 @dataclass(frozen=True)
