@@ -16,12 +16,10 @@ from service.clock import SYSTEM_CLOCK, Clock
 from service.intake.hl7.ack import AckError, build_ack
 from service.intake.hl7.parse import parse_schedule_message
 from service.intake.hl7.schedule import AckCode, ErrorCode, Location, MessageRefused
-from service.intake.hl7.sink import Outcome, ScheduleSink, SinkResult
+from service.intake.hl7.sink import Outcome, ScheduleSink
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = SinkResult(Outcome.STORED)
-"""What a handler without a sink reports: the message was read and is acknowledged."""
 _SINK_ACKS = {
     Outcome.STORED: AckCode.ACCEPT,
     Outcome.NEEDS_ATTENTION: AckCode.ACCEPT,
@@ -54,18 +52,24 @@ class MessageHandler:
             message = parse_schedule_message(text)
         except MessageRefused as refused:
             error = AckError(refused.location, refused.error, refused.reason)
-            return self._answer(text, refused.ack_code, error, outcome="refused")
+            return self._answer(text, refused.ack_code, error, "refused")
+        name = f"{message.trigger.value} {message.control_id}"
+        if self.sink is None:
+            return self._answer(text, AckCode.ACCEPT, None, "read, not stored", name)
         try:
-            result = self.sink.apply(message) if self.sink is not None else ACCEPTED
+            result = self.sink.apply(message)
         except Exception as err:  # the sender must get an answer; it will retry
-            log.error("hl7 message %s not stored: %s", message.control_id, type(err).__name__)
-            return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, outcome="failed")
+            log.error("hl7 message %s not stored: %s", name, type(err).__name__)
+            return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, "failed", name)
         code = _SINK_ACKS[result.outcome]
         unknown = UNKNOWN_FACILITY if result.outcome is Outcome.UNKNOWN_FACILITY else None
-        return self._answer(text, code, unknown, outcome=result.outcome.value)
+        return self._answer(text, code, unknown, result.outcome.value, name)
 
-    def _answer(self, text: str, code: AckCode, error: AckError | None, outcome: str) -> str:
+    def _answer(
+        self, text: str, code: AckCode, error: AckError | None, outcome: str, name: str = ""
+    ) -> str:
+        """The ACK, and one log line: trigger, control id, outcome, ERR location."""
         ack = build_ack(text, code, self.clock.now(), error)
         where = f" at {error.location} ({error.code.value})" if error else ""
-        log.info("hl7 message answered %s: %s%s", code.value, outcome, where)
+        log.info("hl7 message %s answered %s: %s%s", name or "-", code.value, outcome, where)
         return ack
