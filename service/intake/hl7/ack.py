@@ -24,7 +24,8 @@ ERROR_TABLE = "HL70357"
 ERROR_SEVERITY = "E"
 CONTROL_ID_BYTES = 10
 """20 hex characters: MSH-10 is at most 20 long in 2.3-2.4."""
-_ENCODING_CHARACTERS = re.compile(r"[^\w\s]{4,5}")
+_DELIMITERS = re.compile(r"[^\w\s]{5}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,22 @@ class _Header:
 
 
 def read_header(text: str) -> _Header:
-    """The first segment of ``text`` as MSH fields; empty fields when it is not an MSH."""
+    """The first segment of ``text`` as MSH fields; empty fields when it is not an MSH
+    with usable delimiters (five distinct characters, none a letter, digit or space).
+
+    Control characters are dropped from the fields: echoed into the ACK, a <FS> would end
+    its MLLP block early at the sender.
+    """
     first = re.split(r"[\r\n]", text.lstrip(), maxsplit=1)[0]
     if not first.startswith("MSH") or len(first) < 8:
         return _Header(Delimiters(), ())
     separator = first[3]
     fields = first[4:].split(separator)
-    encoding = fields[0]
-    if separator.isalnum() or not _ENCODING_CHARACTERS.fullmatch(encoding):
+    chosen = separator + fields[0][:4]
+    if not _DELIMITERS.fullmatch(chosen) or len(set(chosen)) != len(chosen):
         return _Header(Delimiters(), ())
-    return _Header(Delimiters(separator, *encoding[:4]), tuple(fields))
+    clean = tuple(_CONTROL.sub("", f) for f in fields)
+    return _Header(Delimiters(*chosen), clean)
 
 
 def build_ack(incoming: str, code: AckCode, now: datetime, error: AckError | None = None) -> str:

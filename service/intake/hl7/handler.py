@@ -49,6 +49,13 @@ class MessageHandler:
     def handle(self, text: str) -> str:
         """The ACK text for one message's text."""
         try:
+            return self._handle(text)
+        except Exception as err:  # a bug here must still leave the sender an answer
+            log.error("hl7 message not handled: %s", type(err).__name__)
+            return build_ack("", AckCode.ERROR, self.clock.now(), INTERNAL_ERROR)
+
+    def _handle(self, text: str) -> str:
+        try:
             message = parse_schedule_message(text)
         except MessageRefused as refused:
             error = AckError(refused.location, refused.error, refused.reason)

@@ -15,12 +15,15 @@ listed in ``ScheduleMessage.problems``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import hl7
+import hl7.containers
+import hl7.util
 from hl7.exceptions import HL7Exception
 
 from service.intake.hl7.schedule import (
@@ -43,6 +46,11 @@ from service.intake.hl7.schedule import (
     Trigger,
 )
 from service.intake.hl7.values import read_duration, read_timestamp
+
+# The library logs the value it could not unescape (a name, a note: patient data), on
+# loggers named by its files' paths; nothing of it may reach a log.
+for _module in (hl7.util, hl7.containers):
+    logging.getLogger(_module.__file__).disabled = True
 
 MESSAGE_TYPE = "SIU"
 OLDEST_VERSION, NEWEST_VERSION = (2, 3), (2, 8)
@@ -67,14 +75,23 @@ Repetition = tuple[tuple[str, ...], ...]
 def parse_schedule_message(text: str) -> ScheduleMessage:
     """Read an SIU message; MessageRefused when it cannot be taken (see the module)."""
     message = _parse_hl7(text)
-    msh = _Segment(message, message.segment("MSH"), "MSH", 1)
+    try:
+        return _read(_segments(message))
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+        # The library's tree has shapes a mangled message makes that no rule here expects.
+        raise _error(
+            Location("MSH"), ErrorCode.DATA_TYPE, "the message could not be read"
+        ) from None
+
+
+def _read(segments: list[_Segment]) -> ScheduleMessage:
+    msh = segments[0]
     control_id = msh.value(10)
     if not control_id:
         raise _error(Location("MSH", 10), ErrorCode.REQUIRED_FIELD_MISSING, "no message control id")
     version = msh.value(12)
     trigger = _trigger(msh)
     _check_version(version)
-    segments = _segments(message)
     sch = _only(segments, "SCH")
     pid = _only(segments, "PID")
     placer_id, filler_id = sch.value(1), sch.value(2)
@@ -211,7 +228,7 @@ def _segments(message: Any) -> list[_Segment]:
     seen: dict[str, int] = {}
     segments = []
     for segment in message:
-        segment_id = str(segment[0]).strip()
+        segment_id = str(segment[0]).strip() if len(segment) else ""
         seen[segment_id] = seen.get(segment_id, 0) + 1
         segments.append(_Segment(message, segment, segment_id, seen[segment_id]))
     return segments

@@ -81,16 +81,20 @@ _UNITS = {
 
 HL7 leaves SCH-10 and AIS-8 to the sender; "m" is minutes there (nobody books months).
 """
+_AMOUNT = re.compile(r"\d{1,9}(?:\.\d{1,6})?")
+MAX_AMOUNT = 100_000
+"""Larger than any duration in any unit we read; keeps the arithmetic in range."""
 MAX_DURATION = timedelta(days=1)
 """An appointment longer than this is a unit error, not a visit."""
 
 
 def read_duration(amount: str, unit: str) -> timedelta:
     """``amount`` in ``unit`` (a code or a word); ValueError when either is unreadable."""
-    try:
-        quantity = float(amount.strip())
-    except ValueError:
-        raise ValueError("the duration is not a number") from None
+    if not _AMOUNT.fullmatch(amount.strip()):
+        raise ValueError("the duration is not a number")
+    quantity = float(amount.strip())
+    if quantity > MAX_AMOUNT:
+        raise ValueError("the duration is out of range")
     step = _UNITS.get(unit.strip().lower()) if unit.strip() else timedelta(minutes=1)
     if step is None:
         raise ValueError("the duration unit is not one we read")

@@ -228,3 +228,14 @@ def test_durations_in_the_units_senders_write(amount: str, unit: str, minutes: i
 def test_unreadable_durations_are_refused(amount: str, unit: str) -> None:
     with pytest.raises(ValueError):
         read_duration(amount, unit)
+
+
+def test_a_broken_escape_sequence_logs_nothing_of_the_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An empty escape sequence in the family name, an unknown one in the given name.
+    text = siu().replace("Rivera^Ana", "Rivera\\\\Lopez^Ana\\#T\\")
+    with caplog.at_level("DEBUG"):
+        message = parse_schedule_message(text)
+    assert message.filler_id == "FL-1"
+    assert "Rivera" not in caplog.text and "Ana" not in caplog.text
