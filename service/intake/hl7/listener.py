@@ -138,7 +138,11 @@ class MllpListener:
                 )
                 return
             text, codec = decode_message(bytes(block))
-            ack = await asyncio.to_thread(self.handler, text)
+            try:
+                ack = await asyncio.to_thread(self.handler, text)
+            except Exception as err:  # a handler must answer; one that cannot ends the line
+                log.error("mllp: the handler failed (%s); connection closed", type(err).__name__)
+                return
             writer.writeblock(ack.encode(codec, errors="replace"))
             await writer.drain()
 

@@ -188,12 +188,17 @@ class _Segment:
         self._segment = segment
         self.id = segment_id
         self.sequence = sequence
+        self._read: dict[int, list[Repetition]] = {}
 
     def repetitions(self, field: int) -> list[Repetition]:
-        # The library keeps MSH-1 (the field separator) as a field, so n is n everywhere.
-        if field >= len(self._segment) or field < 1:
-            return []
-        return [self._repetition(rep) for rep in self._segment[field]]
+        """Field ``field``'s repetitions (read once: fields are asked for repeatedly)."""
+        if field not in self._read:
+            # The library keeps MSH-1 (the field separator) as a field: n is n everywhere.
+            inside = 1 <= field < len(self._segment)
+            self._read[field] = (
+                [self._repetition(rep) for rep in self._segment[field]] if inside else []
+            )
+        return self._read[field]
 
     def _repetition(self, rep: Any) -> Repetition:
         if isinstance(rep, str):
