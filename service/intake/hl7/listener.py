@@ -12,7 +12,8 @@ What a sender's bytes cannot break:
 - a block larger than ``MAX_MESSAGE_BYTES`` (a garbage stream): the connection is closed,
   since its framing can no longer be trusted; other connections and later clients are
   served as before;
-- bytes outside a block (before ``<VT>``): that block is skipped, the next one read;
+- bytes between blocks (before a ``<VT>``): skipped, the block after them read (MLLP
+  has a receiver ignore what precedes the start of a block; ``_BlockReader``);
 - any character set: the text is decoded with MSH-18's charset when it names one we know,
   else as UTF-8, else as ISO 8859-1 (which reads every byte); the ACK goes back in the
   same encoding.
@@ -27,7 +28,8 @@ import re
 import signal
 from collections.abc import Callable
 
-from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
+from hl7.mllp import HL7StreamProtocol, HL7StreamReader, HL7StreamWriter, InvalidBlockError
+from hl7.mllp.streams import START_BLOCK
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,16 @@ def _declared_codec(block: bytes) -> str | None:
     return CHARSETS.get(fields[17].split("~")[0].strip().upper())
 
 
+class _BlockReader(HL7StreamReader):
+    """The library's reader, but stray bytes before a block's ``<VT>`` are dropped instead
+    of the block: its ``readblock`` refuses a block that does not begin with ``<VT>``."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        data = await super().readuntil(separator)
+        start = data.rfind(START_BLOCK)
+        return data[start:] if start > 0 else data
+
+
 class MllpListener:
     """Serves ``handler`` over MLLP; ``start`` binds, ``close`` stops taking connections."""
 
@@ -94,9 +106,14 @@ class MllpListener:
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Bind and listen; the address actually bound (``port`` 0 picks a free one)."""
-        self._server = await start_hl7_server(
-            self._serve_connection, host, port, limit=self.max_message_bytes
-        )
+        loop = asyncio.get_running_loop()
+
+        def connection() -> HL7StreamProtocol:
+            # As hl7.mllp.start_hl7_server builds it, with the reader above.
+            reader = _BlockReader(limit=self.max_message_bytes, loop=loop)
+            return HL7StreamProtocol(reader, self._serve_connection, loop=loop)
+
+        self._server = await loop.create_server(connection, host, port)
         address = self._server.sockets[0].getsockname()
         return str(address[0]), int(address[1])
 

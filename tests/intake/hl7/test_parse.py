@@ -230,6 +230,7 @@ def test_unreadable_durations_are_refused(amount: str, unit: str) -> None:
         read_duration(amount, unit)
 
 
+@pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
 def test_a_broken_escape_sequence_logs_nothing_of_the_value(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
