@@ -92,8 +92,8 @@ def _read(segments: list[_Segment]) -> ScheduleMessage:
     version = msh.value(12)
     trigger = _trigger(msh)
     _check_version(version)
-    sch = _only(segments, "SCH")
-    pid = _only(segments, "PID")
+    sch = _required(segments, "SCH")
+    pid = _required(segments, "PID")
     placer_id, filler_id = sch.value(1), sch.value(2)
     if not (placer_id or filler_id):
         raise _error(
@@ -118,7 +118,7 @@ def _read(segments: list[_Segment]) -> ScheduleMessage:
         duration=_duration(segments, start, problems),
         filler_status=sch.value(25) or sch.value(25, 2),
         patient=_patient(pid, problems),
-        services=tuple(_coded(s, 3) for s in segments if s.id == "AIS" and s.value(3, 1)),
+        services=tuple(_coded(s, 3) for s in segments if s.id == "AIS" and s.has(3)),
         providers=tuple(_provider(s) for s in segments if s.id == "AIP" and _has_xcn(s, 3)),
         places=tuple(_place(s) for s in segments if s.id == "AIL" and s.has(3)),
         notes=_notes(segments),
@@ -239,7 +239,7 @@ def _segments(message: Any) -> list[_Segment]:
     return segments
 
 
-def _only(segments: Sequence[_Segment], segment_id: str) -> _Segment:
+def _required(segments: Sequence[_Segment], segment_id: str) -> _Segment:
     for segment in segments:
         if segment.id == segment_id:
             return segment

@@ -33,15 +33,18 @@ def read_timestamp(text: str) -> Timestamp:
     parts = match.groupdict()
     precision = next(p for p in reversed(_PRECISIONS) if parts[p] is not None)
     fraction = parts["fraction"] or ""
-    value = datetime(
-        int(parts["year"]),
-        int(parts["month"] or 1),
-        int(parts["day"] or 1),
-        int(parts["hour"] or 0),
-        int(parts["minute"] or 0),
-        int(parts["second"] or 0),
-        int(fraction.ljust(6, "0")) if fraction else 0,
-    )
+    try:
+        value = datetime(
+            int(parts["year"]),
+            int(parts["month"] or 1),
+            int(parts["day"] or 1),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+            int(fraction.ljust(6, "0")) if fraction else 0,
+        )
+    except ValueError:  # datetime's own messages quote the value ("year 0 is out of range")
+        raise ValueError("not a valid date and time") from None
     if parts["offset"]:
         value = value.replace(tzinfo=_offset(parts["offset"]))
     return Timestamp(value, precision)

@@ -206,3 +206,14 @@ def test_mangled_messages_always_get_an_ack() -> None:
                 text[where:where] = text[: generator.randint(0, 40)]
         ack = hl7.parse(handler.handle("".join(text)))
         assert field(ack, "MSA", 1) in ("AA", "AE", "AR")
+
+
+def test_an_error_names_the_field_but_never_quotes_its_value() -> None:
+    for start in ("00001105143000", "20301345143000", "20301105143000+2500", "soon"):
+        ack = answer(siu(start=start))
+        err = ack.segment("ERR")
+        assert (field(ack, "MSA", 1), str(err(2))) == ("AE", "TQ1^1^7^1")
+        assert str(err(3)).startswith("102^Data type error")
+        reason = str(err(8))
+        assert reason.startswith("the start: ") and start not in reason
+        assert not any(part in reason for part in ("0000", "2030", "13", "45", "soon"))
