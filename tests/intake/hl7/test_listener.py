@@ -59,6 +59,20 @@ def test_every_sample_is_answered_over_tcp() -> None:
     run_with_listener(scenario)
 
 
+def test_every_trigger_we_take_is_accepted_and_others_rejected_over_tcp() -> None:
+    triggers = ["S12", "S13", "S14", "S15", "S17", "S26", "S16", "S23"]
+
+    async def scenario(host: str, port: int) -> None:
+        messages = [siu(control_id=f"T-{t}", trigger=t) for t in triggers]
+        answers = await exchange(host, port, messages)
+        assert [(acked_control_id(a), ack_code(a)) for a in answers] == [
+            (f"T-{t}", "AR" if t in ("S16", "S23") else "AA") for t in triggers
+        ]
+        assert [str(a.segment("MSH")(9)) for a in answers] == [f"ACK^{t}^ACK" for t in triggers]
+
+    run_with_listener(scenario)
+
+
 def test_several_messages_in_one_write_are_each_answered_in_order() -> None:
     async def scenario(host: str, port: int) -> None:
         reader, writer = await open_hl7_connection(host, port)
