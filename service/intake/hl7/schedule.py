@@ -14,7 +14,7 @@ Exception tree (under ``service.errors.ServiceError``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -310,7 +310,7 @@ class ScheduleMessage:
     providers: tuple[Provider, ...] = ()
     places: tuple[Place, ...] = ()
     notes: tuple[Note, ...] = ()
-    problems: tuple[FieldProblem, ...] = field(default=())
+    problems: tuple[FieldProblem, ...] = ()
 
     @property
     def appointment_id(self) -> str:
