@@ -1,4 +1,4 @@
-"""The ``tellwell`` command: serve, work, migrate, check, make keys, render one message."""
+"""The ``tellwell`` command: serve, work, listen for HL7, migrate, check, make keys, render."""
 
 from __future__ import annotations
 
@@ -55,6 +55,25 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(
         create_app(), host=host, port=port, log_level="info", log_config=None, access_log=False
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2575, show_default=True, type=int, help="2575: HL7's port.")
+def mllp(host: str, port: int) -> None:
+    """Run the HL7 v2 MLLP listener for SIU scheduling messages.
+
+    Each message is parsed and acknowledged (AA, AE naming the field, or AR). Storing
+    the appointments it describes is not wired in yet: an accepted message is kept
+    nowhere.
+    """
+    import asyncio
+
+    from service.intake.hl7.handler import MessageHandler
+    from service.intake.hl7.listener import MllpListener, serve_until_stopped
+
+    listener = MllpListener(MessageHandler().handle)
+    asyncio.run(serve_until_stopped(listener, host, port))
 
 
 @main.command()

@@ -1,0 +1,179 @@
+"""The MLLP listener: HL7 messages in over TCP, one ACK out for each.
+
+Framing is the ``hl7`` library's asyncio MLLP server (``hl7.mllp``): its stream reader
+collects a block (``<VT> message <FS><CR>``) however the bytes were split across TCP
+reads, and one connection may carry any number of messages, each answered in turn, in
+order. The handler (``MessageHandler.handle``) runs in a worker thread, so a slow store
+never stalls other connections.
+
+What a sender's bytes cannot break:
+
+- a client gone mid-message: the partial block is dropped with its connection;
+- a block larger than ``MAX_MESSAGE_BYTES`` (a garbage stream): the connection is closed,
+  since its framing can no longer be trusted; other connections and later clients are
+  served as before;
+- bytes between blocks (before a ``<VT>``): skipped, the block after them read (MLLP
+  has a receiver ignore what precedes the start of a block; ``_BlockReader``);
+- any character set: the text is decoded with MSH-18's charset when it names one we know,
+  else as UTF-8, else as ISO 8859-1 (which reads every byte); the ACK goes back in the
+  same encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+from collections.abc import Callable
+
+from hl7.mllp import HL7StreamProtocol, HL7StreamReader, HL7StreamWriter, InvalidBlockError
+from hl7.mllp.streams import START_BLOCK
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str], str]
+"""Message text in, ACK text out; must not raise (``MessageHandler.handle``)."""
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+"""The largest message taken. An SIU message is a few kilobytes; a block this long is a
+garbage stream, and the connection sending it is closed."""
+FALLBACK_ENCODING = "iso-8859-1"
+"""Decodes any bytes: what a message that is not UTF-8 and names no charset is read as."""
+CHARSETS = {
+    "ASCII": "ascii",
+    "8859/1": "iso-8859-1",
+    "8859/2": "iso-8859-2",
+    "8859/5": "iso-8859-5",
+    "8859/7": "iso-8859-7",
+    "8859/8": "iso-8859-8",
+    "8859/9": "iso-8859-9",
+    "8859/15": "iso-8859-15",
+    "UNICODE UTF-8": "utf-8",
+    "UNICODE": "utf-8",
+    "ISO IR192": "utf-8",
+    "ISO IR6": "ascii",
+    "ISO IR100": "iso-8859-1",
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc-kr",
+    "BIG-5": "big5",
+}
+"""HL7 table 0211 (MSH-18) names and the Python codecs that read them."""
+
+
+def decode_message(block: bytes) -> tuple[str, str]:
+    """The text of one message and the codec it was read with (the ACK uses it too)."""
+    declared = _declared_codec(block)
+    for codec in (declared, "utf-8"):
+        if codec is None:
+            continue
+        try:
+            return block.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    return block.decode(FALLBACK_ENCODING), FALLBACK_ENCODING
+
+
+def _declared_codec(block: bytes) -> str | None:
+    header = re.split(rb"[\r\n]", block.lstrip(), maxsplit=1)[0].decode(FALLBACK_ENCODING)
+    if not header.startswith("MSH") or len(header) < 4:
+        return None
+    fields = header.split(header[3])
+    if len(fields) < 18:
+        return None
+    return CHARSETS.get(fields[17].split("~")[0].strip().upper())
+
+
+class _BlockReader(HL7StreamReader):
+    """The library's reader, but stray bytes before a block's ``<VT>`` are dropped instead
+    of the block: its ``readblock`` refuses a block that does not begin with ``<VT>``."""
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        data = await super().readuntil(separator)
+        start = data.rfind(START_BLOCK)
+        return data[start:] if start > 0 else data
+
+
+class MllpListener:
+    """Serves ``handler`` over MLLP; ``start`` binds, ``close`` stops taking connections."""
+
+    def __init__(self, handler: Handler, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.handler = handler
+        self.max_message_bytes = max_message_bytes
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Bind and listen; the address actually bound (``port`` 0 picks a free one)."""
+        loop = asyncio.get_running_loop()
+
+        def connection() -> HL7StreamProtocol:
+            # As hl7.mllp.start_hl7_server builds it, with the reader above.
+            reader = _BlockReader(limit=self.max_message_bytes, loop=loop)
+            return HL7StreamProtocol(reader, self._serve_connection, loop=loop)
+
+        self._server = await loop.create_server(connection, host, port)
+        address = self._server.sockets[0].getsockname()
+        return str(address[0]), int(address[1])
+
+    async def close(self) -> None:
+        """Stop listening and end open connections; a message being handled is answered
+        first only if it finishes before its connection is cancelled."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _serve_connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        try:
+            await self._answer_each_message(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away, perhaps mid-message: nothing to answer
+        finally:
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _answer_each_message(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
+        while True:
+            try:
+                block = await reader.readblock()
+            except InvalidBlockError:
+                log.warning("mllp: bytes outside a block were skipped")
+                continue
+            except ValueError:  # the library's limit overrun: no frame in sight
+                log.warning(
+                    "mllp: a block over %d bytes; connection closed", self.max_message_bytes
+                )
+                return
+            text, codec = decode_message(bytes(block))
+            try:
+                ack = await asyncio.to_thread(self.handler, text)
+            except Exception as err:  # a handler must answer; one that cannot ends the line
+                log.error("mllp: the handler failed (%s); connection closed", type(err).__name__)
+                return
+            writer.writeblock(ack.encode(codec, errors="replace"))
+            await writer.drain()
+
+
+async def serve_until_stopped(listener: MllpListener, host: str, port: int) -> None:
+    """Run ``listener`` until SIGINT or SIGTERM (``tellwell mllp``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    bound_host, bound_port = await listener.start(host, port)
+    log.info("mllp: listening on %s:%d", bound_host, bound_port)
+    try:
+        await stop.wait()
+    finally:
+        await listener.close()
+        log.info("mllp: stopped")
