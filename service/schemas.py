@@ -650,6 +650,8 @@ class ErasureOut(BaseModel):
     """Of those, reminders still on their way that were cancelled or stopped first."""
     audio_files: int
     attempts: int
+    appointments: int = 0
+    """Appointments whose patient was erased by this request (0 on a repeat)."""
 
 
 class AuditEntryOut(BaseModel):
@@ -724,12 +726,17 @@ class AppointmentRequest(Strict):
 
 
 class AppointmentPatientOut(BaseModel):
-    name: str
-    phone: str | None
+    """The visit's patient; once erased, only language, time zone and speech rate remain."""
+
+    name: str | None = Field(default=None, description="null once the patient's data was erased.")
+    phone: str | None = None
     language: str
     timezone: str
     speech_rate: SpeechRate
-    app_recipient_id: str | None
+    app_recipient_id: str | None = None
+    erased_at: Timestamp | None = Field(
+        default=None, description="When the patient's data was erased (DELETE /v1/patients)."
+    )
 
 
 class AppointmentReminderOut(BaseModel):

@@ -16,7 +16,12 @@ the patient goes:
 - attempts keep channel, times, outcome and duration; the keys the patient pressed
   (``digits``) and the provider's call id (``provider_ref``, which opens the provider's own
   record of the call and the number) are cleared; the local outbox's copy is deleted;
-- status webhooks (sent or pending) lose the ``external_id``; pending ones are still sent.
+- status webhooks (sent or pending) lose the ``external_id``; pending ones are still sent;
+- appointments of the patient (by the phone in their patient block, by their
+  ``external_id``, or as the visit an erased reminder was planned for) keep the clinic,
+  the source's id, the start and the status, cancelled if still booked, so nothing is
+  planned for them again; the patient block keeps only language, time zone and speech
+  rate, and the provider, location and instructions are cleared.
 
 The phone number is looked up with a portable JSON path query (SQLite and PostgreSQL),
 not an indexed copy: an erasure is rare, and a scan of one column beats keeping another
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +44,8 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.models import (
     CANCELLABLE,
+    Appointment,
+    AppointmentStatus,
     Attempt,
     AudioAsset,
     Reminder,
@@ -52,6 +60,8 @@ PATIENT_REF_PURPOSE = "patient ref"
 ERASED_DETAIL = "stopped: the patient's data was erased"
 KEPT_PATIENT_FIELDS = ("timezone",)
 """What a tombstone keeps of the patient block: enough to read times, nothing identifying."""
+KEPT_APPOINTMENT_PATIENT_FIELDS = ("timezone", "language", "speech_rate")
+"""What an erased appointment keeps of its patient: what its answer and page must show."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class Erasure:
     reminders: int
     stopped: int
     attempts: int
+    appointments: int = 0
     audio_files: tuple[Path, ...] = field(default=())
     outbox_files: tuple[Path, ...] = field(default=())
 
@@ -70,6 +81,7 @@ class Erasure:
             "stopped": self.stopped,
             "audio_files": len(self.audio_files),
             "attempts": self.attempts,
+            "appointments": self.appointments,
         }
 
     def remove_files(self) -> None:
@@ -85,14 +97,32 @@ def patient_ref(settings: Settings, *, phone: str | None, external_id: str | Non
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def patient_reminders(
+def patient_appointments(
     session: Session, *, phone: str | None, external_id: str | None
+) -> list[Appointment]:
+    """Every appointment, of every clinic, for this phone number or external id."""
+    if phone is not None:
+        match = Appointment.patient[("phone",)].as_string() == phone
+    else:
+        match = Appointment.external_id == external_id
+    return list(session.scalars(select(Appointment).where(match).order_by(Appointment.id)))
+
+
+def patient_reminders(
+    session: Session,
+    *,
+    phone: str | None,
+    external_id: str | None,
+    appointment_ids: Sequence[str] = (),
 ) -> list[Reminder]:
-    """Every reminder, of every scheduler, for this phone number or external id."""
+    """Every reminder, of every scheduler, for this phone number or external id, and every
+    reminder planned for ``appointment_ids`` (an app-only patient's carry no phone)."""
     if phone is not None:
         match = Reminder.facts[("patient", "phone")].as_string() == phone
     else:
         match = Reminder.external_id == external_id
+    if appointment_ids:
+        match = or_(match, Reminder.appointment_id.in_(appointment_ids))
     return list(session.scalars(select(Reminder).where(match).order_by(Reminder.id)))
 
 
@@ -105,7 +135,21 @@ def erase_patient(
     external_id: str | None = None,
 ) -> Erasure:
     """Erase in ``session`` (the caller commits, then calls ``remove_files``)."""
-    reminders = patient_reminders(session, phone=phone, external_id=external_id)
+    appointments = patient_appointments(session, phone=phone, external_id=external_id)
+    reminders = patient_reminders(
+        session,
+        phone=phone,
+        external_id=external_id,
+        appointment_ids=[appointment.id for appointment in appointments],
+    )
+    planned_for = {r.appointment_id for r in reminders} - {a.id for a in appointments}
+    if planned_for := {appointment_id for appointment_id in planned_for if appointment_id}:
+        appointments += session.scalars(
+            select(Appointment).where(Appointment.id.in_(sorted(planned_for)))
+        )
+    appointments = [a for a in appointments if "erased_at" not in a.patient]
+    for appointment in appointments:
+        _erase_appointment(appointment, now)
     ids = [reminder.id for reminder in reminders]
     stopped = sum(_stop(session, reminder_id) for reminder_id in ids)
     used_audio = {
@@ -140,6 +184,7 @@ def erase_patient(
         reminders=len(ids),
         stopped=stopped,
         attempts=len(attempt_ids),
+        appointments=len(appointments),
         audio_files=tuple(audio_files),
         outbox_files=tuple(path for path in outbox_files if path.exists()),
     )
@@ -166,13 +211,30 @@ def _stop(session: Session, reminder_id: str) -> bool:
     )
 
 
+def _erased_patient(
+    patient: dict[str, Any], kept_fields: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    kept = {name: patient[name] for name in kept_fields if name in patient}
+    return {**kept, "erased_at": now.isoformat()}
+
+
 def _tombstone(facts: dict[str, Any], now: datetime) -> dict[str, Any]:
     patient = facts.get("patient") or {}
-    kept = {name: patient[name] for name in KEPT_PATIENT_FIELDS if name in patient}
-    tombstone: dict[str, Any] = {"patient": {**kept, "erased_at": now.isoformat()}}
+    tombstone: dict[str, Any] = {"patient": _erased_patient(patient, KEPT_PATIENT_FIELDS, now)}
     if "clinic" in facts:
         tombstone["clinic"] = facts["clinic"]
     return tombstone
+
+
+def _erase_appointment(appointment: Appointment, now: datetime) -> None:
+    """Keep what the visit was, not whose; a booked one is cancelled, so it is never
+    planned again. The revision moves on, so a re-plan racing with this one loses."""
+    appointment.patient = _erased_patient(appointment.patient, KEPT_APPOINTMENT_PATIENT_FIELDS, now)
+    appointment.provider = appointment.location = appointment.instructions = None
+    if appointment.status == AppointmentStatus.BOOKED:
+        appointment.status = AppointmentStatus.CANCELLED
+    appointment.revision += 1
+    appointment.updated_at = now
 
 
 def _without_external_id(payload: dict[str, Any]) -> dict[str, Any]:

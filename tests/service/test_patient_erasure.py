@@ -14,6 +14,8 @@ from service.config import Settings
 from service.db import Database
 from service.models import Attempt, AudioAsset, Reminder, Status
 from tests.support.api import Keys, reminder_body
+from tests.support.appointments import appointment_body
+from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
 from workers.sweeper import sweep
@@ -74,7 +76,13 @@ def test_erasing_a_delivered_reminder_leaves_nothing_about_the_patient(
     answer = erase(client, keys, {"phone": PHONE})
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"reminders": 1, "stopped": 0, "audio_files": 1, "attempts": 1}
+    assert answer.json() == {
+        "reminders": 1,
+        "stopped": 0,
+        "audio_files": 1,
+        "attempts": 1,
+        "appointments": 0,
+    }
     assert PHONE not in answer.text
     assert not file.exists() and not outbox_record.exists()
     assert client.get(local(audio_url)).status_code == 410
@@ -125,7 +133,13 @@ def test_a_pending_reminder_is_cancelled_and_never_dispatched(
 
     answer = erase(client, keys, {"external_id": "appt-erase-me"})
 
-    assert answer.json() == {"reminders": 1, "stopped": 1, "audio_files": 0, "attempts": 0}
+    assert answer.json() == {
+        "reminders": 1,
+        "stopped": 1,
+        "audio_files": 0,
+        "attempts": 0,
+        "appointments": 0,
+    }
     clock.skip(2 * DAY_S)
     pipeline = client.app.state.services.pipeline  # type: ignore[attr-defined]
     report = sweep(pipeline)
@@ -152,6 +166,7 @@ def test_erasure_is_audited_without_the_phone_number(
         "stopped": 0,
         "audio_files": 1,
         "attempts": 1,
+        "appointments": 0,
     }
     assert PHONE not in log.text and "3125550123" not in log.text
     again = erase(client, keys, {"phone": PHONE})  # the same patient: the same subject
@@ -170,7 +185,13 @@ def test_erasing_twice_is_the_same_as_once(
     repeat = erase(client, keys, {"phone": PHONE})
 
     assert repeat.status_code == 200
-    assert repeat.json() == {"reminders": 0, "stopped": 0, "audio_files": 0, "attempts": 0}
+    assert repeat.json() == {
+        "reminders": 0,
+        "stopped": 0,
+        "audio_files": 0,
+        "attempts": 0,
+        "appointments": 0,
+    }
     assert read(client, keys, shown["id"]) == after_first
     db = Database(database_url)
     with db.session() as session:
@@ -193,3 +214,39 @@ def test_only_admins_may_erase_and_the_patient_must_be_named_once(
         assert {e["field"] for e in invalid.json()["errors"]} == {"phone", "external_id"}
     bad_phone = erase(client, keys, {"phone": "312 555 0123"})
     assert bad_phone.status_code == 422 and bad_phone.json()["errors"][0]["field"] == "phone"
+
+
+def test_an_appointment_keeps_the_visit_but_not_the_patient(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    store_clinic(database_url)
+    start = (datetime.now(UTC) + timedelta(days=5)).replace(hour=15, minute=0, second=0)
+    url = "/v1/appointments/riverside/V-77"
+    put = client.put(url, json=appointment_body(start), headers=keys.header(keys.scheduler))
+    assert put.status_code == 201, put.text
+    planned = [r["id"] for r in put.json()["reminders"]]
+    assert planned
+    app_only = appointment_body(start, patient={"name": "Ana Ruiz", "app_recipient_id": "u-9"})
+    other = client.put(
+        "/v1/appointments/riverside/V-78", json=app_only, headers=keys.header(keys.scheduler)
+    )
+    assert other.status_code == 201, other.text
+
+    by_phone = erase(client, keys, {"phone": PHONE})
+    by_id = erase(client, keys, {"external_id": "V-78"})
+
+    assert by_phone.json()["appointments"] == 1
+    assert by_phone.json()["reminders"] == by_phone.json()["stopped"] == len(planned)
+    assert by_id.json()["appointments"] == 1 and by_id.json()["reminders"] >= 1
+    for visit in ("V-77", "V-78"):
+        shown = client.get(
+            f"/v1/appointments/riverside/{visit}", headers=keys.header(keys.admin)
+        ).json()
+        assert shown["status"] == "cancelled" and shown["start"] == put.json()["start"]
+        assert shown["patient"]["name"] is None and shown["patient"]["erased_at"]
+        assert shown["provider"] is None and shown["instructions"] is None
+        assert all(r["status"] == "cancelled" for r in shown["reminders"])
+        seen = json.dumps(shown)
+        for personal in ("María", "Ana Ruiz", PHONE, "u-9", "Dr. Chen", "suite 210"):
+            assert personal not in seen
+    assert erase(client, keys, {"external_id": "V-78"}).json()["appointments"] == 0
