@@ -46,6 +46,16 @@ JOB_TRIES_MAX = 3
 WORKING = frozenset({Status.RENDERING, Status.DISPATCHING})
 
 
+def fallback_detail(words: ClinicWords) -> str | None:
+    """The READY event's note when the patient hears another language than was asked."""
+    if not words.fell_back_from:
+        return None
+    return (
+        f"spoken in {words.language}: the clinic speaks only reviewed wording and the "
+        f"{words.fell_back_from} wording is not reviewed"
+    )
+
+
 def too_long(variant: str, duration_s: float) -> str:
     return (
         f"message too long: the {variant} message lasts {duration_s:.0f} s at the patient's "
@@ -143,6 +153,10 @@ class Pipeline:
                 audio_format=audio.format.value,
                 voicemail_audio_key=voicemail.key if voicemail is not None else None,
                 wording_version_id=rendered.wording.id if rendered.wording else None,
+                # A clinic that speaks only reviewed wording may have moved the message to
+                # its default language: the call's keypad replies must follow it.
+                language=language,
+                detail=fallback_detail(words),
                 lease_until=None,
                 queued_at=self.clock.now(),
             )

@@ -120,7 +120,7 @@ def test_a_clinic_pronunciation_changes_the_voice_not_the_transcript(
     assert client.put(
         LEXICON, json={"written": "Chen", "spoken": "Chenn"}, headers=staff
     ).is_success
-    body["clinic"]["id"] = "riverside"
+    body["clinic"] = {"id": "riverside"}
     after = client.post("/v1/previews", json=body, headers=staff).json()
     assert after["text"] == before["text"] and "Dr. Chen" in after["text"]
     assert after["audio_url"] != before["audio_url"]  # other words were spoken
@@ -158,7 +158,7 @@ def test_the_gates_refuse_bad_wording_and_nothing_is_saved(
 
 def deliver(client: TestClient, keys: Keys, language: str = "en") -> str:
     body = reminder_body(language=language)
-    body["clinic"]["id"] = "riverside"
+    body["clinic"] = {"id": "riverside"}
     created = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert created.status_code == 202, created.text
     url = f"/v1/reminders/{created.json()['id']}"
@@ -218,7 +218,7 @@ def test_a_preview_plays_any_version(client: TestClient, keys: Keys, database_ur
     for text in (V1, V2):
         assert client.post(CALL_WORDING, json={"text": text}, headers=staff).status_code == 201
     body = preview_body(language="en")
-    body["clinic"]["id"] = "riverside"
+    body["clinic"] = {"id": "riverside"}
     current = client.post("/v1/previews", json=body, headers=staff).json()
     assert "version two" in current["text"] and current["wording_version"] == 2
     older = client.post("/v1/previews", json={**body, "wording_version": 1}, headers=staff)
@@ -296,7 +296,7 @@ def test_a_clinic_requiring_reviewed_wording_falls_back_to_its_default_language(
     store_clinic(database_url, require_reviewed_wording=True, default_language="en")
     staff = keys.header(keys.staff)
     body = preview_body(language="es")
-    body["clinic"]["id"] = "riverside"
+    body["clinic"] = {"id": "riverside"}
     fallen = client.post("/v1/previews", json=body, headers=staff).json()
     assert fallen["language"] == "en" and "Hello" in fallen["text"]
     assert any("not reviewed" in warning for warning in fallen["warnings"])
