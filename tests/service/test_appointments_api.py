@@ -131,6 +131,7 @@ def test_what_the_patient_leaves_out_comes_from_the_clinic(
         "timezone": "America/New_York",
         "speech_rate": "slow",
         "app_recipient_id": None,
+        "erased_at": None,
     }
 
 
