@@ -32,6 +32,7 @@ from service.models import (
     ClinicLexiconEntry,
     WordingReview,
     WordingVersion,
+    audit,
 )
 from service.security import Caller
 from templates import Entry, load_profile, shipped_wording_hash
@@ -264,6 +265,21 @@ def record_review(
     )
     session.add(review)
     session.flush()
+    return review
+
+
+def sign_clinic_wording(
+    session: Session,
+    caller: Caller,
+    clinic_id: str,
+    language: str,
+    version: str,
+    reviewer: str,
+    now: datetime,
+) -> WordingReview:
+    """``record_review`` of a clinic's wording, with its audit entry (not committed)."""
+    review = record_review(session, caller, language, clinic_id, version, reviewer, now)
+    audit(session, caller.id, "wording.review", "clinic", clinic_id, {"language": language})
     return review
 
 

@@ -80,6 +80,18 @@ KIND_FACTS: dict[str, frozenset[str]] = {
 }
 """The facts each kind carries (as ``templates.samples`` and the API's kinds say)."""
 
+
+def slots_for(kind: str, variant: str) -> list[str]:
+    """The slots a wording of ``kind``/``variant`` may say: its kind's facts, and the keypad
+    menu in calls only (as ``templates.gates`` requires)."""
+    facts = KIND_FACTS[kind]
+    return [
+        name
+        for name, slot in SLOTS.items()
+        if (slot.fact in facts) or (slot.fact is None and variant == "call")
+    ]
+
+
 _SENTENCE_BREAK = re.compile(r"((?<=[.!?。！？।۔؟])[ \t]+|(?<=[。！？])|[ \t]*\n\s*)")
 
 

@@ -1,5 +1,5 @@
 """The clinic words' steps that need a voice: hearing a word before it is saved, and the
-length gate on a clinic's wording.
+length gate on a clinic's wording (``save_wording``: the API and the console save through it).
 
 Both speak through the pipeline's own ``Speaker``, so staff hear the engine and voice
 patients will hear, and both store the audio as previews do (``store_audio``): it is
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.call_policy import CALL_MESSAGE_MAX_S
+from service.clinic_words import WordingKey, save_version
 from service.errors import FieldError, ValidationProblem
-from service.models import audit
+from service.models import WordingVersion, audit
 from service.security import Caller
 from templates import check_wording
 from voices import AudioFormat, SpokenAudio
@@ -74,3 +75,24 @@ def gate_wording(renderer: Renderer, text: str, kind: str, language: str, varian
             )
     if problems:
         raise ValidationProblem([FieldError("text", problem) for problem in problems])
+
+
+def save_wording(
+    session: Session,
+    caller: Caller,
+    renderer: Renderer,
+    clinic_id: str,
+    key: WordingKey,
+    language: str,
+    text: str,
+) -> WordingVersion:
+    """Gate ``text``, then store it as the next version with its audit entry (not committed).
+
+    Raises ``ValidationProblem`` (field ``text``) before anything is written when a gate fails.
+    """
+    kind, variant = key
+    gate_wording(renderer, text, kind, language, variant)
+    version = save_version(session, caller, clinic_id, key, language, text)
+    detail = {"language": language, "kind": kind, "variant": variant, "number": version.number}
+    audit(session, caller.id, "wording.create", "clinic", clinic_id, detail)
+    return version

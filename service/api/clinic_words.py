@@ -21,9 +21,8 @@ from service.clinic_words import (
     list_versions,
     newest_versions,
     put_lexicon_entry,
-    record_review,
     review_of,
-    save_version,
+    sign_clinic_wording,
     wording_hash,
 )
 from service.deps import Reviewer, Services, ServicesDep, SessionDep, Staff
@@ -46,7 +45,7 @@ from service.schemas import (
     WordingVersionOut,
 )
 from voices import SpokenAudio
-from workers.clinic_words import audition, gate_wording
+from workers.clinic_words import audition, save_wording
 
 router = APIRouter(prefix="/v1/clinics/{clinic_id}", tags=["clinic words"])
 
@@ -271,21 +270,9 @@ def post_wording(
     """
     clinic = clinic_or_404(session, clinic_id)
     offered_language(services, language, kind)
-    gate_wording(services.pipeline.renderer, body.text, kind, language, variant)
-    version = save_version(session, caller, clinic.id, (kind, variant), language, body.text)
-    audit(
-        session,
-        caller.id,
-        "wording.create",
-        "clinic",
-        clinic.id,
-        {
-            "language": language,
-            "kind": kind.value,
-            "variant": variant.value,
-            "number": version.number,
-        },
-    )
+    key = (kind.value, variant.value)
+    renderer = services.pipeline.renderer
+    version = save_wording(session, caller, renderer, clinic.id, key, language, body.text)
     session.commit()
     return version_out(version)
 
@@ -364,8 +351,9 @@ def post_clinic_review(
     clinic = clinic_or_404(session, clinic_id)
     offered_language(services, language)
     now = services.pipeline.clock.now()
-    row = record_review(session, caller, language, clinic.id, body.version, body.reviewer, now)
-    audit(session, caller.id, "wording.review", "clinic", clinic.id, {"language": language})
+    row = sign_clinic_wording(
+        session, caller, clinic.id, language, body.version, body.reviewer, now
+    )
     session.commit()
     review = review_out(row)
     assert review is not None

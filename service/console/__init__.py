@@ -13,7 +13,13 @@ from fastapi.staticfiles import StaticFiles
 
 from service.clock import Clock
 from service.config import Settings
-from service.console import appointments_page, audit_page, clinics_page, lexicon_page
+from service.console import (
+    appointments_page,
+    audit_page,
+    clinics_page,
+    lexicon_page,
+    wording_page,
+)
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec, SessionStore
 
@@ -34,5 +40,6 @@ def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
     app.include_router(clinics_page.router)
     app.include_router(appointments_page.router)
     app.include_router(lexicon_page.router)
+    app.include_router(wording_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")

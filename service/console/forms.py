@@ -26,6 +26,7 @@ FORM_FIELD_FOR = {
     "patient.name": "patient_name",
     "patient.timezone": "timezone",
     "patient.speech_rate": "speech_rate",
+    "clinic.id": "clinic",
     "clinic.name": "clinic_name",
     "clinic.callback_phone": "callback_phone",
     "appointment": "appointment_start",
@@ -47,6 +48,8 @@ class PreviewForm(BaseModel):
     language: str = "en"
     variant: str = "call"
     speech_rate: str = "normal"
+    clinic: str = ""
+    """A clinic record's id: its facts and words are used. Empty: the clinic typed inline."""
     patient_name: str = ""
     timezone: str = ""
     clinic_name: str = ""
@@ -70,7 +73,9 @@ class PreviewForm(BaseModel):
                 "timezone": self.timezone,
                 "speech_rate": self.speech_rate,
             },
-            "clinic": {"name": self.clinic_name, "callback_phone": self.callback_phone},
+            "clinic": {"id": self.clinic}
+            if self.clinic
+            else {"name": self.clinic_name, "callback_phone": self.callback_phone},
         }
         if self.kind in APPOINTMENT_KINDS:
             body["appointment"] = {
@@ -93,10 +98,13 @@ class PreviewForm(BaseModel):
         except (ValueError, ZoneInfoNotFoundError):
             return local_minute
 
-    def parse(self) -> PreviewRequest:
+    def parse(self, wording_version: int | None = None) -> PreviewRequest:
         """The validated request; raises ``ValidationProblem`` naming form fields."""
+        body = self.request_body()
+        if wording_version is not None:
+            body["wording_version"] = wording_version
         try:
-            return PreviewRequest.model_validate(self.request_body())
+            return PreviewRequest.model_validate(body)
         except ValidationError as err:
             raise validation_problem_from(RequestValidationError(err.errors())) from err
 

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Form, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.clinic_words import delete_lexicon_entry, lexicon_rows, put_lexicon_entry
@@ -26,22 +25,16 @@ from service.console.routes import (
     StaffVisit,
     Visit,
     caller_of,
+    clinic_options,
     language_options,
 )
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem, validation_problem_from
-from service.models import Clinic, audit
+from service.models import audit
 from service.schemas import LexiconEntryIn
 from workers.clinic_words import audition
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-
-
-def clinic_options(db_session: Session) -> list[tuple[str, str]]:
-    rows = db_session.scalars(
-        select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.display_name)
-    )
-    return [(row.id, row.display_name) for row in rows]
 
 
 def _show(

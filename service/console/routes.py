@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -24,7 +26,7 @@ from service.console.forms import PreviewForm, field_errors, sample_form
 from service.console.sessions import CONSOLE_ROLES, ConsoleSession, SessionCodec, SessionStore
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem
-from service.models import Role, Status, audit
+from service.models import Clinic, Role, Status, audit
 from service.reminders import PAGE_LIMIT_DEFAULT, get_reminder, list_reminders
 from service.security import Caller, find_key
 from templates import KINDS
@@ -190,10 +192,13 @@ def sign_out(visit: CheckedVisit, db_session: SessionDep) -> Response:
 # -- preview ---------------------------------------------------------------------------
 
 
-def _preview_context(services: ServicesDep, form: PreviewForm) -> dict[str, Any]:
+def _preview_context(
+    services: ServicesDep, db_session: Session, form: PreviewForm
+) -> dict[str, Any]:
     return {
         "title": "Preview a message",
         "form": form,
+        "clinic_options": [("", "None (inline)"), *clinic_options(db_session)],
         "kind_options": KIND_OPTIONS,
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
@@ -204,6 +209,14 @@ def _preview_context(services: ServicesDep, form: PreviewForm) -> dict[str, Any]
     }
 
 
+def clinic_options(db_session: Session) -> list[tuple[str, str]]:
+    """(id, display name) of every clinic not deleted, by name."""
+    rows = db_session.scalars(
+        select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.display_name)
+    )
+    return [(row.id, row.display_name) for row in rows]
+
+
 def language_options(services: ServicesDep) -> list[tuple[str, str]]:
     return [
         (lang.voice.code, f"{lang.voice.name} ({lang.voice.code})")
@@ -212,9 +225,9 @@ def language_options(services: ServicesDep) -> list[tuple[str, str]]:
 
 
 @router.get("/preview", name="preview", response_class=HTMLResponse)
-def preview_page(visit: StaffVisit, services: ServicesDep) -> Response:
+def preview_page(visit: StaffVisit, services: ServicesDep, db_session: SessionDep) -> Response:
     form = sample_form(PreviewForm())
-    return visit.page("preview.html", _preview_context(services, form))
+    return visit.page("preview.html", _preview_context(services, db_session, form))
 
 
 @router.post("/preview", response_class=HTMLResponse)
@@ -228,13 +241,15 @@ def preview(
     caller = caller_of(visit)
     if action == "sample":
         form = sample_form(form)
-        return visit.page("preview.html", _preview_context(services, form))
-    context = _preview_context(services, form)
+        return visit.page("preview.html", _preview_context(services, db_session, form))
+    context = _preview_context(services, db_session, form)
     try:
         result = make_preview(db_session, caller, form.parse(), services.pipeline)
     except ValidationProblem as problem:
         context["errors"] = field_errors(problem)
         return visit.page("preview.html", context, status_code=422)
+    except Problem as err:  # a key limited to other clinics
+        raise ConsoleRefusal(err.status, err.detail) from err
     context["preview"] = result
     audio = result.rendered.audio
     page = visit.request.url.path
