@@ -65,9 +65,7 @@ def test_staff_see_the_shipped_text_and_save_a_gated_version(
     listed = client.get(f"{API_WORDING}/appointment_reminder/call", headers=keys.header(keys.staff))
     assert listed.json()["items"] == []  # nothing half-stored
 
-    saved = client.post(
-        CALL_PAGE, data={"csrf_token": csrf, "text": GOOD}, follow_redirects=False
-    )
+    saved = client.post(CALL_PAGE, data={"csrf_token": csrf, "text": GOOD}, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     shown = client.get(saved.headers["location"])
     assert "Saved as version 1" in shown.text and "Hear version 1" in shown.text
