@@ -55,7 +55,7 @@ REVIEW_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})
 SLOT_HINTS = {
     "patient_name": "the patient's full name",
     "first_name": "the patient's first name",
-    "clinic_name": "the clinic's name, as the voice says it",
+    "clinic_name": "the clinic's name (the voice says its spoken name)",
     "clinic_phone": "the clinic's call-back phone",
     "day": "the day of the visit",
     "time": "the time of the visit",
