@@ -153,7 +153,9 @@ def wording_page(
     language: Annotated[str, Query()] = "",
 ) -> Response:
     clinic = _clinic(db_session, clinic_id)
-    language = language or clinic.default_language
+    if not language:  # the clinic's default, if this installation speaks it
+        offered = [code for code, _ in language_options(services)]
+        language = clinic.default_language if clinic.default_language in offered else offered[0]
     return _overview(visit, services, db_session, clinic, language)
 
 

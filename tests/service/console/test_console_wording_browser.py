@@ -110,6 +110,18 @@ def test_staff_write_fix_save_and_hear_a_version_then_a_reviewer_signs_it(
     page.screenshot(path=ARTIFACTS_DIR / "console-wording.png", full_page=True)
     check("heard")
 
+    follow(page, "Preview")  # the same version, heard through the preview for the clinic
+    page.get_by_label("Clinic", exact=True).focus()
+    page.keyboard.press("ArrowDown")  # from "None (inline)" to Riverside Clinic
+    expect(page.get_by_label("Clinic", exact=True)).to_have_value("riverside")
+    page.get_by_role("button", name="Preview", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#wording-used")).to_have_text(
+        "the clinic's version 1", timeout=SPEAKING_MS
+    )
+    expect(page.locator("#transcript")).to_contain_text("This is Riverside Clinic")
+    check("preview for the clinic")
+
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server, reviewer_key(database_url))
     page.goto(f"{live_server.url}/console/clinics/riverside/wording?language=en")
