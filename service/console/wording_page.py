@@ -185,7 +185,10 @@ def review_wording(
         )
     except ValidationError as err:
         problem = validation_problem_from(RequestValidationError(err.errors()))
-        errors = {error.field: error.message for error in reversed(problem.errors)}
+        # The version is the page's own hidden field: a bad one means the page is stale.
+        first = problem.errors[0]
+        stale = "this page is out of date: show it again, then mark it reviewed"
+        errors = {"reviewer": first.message if first.field == "reviewer" else stale}
         return _overview(
             visit, services, db_session, clinic, language, errors=errors, reviewer=reviewer
         )

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 from fastapi.testclient import TestClient
 
 from tests.support.api import Keys
-from tests.support.clinics import reviewer_key, store_clinic
+from tests.support.clinics import audit_entries, reviewer_key, store_clinic
 from tests.support.console import csrf_of, sign_in
 
 WORDING_PAGE = "/console/clinics/riverside/wording"
@@ -52,6 +52,9 @@ def test_staff_see_the_shipped_text_and_save_a_gated_version(
     assert message.status_code == 200
     assert "{menu}" in message.text and "{ordered_by}" not in message.text  # this kind's slots
     assert "No version of its own yet" in message.text
+    shipped = client.post(f"{CALL_PAGE}/hear", data={"csrf_token": csrf})
+    assert shipped.status_code == 200 and "The text in use, with sample facts" in shipped.text
+    assert "Press 1" in shipped.text and AUDIO_SRC.search(shipped.text)
 
     refused = client.post(CALL_PAGE, data={"csrf_token": csrf, "text": NO_MENU})
     assert refused.status_code == 422
@@ -75,6 +78,10 @@ def test_staff_see_the_shipped_text_and_save_a_gated_version(
     assert [(v["number"], v["text"]) for v in versions] == [(1, GOOD)]
     overview = client.get(WORDING_PAGE)
     assert "version 1" in overview.text and overview.text.count(">shipped<") == 11
+    created = audit_entries(database_url, "wording.create")
+    assert [entry.detail for entry in created] == [
+        {"language": "en", "kind": "appointment_reminder", "variant": "call", "number": 1}
+    ]  # who changed what, never the words
 
 
 def test_any_version_is_heard_through_the_preview(
@@ -124,6 +131,11 @@ def test_reviewers_mark_the_wording_reviewed_and_a_change_unreviews_it(
         data={"csrf_token": csrf, "language": "en", "version": version, "reviewer": ""},
     )
     assert nameless.status_code == 422 and 'id="reviewer-error"' in nameless.text
+    tampered = client.post(
+        f"{WORDING_PAGE}/review",
+        data={"csrf_token": csrf, "language": "en", "version": "nope", "reviewer": "Ana"},
+    )
+    assert tampered.status_code == 422 and "out of date" in tampered.text
     signed = client.post(
         f"{WORDING_PAGE}/review",
         data={"csrf_token": csrf, "language": "en", "version": version, "reviewer": "Ana Reyes"},
