@@ -38,8 +38,9 @@ INTERNAL_ERROR = AckError(
 class MessageHandler:
     """Parses each message and passes it to ``sink``.
 
-    Without a sink (``tellwell mllp`` until the store step exists) a message that parses
-    is acknowledged AA and kept nowhere.
+    Without a sink (tests of parsing and framing) a message that parses is acknowledged
+    AA and kept nowhere; ``tellwell mllp`` and ``tellwell serve`` pass
+    ``store.StoringSink``.
     """
 
     def __init__(self, sink: ScheduleSink | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -65,6 +66,9 @@ class MessageHandler:
             return self._answer(text, AckCode.ACCEPT, None, "read, not stored", name)
         try:
             result = self.sink.apply(message)
+        except MessageRefused as refused:  # read, but a field cannot be stored as it is
+            error = AckError(refused.location, refused.error, refused.reason)
+            return self._answer(text, refused.ack_code, error, "not stored", name)
         except Exception as err:  # the sender must get an answer; it will retry
             log.error("hl7 message %s not stored: %s", name, type(err).__name__)
             return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, "failed", name)
