@@ -9,6 +9,7 @@ same framing other software uses.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -85,8 +86,10 @@ def hl7_time(moment: datetime) -> str:
 
 
 def send(host: str, port: int, messages: list[str]) -> list[hl7.Message]:
-    """``exchange`` from synchronous code (the app's listener runs in its own loop)."""
-    return asyncio.run(exchange(host, port, messages))
+    """``exchange`` from synchronous code, on a thread of its own: the caller's thread
+    may already run a loop (Playwright's sync API does)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, exchange(host, port, messages)).result()
 
 
 def ack_code(ack: hl7.Message) -> str:
