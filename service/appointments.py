@@ -23,7 +23,7 @@ The re-plan (``replan``):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +73,10 @@ TOLD = frozenset(
     }
 )
 """A message in one of these has reached (or is reaching) the patient."""
+Recorder = Callable[[Session, Appointment, str], None]
+"""Adds rows of the caller's own to the transaction that stores a write, just before it
+commits, given the appointment and the change (HL7 intake records the message it took, so
+the message and what it did commit together)."""
 TELLS_THE_TIME = frozenset({Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_CHANGED})
 PATIENT_FACTS = ("name", "phone", "timezone", "app_recipient_id", "speech_rate")
 """What a reminder's ``patient`` block holds (the language is the reminder's own column)."""
@@ -338,10 +342,12 @@ def put_appointment(
     now: datetime,
     *,
     attention: str | None = None,
+    record: Recorder | None = None,
 ) -> Written:
     """Create or update the appointment and re-plan its reminders; committed on return.
 
-    ``attention`` flags a visit whose patient cannot be reached (see ``resolve_visit``)."""
+    ``attention`` flags a visit whose patient cannot be reached (see ``resolve_visit``);
+    ``record`` adds to the committing transaction (see ``Recorder``)."""
     clinic = clinic_for(session, caller, clinic_id)
     visit = resolve_visit(request, clinic, offered, now, attention)
     for _ in range(UPSERT_TRIES):
@@ -374,6 +380,8 @@ def put_appointment(
                 session.flush()
                 replanned = replan(session, appointment, clinic, now, new=True)
                 audit_write(session, caller, appointment, replanned, "created")
+                if record is not None:
+                    record(session, appointment, "created")
                 session.commit()
             except IntegrityError:
                 session.rollback()  # created by a racing request: update it instead
@@ -385,9 +393,13 @@ def put_appointment(
         newer = check_order(stored, request, same)
         if same:
             if not newer or set_source_order(session, stored, request):
+                if record is not None:
+                    record(session, stored, "unchanged")
                 session.commit()
                 return Written(stored, "unchanged", [])
-        elif written := store_change(session, stored, visit, request, clinic, caller, now):
+        elif written := store_change(
+            session, stored, visit, request, clinic, caller, now, record=record
+        ):
             return written
         session.rollback()  # changed by another request since it was read: read it again
     raise _busy()
@@ -481,6 +493,8 @@ def store_change(
     clinic: Clinic,
     caller: Caller,
     now: datetime,
+    *,
+    record: Recorder | None = None,
 ) -> Written | None:
     """Write ``visit`` over ``stored`` and re-plan, committed; None when another request
     changed the appointment since it was read (nothing is written then)."""
@@ -509,6 +523,8 @@ def store_change(
         set_committed_value(stored, name, value)
     replanned = replan(session, stored, clinic, now)
     audit_write(session, caller, stored, replanned, "updated")
+    if record is not None:
+        record(session, stored, "updated")
     session.commit()
     return Written(stored, "updated", replanned.due)
 

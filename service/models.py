@@ -197,7 +197,7 @@ class Hl7Message(Base):
     control_id: Mapped[str] = mapped_column(String(200))
     ack_code: Mapped[str] = mapped_column(String(2))
     outcome: Mapped[str] = mapped_column(String(20))
-    """``received`` while it is being stored, then a ``sink.Outcome`` value."""
+    """A ``sink.Outcome`` value: stored, needs_attention or out_of_date."""
     appointment_id: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -11,9 +11,10 @@ compare-and-set, planning and re-planning are the same code for both doors.
   appointments, so HL7 visits are read with a staff or admin key (the console, the API).
 - **Order**: MSH-7 is the source's ``updated_at``; an older message than the one stored
   is ``out_of_date`` (AA, nothing changed).
-- **Duplicates**: ``hl7_messages`` keys each taken message on (facility, control id); the
-  claim is an INSERT committed before the store, so of two connections racing with the
-  same message one stores and the other answers ``duplicate``.
+- **Duplicates**: ``hl7_messages`` keys each taken message on (facility, control id); its
+  row is written in the transaction that stores the appointment
+  (``put_appointment(record=...)``), so of two connections racing with the same message
+  one commits and the other's whole transaction fails on the unique key: ``duplicate``.
 - **Needs attention**: a patient with no usable phone (and no app id) is stored, flagged
   with the reason (``Appointment.needs_attention``), and planned nothing.
 """
@@ -22,12 +23,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,8 +65,7 @@ log = logging.getLogger(__name__)
 INTAKE_KEY_NAME = "hl7 intake"
 INTAKE_KEY_HASH = "hl7-intake"
 """Not a hex SHA-256 digest (``security.hash_key``): no raw key finds this row."""
-RECEIVED = "received"
-"""A claimed message's outcome while it is being stored."""
+DUPLICATE = SinkResult(Outcome.DUPLICATE, "this control id was taken before")
 STATUS_BY_TRIGGER = {
     Trigger.NEW: AppointmentStatus.BOOKED,
     Trigger.RESCHEDULED: AppointmentStatus.BOOKED,
@@ -114,18 +114,20 @@ def intake_caller(session: Session) -> Caller:
 
 
 def find_clinic_for(session: Session, message: ScheduleMessage) -> Clinic | None:
-    """The clinic whose identifiers name MSH-4, else an AIL-3 facility or point of care."""
-    clinics = list(
-        session.scalars(select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id))
+    """The clinic whose identifiers name MSH-4, else an AIL-3 facility or point of care.
+
+    Reads only ids and identifiers of every clinic (a short list), then the one chosen."""
+    named = session.execute(
+        select(Clinic.id, Clinic.identifiers).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
     )
-    by_identifier: dict[str, Clinic] = {}
-    for clinic in clinics:
-        for identifier in clinic.identifiers or ():
-            by_identifier.setdefault(identifier.casefold(), clinic)
+    by_identifier: dict[str, str] = {}
+    for clinic_id, identifiers in named:
+        for identifier in identifiers or ():
+            by_identifier.setdefault(identifier.casefold(), clinic_id)
     places = [name for place in message.places for name in (place.facility, place.point_of_care)]
     for candidate in (*message.facility.identifiers, *places):
         if candidate and candidate.casefold() in by_identifier:
-            return by_identifier[candidate.casefold()]
+            return session.get(Clinic, by_identifier[candidate.casefold()])
     return None
 
 
@@ -161,6 +163,7 @@ class StoringSink:
     offered: Mapping[str, Sequence[str]]
     clock: Clock
     enqueue: Callable[[list[str]], object] | None = None
+    _owner: Caller | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def for_pipeline(cls, pipeline: Pipeline) -> StoringSink:
@@ -176,79 +179,86 @@ class StoringSink:
             clinic = find_clinic_for(session, message)
             if clinic is None:
                 return SinkResult(Outcome.UNKNOWN_FACILITY, "no clinic goes by this facility")
-            claim = self._claim(session, message)
-            if claim is None:
-                return SinkResult(Outcome.DUPLICATE, "this control id was taken before")
+            facility, control_id = facility_key(message), message.control_id[:200]
+            if _taken(session, facility, control_id):
+                return DUPLICATE
             try:
-                result, appointment_id = self._store(session, clinic, message)
-            except BaseException:
+                return self._store(session, clinic, message, facility, control_id)
+            except IntegrityError:
+                # The same message, stored by another connection since we looked: ours
+                # was rolled back whole, message record and appointment change alike.
                 session.rollback()
-                session.execute(delete(Hl7Message).where(Hl7Message.id == claim))
-                session.commit()  # unclaimed: the sender's retry is stored, not a duplicate
+                if _taken(session, facility, control_id):
+                    return DUPLICATE
                 raise
-            session.execute(
-                update(Hl7Message)
-                .where(Hl7Message.id == claim)
-                .values(outcome=result.outcome.value, appointment_id=appointment_id)
-            )
-            session.commit()
-            return result
-
-    def _claim(self, session: Session, message: ScheduleMessage) -> int | None:
-        """The new ``hl7_messages`` row's id, committed; None when it was taken before."""
-        row = Hl7Message(
-            facility=facility_key(message),
-            control_id=message.control_id[:200],
-            ack_code=AckCode.ACCEPT.value,
-            outcome=RECEIVED,
-            received_at=self.clock.now(),
-        )
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return None
-        return row.id
 
     def _store(
-        self, session: Session, clinic: Clinic, message: ScheduleMessage
-    ) -> tuple[SinkResult, str | None]:
+        self,
+        session: Session,
+        clinic: Clinic,
+        message: ScheduleMessage,
+        facility: str,
+        control_id: str,
+    ) -> SinkResult:
+        """Store the appointment and the message's record in one transaction."""
         external_id = message.appointment_id[:200]
-        stored = session.scalar(
-            select(Appointment).where(
-                Appointment.clinic_id == clinic.id, Appointment.external_id == external_id
+        stored = None
+        if message.start is None or not message.start.has_time_of_day:  # keep the stored one
+            stored = session.scalar(
+                select(Appointment).where(
+                    Appointment.clinic_id == clinic.id, Appointment.external_id == external_id
+                )
             )
-        )
         upsert = self._upsert(message, clinic, stored)
+        received = Hl7Message(
+            facility=facility,
+            control_id=control_id,
+            ack_code=AckCode.ACCEPT.value,
+            outcome=Outcome.OUT_OF_DATE.value,
+            received_at=self.clock.now(),
+        )
         if upsert is None:
-            return SinkResult(Outcome.OUT_OF_DATE, "no such appointment and no start"), None
-        caller = intake_caller(session)
+            session.add(received)
+            session.commit()
+            return SinkResult(Outcome.OUT_OF_DATE, "no such appointment and no start")
+        result = (
+            SinkResult(Outcome.NEEDS_ATTENTION, upsert.attention)
+            if upsert.attention is not None
+            else SinkResult(Outcome.STORED, upsert.language_note)
+        )
+
+        def record(session: Session, appointment: Appointment, change: str) -> None:
+            received.outcome = result.outcome.value
+            received.appointment_id = appointment.id
+            session.add(received)
+
+        if self._owner is None:  # one key for the process's life: read it once
+            self._owner = intake_caller(session)
         try:
             written = put_appointment(
                 session,
-                caller,
+                self._owner,
                 clinic.id,
                 external_id,
                 upsert.request,
                 self.offered,
                 self.clock.now(),
                 attention=upsert.attention,
+                record=record,
             )
         except Problem as problem:
             session.rollback()
             if problem.slug == "older-update":
-                return SinkResult(Outcome.OUT_OF_DATE, "a newer message was stored"), None
+                session.add(_copy(received, Outcome.OUT_OF_DATE))
+                session.commit()
+                return SinkResult(Outcome.OUT_OF_DATE, "a newer message was stored")
             if problem.status == 422 and problem.errors:
                 first = problem.errors[0]
                 raise _refused(first.field, f"{first.field} {first.message}") from problem
             raise
         if written.due and self.enqueue is not None:
             self.enqueue(written.due)
-        appointment_id = written.appointment.id
-        if upsert.attention is not None:
-            return SinkResult(Outcome.NEEDS_ATTENTION, upsert.attention), appointment_id
-        return SinkResult(Outcome.STORED, upsert.language_note), appointment_id
+        return result
 
     def _upsert(
         self, message: ScheduleMessage, clinic: Clinic, stored: Appointment | None
@@ -301,6 +311,27 @@ class StoringSink:
             return None
         text = " ".join(note.text.strip() for note in message.notes if note.text.strip())
         return text[:INSTRUCTIONS_MAX_CHARS] or None
+
+
+def _taken(session: Session, facility: str, control_id: str) -> bool:
+    """Whether this facility's message with this control id was taken before."""
+    found = session.scalar(
+        select(Hl7Message.id).where(
+            Hl7Message.facility == facility, Hl7Message.control_id == control_id
+        )
+    )
+    return found is not None
+
+
+def _copy(received: Hl7Message, outcome: Outcome) -> Hl7Message:
+    """A fresh record (the first was discarded with its rolled-back transaction)."""
+    return Hl7Message(
+        facility=received.facility,
+        control_id=received.control_id,
+        ack_code=received.ack_code,
+        outcome=outcome.value,
+        received_at=received.received_at,
+    )
 
 
 def _first(values: Iterable[str]) -> str | None:

@@ -4,7 +4,9 @@ read them, through ``GET /v1/appointments``; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +27,15 @@ from tests.support.api import Keys
 from tests.support.appointments import deliver
 from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
-from tests.support.hl7 import ack_code, acked_control_id, hl7_time, sample, send, siu
+from tests.support.hl7 import (
+    ack_code,
+    acked_control_id,
+    exchange,
+    hl7_time,
+    sample,
+    send,
+    siu,
+)
 from tests.support.waiting import wait_for
 
 HOST = "127.0.0.1"
@@ -169,6 +179,22 @@ def test_a_resent_message_gets_the_same_ack_and_changes_nothing(
     (ack,) = intake.send(siu(start=hl7_time(later(7)), trigger="S13", sent_at="20301101100000"))
     assert ack_code(ack) == "AA" and acked_control_id(ack) == "CTRL-1"
     assert intake.only() == before
+    assert hl7_messages(database_url) == 1
+
+
+def test_the_same_message_on_racing_connections_is_stored_once(
+    intake: Intake, database_url: str
+) -> None:
+    store_clinic(database_url, identifiers=["RIVERSIDE"])
+    message = siu(start=hl7_time(later(5)))
+
+    async def race() -> list[list[hl7.Message]]:
+        return list(await asyncio.gather(*(exchange(HOST, intake.port, [message]) for _ in "ab")))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answers = pool.submit(asyncio.run, race()).result()
+    assert [ack_code(a) for (a,) in answers] == ["AA", "AA"]
+    assert len(intake.only()["reminders"]) == 2
     assert hl7_messages(database_url) == 1
 
 
