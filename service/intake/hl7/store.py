@@ -252,6 +252,13 @@ class StoringSink:
                 session.add(_copy(received, Outcome.OUT_OF_DATE))
                 session.commit()
                 return SinkResult(Outcome.OUT_OF_DATE, "a newer message was stored")
+            if problem.status == 404:  # written through the API by another key
+                raise MessageRefused(
+                    AckCode.ERROR,
+                    Location("SCH", 2),
+                    ErrorCode.UNKNOWN_KEY,
+                    "this appointment id is kept by another system of the clinic",
+                ) from problem
             if problem.status == 422 and problem.errors:
                 first = problem.errors[0]
                 raise _refused(first.field, f"{first.field} {first.message}") from problem

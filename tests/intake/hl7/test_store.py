@@ -24,7 +24,7 @@ from service.config import Settings
 from service.db import Database
 from service.models import Hl7Message
 from tests.support.api import Keys
-from tests.support.appointments import deliver
+from tests.support.appointments import appointment_body, deliver
 from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 from tests.support.hl7 import (
@@ -231,6 +231,24 @@ def test_an_unknown_facility_is_an_error_at_msh_4(intake: Intake, database_url: 
     assert str(err(3)).startswith("204^")
     assert intake.appointments() == []
     # Not kept as taken: once the clinic knows the name, the same message is stored.
+    assert hl7_messages(database_url) == 0
+
+
+def test_an_appointment_another_key_keeps_is_refused_at_sch_2(
+    intake: Intake, database_url: str, keys: Keys
+) -> None:
+    store_clinic(database_url, identifiers=["RIVERSIDE"])
+    start = later(5)
+    put = intake.client.put(
+        "/v1/appointments/riverside/FL-1",
+        json=appointment_body(start),
+        headers=keys.header(keys.scheduler),
+    )
+    assert put.status_code == 201, put.text
+    (ack,) = intake.send(siu(start=hl7_time(later(6))))
+    assert ack_code(ack) == "AE"
+    assert str(ack.segment("ERR")(2)) == "SCH^1^2^1"
+    assert datetime.fromisoformat(intake.only()["start"]) == start
     assert hl7_messages(database_url) == 0
 
 
