@@ -4,8 +4,9 @@
 loop). It never raises: whatever happens, the sender gets an ACK it can act on — AA, AE
 with an ERR naming the segment and field, or AR — and an unexpected failure is an AE with
 code 207 (application internal error), which an interface engine retries. The log line
-per message holds the trigger, the control id, the outcome and the ERR location, never a
-value from the message's body.
+per message holds the trigger, the control id, the outcome with the sink's reason (plain
+words, such as why a patient needs attention) and the ERR location, never a value from
+the message's body.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class MessageHandler:
             return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, "failed", name)
         code = _SINK_ACKS[result.outcome]
         unknown = UNKNOWN_FACILITY if result.outcome is Outcome.UNKNOWN_FACILITY else None
-        return self._answer(text, code, unknown, result.outcome.value, name)
+        said = result.outcome.value + (f" ({result.reason})" if result.reason else "")
+        return self._answer(text, code, unknown, said, name)
 
     def _answer(
         self, text: str, code: AckCode, error: AckError | None, outcome: str, name: str = ""

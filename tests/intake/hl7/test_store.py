@@ -282,6 +282,21 @@ def test_an_unreachable_patient_is_stored_flagged_and_planned_nothing(
     assert fixed["needs_attention"] is None and len(fixed["reminders"]) == 2
 
 
+def test_a_language_without_a_voice_is_spoken_in_the_clinics_default(
+    intake: Intake, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_clinic(database_url, identifiers=["RIVERSIDE"])
+    pid = "PID|1||MRN-1^^^RIVERSIDE^MR||Rivera^Ana^^^^^L||||||||^PRN^CP^^1^617^5550145||heb"
+    with caplog.at_level("INFO", logger="service.intake.hl7.handler"):
+        (ack,) = intake.send(siu(start=hl7_time(later(5)), pid=pid))
+    assert ack_code(ack) == "AA"
+    stored = intake.only()
+    assert stored["patient"]["language"] == "en" and len(stored["reminders"]) == 2
+    assert "we have no voice for this language; the clinic's default language is used" in (
+        caplog.text
+    )
+
+
 def test_notes_are_instructions_only_where_the_clinic_allows(
     intake: Intake, database_url: str
 ) -> None:
