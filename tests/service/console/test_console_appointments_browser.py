@@ -90,14 +90,26 @@ def test_a_visit_needing_attention_shows_why_on_both_pages(
     assert settings.mllp_port is not None
     (ack,) = send("127.0.0.1", settings.mllp_port, [siu(start=hl7_time(start), pid=no_phone)])
     assert ack_code(ack) == "AA"
+    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+        reachable = http.put("/v1/appointments/riverside/A-1", json=appointment_body(start))
+        assert reachable.status_code == 201, reachable.text
     findings: dict[str, object] = {}
 
     page.goto(f"{live_server.url}/console/sign-in")
     page.get_by_label("Your API key").fill(keys.staff)
     page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Preview a message")
     page.goto(f"{live_server.url}/console/appointments")
     row = page.get_by_role("row", name="FL-1")
     expect(row).to_contain_text("booked Needs attention")
+    expect(page.get_by_role("table")).to_contain_text("2 appointments")
+    attention = page.get_by_label("Needs attention")
+    attention.focus()
+    attention.select_option("yes")
+    page.get_by_role("button", name="Show").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("table")).to_contain_text("1 appointment,")
+    expect(page.get_by_role("table")).not_to_contain_text("A-1")
     findings["appointments"] = violations = axe_violations(page)
     assert not blocking(violations), json.dumps(blocking(violations), indent=1)
 
