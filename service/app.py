@@ -1,11 +1,13 @@
 """The FastAPI application: routes, error handling and the process's long-lived parts.
 
 The lifespan makes the database, the queue, the renderer and the channels once; on the
-embedded defaults it also runs the sweeper, so one process is the whole service.
+embedded defaults it also runs the sweeper, so one process is the whole service; with
+``TELLWELL_MLLP_PORT`` it also runs the HL7 MLLP listener (docs/hl7.md).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,10 +35,27 @@ from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
+from service.intake.hl7.handler import MessageHandler
+from service.intake.hl7.listener import MllpListener
+from service.intake.hl7.store import StoringSink
 from service.rate_limits import RateLimiter
 from service.security import KeyRing
 from workers import jobs
+from workers.pipeline import Pipeline
 from workers.sweeper import SweeperThread
+
+log = logging.getLogger(__name__)
+
+
+async def _start_mllp(settings: Settings, pipeline: Pipeline) -> MllpListener | None:
+    """With ``TELLWELL_MLLP_PORT``, the HL7 listener storing into this process's pipeline."""
+    if settings.mllp_port is None:
+        return None
+    handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+    listener = MllpListener(handler.handle)
+    host, port = await listener.start(settings.mllp_host, settings.mllp_port)
+    log.info("mllp: listening on %s:%d", host, port)
+    return listener
 
 
 def create_app(
@@ -71,9 +90,12 @@ def create_app(
         sweeper = SweeperThread(pipeline) if sweeper_wanted else None
         if sweeper:
             sweeper.start()
+        mllp = await _start_mllp(settings, pipeline)
         try:
             yield
         finally:
+            if mllp:
+                await mllp.close()
             if sweeper:
                 sweeper.stop()
             pipeline.queue.close()

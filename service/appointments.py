@@ -16,13 +16,14 @@ The re-plan (``replan``):
 - a patient who was already told the visit's time (a reminder or change notice reached
   ``dispatching`` or later) gets one ``appointment_changed`` when the time moves, or one
   ``appointment_cancelled`` when it is cancelled, due at once inside calling hours;
-- a cancelled, no-show or fulfilled visit, or one that has begun, has nothing pending.
+- a cancelled, no-show or fulfilled visit, or one that has begun, has nothing pending;
+  nor has one flagged ``needs_attention`` (its patient cannot be reached).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +73,10 @@ TOLD = frozenset(
     }
 )
 """A message in one of these has reached (or is reaching) the patient."""
+Recorder = Callable[[Session, Appointment, str], None]
+"""Adds rows of the caller's own to the transaction that stores a write, just before it
+commits, given the appointment and the change (HL7 intake records the message it took, so
+the message and what it did commit together)."""
 TELLS_THE_TIME = frozenset({Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_CHANGED})
 PATIENT_FACTS = ("name", "phone", "timezone", "app_recipient_id", "speech_rate")
 """What a reminder's ``patient`` block holds (the language is the reminder's own column)."""
@@ -87,6 +92,7 @@ class Visit:
     location: str | None
     instructions: str | None
     patient: dict[str, Any]
+    needs_attention: str | None = None
 
     @classmethod
     def of(cls, appointment: Appointment) -> Visit:
@@ -97,6 +103,7 @@ class Visit:
             location=appointment.location,
             instructions=appointment.instructions,
             patient=dict(appointment.patient),
+            needs_attention=appointment.needs_attention,
         )
 
 
@@ -216,6 +223,8 @@ class AppointmentFilters:
     start_before: datetime | None = None
     """Exclusive, so consecutive days never show a visit twice."""
     external_id: str | None = None
+    needs_attention: bool | None = None
+    """True: only those flagged; False: only those reachable."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +251,9 @@ def list_appointments(
         query = query.where(Appointment.status == filters.status)
     if filters.external_id is not None:
         query = query.where(Appointment.external_id == filters.external_id)
+    if filters.needs_attention is not None:
+        flagged = Appointment.needs_attention.is_not(None)
+        query = query.where(flagged if filters.needs_attention else ~flagged)
     if filters.start_after is not None:
         query = query.where(Appointment.start >= filters.start_after)
     if filters.start_before is not None:
@@ -267,9 +279,13 @@ def resolve_visit(
     clinic: Clinic,
     offered: Mapping[str, Sequence[str]],
     now: datetime,
+    attention: str | None = None,
 ) -> Visit:
     """The visit the request describes, the clinic's defaults filled in; every check that
-    needs the clinic or the configuration runs here, before anything is written."""
+    needs the clinic or the configuration runs here, before anything is written.
+
+    ``attention``: why the patient cannot be reached (HL7 intake stores such a visit,
+    flagged, rather than refusing it); the contact check is then skipped."""
     patient = request.patient
     language = patient.language or clinic.default_language
     resolved = {
@@ -288,7 +304,7 @@ def resolve_visit(
     elif not set(offered[language]) >= APPOINTMENT_KINDS:
         errors.append(FieldError("patient.language", "cannot say every appointment message"))
     booked = request.status == AppointmentStatus.BOOKED
-    if booked and first_channel(clinic.channels, resolved) is None:
+    if booked and attention is None and first_channel(clinic.channels, resolved) is None:
         contact = "patient.phone" if "phone" in clinic.channels else "patient.app_recipient_id"
         errors.append(
             FieldError(contact, f"is required: the clinic reaches patients by {_listed(clinic)}")
@@ -308,6 +324,7 @@ def resolve_visit(
         location=request.location,
         instructions=request.instructions,
         patient=resolved,
+        needs_attention=attention,
     )
 
 
@@ -323,10 +340,16 @@ def put_appointment(
     request: AppointmentRequest,
     offered: Mapping[str, Sequence[str]],
     now: datetime,
+    *,
+    attention: str | None = None,
+    record: Recorder | None = None,
 ) -> Written:
-    """Create or update the appointment and re-plan its reminders; committed on return."""
+    """Create or update the appointment and re-plan its reminders; committed on return.
+
+    ``attention`` flags a visit whose patient cannot be reached (see ``resolve_visit``);
+    ``record`` adds to the committing transaction (see ``Recorder``)."""
     clinic = clinic_for(session, caller, clinic_id)
-    visit = resolve_visit(request, clinic, offered, now)
+    visit = resolve_visit(request, clinic, offered, now, attention)
     for _ in range(UPSERT_TRIES):
         stored = session.scalar(
             select(Appointment)
@@ -345,6 +368,7 @@ def put_appointment(
                 location=visit.location,
                 instructions=visit.instructions,
                 patient=visit.patient,
+                needs_attention=visit.needs_attention,
                 source_version=request.version,
                 source_updated_at=request.updated_at,
                 revision=1,
@@ -356,6 +380,8 @@ def put_appointment(
                 session.flush()
                 replanned = replan(session, appointment, clinic, now, new=True)
                 audit_write(session, caller, appointment, replanned, "created")
+                if record is not None:
+                    record(session, appointment, "created")
                 session.commit()
             except IntegrityError:
                 session.rollback()  # created by a racing request: update it instead
@@ -367,9 +393,13 @@ def put_appointment(
         newer = check_order(stored, request, same)
         if same:
             if not newer or set_source_order(session, stored, request):
+                if record is not None:
+                    record(session, stored, "unchanged")
                 session.commit()
                 return Written(stored, "unchanged", [])
-        elif written := store_change(session, stored, visit, request, clinic, caller, now):
+        elif written := store_change(
+            session, stored, visit, request, clinic, caller, now, record=record
+        ):
             return written
         session.rollback()  # changed by another request since it was read: read it again
     raise _busy()
@@ -463,6 +493,8 @@ def store_change(
     clinic: Clinic,
     caller: Caller,
     now: datetime,
+    *,
+    record: Recorder | None = None,
 ) -> Written | None:
     """Write ``visit`` over ``stored`` and re-plan, committed; None when another request
     changed the appointment since it was read (nothing is written then)."""
@@ -473,6 +505,7 @@ def store_change(
         "location": visit.location,
         "instructions": visit.instructions,
         "patient": visit.patient,
+        "needs_attention": visit.needs_attention,
         "revision": stored.revision + 1,
         "updated_at": now,
     }
@@ -490,6 +523,8 @@ def store_change(
         set_committed_value(stored, name, value)
     replanned = replan(session, stored, clinic, now)
     audit_write(session, caller, stored, replanned, "updated")
+    if record is not None:
+        record(session, stored, "updated")
     session.commit()
     return Written(stored, "updated", replanned.due)
 
@@ -564,7 +599,7 @@ def replan(
     channel = first_channel(clinic.channels, appointment.patient)
     booked = appointment.status == AppointmentStatus.BOOKED
     wanted = {}
-    if booked and channel is not None:
+    if booked and channel is not None and appointment.needs_attention is None:
         offsets = schedule_offsets(clinic.schedule)
         plan = plan_reminders(appointment.start, timezone, offsets, hours, now)
         wanted = {planned.slot: planned for planned in plan}

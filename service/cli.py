@@ -63,17 +63,25 @@ def serve(host: str, port: int) -> None:
 def mllp(host: str, port: int) -> None:
     """Run the HL7 v2 MLLP listener for SIU scheduling messages.
 
-    Each message is parsed and acknowledged (AA, AE naming the field, or AR). Storing
-    the appointments it describes is not wired in yet: an accepted message is kept
-    nowhere.
+    Each message is parsed, stored as an appointment in the database of the settings
+    (its reminders planned) and acknowledged: AA, AE naming the field, or AR (docs/hl7.md).
+    Reminders due at once go to the queue; with the in-process queue, the sweeper of
+    ``tellwell serve`` on the same database finds them.
     """
     import asyncio
 
     from service.intake.hl7.handler import MessageHandler
     from service.intake.hl7.listener import MllpListener, serve_until_stopped
+    from service.intake.hl7.store import StoringSink
+    from workers import jobs
 
-    listener = MllpListener(MessageHandler().handle)
-    asyncio.run(serve_until_stopped(listener, host, port))
+    pipeline = jobs.build_pipeline(get_settings())
+    handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+    try:
+        asyncio.run(serve_until_stopped(MllpListener(handler.handle), host, port))
+    finally:
+        pipeline.queue.close()
+        pipeline.db.dispose()
 
 
 @main.command()

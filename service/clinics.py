@@ -80,6 +80,7 @@ def clinic_settings(clinic: Clinic) -> dict[str, Any]:
         "channels": list(clinic.channels),
         "identifiers": list(clinic.identifiers),
         "require_reviewed_wording": clinic.require_reviewed_wording,
+        "hl7_notes_as_instructions": clinic.hl7_notes_as_instructions,
         "schedule": clinic.schedule,
     }
 
@@ -129,6 +130,7 @@ def _apply(clinic: Clinic, settings: ClinicSettings) -> None:
     clinic.channels = [channel.value for channel in settings.channels]
     clinic.identifiers = list(settings.identifiers)
     clinic.require_reviewed_wording = settings.require_reviewed_wording
+    clinic.hl7_notes_as_instructions = settings.hl7_notes_as_instructions
     clinic.schedule = settings.schedule.stored()
 
 

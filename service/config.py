@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     """When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``; empty: open."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """``tellwell worker`` serves its Prometheus metrics on this port; 0: not served."""
+    mllp_port: int | None = Field(default=None, ge=0, le=65535)
+    """``tellwell serve`` also runs the HL7 MLLP listener on this port (docs/hl7.md); None:
+    it does not (``tellwell mllp`` runs one alone)."""
+    mllp_host: str = "127.0.0.1"
+    """Where ``tellwell serve``'s MLLP listener binds."""
     audio_retention_days: int = 30
     """``tellwell purge-audio`` removes audio unused this long (rendered messages are PHI)."""
     twilio_account_sid: str = ""

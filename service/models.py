@@ -127,6 +127,9 @@ class Clinic(Base):
     """Other names the clinic goes by in scheduling systems (HL7 MSH-4, a FHIR identifier)."""
     require_reviewed_wording: Mapped[bool] = mapped_column(Boolean, default=False)
     """Speak only reviewed wording; other languages fall back to ``default_language``."""
+    hl7_notes_as_instructions: Mapped[bool] = mapped_column(Boolean, default=False)
+    """HL7 NTE comments become the visit's spoken instructions (off: they are free text the
+    clinic has not written for patients)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -172,8 +175,31 @@ class Appointment(Base):
     source_version: Mapped[int | None] = mapped_column(Integer)
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    needs_attention: Mapped[str | None] = mapped_column(String(200))
+    """Why the patient cannot be reached (no usable phone, …), in words without PHI; while
+    set, nothing is planned. None: reachable."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hl7Message(Base):
+    """An HL7 message already taken, by sending facility and control id (MSH-4, MSH-10):
+    a re-sent one gets the same ACK and changes nothing. Holds the outcome, never the
+    message's text."""
+
+    __tablename__ = "hl7_messages"
+    __table_args__ = (
+        UniqueConstraint("facility", "control_id", name="uq_hl7_messages_facility_control"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    facility: Mapped[str] = mapped_column(String(200))
+    control_id: Mapped[str] = mapped_column(String(200))
+    ack_code: Mapped[str] = mapped_column(String(2))
+    outcome: Mapped[str] = mapped_column(String(20))
+    """A ``sink.Outcome`` value: stored, needs_attention or out_of_date."""
+    appointment_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClinicLexiconEntry(Base):

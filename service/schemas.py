@@ -453,6 +453,10 @@ class ClinicSettings(Strict):
         )
     )
     require_reviewed_wording: bool = False
+    hl7_notes_as_instructions: bool = Field(
+        default=False,
+        description="HL7 NTE comments become the visit's spoken instructions (docs/hl7.md).",
+    )
     schedule: ReminderSchedule = Field(default_factory=ReminderSchedule)
 
     _phones = field_validator("callback_phone", "caller_id")(_e164)
@@ -495,6 +499,7 @@ class ClinicPatch(Strict):
     channels: list[ChannelName] | None = None
     identifiers: list[str] | None = None
     require_reviewed_wording: bool | None = None
+    hl7_notes_as_instructions: bool | None = None
     schedule: ReminderSchedule | None = None
 
 
@@ -763,6 +768,10 @@ class AppointmentOut(BaseModel):
     location: str | None
     instructions: str | None
     patient: AppointmentPatientOut
+    needs_attention: str | None = Field(
+        default=None,
+        description="Why the patient cannot be reached (no reminder is planned); null: reachable.",
+    )
     version: int | None
     updated_at: Timestamp | None = Field(description="The source's updated_at, as last sent.")
     created_at: Timestamp

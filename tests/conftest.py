@@ -59,6 +59,7 @@ TABLES = (
     "api_keys",
     "opt_outs",
     "daily_runs",
+    "hl7_messages",
 )
 
 

@@ -113,6 +113,9 @@ def get_list(
     external_id: Annotated[
         str | None, Query(pattern=APPOINTMENT_EXTERNAL_ID_PATTERN, max_length=EXTERNAL_ID_MAX_CHARS)
     ] = None,
+    needs_attention: Annotated[
+        bool | None, Query(description="true: only visits whose patient cannot be reached")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_CHARS)] = None,
 ) -> AppointmentPage:
@@ -124,6 +127,7 @@ def get_list(
         start_after=start_after,
         start_before=start_before,
         external_id=external_id,
+        needs_attention=needs_attention,
     )
     page = list_appointments(session, caller, filters, limit=limit, cursor=cursor)
     lines = reminders_of(session, [a.id for a in page.items])
@@ -183,6 +187,7 @@ def _out(services: Services, appointment: Appointment, lines: list[ReminderLine]
             "location": appointment.location,
             "instructions": appointment.instructions,
             "patient": appointment.patient,
+            "needs_attention": appointment.needs_attention,
             "version": appointment.source_version,
             "updated_at": appointment.source_updated_at,
             "created_at": appointment.created_at,

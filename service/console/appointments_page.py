@@ -63,6 +63,10 @@ def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+ATTENTION_CHOICES: dict[str, bool | None] = {"": None, "yes": True, "no": False}
+"""The console's "Needs attention" filter: its values and what they ask of the list."""
+
+
 @router.get("/appointments", name="appointments", response_class=HTMLResponse)
 def appointments_page(
     visit: StaffVisit,
@@ -70,6 +74,7 @@ def appointments_page(
     clinic: Annotated[str, Query()] = "",
     status: Annotated[str, Query()] = "",
     day: Annotated[str, Query(alias="date")] = "",
+    attention: Annotated[str, Query()] = "",
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
     caller = caller_of(visit)
@@ -80,6 +85,8 @@ def appointments_page(
         errors["clinic"] = "is not a known clinic"
     if status and status not in set(AppointmentStatus):
         errors["status"] = "is not a known status"
+    if attention not in ATTENTION_CHOICES:
+        errors["attention"] = "is not a known choice"
     since = until = None
     try:
         if day:
@@ -91,7 +98,11 @@ def appointments_page(
     rows = []
     if not errors:
         filters = AppointmentFilters(
-            clinic_id=clinic or None, status=status or None, start_after=since, start_before=until
+            clinic_id=clinic or None,
+            status=status or None,
+            start_after=since,
+            start_before=until,
+            needs_attention=ATTENTION_CHOICES.get(attention),
         )
         try:
             page = list_appointments(
@@ -108,8 +119,13 @@ def appointments_page(
         "title": "Appointments",
         "clinic_options": [("", "Any clinic")] + [(c.id, c.display_name) for c in clinics],
         "status_options": [("", "Any status")] + [(s.value, s.value) for s in AppointmentStatus],
+        "attention_options": [
+            ("", "Any"),
+            ("yes", "Needs attention only"),
+            ("no", "Reachable only"),
+        ],
         "clinic_names": {c.id: c.display_name for c in clinics},
-        "filters": {"clinic": clinic, "status": status, "date": day},
+        "filters": {"clinic": clinic, "status": status, "date": day, "attention": attention},
         "errors": errors,
         "page": page,
         "rows": rows,

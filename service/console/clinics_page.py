@@ -51,6 +51,7 @@ FORM_FIELD_FOR = {
     "channels.0": "channel_1",
     "channels.1": "channel_2",
     "require_reviewed_wording": "require_reviewed_wording",
+    "hl7_notes_as_instructions": "hl7_notes_as_instructions",
     SCHEDULE_FIELD: "offset_unit_0",
 }
 """API field path -> form field, for the paths whose names differ (rows: ``_row_field``)."""
@@ -78,6 +79,7 @@ class ClinicForm(BaseModel):
     channel_2: str = ""
     identifiers: str = ""
     require_reviewed_wording: str = ""
+    hl7_notes_as_instructions: str = ""
     offset_unit: list[str] = []
     offset_amount: list[str] = []
     offset_at: list[str] = []
@@ -108,6 +110,7 @@ class ClinicForm(BaseModel):
             channel_2=channels[1] if len(channels) > 1 else "",
             identifiers="\n".join(clinic["identifiers"]),
             require_reviewed_wording="on" if clinic["require_reviewed_wording"] else "",
+            hl7_notes_as_instructions="on" if clinic["hl7_notes_as_instructions"] else "",
             **_schedule_fields(clinic["schedule"].get("appointment_reminder", [])),
         )
 
@@ -155,6 +158,7 @@ class ClinicForm(BaseModel):
             "channels": [c for c in (self.channel_1, self.channel_2) if c],
             "identifiers": [line.strip() for line in self.identifiers.splitlines() if line.strip()],
             "require_reviewed_wording": bool(self.require_reviewed_wording),
+            "hl7_notes_as_instructions": bool(self.hl7_notes_as_instructions),
             "schedule": {"appointment_reminder": offsets},
         }
 

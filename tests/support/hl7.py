@@ -9,6 +9,8 @@ same framing other software uses.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import hl7
@@ -44,15 +46,20 @@ def siu(
     message_type: str = "SIU",
     pid: str = "PID|1||MRN-1^^^RIVERSIDE^MR||Rivera^Ana^^^^^L||||||||^PRN^CP^^1^617^5550145||spa",
     charset: str = "",
+    sent_at: str = "20301101090000",
+    facility: str = "RIVERSIDE",
+    appointment_id: str = "FL-1",
+    notes: tuple[str, ...] = (),
 ) -> str:
     """A small SIU message of our own, varied one part at a time."""
     msh = (
-        f"MSH|^~\\&|EPIC|RIVERSIDE|TELLWELL|TELLWELL|20301101090000||"
+        f"MSH|^~\\&|EPIC|{facility}|TELLWELL|TELLWELL|{sent_at}||"
         f"{message_type}^{trigger}|{control_id}|P|{version}"
     )
     if charset:
         msh += f"||||||{charset}"
-    segments = [msh, "SCH|PL-1|FL-1", f"TQ1|1|||||30^min|{start}"]
+    segments = [msh, f"SCH|PL-1|{appointment_id}", f"TQ1|1|||||30^min|{start}"]
+    segments += [f"NTE|{n}||{text}" for n, text in enumerate(notes, start=1)]
     if pid:
         segments.append(pid)
     return "\r".join([*segments, "RGS|1", "AIP|1||77^Kim^June^^^Dr."]) + "\r"
@@ -71,6 +78,18 @@ async def exchange(host: str, port: int, messages: list[str]) -> list[hl7.Messag
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+def hl7_time(moment: datetime) -> str:
+    """A moment as HL7 writes it with its offset: ``YYYYMMDDHHMMSS+ZZZZ``."""
+    return moment.strftime("%Y%m%d%H%M%S%z")
+
+
+def send(host: str, port: int, messages: list[str]) -> list[hl7.Message]:
+    """``exchange`` from synchronous code, on a thread of its own: the caller's thread
+    may already run a loop (Playwright's sync API does)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, exchange(host, port, messages)).result()
 
 
 def ack_code(ack: hl7.Message) -> str:

@@ -4,8 +4,9 @@
 loop). It never raises: whatever happens, the sender gets an ACK it can act on — AA, AE
 with an ERR naming the segment and field, or AR — and an unexpected failure is an AE with
 code 207 (application internal error), which an interface engine retries. The log line
-per message holds the trigger, the control id, the outcome and the ERR location, never a
-value from the message's body.
+per message holds the trigger, the control id, the outcome with the sink's reason (plain
+words, such as why a patient needs attention) and the ERR location, never a value from
+the message's body.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ INTERNAL_ERROR = AckError(
 class MessageHandler:
     """Parses each message and passes it to ``sink``.
 
-    Without a sink (``tellwell mllp`` until the store step exists) a message that parses
-    is acknowledged AA and kept nowhere.
+    Without a sink (tests of parsing and framing) a message that parses is acknowledged
+    AA and kept nowhere; ``tellwell mllp`` and ``tellwell serve`` pass
+    ``store.StoringSink``.
     """
 
     def __init__(self, sink: ScheduleSink | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -65,12 +67,16 @@ class MessageHandler:
             return self._answer(text, AckCode.ACCEPT, None, "read, not stored", name)
         try:
             result = self.sink.apply(message)
+        except MessageRefused as refused:  # read, but a field cannot be stored as it is
+            error = AckError(refused.location, refused.error, refused.reason)
+            return self._answer(text, refused.ack_code, error, "not stored", name)
         except Exception as err:  # the sender must get an answer; it will retry
             log.error("hl7 message %s not stored: %s", name, type(err).__name__)
             return self._answer(text, AckCode.ERROR, INTERNAL_ERROR, "failed", name)
         code = _SINK_ACKS[result.outcome]
         unknown = UNKNOWN_FACILITY if result.outcome is Outcome.UNKNOWN_FACILITY else None
-        return self._answer(text, code, unknown, result.outcome.value, name)
+        said = result.outcome.value + (f" ({result.reason})" if result.reason else "")
+        return self._answer(text, code, unknown, said, name)
 
     def _answer(
         self, text: str, code: AckCode, error: AckError | None, outcome: str, name: str = ""

@@ -1,4 +1,5 @@
-"""``tellwell mllp`` as an operator runs it: a process that listens, answers and stops."""
+"""``tellwell mllp`` as an operator runs it: a process that listens, stores, answers and
+stops."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from devtools.ports import free_port
-from tests.support.hl7 import ack_code, acked_control_id, exchange, sample, siu
+from service.db import Database
+from service.models import Appointment
+from tests.support.clinics import store_clinic
+from tests.support.hl7 import ack_code, acked_control_id, exchange, hl7_time, sample, siu
 from tests.support.waiting import wait_for
 
 PROCESS_START_TIMEOUT_S = 90.0
@@ -26,11 +33,30 @@ def accepts(port: int) -> bool:
         return False
 
 
-def test_tellwell_mllp_answers_until_it_is_stopped(tmp_path: Path) -> None:
+def stored_external_ids(database_url: str) -> list[str]:
+    db = Database(database_url)
+    with db.session() as session:
+        ids = list(session.scalars(select(Appointment.external_id)))
+    db.dispose()
+    return ids
+
+
+def test_tellwell_mllp_stores_and_answers_until_it_is_stopped(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "mllp.log"
-    env = {**os.environ, "TELLWELL_DATA_DIR": str(tmp_path), "TELLWELL_LOG_FORMAT": "json"}
-    message = sample("own-siu_s12-v2.5.1-tq1.hl7")
+    database_url = f"sqlite:///{tmp_path / 'tellwell.sqlite3'}"
+    db = Database(database_url)
+    db.migrate()
+    db.dispose()
+    store_clinic(database_url, identifiers=["2.16.840.1.113883.3.9999"])
+    env = {
+        **os.environ,
+        "TELLWELL_DATA_DIR": str(tmp_path),
+        "TELLWELL_DATABASE_URL": database_url,
+        "TELLWELL_LOG_FORMAT": "json",
+    }
+    start = datetime.now(UTC) + timedelta(days=5)
+    message = sample("own-siu_s12-v2.5.1-tq1.hl7").replace("20301105143000-0500", hl7_time(start))
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "mllp", "--host", "127.0.0.1", "--port", str(port)],
@@ -52,6 +78,7 @@ def test_tellwell_mllp_answers_until_it_is_stopped(tmp_path: Path) -> None:
         ("AR", "CTRL-1"),
     ]
     assert returncode == 0
+    assert stored_external_ids(database_url) == ["FL-991"]
     said = log.read_text()
     assert f"listening on 127.0.0.1:{port}" in said and "answered AR" in said
     for phi in ("Núñez", "Antonia", "5550145", "tona@example.org", "medication"):

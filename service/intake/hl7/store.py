@@ -1,0 +1,352 @@
+"""The store step of HL7 intake: an SIU message becomes the appointment upsert that
+``PUT /v1/appointments`` makes (``service.appointments.put_appointment``), so ordering,
+compare-and-set, planning and re-planning are the same code for both doors.
+
+- **Clinic**: a clinic whose ``identifiers`` name the sending facility (MSH-4, any of its
+  components), else the location (AIL-3 facility or point of care); none is
+  ``unknown_facility`` (AE).
+- **Owner**: every appointment taken over HL7 belongs to one API key row, "hl7 intake"
+  (role scheduler), made on first use. Its hash is not a SHA-256 digest, so no presented
+  key can ever match it: it owns, it never signs in. Schedulers see only their own
+  appointments, so HL7 visits are read with a staff or admin key (the console, the API).
+- **Order**: MSH-7 is the source's ``updated_at``; an older message than the one stored
+  is ``out_of_date`` (AA, nothing changed).
+- **Duplicates**: ``hl7_messages`` keys each taken message on (facility, control id); its
+  row is written in the transaction that stores the appointment
+  (``put_appointment(record=...)``), so of two connections racing with the same message
+  one commits and the other's whole transaction fails on the unique key: ``duplicate``.
+- **Needs attention**: a patient with no usable phone (and no app id) is stored, flagged
+  with the reason (``Appointment.needs_attention``), and planned nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.appointments import put_appointment
+from service.clock import Clock
+from service.db import Database
+from service.errors import Problem
+from service.intake.hl7.phones import choose_phone
+from service.intake.hl7.schedule import (
+    AckCode,
+    ErrorCode,
+    Location,
+    MessageRefused,
+    ScheduleMessage,
+    Timestamp,
+    Trigger,
+)
+from service.intake.hl7.sink import Outcome, SinkResult
+from service.intake.language import read_language
+from service.models import ApiKey, Appointment, AppointmentStatus, Clinic, Hl7Message, Role
+from service.planning import first_channel
+from service.schemas import (
+    INSTRUCTIONS_MAX_CHARS,
+    LOCATION_MAX_CHARS,
+    NAME_MAX_CHARS,
+    AppointmentRequest,
+)
+from service.security import Caller, caller_for_key
+from workers.pipeline import Pipeline
+from workers.queue import RENDER_JOB
+
+log = logging.getLogger(__name__)
+
+INTAKE_KEY_NAME = "hl7 intake"
+INTAKE_KEY_HASH = "hl7-intake"
+"""Not a hex SHA-256 digest (``security.hash_key``): no raw key finds this row."""
+DUPLICATE = SinkResult(Outcome.DUPLICATE, "this control id was taken before")
+STATUS_BY_TRIGGER = {
+    Trigger.NEW: AppointmentStatus.BOOKED,
+    Trigger.RESCHEDULED: AppointmentStatus.BOOKED,
+    Trigger.MODIFIED: AppointmentStatus.BOOKED,
+    Trigger.CANCELLED: AppointmentStatus.CANCELLED,
+    Trigger.DELETED: AppointmentStatus.CANCELLED,
+    Trigger.NO_SHOW: AppointmentStatus.NOSHOW,
+}
+FIELD_LOCATIONS = {
+    "start": Location("TQ1", 7),
+    "patient": Location("PID", 5),
+    "patient.name": Location("PID", 5),
+    "patient.language": Location("PID", 15),
+    "provider": Location("AIP", 3),
+    "location": Location("AIL", 3),
+    "instructions": Location("NTE", 3),
+    "updated_at": Location("MSH", 7),
+    "version": Location("MSH", 7),
+}
+"""Where a field of the upsert came from, for the ERR of a message it cannot store."""
+UNNAMED_PATIENT = "the patient"
+"""Said when PID-5 holds no name (the appointment is then flagged)."""
+
+
+def intake_caller(session: Session) -> Caller:
+    """The "hl7 intake" key that owns HL7 appointments, made once (racing makers agree:
+    the hash is unique)."""
+    query = select(ApiKey).where(ApiKey.key_hash == INTAKE_KEY_HASH)
+    key = session.scalar(query)
+    if key is None:
+        session.add(
+            ApiKey(
+                name=INTAKE_KEY_NAME,
+                role=Role.SCHEDULER.value,
+                prefix="hl7",
+                key_hash=INTAKE_KEY_HASH,
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+        key = session.scalar(query)
+        assert key is not None
+    return caller_for_key(key)
+
+
+def find_clinic_for(session: Session, message: ScheduleMessage) -> Clinic | None:
+    """The clinic whose identifiers name MSH-4, else an AIL-3 facility or point of care.
+
+    Reads only ids and identifiers of every clinic (a short list), then the one chosen."""
+    named = session.execute(
+        select(Clinic.id, Clinic.identifiers).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
+    )
+    by_identifier: dict[str, str] = {}
+    for clinic_id, identifiers in named:
+        for identifier in identifiers or ():
+            by_identifier.setdefault(identifier.casefold(), clinic_id)
+    places = [name for place in message.places for name in (place.facility, place.point_of_care)]
+    for candidate in (*message.facility.identifiers, *places):
+        if candidate and candidate.casefold() in by_identifier:
+            return session.get(Clinic, by_identifier[candidate.casefold()])
+    return None
+
+
+def facility_key(message: ScheduleMessage) -> str:
+    """MSH-4 as written (every component): half of a message's identity."""
+    identifiers = message.facility.identifiers
+    return (identifiers[0] if identifiers else "")[:200]
+
+
+def placed(timestamp: Timestamp, clinic: Clinic) -> datetime:
+    """An HL7 time as an aware one: a naive value is the clinic's wall-clock time."""
+    value = timestamp.value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=ZoneInfo(clinic.timezone))
+    return value
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """What one message asks of the appointment, and whether its patient is reachable."""
+
+    request: AppointmentRequest
+    attention: str | None
+    language_note: str
+
+
+@dataclass
+class StoringSink:
+    """The ``ScheduleSink`` that stores: see the module. ``offered`` is the renderer's
+    languages and kinds; ``enqueue`` takes the ids of reminders due at once."""
+
+    db: Database
+    offered: Mapping[str, Sequence[str]]
+    clock: Clock
+    enqueue: Callable[[list[str]], object] | None = None
+    _owner: Caller | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def for_pipeline(cls, pipeline: Pipeline) -> StoringSink:
+        """Stores in the pipeline's database; due reminders go to its render queue."""
+
+        def enqueue(reminder_ids: list[str]) -> None:
+            pipeline.enqueue(RENDER_JOB, *reminder_ids)  # else the sweeper finds them
+
+        return cls(pipeline.db, pipeline.renderer.offered_kinds, pipeline.clock, enqueue)
+
+    def apply(self, message: ScheduleMessage) -> SinkResult:
+        with self.db.sessions() as session:
+            clinic = find_clinic_for(session, message)
+            if clinic is None:
+                return SinkResult(Outcome.UNKNOWN_FACILITY, "no clinic goes by this facility")
+            facility, control_id = facility_key(message), message.control_id[:200]
+            if _taken(session, facility, control_id):
+                return DUPLICATE
+            try:
+                return self._store(session, clinic, message, facility, control_id)
+            except IntegrityError:
+                # The same message, stored by another connection since we looked: ours
+                # was rolled back whole, message record and appointment change alike.
+                session.rollback()
+                if _taken(session, facility, control_id):
+                    return DUPLICATE
+                raise
+
+    def _store(
+        self,
+        session: Session,
+        clinic: Clinic,
+        message: ScheduleMessage,
+        facility: str,
+        control_id: str,
+    ) -> SinkResult:
+        """Store the appointment and the message's record in one transaction."""
+        external_id = message.appointment_id[:200]
+        stored = None
+        if message.start is None or not message.start.has_time_of_day:  # keep the stored one
+            stored = session.scalar(
+                select(Appointment).where(
+                    Appointment.clinic_id == clinic.id, Appointment.external_id == external_id
+                )
+            )
+        upsert = self._upsert(message, clinic, stored)
+        received = Hl7Message(
+            facility=facility,
+            control_id=control_id,
+            ack_code=AckCode.ACCEPT.value,
+            outcome=Outcome.OUT_OF_DATE.value,
+            received_at=self.clock.now(),
+        )
+        if upsert is None:
+            session.add(received)
+            session.commit()
+            return SinkResult(Outcome.OUT_OF_DATE, "no such appointment and no start")
+        result = (
+            SinkResult(Outcome.NEEDS_ATTENTION, upsert.attention)
+            if upsert.attention is not None
+            else SinkResult(Outcome.STORED, upsert.language_note)
+        )
+
+        def record(session: Session, appointment: Appointment, change: str) -> None:
+            received.outcome = result.outcome.value
+            received.appointment_id = appointment.id
+            session.add(received)
+
+        if self._owner is None:  # one key for the process's life: read it once
+            self._owner = intake_caller(session)
+        try:
+            written = put_appointment(
+                session,
+                self._owner,
+                clinic.id,
+                external_id,
+                upsert.request,
+                self.offered,
+                self.clock.now(),
+                attention=upsert.attention,
+                record=record,
+            )
+        except Problem as problem:
+            session.rollback()
+            if problem.slug == "older-update":
+                session.add(_copy(received, Outcome.OUT_OF_DATE))
+                session.commit()
+                return SinkResult(Outcome.OUT_OF_DATE, "a newer message was stored")
+            if problem.status == 404:  # written through the API by another key
+                raise MessageRefused(
+                    AckCode.ERROR,
+                    Location("SCH", 2),
+                    ErrorCode.UNKNOWN_KEY,
+                    "this appointment id is kept by another system of the clinic",
+                ) from problem
+            if problem.status == 422 and problem.errors:
+                first = problem.errors[0]
+                raise _refused(first.field, f"{first.field} {first.message}") from problem
+            raise
+        if written.due and self.enqueue is not None:
+            self.enqueue(written.due)
+        return result
+
+    def _upsert(
+        self, message: ScheduleMessage, clinic: Clinic, stored: Appointment | None
+    ) -> Upsert | None:
+        """The upsert the message means; None when it names no start and there is no
+        appointment to keep one from."""
+        if message.start is not None and message.start.has_time_of_day:
+            start = placed(message.start, clinic)
+        elif stored is not None:
+            start = stored.start
+        else:
+            return None
+        sent_at = placed(message.sent_at, clinic) if message.sent_at else self.clock.now()
+        patient = message.patient
+        phone = choose_phone(patient.phones, clinic.country)
+        reading = read_language(patient.language.in_reading_order, self.offered)
+        language_note = ""
+        if reading.code is None and not patient.language.is_empty:
+            language_note = f"{reading.reason}; the clinic's default language is used"
+        attention: list[str] = []
+        name = patient.name.display or UNNAMED_PATIENT
+        if not patient.name.display:
+            attention.append("no patient name is given")
+        if first_channel(clinic.channels, {"phone": phone.e164}) is None:
+            attention.append(phone.reason or "the patient has no contact for this clinic")
+        provider = _first(p.name.display or p.id for p in message.providers)
+        location = _first(place.display for place in message.places)
+        body = {
+            "patient": {
+                "name": name[:NAME_MAX_CHARS],
+                "phone": phone.e164,
+                "language": reading.code,
+            },
+            "start": start,
+            "status": STATUS_BY_TRIGGER[message.trigger],
+            "provider": provider[:NAME_MAX_CHARS] if provider else None,
+            "location": location[:LOCATION_MAX_CHARS] if location else None,
+            "instructions": self._instructions(message, clinic),
+            "updated_at": sent_at,
+        }
+        try:
+            request = AppointmentRequest.model_validate(body)
+        except ValidationError as err:
+            where = ".".join(str(part) for part in err.errors()[0]["loc"])
+            raise _refused(where, f"{where} cannot be read") from err
+        return Upsert(request, "; ".join(attention) or None, language_note)
+
+    def _instructions(self, message: ScheduleMessage, clinic: Clinic) -> str | None:
+        if not clinic.hl7_notes_as_instructions:
+            return None
+        text = " ".join(note.text.strip() for note in message.notes if note.text.strip())
+        return text[:INSTRUCTIONS_MAX_CHARS] or None
+
+
+def _taken(session: Session, facility: str, control_id: str) -> bool:
+    """Whether this facility's message with this control id was taken before."""
+    found = session.scalar(
+        select(Hl7Message.id).where(
+            Hl7Message.facility == facility, Hl7Message.control_id == control_id
+        )
+    )
+    return found is not None
+
+
+def _copy(received: Hl7Message, outcome: Outcome) -> Hl7Message:
+    """A fresh record (the first was discarded with its rolled-back transaction)."""
+    return Hl7Message(
+        facility=received.facility,
+        control_id=received.control_id,
+        ack_code=received.ack_code,
+        outcome=outcome.value,
+        received_at=received.received_at,
+    )
+
+
+def _first(values: Iterable[str]) -> str | None:
+    """The first non-empty value (a message may repeat AIP and AIL)."""
+    return next((value for value in values if value), None)
+
+
+def _refused(field: str, reason: str) -> MessageRefused:
+    """An AE naming where in the message the field it could not store came from."""
+    location = FIELD_LOCATIONS.get(field, FIELD_LOCATIONS.get(field.split(".")[0], Location("SCH")))
+    return MessageRefused(AckCode.ERROR, location, ErrorCode.DATA_TYPE, reason)
