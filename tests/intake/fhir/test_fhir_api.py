@@ -340,9 +340,7 @@ def test_search_by_identifier_patient_date_and_status(api: TestClient, keys: Key
     assert found("patient=example") == ["example"]
     assert found(f"date={start.date().isoformat()}") == ["visit-9001"]
     assert found(f"date=gt{start.date().isoformat()}") == ["example"]
-    assert found(f"date=ge{zulu(start)}&date=lt{zulu(start + timedelta(days=1))}") == [
-        "visit-9001"
-    ]
+    assert found(f"date=ge{zulu(start)}&date=lt{zulu(start + timedelta(days=1))}") == ["visit-9001"]
     assert found("status=booked") == ["visit-9001", "example"]
     assert found("status=cancelled") == []
     assert found("", keys.other_scheduler) == []
