@@ -22,6 +22,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
 from pydantic import ValidationError
 from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.appointments import clinic_for, put_appointment
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
@@ -263,8 +264,7 @@ def create_fhir_app(state: State) -> FastAPI:
         Bundle.model_validate(bundle)
         return fhir(bundle)
 
-    @app.post("", operation_id="fhir_transaction")
-    @app.post("/", operation_id="fhir_transaction_slash", include_in_schema=False)
+    @app.post("/", operation_id="fhir_transaction")
     def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
         resources, answers = _unpack(body)
         write(services, caller, resources)
@@ -384,6 +384,23 @@ def _resolve(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
+BASE = "/fhir/r4"
+
+
+class BaseWithoutSlash:
+    """Routes ``POST /fhir/r4`` (a transaction: FHIR's base URL has no trailing slash) to
+    the mounted app, which Starlette would otherwise answer with a 307 to ``/fhir/r4/``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == BASE:
+            scope = {**scope, "path": BASE + "/", "raw_path": (BASE + "/").encode()}
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """Mount the FHIR app at ``/fhir/r4``, sharing the main app's state (its services)."""
-    app.mount("/fhir/r4", create_fhir_app(app.state))
+    app.mount(BASE, create_fhir_app(app.state))
+    app.add_middleware(BaseWithoutSlash)
