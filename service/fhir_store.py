@@ -173,3 +173,49 @@ def search_appointments(
             matching = matching.where(FhirIdentifier.system == system)
         query = query.where(FhirResource.resource_id.in_(matching))
     return list(session.scalars(query.limit(limit)))
+
+
+def erase_for_appointments(session: Session, appointment_ids: Iterable[str]) -> int:
+    """Erasure (``workers.erasure``): the FHIR Appointments of these appointments keep
+    what the visit was (id, meta, status, start, end, the non-patient references) and lose
+    every name; the Patients they name are deleted. Returns the Patients deleted."""
+    rows = list(
+        session.scalars(
+            select(FhirResource).where(
+                FhirResource.resource_type == "Appointment",
+                FhirResource.appointment_id.in_(list(appointment_ids)),
+            )
+        )
+    )
+    patients = {row.patient_id for row in rows if row.patient_id}
+    for row in rows:
+        row.body = _appointment_tombstone(row.body)
+        row.patient_id = None
+    for patient_id in sorted(patients):
+        session.execute(
+            delete(FhirIdentifier).where(
+                FhirIdentifier.resource_type == "Patient", FhirIdentifier.resource_id == patient_id
+            )
+        )
+        session.execute(
+            delete(FhirResource).where(
+                FhirResource.resource_type == "Patient", FhirResource.resource_id == patient_id
+            )
+        )
+    return len(patients)
+
+
+def _appointment_tombstone(body: dict[str, Any]) -> dict[str, Any]:
+    names = ("resourceType", "id", "meta", "start", "end")
+    kept: dict[str, Any] = {name: body[name] for name in names if name in body}
+    status = body.get("status")
+    kept["status"] = "cancelled" if status in {"booked", "arrived", "checked-in"} else status
+    participants = []
+    for participant in body.get("participant") or []:
+        reference = (participant.get("actor") or {}).get("reference") or ""
+        entry: dict[str, Any] = {"status": participant.get("status") or "accepted"}
+        if reference and reference.split("/")[-2:-1] != ["Patient"]:
+            entry["actor"] = {"reference": reference}
+        participants.append(entry)
+    kept["participant"] = participants
+    return kept

@@ -354,3 +354,31 @@ def test_search_by_identifier_patient_date_and_status(api: TestClient, keys: Key
     cancelled = api.delete("/v1/appointments/acme/example", headers=keys.header(keys.scheduler))
     assert cancelled.status_code == 200
     assert found("status=cancelled") == ["example"]  # as it stands now
+
+
+def test_erasing_the_patient_erases_what_fhir_kept_of_them(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    bundle = example("own-transaction-bundle.json")
+    bundle["entry"][4]["resource"]["start"] = zulu(visit_at(4))
+    posted = api.post("/fhir/r4", json=bundle, headers=keys.header(keys.scheduler))
+    assert posted.status_code == 200, posted.text
+    patient = posted.json()["entry"][0]["response"]["location"]
+
+    erased = api.request(
+        "DELETE", "/v1/patients", json={"phone": "+13125550123"}, headers=keys.header(keys.admin)
+    )
+    assert erased.status_code == 200, erased.text
+    assert api.get(f"/fhir/r4/{patient}", headers=keys.header(keys.admin)).status_code == 404
+    shown = api.get("/fhir/r4/Appointment/visit-9001", headers=keys.header(keys.admin))
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "cancelled"
+    seen = json.dumps(shown.json())
+    for personal in ("López", "555-01", "Li", "medicine", patient):
+        assert personal not in seen
+    assert (
+        api.get(f"/fhir/r4/Appointment?patient={patient}", headers=keys.header(keys.admin)).json()[
+            "total"
+        ]
+        == 0
+    )
