@@ -70,6 +70,17 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "status", "type": "token"},
                         ],
                     },
+                    {
+                        "type": "Communication",
+                        "documentation": "Each reminder of a stored Appointment: where it "
+                        "stands (completed, not-done with a statusReason, preparation, "
+                        "in-progress), sent, received, the transcript as payload.",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "about", "type": "reference"},
+                            {"name": "patient", "type": "reference"},
+                        ],
+                    },
                     *(
                         {"type": name, "documentation": REFERENCE_ONLY}
                         for name in ("Practitioner", "Location", "Organization")

@@ -36,6 +36,7 @@ from service.fhir_store import (
     search_appointments,
 )
 from service.intake.fhir.capability import capability_statement
+from service.intake.fhir.communication import communications
 from service.intake.fhir.mapping import (
     FHIR_STATUSES,
     appointment_request,
@@ -258,6 +259,34 @@ def create_fhir_app(state: State) -> FastAPI:
                 "search": {"mode": "match"},
             }
             for row in found
+        ]
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
+        bundle["entry"] = entries
+        Bundle.model_validate(bundle)
+        return fhir(bundle)
+
+    @app.get("/Communication", operation_id="fhir_search_communications")
+    def search_communications(
+        request: Request,
+        caller: AnyCaller,
+        session: SessionDep,
+        about: Annotated[str | None, Query(max_length=200)] = None,
+        patient: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        if about is None and patient is None:
+            raise ValidationProblem([FieldError("about", "or patient is required")])
+        rows = search_appointments(session, caller, _search(None, patient, [], None), SEARCH_LIMIT)
+        if about is not None:
+            key = reference_key(about) or ("Appointment", about)
+            rows = [row for row in rows if (row.resource_type, row.resource_id) == key]
+        base = str(request.base_url).rstrip("/")
+        entries = [
+            {
+                "fullUrl": f"{base}/Communication/{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+            for resource in communications(session, rows)
         ]
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
         bundle["entry"] = entries

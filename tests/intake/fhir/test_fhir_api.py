@@ -113,6 +113,7 @@ def test_metadata_is_a_capability_statement_listing_what_is_supported(api: TestC
     assert supported == {
         "Patient": ["read", "update"],
         "Appointment": ["read", "search-type", "update"],
+        "Communication": ["search-type"],
         "Practitioner": [],
         "Location": [],
         "Organization": [],
@@ -382,3 +383,42 @@ def test_erasing_the_patient_erases_what_fhir_kept_of_them(
         ]
         == 0
     )
+
+
+def test_each_reminder_comes_back_as_a_communication(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    visit = appointment_row(api, keys, "acme", "example")
+    told, pending = visit["reminders"][1]["id"], visit["reminders"][0]["id"]
+    deliver(database_url, told)
+    cancelled = api.delete("/v1/appointments/acme/example", headers=keys.header(keys.scheduler))
+    assert cancelled.status_code == 200, cancelled.text
+
+    def found(query: str, key: str = keys.staff) -> dict[str, dict[str, Any]]:
+        answer = api.get(f"/fhir/r4/Communication?{query}", headers=keys.header(key))
+        assert answer.status_code == 200, answer.text
+        bundle = Bundle.model_validate(answer.json())
+        assert bundle.type == "searchset"
+        return {entry.resource.id: answer.json()["entry"][i]["resource"]
+                for i, entry in enumerate(bundle.entry or [])}  # fmt: skip
+
+    by_id = found("about=Appointment/example")
+    assert by_id == found("patient=Patient/example") == found("patient=example", keys.scheduler)
+    delivered = by_id[told]
+    assert delivered["status"] == "completed"
+    assert delivered["sent"] and delivered["received"]
+    assert delivered["about"] == [{"reference": "Appointment/example"}]
+    assert delivered["recipient"] == [{"reference": "Patient/example"}]
+    assert delivered["medium"][0]["coding"][0]["code"] == "PHONE"
+    assert by_id[pending]["status"] == "not-done"
+    assert by_id[pending]["statusReason"] == {"text": "appointment cancelled"}
+    (notice,) = [c for c in by_id.values() if c["category"] == [{"text": "appointment_cancelled"}]]
+    assert notice["status"] == "preparation" and "sent" not in notice
+
+    assert found("about=Appointment/other") == {}
+    assert found("about=Appointment/example", keys.other_scheduler) == {}
+    missing = api.get("/fhir/r4/Communication", headers=keys.header(keys.staff))
+    assert missing.status_code == 422
+    assert issues(missing) == [("invalid", ["about"])]

@@ -1,0 +1,93 @@
+"""Outcomes back as FHIR: each reminder of a FHIR Appointment as a ``Communication``.
+
+A reminder's status says where the message stands: completed once it reached the patient
+(delivered, voicemail, confirmed, or a cancel pressed), ``not-done`` with a
+``statusReason`` when it never will (failed, expired, cancelled), ``preparation`` or
+``in-progress`` before. ``sent`` is when the call or app message went out, ``received``
+when it was delivered; the transcript is the payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from fhir.resources.R4B.communication import Communication
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from service.models import FhirResource, Reminder, Status
+
+COMMUNICATION_STATUSES = {
+    Status.SCHEDULED: "preparation",
+    Status.RENDERING: "preparation",
+    Status.READY: "preparation",
+    Status.DISPATCHING: "in-progress",
+    Status.DELIVERED: "completed",
+    Status.VOICEMAIL: "completed",
+    Status.CONFIRMED: "completed",
+    Status.CANCEL_REQUESTED: "completed",
+    Status.FAILED: "not-done",
+    Status.EXPIRED: "not-done",
+    Status.CANCELLED: "not-done",
+}
+REACHED = (Status.DELIVERED, Status.VOICEMAIL, Status.CONFIRMED)
+PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
+MEDIUM = {"phone": "PHONE", "app": "ELECTRONIC"}
+
+
+def communications(session: Session, appointments: Sequence[FhirResource]) -> list[dict[str, Any]]:
+    """Every reminder of these stored FHIR Appointments, as Communications, by send time."""
+    by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
+    if not by_id:
+        return []
+    reminders = session.scalars(
+        select(Reminder)
+        .where(Reminder.appointment_id.in_(list(by_id)))
+        .options(selectinload(Reminder.events))
+        .order_by(Reminder.send_at, Reminder.id)
+    )
+    return [communication(r, by_id[r.appointment_id or ""]) for r in reminders]
+
+
+def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
+    times = [event.at for event in reminder.events if event.status in statuses]
+    return min(times) if times else None
+
+
+def communication(reminder: Reminder, appointment: FhirResource) -> dict[str, Any]:
+    status = COMMUNICATION_STATUSES[Status(reminder.status)]
+    resource: dict[str, Any] = {
+        "resourceType": "Communication",
+        "id": reminder.id,
+        "status": status,
+        "category": [{"text": reminder.kind}],
+        "medium": [
+            {
+                "coding": [
+                    {
+                        "system": PARTICIPATION_MODE,
+                        "code": MEDIUM.get(reminder.channel, "ELECTRONIC"),
+                    }
+                ]
+            }
+        ],
+        "about": [{"reference": f"Appointment/{appointment.resource_id}"}],
+        "language": reminder.language,
+    }
+    if appointment.patient_id:
+        patient = {"reference": f"Patient/{appointment.patient_id}"}
+        resource |= {"subject": patient, "recipient": [patient]}
+    if status == "not-done":
+        last = reminder.events[-1] if reminder.events else None
+        reason = last.detail if last is not None and last.detail else reminder.status
+        resource["statusReason"] = {"text": reason}
+    if sent := _first(reminder, [Status.DISPATCHING]):
+        resource["sent"] = sent.isoformat()
+    if received := _first(reminder, REACHED):
+        resource["received"] = received.isoformat()
+    if reminder.message_text:
+        resource["payload"] = [{"contentString": reminder.message_text}]
+    Communication.model_validate(resource)
+    return resource
