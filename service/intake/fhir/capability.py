@@ -71,6 +71,13 @@ def capability_statement() -> dict[str, Any]:
                         ],
                     },
                     {
+                        "type": "CommunicationRequest",
+                        "documentation": "One message about a stored Appointment (about), "
+                        "to its Patient (recipient), at occurrenceDateTime (else now), by "
+                        "medium PHONE or ELECTRONIC (the app); status active.",
+                        "interaction": [{"code": "create"}],
+                    },
+                    {
                         "type": "Communication",
                         "documentation": "Each reminder of a stored Appointment: where it "
                         "stands (completed, not-done with a statusReason, preparation, "

@@ -42,13 +42,23 @@ def communications(session: Session, appointments: Sequence[FhirResource]) -> li
     by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
     if not by_id:
         return []
+    rows = session.execute(  # one-off messages: reminder id -> appointment id
+        select(FhirResource.resource_id, FhirResource.appointment_id).where(
+            FhirResource.resource_type == "CommunicationRequest",
+            FhirResource.appointment_id.in_(list(by_id)),
+        )
+    )
+    requested = {reminder_id: appointment_id for reminder_id, appointment_id in rows}
     reminders = session.scalars(
         select(Reminder)
-        .where(Reminder.appointment_id.in_(list(by_id)))
+        .where(Reminder.appointment_id.in_(list(by_id)) | Reminder.id.in_(list(requested)))
         .options(selectinload(Reminder.events))
         .order_by(Reminder.send_at, Reminder.id)
     )
-    return [communication(r, by_id[r.appointment_id or ""]) for r in reminders]
+    return [
+        communication(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
+        for r in reminders
+    ]
 
 
 def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
@@ -56,7 +66,10 @@ def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
     return min(times) if times else None
 
 
-def communication(reminder: Reminder, appointment: FhirResource) -> dict[str, Any]:
+def communication(
+    reminder: Reminder, appointment: FhirResource, requested: bool = False
+) -> dict[str, Any]:
+    """``requested``: a one-off message, ``basedOn`` its CommunicationRequest (same id)."""
     status = COMMUNICATION_STATUSES[Status(reminder.status)]
     resource: dict[str, Any] = {
         "resourceType": "Communication",
@@ -76,6 +89,8 @@ def communication(reminder: Reminder, appointment: FhirResource) -> dict[str, An
         "about": [{"reference": f"Appointment/{appointment.resource_id}"}],
         "language": reminder.language,
     }
+    if requested:
+        resource["basedOn"] = [{"reference": f"CommunicationRequest/{reminder.id}"}]
     if appointment.patient_id:
         patient = {"reference": f"Patient/{appointment.patient_id}"}
         resource |= {"subject": patient, "recipient": [patient]}

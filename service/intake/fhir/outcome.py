@@ -46,8 +46,13 @@ FIELD_PATHS = {
     "provider": "Appointment.participant",
     "location": "Appointment.participant",
     "instructions": "Appointment.patientInstruction",
+    "language": "Patient.communication.language",
+    "channel": "CommunicationRequest.medium",
+    "send_at": "CommunicationRequest.occurrenceDateTime",
+    "appointment.start": "Appointment.start",
 }
-"""The appointment store's field names (``schemas.AppointmentRequest``) as FHIRPath."""
+"""The field names of the appointment and reminder stores (``schemas.AppointmentRequest``,
+``schemas.ReminderRequest``) as FHIRPath."""
 
 
 def fhir_path(resource_type: str, loc: Sequence[int | str]) -> str:

@@ -8,6 +8,8 @@ describes it, and docs/fhir.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -48,6 +50,7 @@ from service.intake.fhir.mapping import (
     source_order,
 )
 from service.intake.fhir.outcome import FHIR_JSON, install_outcome_handlers, invalid
+from service.intake.fhir.requests import request_message
 from service.models import Appointment, FhirResource, audit, new_id
 from service.security import Caller
 from workers.queue import RENDER_JOB
@@ -161,17 +164,24 @@ def _exists(session: OneTransaction, resource_type: str, resource_id: str) -> bo
     return session.get(FhirResource, (resource_type, resource_id)) is not None
 
 
-def write(services: Services, caller: Caller, resources: list[dict[str, Any]]) -> list[Stored]:
-    """``store`` in one transaction, committed, then the due reminders enqueued."""
+@contextmanager
+def one_transaction(services: Services) -> Iterator[OneTransaction]:
+    """A request's writes, committed together at the end or not at all."""
     session = OneTransaction(bind=services.db.engine, expire_on_commit=False)
     try:
-        done, due = store(session, services, caller, resources)
+        yield session
         session.finish()
     except BaseException:
         session.abandon()
         raise
     finally:
         session.close()
+
+
+def write(services: Services, caller: Caller, resources: list[dict[str, Any]]) -> list[Stored]:
+    """``store`` in one transaction, committed, then the due reminders enqueued."""
+    with one_transaction(services) as session:
+        done, due = store(session, services, caller, resources)
     if due:  # committed already: should this fail, the sweeper enqueues them
         services.pipeline.enqueue(RENDER_JOB, *due)
     return done
@@ -264,6 +274,20 @@ def create_fhir_app(state: State) -> FastAPI:
         bundle["entry"] = entries
         Bundle.model_validate(bundle)
         return fhir(bundle)
+
+    @app.post("/CommunicationRequest", operation_id="fhir_request_communication")
+    def post_communication_request(
+        body: Resource, caller: Scheduler, services: ServicesDep
+    ) -> JSONResponse:
+        with one_transaction(services) as session:
+            reminder_id, due = request_message(
+                session, caller, body, services.pipeline, services.links
+            )
+        if due:  # committed already: should this fail, the sweeper enqueues it
+            services.pipeline.enqueue(RENDER_JOB, reminder_id)
+        answer = fhir({**body, "id": reminder_id}, 201)
+        answer.headers["Location"] = f"CommunicationRequest/{reminder_id}"
+        return answer
 
     @app.get("/Communication", operation_id="fhir_search_communications")
     def search_communications(

@@ -32,6 +32,7 @@ from tests.support.clock import OffsetClock
 
 DATA = Path(__file__).parent / "data"
 FHIR_JSON = "application/fhir+json"
+PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 
 
 @pytest.fixture
@@ -113,6 +114,7 @@ def test_metadata_is_a_capability_statement_listing_what_is_supported(api: TestC
     assert supported == {
         "Patient": ["read", "update"],
         "Appointment": ["read", "search-type", "update"],
+        "CommunicationRequest": ["create"],
         "Communication": ["search-type"],
         "Practitioner": [],
         "Location": [],
@@ -422,3 +424,51 @@ def test_each_reminder_comes_back_as_a_communication(
     missing = api.get("/fhir/r4/Communication", headers=keys.header(keys.staff))
     assert missing.status_code == 422
     assert issues(missing) == [("invalid", ["about"])]
+
+
+def test_a_communication_request_sends_one_message_and_its_outcome_is_based_on_it(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    asked = {
+        "resourceType": "CommunicationRequest",
+        "status": "active",
+        "about": [{"reference": "Appointment/example"}],
+        "recipient": [{"reference": "Patient/example"}],
+        "occurrenceDateTime": zulu(visit_at(1)),
+        "medium": [{"coding": [{"system": PARTICIPATION_MODE, "code": "PHONE"}]}],
+    }
+    url = "/fhir/r4/CommunicationRequest"
+    answer = api.post(url, json=asked, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 201, answer.text
+    request_id = answer.json()["id"]
+    assert answer.headers["location"] == f"CommunicationRequest/{request_id}"
+    reminder = api.get(f"/v1/reminders/{request_id}", headers=keys.header(keys.scheduler))
+    assert reminder.status_code == 200, reminder.text
+    assert reminder.json()["kind"] == "appointment_reminder"
+    assert reminder.json()["channel"] == "phone"
+
+    deliver(database_url, request_id)
+    outcomes = api.get(
+        "/fhir/r4/Communication?about=Appointment/example", headers=keys.header(keys.staff)
+    )
+    (outcome,) = [
+        e["resource"] for e in outcomes.json()["entry"] if e["resource"]["id"] == request_id
+    ]
+    assert outcome["status"] == "completed"
+    assert outcome["basedOn"] == [{"reference": f"CommunicationRequest/{request_id}"}]
+    assert len(outcomes.json()["entry"]) == 3  # the two planned reminders and this one
+
+    for change, expression in (
+        ({"about": [{"reference": "Appointment/nope"}]}, "CommunicationRequest.about"),
+        ({"recipient": [{"reference": "Patient/other"}]}, "CommunicationRequest.recipient"),
+        ({"status": "draft"}, "CommunicationRequest.status"),
+        ({"medium": [{"text": "carrier pigeon"}]}, "CommunicationRequest.medium"),
+        ({"occurrenceDateTime": "2020-01-01T10:00:00Z"}, "CommunicationRequest.occurrenceDateTime"),
+    ):
+        refused = api.post(url, json={**asked, **change}, headers=keys.header(keys.scheduler))
+        assert refused.status_code == 422, (change, refused.text)
+        assert [e for _, e in issues(refused)] == [[expression]]
+    staff = api.post(url, json=asked, headers=keys.header(keys.staff))
+    assert staff.status_code == 403
