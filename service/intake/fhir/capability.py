@@ -88,6 +88,16 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "patient", "type": "reference"},
                         ],
                     },
+                    {
+                        "type": "AppointmentResponse",
+                        "documentation": "A keypress on a reminder call: confirm (accepted) "
+                        "or cancel (declined); its id is the reminder's.",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "appointment", "type": "reference"},
+                            {"name": "patient", "type": "reference"},
+                        ],
+                    },
                     *(
                         {"type": name, "documentation": REFERENCE_ONLY}
                         for name in ("Practitioner", "Location", "Organization")

@@ -1,4 +1,5 @@
-"""Outcomes back as FHIR: each reminder of a FHIR Appointment as a ``Communication``.
+"""Outcomes back as FHIR: each reminder of a FHIR Appointment as a ``Communication``, and
+a keypress (confirm, cancel) as an ``AppointmentResponse``.
 
 A reminder's status says where the message stands: completed once it reached the patient
 (delivered, voicemail, confirmed, or a cancel pressed), ``not-done`` with a
@@ -10,9 +11,11 @@ when it was delivered; the transcript is the payload.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B.appointmentresponse import AppointmentResponse
 from fhir.resources.R4B.communication import Communication
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -35,10 +38,25 @@ COMMUNICATION_STATUSES = {
 REACHED = (Status.DELIVERED, Status.VOICEMAIL, Status.CONFIRMED)
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 MEDIUM = {"phone": "PHONE", "app": "ELECTRONIC"}
+RESPONSES = {Status.CONFIRMED: "accepted", Status.CANCEL_REQUESTED: "declined"}
+"""What the patient's keypress (``call_policy.KEY_STATUS``) says of the visit."""
+RESPONSE_COMMENTS = {
+    Status.CONFIRMED: "The patient confirmed on the call.",
+    Status.CANCEL_REQUESTED: "The patient asked on the call to cancel.",
+}
 
 
-def communications(session: Session, appointments: Sequence[FhirResource]) -> list[dict[str, Any]]:
-    """Every reminder of these stored FHIR Appointments, as Communications, by send time."""
+@dataclass(frozen=True)
+class Message:
+    """A reminder of a stored FHIR Appointment; ``requested``: by a CommunicationRequest."""
+
+    reminder: Reminder
+    appointment: FhirResource
+    requested: bool
+
+
+def messages(session: Session, appointments: Sequence[FhirResource]) -> list[Message]:
+    """Every reminder of these stored FHIR Appointments, planned or requested, by send time."""
     by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
     if not by_id:
         return []
@@ -56,9 +74,37 @@ def communications(session: Session, appointments: Sequence[FhirResource]) -> li
         .order_by(Reminder.send_at, Reminder.id)
     )
     return [
-        communication(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
+        Message(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
         for r in reminders
     ]
+
+
+def communications(session: Session, appointments: Sequence[FhirResource]) -> list[dict[str, Any]]:
+    return [communication(m) for m in messages(session, appointments)]
+
+
+def appointment_responses(
+    session: Session, appointments: Sequence[FhirResource]
+) -> list[dict[str, Any]]:
+    """A keypress on a call (confirm or cancel) as the patient's ``AppointmentResponse``
+    (accepted or declined); its id is the reminder's."""
+    answers = []
+    for message in messages(session, appointments):
+        status = message.reminder.status
+        if status not in RESPONSES:
+            continue
+        resource: dict[str, Any] = {
+            "resourceType": "AppointmentResponse",
+            "id": message.reminder.id,
+            "appointment": {"reference": f"Appointment/{message.appointment.resource_id}"},
+            "participantStatus": RESPONSES[Status(status)],
+            "comment": RESPONSE_COMMENTS[Status(status)],
+        }
+        if message.appointment.patient_id:
+            resource["actor"] = {"reference": f"Patient/{message.appointment.patient_id}"}
+        AppointmentResponse.model_validate(resource)
+        answers.append(resource)
+    return answers
 
 
 def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
@@ -66,10 +112,9 @@ def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
     return min(times) if times else None
 
 
-def communication(
-    reminder: Reminder, appointment: FhirResource, requested: bool = False
-) -> dict[str, Any]:
-    """``requested``: a one-off message, ``basedOn`` its CommunicationRequest (same id)."""
+def communication(message: Message) -> dict[str, Any]:
+    """A requested message is ``basedOn`` its CommunicationRequest (of the same id)."""
+    reminder, appointment, requested = message.reminder, message.appointment, message.requested
     status = COMMUNICATION_STATUSES[Status(reminder.status)]
     resource: dict[str, Any] = {
         "resourceType": "Communication",

@@ -23,6 +23,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,7 +39,7 @@ from service.fhir_store import (
     search_appointments,
 )
 from service.intake.fhir.capability import capability_statement
-from service.intake.fhir.communication import communications
+from service.intake.fhir.communication import appointment_responses, communications
 from service.intake.fhir.mapping import (
     FHIR_STATUSES,
     appointment_request,
@@ -255,25 +256,14 @@ def create_fhir_app(state: State) -> FastAPI:
         found = search_appointments(
             session, caller, _search(identifier, patient, date or [], status), SEARCH_LIMIT
         )
-        base = str(request.base_url).rstrip("/")
         appointments = {
             a.id: a
             for a in session.query(Appointment).filter(
                 Appointment.id.in_([r.appointment_id for r in found])
             )
         }
-        entries = [
-            {
-                "fullUrl": f"{base}/Appointment/{row.resource_id}",
-                "resource": _as_now(row.body, appointments.get(row.appointment_id or "")),
-                "search": {"mode": "match"},
-            }
-            for row in found
-        ]
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
-        bundle["entry"] = entries
-        Bundle.model_validate(bundle)
-        return fhir(bundle)
+        now = [_as_now(row.body, appointments.get(row.appointment_id or "")) for row in found]
+        return _searchset(request, now)
 
     @app.post("/CommunicationRequest", operation_id="fhir_request_communication")
     def post_communication_request(
@@ -299,23 +289,21 @@ def create_fhir_app(state: State) -> FastAPI:
     ) -> JSONResponse:
         if about is None and patient is None:
             raise ValidationProblem([FieldError("about", "or patient is required")])
-        rows = search_appointments(session, caller, _search(None, patient, [], None), SEARCH_LIMIT)
-        if about is not None:
-            key = reference_key(about) or ("Appointment", about)
-            rows = [row for row in rows if (row.resource_type, row.resource_id) == key]
-        base = str(request.base_url).rstrip("/")
-        entries = [
-            {
-                "fullUrl": f"{base}/Communication/{resource['id']}",
-                "resource": resource,
-                "search": {"mode": "match"},
-            }
-            for resource in communications(session, rows)
-        ]
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
-        bundle["entry"] = entries
-        Bundle.model_validate(bundle)
-        return fhir(bundle)
+        rows = _visits(session, caller, about, patient)
+        return _searchset(request, communications(session, rows))
+
+    @app.get("/AppointmentResponse", operation_id="fhir_search_appointment_responses")
+    def search_appointment_responses(
+        request: Request,
+        caller: AnyCaller,
+        session: SessionDep,
+        appointment: Annotated[str | None, Query(max_length=200)] = None,
+        patient: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        if appointment is None and patient is None:
+            raise ValidationProblem([FieldError("appointment", "or patient is required")])
+        rows = _visits(session, caller, appointment, patient)
+        return _searchset(request, appointment_responses(session, rows))
 
     @app.post("/", operation_id="fhir_transaction")
     def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
@@ -326,6 +314,33 @@ def create_fhir_app(state: State) -> FastAPI:
         return fhir(response)
 
     return app
+
+
+def _visits(
+    session: Session, caller: Caller, appointment: str | None, patient: str | None
+) -> list[FhirResource]:
+    """The stored FHIR Appointments named by ``appointment`` and/or of ``patient``."""
+    rows = search_appointments(session, caller, _search(None, patient, [], None), SEARCH_LIMIT)
+    if appointment is not None:
+        key = reference_key(appointment) or ("Appointment", appointment)
+        rows = [row for row in rows if (row.resource_type, row.resource_id) == key]
+    return rows
+
+
+def _searchset(request: Request, resources: list[dict[str, Any]]) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    entries = [
+        {
+            "fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+            "search": {"mode": "match"},
+        }
+        for resource in resources
+    ]
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
+    bundle["entry"] = entries
+    Bundle.model_validate(bundle)
+    return fhir(bundle)
 
 
 def _as_now(body: dict[str, Any], appointment: Appointment | None) -> dict[str, Any]:

@@ -26,7 +26,12 @@ from devtools.timezones import daytime_zone
 from service.app import create_app
 from service.config import Settings
 from tests.support.api import Keys
-from tests.support.appointments import count_appointments, deliver, stored_reminders
+from tests.support.appointments import (
+    advance_to,
+    count_appointments,
+    deliver,
+    stored_reminders,
+)
 from tests.support.clinics import limited_key, store_clinic
 from tests.support.clock import OffsetClock
 
@@ -116,6 +121,7 @@ def test_metadata_is_a_capability_statement_listing_what_is_supported(api: TestC
         "Appointment": ["read", "search-type", "update"],
         "CommunicationRequest": ["create"],
         "Communication": ["search-type"],
+        "AppointmentResponse": ["search-type"],
         "Practitioner": [],
         "Location": [],
         "Organization": [],
@@ -472,3 +478,32 @@ def test_a_communication_request_sends_one_message_and_its_outcome_is_based_on_i
         assert [e for _, e in issues(refused)] == [[expression]]
     staff = api.post(url, json=asked, headers=keys.header(keys.staff))
     assert staff.status_code == 403
+
+
+def test_a_keypress_comes_back_as_an_appointment_response(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    first, second = (r["id"] for r in appointment_row(api, keys, "acme", "example")["reminders"])
+    url = "/fhir/r4/AppointmentResponse?appointment=Appointment/example"
+    assert api.get(url, headers=keys.header(keys.staff)).json()["total"] == 0
+    deliver(database_url, first)
+    advance_to(database_url, first, "confirmed")
+    deliver(database_url, second)
+    advance_to(database_url, second, "cancel_requested")
+
+    answer = api.get(url, headers=keys.header(keys.staff))
+    assert answer.status_code == 200, answer.text
+    bundle = Bundle.model_validate(answer.json())
+    responses = {e.resource.id: e.resource for e in bundle.entry or []}
+    assert responses[first].participantStatus == "accepted"
+    assert responses[second].participantStatus == "declined"
+    assert responses[first].actor.reference == "Patient/example"
+    assert responses[first].appointment.reference == "Appointment/example"
+    by_patient = api.get(
+        "/fhir/r4/AppointmentResponse?patient=Patient/example", headers=keys.header(keys.staff)
+    )
+    assert by_patient.json()["total"] == 2
+    missing = api.get("/fhir/r4/AppointmentResponse", headers=keys.header(keys.staff))
+    assert issues(missing) == [("invalid", ["appointment"])]
