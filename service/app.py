@@ -35,6 +35,7 @@ from service.config import Settings, get_settings
 from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
+from service.intake.fhir import routes as fhir
 from service.intake.hl7.handler import MessageHandler
 from service.intake.hl7.listener import MllpListener
 from service.intake.hl7.store import StoringSink
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(appointments.router)
     app.include_router(clinic_words.router)
     console.install(app, settings, clock)
+    fhir.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics.install(app)
     return app

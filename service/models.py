@@ -555,3 +555,47 @@ def audit(
             detail=detail,
         )
     )
+
+
+class FhirResource(Base):
+    """A FHIR resource as its sender last stored it (``service.intake.fhir``).
+
+    ``body`` is PHI (names, telecom) and is returned as stored. An Appointment is also an
+    ``appointments`` row (``appointment_id``), which is what plans reminders; this row keeps
+    the FHIR shape for ``GET`` and search. ``source_version``/``source_updated_at`` come
+    from ``meta.versionId``/``meta.lastUpdated`` and order the sender's updates.
+    """
+
+    __tablename__ = "fhir_resources"
+
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointments.id"), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    """An Appointment's Patient (its resource id)."""
+    source_version: Mapped[int | None] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FhirIdentifier(Base):
+    """One ``identifier`` of a stored FHIR resource, for ``?identifier=system|value``."""
+
+    __tablename__ = "fhir_identifiers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["resource_type", "resource_id"],
+            ["fhir_resources.resource_type", "fhir_resources.resource_id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_fhir_identifiers_value", "resource_type", "value"),
+    )
+
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    system: Mapped[str] = mapped_column(String(255), primary_key=True)
+    """"" when the identifier names no system."""
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -60,6 +60,8 @@ TABLES = (
     "opt_outs",
     "daily_runs",
     "hl7_messages",
+    "fhir_identifiers",
+    "fhir_resources",
 )
 
 

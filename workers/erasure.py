@@ -21,7 +21,10 @@ the patient goes:
   ``external_id``, or as the visit an erased reminder was planned for) keep the clinic,
   the source's id, the start and the status, cancelled if still booked, so nothing is
   planned for them again; the patient block keeps only language, time zone and speech
-  rate, and the provider, location and instructions are cleared.
+  rate, and the provider, location and instructions are cleared;
+- FHIR Appointments stored for those appointments keep the visit and lose every name
+  (``service.fhir_store.erase_for_appointments``), and the FHIR Patients they name are
+  deleted.
 
 The phone number is looked up with a portable JSON path query (SQLite and PostgreSQL),
 not an indexed copy: an erasure is rare, and a scan of one column beats keeping another
@@ -42,6 +45,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.fhir_store import erase_for_appointments
 from service.models import (
     CANCELLABLE,
     Appointment,
@@ -150,6 +154,7 @@ def erase_patient(
     appointments = [a for a in appointments if "erased_at" not in a.patient]
     for appointment in appointments:
         _erase_appointment(appointment, now)
+    erase_for_appointments(session, [appointment.id for appointment in appointments])
     ids = [reminder.id for reminder in reminders]
     stopped = sum(_stop(session, reminder_id) for reminder_id in ids)
     used_audio = {

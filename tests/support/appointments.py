@@ -68,3 +68,11 @@ def count_appointments(database_url: str) -> int:
         total = session.scalar(select(func.count()).select_from(Appointment)) or 0
     db.dispose()
     return total
+
+
+def advance_to(database_url: str, reminder_id: str, status: str) -> None:
+    """Move a reminder one step, as the pipeline would (a keypress: confirmed, ...)."""
+    db = Database(database_url)
+    with db.session() as session:
+        assert advance(session, reminder_id, Status(status)), f"{reminder_id} is not {status}"
+    db.dispose()

@@ -1,0 +1,153 @@
+"""Outcomes back as FHIR: each reminder of a FHIR Appointment as a ``Communication``, and
+a keypress (confirm, cancel) as an ``AppointmentResponse``.
+
+A reminder's status says where the message stands: completed once it reached the patient
+(delivered, voicemail, confirmed, or a cancel pressed), ``not-done`` with a
+``statusReason`` when it never will (failed, expired, cancelled), ``preparation`` or
+``in-progress`` before. ``sent`` is when the call or app message went out, ``received``
+when it was delivered; the transcript is the payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fhir.resources.R4B.appointmentresponse import AppointmentResponse
+from fhir.resources.R4B.communication import Communication
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from service.models import FhirResource, Reminder, Status
+
+COMMUNICATION_STATUSES = {
+    Status.SCHEDULED: "preparation",
+    Status.RENDERING: "preparation",
+    Status.READY: "preparation",
+    Status.DISPATCHING: "in-progress",
+    Status.DELIVERED: "completed",
+    Status.VOICEMAIL: "completed",
+    Status.CONFIRMED: "completed",
+    Status.CANCEL_REQUESTED: "completed",
+    Status.FAILED: "not-done",
+    Status.EXPIRED: "not-done",
+    Status.CANCELLED: "not-done",
+}
+REACHED = (Status.DELIVERED, Status.VOICEMAIL, Status.CONFIRMED)
+PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
+MEDIUM = {"phone": "PHONE", "app": "ELECTRONIC"}
+RESPONSES = {Status.CONFIRMED: "accepted", Status.CANCEL_REQUESTED: "declined"}
+"""What the patient's keypress (``call_policy.KEY_STATUS``) says of the visit."""
+RESPONSE_COMMENTS = {
+    Status.CONFIRMED: "The patient confirmed on the call.",
+    Status.CANCEL_REQUESTED: "The patient asked on the call to cancel.",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A reminder of a stored FHIR Appointment; ``requested``: by a CommunicationRequest."""
+
+    reminder: Reminder
+    appointment: FhirResource
+    requested: bool
+
+
+def messages(session: Session, appointments: Sequence[FhirResource]) -> list[Message]:
+    """Every reminder of these stored FHIR Appointments, planned or requested, by send time."""
+    by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
+    if not by_id:
+        return []
+    rows = session.execute(  # one-off messages: reminder id -> appointment id
+        select(FhirResource.resource_id, FhirResource.appointment_id).where(
+            FhirResource.resource_type == "CommunicationRequest",
+            FhirResource.appointment_id.in_(list(by_id)),
+        )
+    )
+    requested = {reminder_id: appointment_id for reminder_id, appointment_id in rows}
+    reminders = session.scalars(
+        select(Reminder)
+        .where(Reminder.appointment_id.in_(list(by_id)) | Reminder.id.in_(list(requested)))
+        .options(selectinload(Reminder.events))
+        .order_by(Reminder.send_at, Reminder.id)
+    )
+    return [
+        Message(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
+        for r in reminders
+    ]
+
+
+def communications(session: Session, appointments: Sequence[FhirResource]) -> list[dict[str, Any]]:
+    return [communication(m) for m in messages(session, appointments)]
+
+
+def appointment_responses(
+    session: Session, appointments: Sequence[FhirResource]
+) -> list[dict[str, Any]]:
+    """A keypress on a call (confirm or cancel) as the patient's ``AppointmentResponse``
+    (accepted or declined); its id is the reminder's."""
+    answers = []
+    for message in messages(session, appointments):
+        status = message.reminder.status
+        if status not in RESPONSES:
+            continue
+        resource: dict[str, Any] = {
+            "resourceType": "AppointmentResponse",
+            "id": message.reminder.id,
+            "appointment": {"reference": f"Appointment/{message.appointment.resource_id}"},
+            "participantStatus": RESPONSES[Status(status)],
+            "comment": RESPONSE_COMMENTS[Status(status)],
+        }
+        if message.appointment.patient_id:
+            resource["actor"] = {"reference": f"Patient/{message.appointment.patient_id}"}
+        AppointmentResponse.model_validate(resource)
+        answers.append(resource)
+    return answers
+
+
+def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
+    times = [event.at for event in reminder.events if event.status in statuses]
+    return min(times) if times else None
+
+
+def communication(message: Message) -> dict[str, Any]:
+    """A requested message is ``basedOn`` its CommunicationRequest (of the same id)."""
+    reminder, appointment, requested = message.reminder, message.appointment, message.requested
+    status = COMMUNICATION_STATUSES[Status(reminder.status)]
+    resource: dict[str, Any] = {
+        "resourceType": "Communication",
+        "id": reminder.id,
+        "status": status,
+        "category": [{"text": reminder.kind}],
+        "medium": [
+            {
+                "coding": [
+                    {
+                        "system": PARTICIPATION_MODE,
+                        "code": MEDIUM.get(reminder.channel, "ELECTRONIC"),
+                    }
+                ]
+            }
+        ],
+        "about": [{"reference": f"Appointment/{appointment.resource_id}"}],
+        "language": reminder.language,
+    }
+    if requested:
+        resource["basedOn"] = [{"reference": f"CommunicationRequest/{reminder.id}"}]
+    if appointment.patient_id:
+        patient = {"reference": f"Patient/{appointment.patient_id}"}
+        resource |= {"subject": patient, "recipient": [patient]}
+    if status == "not-done":
+        last = reminder.events[-1] if reminder.events else None
+        reason = last.detail if last is not None and last.detail else reminder.status
+        resource["statusReason"] = {"text": reason}
+    if sent := _first(reminder, [Status.DISPATCHING]):
+        resource["sent"] = sent.isoformat()
+    if received := _first(reminder, REACHED):
+        resource["received"] = received.isoformat()
+    if reminder.message_text:
+        resource["payload"] = [{"contentString": reminder.message_text}]
+    Communication.model_validate(resource)
+    return resource

@@ -1,0 +1,474 @@
+"""``/fhir/r4``: the FHIR app, mounted by ``service.app`` beside the JSON API.
+
+It has its own error handlers (``outcome``): every error is an OperationOutcome. It is
+left out of the OpenAPI document; the CapabilityStatement (``GET /fhir/r4/metadata``)
+describes it, and docs/fhir.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.appointment import Appointment as FhirAppointment
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.organization import Organization
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.practitioner import Practitioner
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.appointments import clinic_for, put_appointment
+from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
+from service.errors import FieldError, ValidationProblem
+from service.fhir_store import (
+    AppointmentSearch,
+    OneTransaction,
+    check_order,
+    find_resource,
+    save_resource,
+    search_appointments,
+)
+from service.intake.fhir.capability import capability_statement
+from service.intake.fhir.communication import appointment_responses, communications
+from service.intake.fhir.mapping import (
+    FHIR_STATUSES,
+    appointment_request,
+    find_clinic_named,
+    identifiers_of,
+    not_found,
+    participants,
+    reference_key,
+    source_order,
+)
+from service.intake.fhir.outcome import FHIR_JSON, install_outcome_handlers, invalid
+from service.intake.fhir.requests import request_message
+from service.models import Appointment, FhirResource, audit, new_id
+from service.security import Caller
+from workers.queue import RENDER_JOB
+
+MODELS: dict[str, Any] = {
+    "Patient": Patient,
+    "Appointment": FhirAppointment,
+    "Practitioner": Practitioner,
+    "Location": Location,
+    "Organization": Organization,
+}
+"""What a transaction Bundle may hold; only Patients and Appointments are stored."""
+STORED = ("Patient", "Appointment")
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+SEARCH_LIMIT = 100
+ResourceId = Annotated[str, Path(pattern=FHIR_ID)]
+Resource = Annotated[dict[str, Any], Body(media_type=FHIR_JSON)]
+
+
+def fhir(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def validated(resource: Any, where: str = "") -> dict[str, Any]:
+    """The resource, checked by its R4B model; 422 naming each bad element."""
+    if not isinstance(resource, dict) or resource.get("resourceType") not in MODELS:
+        raise ValidationProblem(
+            [FieldError(f"{where}resourceType", f"must be one of: {', '.join(MODELS)}")]
+        )
+    kind = str(resource["resourceType"])
+    try:
+        MODELS[kind].model_validate(resource)
+    except ValidationError as err:
+        raise invalid(where.rstrip(".") or kind, err) from err
+    return resource
+
+
+@dataclass
+class Stored:
+    resource_type: str
+    resource_id: str
+    created: bool
+
+
+def store(
+    session: OneTransaction,
+    services: Services,
+    caller: Caller,
+    resources: list[dict[str, Any]],
+) -> tuple[list[Stored], list[str]]:
+    """Store Patients, then Appointments (which plan reminders), in one transaction.
+
+    ``resources`` are validated, with ids and references resolved; the others in the list
+    (Practitioner, Location, Organization) only resolve references. Returns what was
+    stored and the reminders due now (to enqueue once committed).
+    """
+    now = services.pipeline.clock.now()
+    offered = services.pipeline.renderer.offered_kinds
+    known = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+    done: list[Stored] = []
+    due: list[str] = []
+    for patient in (r for r in resources if r["resourceType"] == "Patient"):
+        order = source_order(patient, "Patient")
+        row = find_resource(session, caller, "Patient", patient["id"])
+        if row is None and _exists(session, "Patient", patient["id"]):
+            raise not_found("Patient")
+        if row is None or check_order(row, order, row.body == patient):
+            save_resource(session, caller, patient, order, identifiers_of(patient), now)
+        done.append(Stored("Patient", patient["id"], row is None))
+    for appointment in (r for r in resources if r["resourceType"] == "Appointment"):
+        found = participants(appointment, known)
+        told = known.get(f"Patient/{found.patient_id}")
+        if told is None:
+            row = find_resource(session, caller, "Patient", found.patient_id)
+            if row is None:
+                raise ValidationProblem(
+                    [FieldError("Appointment.participant.actor", "names a Patient we do not have")]
+                )
+            told = row.body
+        clinic = find_clinic_named(session, found.clinic_names)
+        clinic_for(session, caller, clinic.id)  # 403 for a key limited to other clinics
+        previous = find_resource(session, caller, "Appointment", appointment["id"])
+        if previous is None and _exists(session, "Appointment", appointment["id"]):
+            raise not_found("Appointment")
+        if previous is not None and previous.appointment_id is not None:
+            stored = session.get(Appointment, previous.appointment_id)
+            if stored is not None and stored.clinic_id != clinic.id:
+                raise ValidationProblem(
+                    [FieldError("Appointment.participant", "names another clinic than before")]
+                )
+        request = appointment_request(appointment, told, clinic, found, offered)
+        written = put_appointment(
+            session, caller, clinic.id, appointment["id"], request, offered, now
+        )
+        save_resource(
+            session,
+            caller,
+            appointment,
+            source_order(appointment, "Appointment"),
+            identifiers_of(appointment),
+            now,
+            appointment_id=written.appointment.id,
+            patient_id=found.patient_id,
+        )
+        due += written.due
+        done.append(Stored("Appointment", appointment["id"], written.change == "created"))
+    return done, due
+
+
+def _exists(session: OneTransaction, resource_type: str, resource_id: str) -> bool:
+    return session.get(FhirResource, (resource_type, resource_id)) is not None
+
+
+@contextmanager
+def one_transaction(services: Services) -> Iterator[OneTransaction]:
+    """A request's writes, committed together at the end or not at all."""
+    session = OneTransaction(bind=services.db.engine, expire_on_commit=False)
+    try:
+        yield session
+        session.finish()
+    except BaseException:
+        session.abandon()
+        raise
+    finally:
+        session.close()
+
+
+def write(services: Services, caller: Caller, resources: list[dict[str, Any]]) -> list[Stored]:
+    """``store`` in one transaction, committed, then the due reminders enqueued."""
+    with one_transaction(services) as session:
+        done, due = store(session, services, caller, resources)
+    if due:  # committed already: should this fail, the sweeper enqueues them
+        services.pipeline.enqueue(RENDER_JOB, *due)
+    return done
+
+
+def _put(
+    services: Services, caller: Caller, kind: str, resource_id: str, body: Any
+) -> JSONResponse:
+    resource = validated(body)
+    if resource["resourceType"] != kind:
+        raise ValidationProblem([FieldError(f"{kind}.resourceType", f"must be {kind}")])
+    if resource.get("id") != resource_id:
+        raise ValidationProblem([FieldError(f"{kind}.id", "must be the id in the URL")])
+    (stored,) = [s for s in write(services, caller, [resource]) if s.resource_type == kind]
+    return fhir(resource, 201 if stored.created else 200)
+
+
+def create_fhir_app(state: State) -> FastAPI:
+    """The FHIR app; ``state`` is the main app's, where the lifespan puts the services."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state = state
+    install_outcome_handlers(app)
+
+    @app.get("/metadata", operation_id="fhir_capabilities")
+    def metadata() -> JSONResponse:
+        return fhir(capability_statement())
+
+    @app.put("/Patient/{resource_id}", operation_id="fhir_put_patient")
+    def put_patient(
+        resource_id: ResourceId, body: Resource, caller: Scheduler, services: ServicesDep
+    ) -> JSONResponse:
+        return _put(services, caller, "Patient", resource_id, body)
+
+    @app.get("/Patient/{resource_id}", operation_id="fhir_get_patient")
+    def get_patient(
+        resource_id: ResourceId, caller: AnyCaller, session: SessionDep
+    ) -> JSONResponse:
+        row = find_resource(session, caller, "Patient", resource_id)
+        if row is None:
+            raise not_found("Patient")
+        return fhir(row.body)
+
+    @app.put("/Appointment/{resource_id}", operation_id="fhir_put_appointment")
+    def put_fhir_appointment(
+        resource_id: ResourceId, body: Resource, caller: Scheduler, services: ServicesDep
+    ) -> JSONResponse:
+        return _put(services, caller, "Appointment", resource_id, body)
+
+    @app.get("/Appointment/{resource_id}", operation_id="fhir_get_appointment")
+    def get_fhir_appointment(
+        resource_id: ResourceId, caller: AnyCaller, session: SessionDep
+    ) -> JSONResponse:
+        row = find_resource(session, caller, "Appointment", resource_id)
+        if row is None or row.appointment_id is None:
+            raise not_found("Appointment")
+        appointment = session.get(Appointment, row.appointment_id)
+        audit(session, caller.id, "appointment.read", "appointment", row.appointment_id)
+        session.commit()
+        return fhir(_as_now(row.body, appointment))
+
+    @app.get("/Appointment", operation_id="fhir_search_appointments")
+    def search(
+        request: Request,
+        caller: AnyCaller,
+        session: SessionDep,
+        identifier: Annotated[str | None, Query(max_length=300)] = None,
+        patient: Annotated[str | None, Query(max_length=200)] = None,
+        date: Annotated[list[str] | None, Query()] = None,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+    ) -> JSONResponse:
+        found = search_appointments(
+            session, caller, _search(identifier, patient, date or [], status), SEARCH_LIMIT
+        )
+        appointments = {
+            a.id: a
+            for a in session.query(Appointment).filter(
+                Appointment.id.in_([r.appointment_id for r in found])
+            )
+        }
+        now = [_as_now(row.body, appointments.get(row.appointment_id or "")) for row in found]
+        return _searchset(request, now)
+
+    @app.post("/CommunicationRequest", operation_id="fhir_request_communication")
+    def post_communication_request(
+        body: Resource, caller: Scheduler, services: ServicesDep
+    ) -> JSONResponse:
+        with one_transaction(services) as session:
+            reminder_id, due = request_message(
+                session, caller, body, services.pipeline, services.links
+            )
+        if due:  # committed already: should this fail, the sweeper enqueues it
+            services.pipeline.enqueue(RENDER_JOB, reminder_id)
+        answer = fhir({**body, "id": reminder_id}, 201)
+        answer.headers["Location"] = f"CommunicationRequest/{reminder_id}"
+        return answer
+
+    @app.get("/Communication", operation_id="fhir_search_communications")
+    def search_communications(
+        request: Request,
+        caller: AnyCaller,
+        session: SessionDep,
+        about: Annotated[str | None, Query(max_length=200)] = None,
+        patient: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        if about is None and patient is None:
+            raise ValidationProblem([FieldError("about", "or patient is required")])
+        rows = _visits(session, caller, about, patient)
+        return _searchset(request, communications(session, rows))
+
+    @app.get("/AppointmentResponse", operation_id="fhir_search_appointment_responses")
+    def search_appointment_responses(
+        request: Request,
+        caller: AnyCaller,
+        session: SessionDep,
+        appointment: Annotated[str | None, Query(max_length=200)] = None,
+        patient: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        if appointment is None and patient is None:
+            raise ValidationProblem([FieldError("appointment", "or patient is required")])
+        rows = _visits(session, caller, appointment, patient)
+        return _searchset(request, appointment_responses(session, rows))
+
+    @app.post("/", operation_id="fhir_transaction")
+    def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
+        resources, answers = _unpack(body)
+        write(services, caller, resources)
+        response = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
+        Bundle.model_validate(response)
+        return fhir(response)
+
+    return app
+
+
+def _visits(
+    session: Session, caller: Caller, appointment: str | None, patient: str | None
+) -> list[FhirResource]:
+    """The stored FHIR Appointments named by ``appointment`` and/or of ``patient``."""
+    rows = search_appointments(session, caller, _search(None, patient, [], None), SEARCH_LIMIT)
+    if appointment is not None:
+        key = reference_key(appointment) or ("Appointment", appointment)
+        rows = [row for row in rows if (row.resource_type, row.resource_id) == key]
+    return rows
+
+
+def _searchset(request: Request, resources: list[dict[str, Any]]) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    entries = [
+        {
+            "fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+            "search": {"mode": "match"},
+        }
+        for resource in resources
+    ]
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
+    bundle["entry"] = entries
+    Bundle.model_validate(bundle)
+    return fhir(bundle)
+
+
+def _as_now(body: dict[str, Any], appointment: Appointment | None) -> dict[str, Any]:
+    """The Appointment as sent, with its status as it stands now (a JSON-API cancel)."""
+    if appointment is None or FHIR_STATUSES.get(str(body.get("status"))) == appointment.status:
+        return body
+    return {**body, "status": appointment.status}
+
+
+DATE_PARAM = re.compile(r"^(eq|ne|gt|lt|ge|le)?(\d{4}-\d{2}-\d{2})(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?$")
+
+
+def _search(
+    identifier: str | None, patient: str | None, dates: list[str], status: str | None
+) -> AppointmentSearch:
+    errors: list[FieldError] = []
+    token: tuple[str | None, str] | None = None
+    if identifier:
+        system, bar, value = identifier.rpartition("|")
+        token = (system if bar else None, value)
+    patient_id = None
+    if patient:
+        key = reference_key(patient)
+        patient_id = key[1] if key else patient
+    ours = None
+    if status:
+        mapped = FHIR_STATUSES.get(status)
+        if mapped is None:
+            errors.append(FieldError("status", f"must be one of: {', '.join(FHIR_STATUSES)}"))
+        ours = mapped.value if mapped else None
+    start_from: datetime | None = None
+    start_until: datetime | None = None
+    for text in dates:
+        match = DATE_PARAM.match(text)
+        if match is None or match.group(1) == "ne":
+            errors.append(FieldError("date", "must be [eq|ge|gt|le|lt]YYYY-MM-DD[Thh:mm:ss+zz:zz]"))
+            continue
+        prefix = match.group(1) or "eq"
+        if match.group(3):
+            low = datetime.fromisoformat(text[len(match.group(1) or "") :].replace("Z", "+00:00"))
+            high = low + timedelta(seconds=1)
+        else:
+            low = datetime.fromisoformat(match.group(2)).replace(tzinfo=UTC)
+            high = low + timedelta(days=1)
+        if prefix in {"eq", "ge"}:
+            start_from = max(filter(None, (start_from, low)))
+        if prefix == "gt":
+            start_from = max(filter(None, (start_from, high)))
+        if prefix in {"eq", "le"}:
+            start_until = min(filter(None, (start_until, high)))
+        if prefix == "lt":
+            start_until = min(filter(None, (start_until, low)))
+    if errors:
+        raise ValidationProblem(errors)
+    return AppointmentSearch(token, patient_id, ours, start_from, start_until)
+
+
+def _unpack(bundle: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A transaction Bundle's resources with ids given and references resolved, and the
+    transaction-response entries; 422 naming the entry when one cannot be taken."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise ValidationProblem([FieldError("Bundle.resourceType", "must be Bundle")])
+    try:
+        Bundle.model_validate(bundle)
+    except ValidationError as err:
+        raise invalid("Bundle", err) from err
+    if bundle.get("type") != "transaction":
+        raise ValidationProblem([FieldError("Bundle.type", "must be transaction")])
+    entries = bundle.get("entry") or []
+    ids: dict[str, str] = {}
+    resources: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        where = f"Bundle.entry[{index}]"
+        resource = validated(entry.get("resource"), f"{where}.resource.")
+        kind = resource["resourceType"]
+        method = (entry.get("request") or {}).get("method")
+        url = (entry.get("request") or {}).get("url") or ""
+        if method == "PUT" and reference_key(url) == (kind, resource.get("id")):
+            resource_id = str(resource["id"])
+        elif method == "POST" and url.rstrip("/") == kind:
+            resource_id = new_id()
+        else:
+            raise ValidationProblem(
+                [FieldError(f"{where}.request", f"must be PUT {kind}/<its id> or POST {kind}")]
+            )
+        if entry.get("fullUrl"):
+            ids[entry["fullUrl"]] = f"{kind}/{resource_id}"
+        resource = {**resource, "id": resource_id}
+        resources.append(resource)
+        created = method == "POST"
+        answer: dict[str, Any] = {"status": "201 Created" if created else "200 OK"}
+        if kind in STORED:
+            answer["location"] = f"{kind}/{resource_id}"
+        answers.append({"response": answer})
+    resolved = [_resolve(resource, ids) for resource in resources]
+    return resolved, answers
+
+
+def _resolve(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` with every ``reference`` to a fullUrl in the Bundle made ``Type/id``."""
+    if isinstance(value, dict):
+        return {
+            k: ids.get(v, v) if k == "reference" and isinstance(v, str) else _resolve(v, ids)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve(item, ids) for item in value]
+    return value
+
+
+BASE = "/fhir/r4"
+
+
+class BaseWithoutSlash:
+    """Routes ``POST /fhir/r4`` (a transaction: FHIR's base URL has no trailing slash) to
+    the mounted app, which Starlette would otherwise answer with a 307 to ``/fhir/r4/``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == BASE:
+            scope = {**scope, "path": BASE + "/", "raw_path": (BASE + "/").encode()}
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the FHIR app at ``/fhir/r4``, sharing the main app's state (its services)."""
+    app.mount(BASE, create_fhir_app(app.state))
+    app.add_middleware(BaseWithoutSlash)
