@@ -285,7 +285,8 @@ def resolve_visit(
     needs the clinic or the configuration runs here, before anything is written.
 
     ``attention``: why the patient cannot be reached (HL7 intake stores such a visit,
-    flagged, rather than refusing it); the contact check is then skipped."""
+    flagged, rather than refusing it); the contact and voice checks are then skipped:
+    nothing is planned for it."""
     patient = request.patient
     language = patient.language or clinic.default_language
     resolved = {
@@ -297,12 +298,13 @@ def resolve_visit(
         "app_recipient_id": patient.app_recipient_id,
     }
     errors: list[FieldError] = []
-    if language not in offered:
-        errors.append(
-            FieldError("patient.language", f"must be one of: {', '.join(sorted(offered))}")
-        )
-    elif not set(offered[language]) >= APPOINTMENT_KINDS:
-        errors.append(FieldError("patient.language", "cannot say every appointment message"))
+    if attention is None:  # a flagged visit plans nothing: it needs no voice
+        if language not in offered:
+            errors.append(
+                FieldError("patient.language", f"must be one of: {', '.join(sorted(offered))}")
+            )
+        elif not set(offered[language]) >= APPOINTMENT_KINDS:
+            errors.append(FieldError("patient.language", "cannot say every appointment message"))
     booked = request.status == AppointmentStatus.BOOKED
     if booked and attention is None and first_channel(clinic.channels, resolved) is None:
         contact = "patient.phone" if "phone" in clinic.channels else "patient.app_recipient_id"

@@ -15,8 +15,12 @@ compare-and-set, planning and re-planning are the same code for both doors.
   row is written in the transaction that stores the appointment
   (``put_appointment(record=...)``), so of two connections racing with the same message
   one commits and the other's whole transaction fails on the unique key: ``duplicate``.
-- **Needs attention**: a patient with no usable phone (and no app id) is stored, flagged
-  with the reason (``Appointment.needs_attention``), and planned nothing.
+- **Needs attention**: a patient with no usable phone (and no app id), or whose language
+  has no voice when the clinic's default cannot say appointment messages either, is
+  stored, flagged with the reason (``Appointment.needs_attention``), and planned nothing.
+- **Language fallback**: a language without a voice, spoken in the clinic's default, keeps
+  its reminders; an audit entry (``hl7.language_fallback``, the reason, no language) tells
+  staff which visits are not in the patient's own language.
 """
 
 from __future__ import annotations
@@ -48,9 +52,18 @@ from service.intake.hl7.schedule import (
 )
 from service.intake.hl7.sink import Outcome, SinkResult
 from service.intake.language import read_language
-from service.models import ApiKey, Appointment, AppointmentStatus, Clinic, Hl7Message, Role
+from service.models import (
+    ApiKey,
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    Hl7Message,
+    Role,
+    audit,
+)
 from service.planning import first_channel
 from service.schemas import (
+    APPOINTMENT_KINDS,
     INSTRUCTIONS_MAX_CHARS,
     LOCATION_MAX_CHARS,
     NAME_MAX_CHARS,
@@ -88,6 +101,9 @@ FIELD_LOCATIONS = {
 """Where a field of the upsert came from, for the ERR of a message it cannot store."""
 UNNAMED_PATIENT = "the patient"
 """Said when PID-5 holds no name (the appointment is then flagged)."""
+LANGUAGE_FALLBACK = "hl7.language_fallback"
+"""The audit action of a visit spoken in the clinic's default instead of PID-15."""
+NO_VOICE_AT_ALL = "{reason}, and the clinic's default language cannot say appointment messages"
 
 
 def intake_caller(session: Session) -> Caller:
@@ -227,17 +243,22 @@ class StoringSink:
             else SinkResult(Outcome.STORED, upsert.language_note)
         )
 
+        if self._owner is None:  # one key for the process's life: read it once
+            self._owner = intake_caller(session)
+        owner = self._owner
+
         def record(session: Session, appointment: Appointment, change: str) -> None:
             received.outcome = result.outcome.value
             received.appointment_id = appointment.id
             session.add(received)
+            if upsert.language_note and upsert.attention is None and change != "unchanged":
+                detail = {"reason": upsert.language_note}
+                audit(session, owner.id, LANGUAGE_FALLBACK, "appointment", appointment.id, detail)
 
-        if self._owner is None:  # one key for the process's life: read it once
-            self._owner = intake_caller(session)
         try:
             written = put_appointment(
                 session,
-                self._owner,
+                owner,
                 clinic.id,
                 external_id,
                 upsert.request,
@@ -282,10 +303,15 @@ class StoringSink:
         patient = message.patient
         phone = choose_phone(patient.phones, clinic.country)
         reading = read_language(patient.language.in_reading_order, self.offered)
-        language_note = ""
-        if reading.code is None and not patient.language.is_empty:
-            language_note = f"{reading.reason}; the clinic's default language is used"
         attention: list[str] = []
+        language_note = ""
+        language = reading.code if self._speaks(reading.code) else None
+        if language is None:
+            reason = reading.reason or "we have no voice for this language"
+            if not patient.language.is_empty:
+                language_note = f"{reason}; the clinic's default language is used"
+            if not self._speaks(clinic.default_language):
+                attention.append(NO_VOICE_AT_ALL.format(reason=reason))
         name = patient.name.display or UNNAMED_PATIENT
         if not patient.name.display:
             attention.append("no patient name is given")
@@ -297,7 +323,7 @@ class StoringSink:
             "patient": {
                 "name": name[:NAME_MAX_CHARS],
                 "phone": phone.e164,
-                "language": reading.code,
+                "language": language,
             },
             "start": start,
             "status": STATUS_BY_TRIGGER[message.trigger],
@@ -312,6 +338,10 @@ class StoringSink:
             where = ".".join(str(part) for part in err.errors()[0]["loc"])
             raise _refused(where, f"{where} cannot be read") from err
         return Upsert(request, "; ".join(attention) or None, language_note)
+
+    def _speaks(self, language: str | None) -> bool:
+        """Whether the renderer can say every appointment message in ``language``."""
+        return language is not None and set(self.offered.get(language, ())) >= APPOINTMENT_KINDS
 
     def _instructions(self, message: ScheduleMessage, clinic: Clinic) -> str | None:
         if not clinic.hl7_notes_as_instructions:

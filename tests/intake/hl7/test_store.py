@@ -49,6 +49,7 @@ class Intake:
     client: TestClient
     port: int
     staff: dict[str, str]
+    admin: dict[str, str]
 
     def send(self, *messages: str) -> list[hl7.Message]:
         return send(HOST, self.port, list(messages))
@@ -71,7 +72,7 @@ def intake(
     port = free_port()
     settings = make_settings(mllp_port=port, mllp_host=HOST)
     with TestClient(create_app(settings, clock=clock)) as client:
-        yield Intake(client, port, keys.header(keys.staff))
+        yield Intake(client, port, keys.header(keys.staff), keys.header(keys.admin))
 
 
 def later(days: float) -> datetime:
@@ -295,6 +296,35 @@ def test_a_language_without_a_voice_is_spoken_in_the_clinics_default(
     assert "we have no voice for this language; the clinic's default language is used" in (
         caplog.text
     )
+    # Staff see which visits are not spoken in the patient's own language (no PHI).
+    audit = intake.client.get(
+        "/v1/audit",
+        params={"action": "hl7.language_fallback"},
+        headers=intake.admin,
+    )
+    assert audit.status_code == 200, audit.text
+    (entry,) = audit.json()["items"]
+    assert entry["subject_id"] == stored["id"]
+    assert entry["detail"] == {
+        "reason": "we have no voice for this language; the clinic's default language is used"
+    }
+
+
+def test_a_language_no_voice_can_replace_is_stored_flagged_and_planned_nothing(
+    intake: Intake, database_url: str
+) -> None:
+    # The clinic's default lost its voice since it was set: nothing can speak to her.
+    store_clinic(database_url, identifiers=["RIVERSIDE"], default_language="he")
+    pid = "PID|1||MRN-1^^^RIVERSIDE^MR||Rivera^Ana^^^^^L||||||||^PRN^CP^^1^617^5550145||heb"
+    (ack,) = intake.send(siu(start=hl7_time(later(5)), pid=pid))
+    assert ack_code(ack) == "AA"
+    stored = intake.only()
+    assert stored["needs_attention"] == (
+        "we have no voice for this language, "
+        "and the clinic's default language cannot say appointment messages"
+    )
+    assert stored["reminders"] == []
+    assert [a["id"] for a in intake.appointments(needs_attention="true")] == [stored["id"]]
 
 
 def test_notes_are_instructions_only_where_the_clinic_allows(
