@@ -86,6 +86,7 @@ def capability_statement() -> dict[str, Any]:
                         "searchParam": [
                             {"name": "about", "type": "reference"},
                             {"name": "patient", "type": "reference"},
+                            {"name": "_lastUpdated", "type": "date"},
                         ],
                     },
                     {
@@ -96,6 +97,7 @@ def capability_statement() -> dict[str, Any]:
                         "searchParam": [
                             {"name": "appointment", "type": "reference"},
                             {"name": "patient", "type": "reference"},
+                            {"name": "_lastUpdated", "type": "date"},
                         ],
                     },
                     *(

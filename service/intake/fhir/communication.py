@@ -5,7 +5,8 @@ A reminder's status says where the message stands: completed once it reached the
 (delivered, voicemail, confirmed, or a cancel pressed), ``not-done`` with a
 ``statusReason`` when it never will (failed, expired, cancelled), ``preparation`` or
 ``in-progress`` before. ``sent`` is when the call or app message went out, ``received``
-when it was delivered; the transcript is the payload.
+when it was delivered; the transcript is the payload. ``meta.lastUpdated`` is the
+reminder's last change of status (what ``_lastUpdated`` searches).
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ RESPONSE_COMMENTS = {
 
 
 @dataclass(frozen=True)
+class Period:
+    """A half-open time range (``_lastUpdated``); None is unbounded on that side."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+EVER = Period()
+
+
+@dataclass(frozen=True)
 class Message:
     """A reminder of a stored FHIR Appointment; ``requested``: by a CommunicationRequest."""
 
@@ -55,8 +67,11 @@ class Message:
     requested: bool
 
 
-def messages(session: Session, appointments: Sequence[FhirResource]) -> list[Message]:
-    """Every reminder of these stored FHIR Appointments, planned or requested, by send time."""
+def messages(
+    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
+) -> list[Message]:
+    """Every reminder of these stored FHIR Appointments, planned or requested, by send
+    time; only those last changed within ``updated``."""
     by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
     if not by_id:
         return []
@@ -67,11 +82,15 @@ def messages(session: Session, appointments: Sequence[FhirResource]) -> list[Mes
         )
     )
     requested = {reminder_id: appointment_id for reminder_id, appointment_id in rows}
+    query = select(Reminder).where(
+        Reminder.appointment_id.in_(list(by_id)) | Reminder.id.in_(list(requested))
+    )
+    if updated.start is not None:
+        query = query.where(Reminder.updated_at >= updated.start)
+    if updated.end is not None:
+        query = query.where(Reminder.updated_at < updated.end)
     reminders = session.scalars(
-        select(Reminder)
-        .where(Reminder.appointment_id.in_(list(by_id)) | Reminder.id.in_(list(requested)))
-        .options(selectinload(Reminder.events))
-        .order_by(Reminder.send_at, Reminder.id)
+        query.options(selectinload(Reminder.events)).order_by(Reminder.send_at, Reminder.id)
     )
     return [
         Message(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
@@ -79,23 +98,27 @@ def messages(session: Session, appointments: Sequence[FhirResource]) -> list[Mes
     ]
 
 
-def communications(session: Session, appointments: Sequence[FhirResource]) -> list[dict[str, Any]]:
-    return [communication(m) for m in messages(session, appointments)]
+def communications(
+    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
+) -> list[dict[str, Any]]:
+    return [communication(m) for m in messages(session, appointments, updated)]
 
 
 def appointment_responses(
-    session: Session, appointments: Sequence[FhirResource]
+    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
 ) -> list[dict[str, Any]]:
     """A keypress on a call (confirm or cancel) as the patient's ``AppointmentResponse``
-    (accepted or declined); its id is the reminder's."""
+    (accepted or declined); its id is the reminder's, its ``meta.lastUpdated`` the time
+    of the keypress (the reminder's last change)."""
     answers = []
-    for message in messages(session, appointments):
+    for message in messages(session, appointments, updated):
         status = message.reminder.status
         if status not in RESPONSES:
             continue
         resource: dict[str, Any] = {
             "resourceType": "AppointmentResponse",
             "id": message.reminder.id,
+            "meta": _meta(message.reminder),
             "appointment": {"reference": f"Appointment/{message.appointment.resource_id}"},
             "participantStatus": RESPONSES[Status(status)],
             "comment": RESPONSE_COMMENTS[Status(status)],
@@ -105,6 +128,10 @@ def appointment_responses(
         AppointmentResponse.model_validate(resource)
         answers.append(resource)
     return answers
+
+
+def _meta(reminder: Reminder) -> dict[str, str]:
+    return {"lastUpdated": reminder.updated_at.isoformat()}
 
 
 def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
@@ -119,6 +146,7 @@ def communication(message: Message) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Communication",
         "id": reminder.id,
+        "meta": _meta(reminder),
         "status": status,
         "category": [{"text": reminder.kind}],
         "medium": [

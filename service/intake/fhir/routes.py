@@ -39,7 +39,7 @@ from service.fhir_store import (
     search_appointments,
 )
 from service.intake.fhir.capability import capability_statement
-from service.intake.fhir.communication import appointment_responses, communications
+from service.intake.fhir.communication import Period, appointment_responses, communications
 from service.intake.fhir.mapping import (
     FHIR_STATUSES,
     appointment_request,
@@ -286,11 +286,13 @@ def create_fhir_app(state: State) -> FastAPI:
         session: SessionDep,
         about: Annotated[str | None, Query(max_length=200)] = None,
         patient: Annotated[str | None, Query(max_length=200)] = None,
+        last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated")] = None,
     ) -> JSONResponse:
         if about is None and patient is None:
             raise ValidationProblem([FieldError("about", "or patient is required")])
+        updated = _last_updated(last_updated)
         rows = _visits(session, caller, about, patient)
-        return _searchset(request, communications(session, rows))
+        return _searchset(request, communications(session, rows, updated))
 
     @app.get("/AppointmentResponse", operation_id="fhir_search_appointment_responses")
     def search_appointment_responses(
@@ -299,11 +301,13 @@ def create_fhir_app(state: State) -> FastAPI:
         session: SessionDep,
         appointment: Annotated[str | None, Query(max_length=200)] = None,
         patient: Annotated[str | None, Query(max_length=200)] = None,
+        last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated")] = None,
     ) -> JSONResponse:
         if appointment is None and patient is None:
             raise ValidationProblem([FieldError("appointment", "or patient is required")])
+        updated = _last_updated(last_updated)
         rows = _visits(session, caller, appointment, patient)
-        return _searchset(request, appointment_responses(session, rows))
+        return _searchset(request, appointment_responses(session, rows, updated))
 
     @app.post("/", operation_id="fhir_transaction")
     def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
@@ -371,12 +375,22 @@ def _search(
         if mapped is None:
             errors.append(FieldError("status", f"must be one of: {', '.join(FHIR_STATUSES)}"))
         ours = mapped.value if mapped else None
-    start_from: datetime | None = None
-    start_until: datetime | None = None
-    for text in dates:
+    starts = _period("date", dates, errors)
+    if errors:
+        raise ValidationProblem(errors)
+    return AppointmentSearch(token, patient_id, ours, starts.start, starts.end)
+
+
+def _period(name: str, texts: list[str], errors: list[FieldError]) -> Period:
+    """FHIR date search values (``ge2030-01-01``, ``lt2030-01-02T10:00:00Z``…) as one
+    half-open period, each value narrowing it; a value we cannot read is an error at
+    ``name``. A date without a time is the whole UTC day, a time the whole second."""
+    start: datetime | None = None
+    end: datetime | None = None
+    for text in texts:
         match = DATE_PARAM.match(text)
         if match is None or match.group(1) == "ne":
-            errors.append(FieldError("date", "must be [eq|ge|gt|le|lt]YYYY-MM-DD[Thh:mm:ss+zz:zz]"))
+            errors.append(FieldError(name, "must be [eq|ge|gt|le|lt]YYYY-MM-DD[Thh:mm:ss+zz:zz]"))
             continue
         prefix = match.group(1) or "eq"
         if match.group(3):
@@ -386,16 +400,23 @@ def _search(
             low = datetime.fromisoformat(match.group(2)).replace(tzinfo=UTC)
             high = low + timedelta(days=1)
         if prefix in {"eq", "ge"}:
-            start_from = max(filter(None, (start_from, low)))
+            start = max(filter(None, (start, low)))
         if prefix == "gt":
-            start_from = max(filter(None, (start_from, high)))
+            start = max(filter(None, (start, high)))
         if prefix in {"eq", "le"}:
-            start_until = min(filter(None, (start_until, high)))
+            end = min(filter(None, (end, high)))
         if prefix == "lt":
-            start_until = min(filter(None, (start_until, low)))
+            end = min(filter(None, (end, low)))
+    return Period(start, end)
+
+
+def _last_updated(texts: list[str] | None) -> Period:
+    """The ``_lastUpdated`` parameter of the outcome searches."""
+    errors: list[FieldError] = []
+    period = _period("_lastUpdated", texts or [], errors)
     if errors:
         raise ValidationProblem(errors)
-    return AppointmentSearch(token, patient_id, ours, start_from, start_until)
+    return period
 
 
 def _unpack(bundle: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -133,6 +133,9 @@ def test_metadata_is_a_capability_statement_listing_what_is_supported(api: TestC
         "patient",
         "status",
     ]
+    outcomes = {r.type: sorted(p.name for p in r.searchParam or []) for r in rest.resource}
+    assert outcomes["Communication"] == ["_lastUpdated", "about", "patient"]
+    assert outcomes["AppointmentResponse"] == ["_lastUpdated", "appointment", "patient"]
     assert [i.code for i in rest.interaction] == ["transaction"]
 
 
@@ -432,6 +435,45 @@ def test_each_reminder_comes_back_as_a_communication(
     assert issues(missing) == [("invalid", ["about"])]
 
 
+def test_communications_are_searched_by_last_updated(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    pending, told = (r["id"] for r in appointment_row(api, keys, "acme", "example")["reminders"])
+    deliver(database_url, told)  # after both were planned: changed last
+
+    def found(*last_updated: str) -> dict[str, str]:
+        """Communication id -> its meta.lastUpdated, of the visit, within ``last_updated``."""
+        query = {"about": "Appointment/example", "_lastUpdated": list(last_updated)}
+        answer = api.get("/fhir/r4/Communication", params=query, headers=keys.header(keys.staff))
+        assert answer.status_code == 200, answer.text
+        Bundle.model_validate(answer.json())
+        entries = answer.json().get("entry", [])
+        return {e["resource"]["id"]: e["resource"]["meta"]["lastUpdated"] for e in entries}
+
+    everything = found()
+    assert set(everything) == {pending, told}
+    delivered_at = datetime.fromisoformat(everything[told])
+    assert datetime.fromisoformat(everything[pending]) < delivered_at
+    at = zulu(delivered_at)
+    assert set(found(f"ge{at}")) == {told}
+    assert set(found(f"lt{at}")) == {pending}
+    assert set(found(f"gt{at}")) == set()
+    yesterday = (delivered_at - timedelta(days=1)).date().isoformat()
+    assert set(found(f"ge{yesterday}")) == {pending, told}
+    assert set(found(f"le{yesterday}")) == set()
+    assert set(found(f"ge{yesterday}", f"lt{at}")) == {pending}
+    for bad in ("ne2030-01-01", "yesterday", "2030-13"):
+        refused = api.get(
+            "/fhir/r4/Communication",
+            params={"about": "Appointment/example", "_lastUpdated": bad},
+            headers=keys.header(keys.staff),
+        )
+        assert refused.status_code == 422, (bad, refused.text)
+        assert issues(refused) == [("invalid", ["_lastUpdated"])]
+
+
 def test_a_communication_request_sends_one_message_and_its_outcome_is_based_on_it(
     api: TestClient, keys: Keys, database_url: str
 ) -> None:
@@ -505,5 +547,14 @@ def test_a_keypress_comes_back_as_an_appointment_response(
         "/fhir/r4/AppointmentResponse?patient=Patient/example", headers=keys.header(keys.staff)
     )
     assert by_patient.json()["total"] == 2
+    answered_last = responses[second].meta.lastUpdated
+    assert answered_last > responses[first].meta.lastUpdated
+    since = api.get(
+        "/fhir/r4/AppointmentResponse",
+        params={"appointment": "Appointment/example", "_lastUpdated": f"ge{zulu(answered_last)}"},
+        headers=keys.header(keys.staff),
+    )
+    assert since.status_code == 200, since.text
+    assert [e["resource"]["id"] for e in since.json()["entry"]] == [second]
     missing = api.get("/fhir/r4/AppointmentResponse", headers=keys.header(keys.staff))
     assert issues(missing) == [("invalid", ["appointment"])]
