@@ -52,7 +52,7 @@ from service.intake.fhir.mapping import (
 )
 from service.intake.fhir.outcome import FHIR_JSON, install_outcome_handlers, invalid
 from service.intake.fhir.requests import request_message
-from service.models import Appointment, FhirResource, audit, new_id
+from service.models import Appointment, Clinic, FhirResource, audit, new_id
 from service.security import Caller
 from workers.queue import RENDER_JOB
 
@@ -131,17 +131,18 @@ def store(
                     [FieldError("Appointment.participant.actor", "names a Patient we do not have")]
                 )
             told = row.body
-        clinic = find_clinic_named(session, found.clinic_names)
-        clinic_for(session, caller, clinic.id)  # 403 for a key limited to other clinics
         previous = find_resource(session, caller, "Appointment", appointment["id"])
         if previous is None and _exists(session, "Appointment", appointment["id"]):
             raise not_found("Appointment")
+        stored = None
         if previous is not None and previous.appointment_id is not None:
             stored = session.get(Appointment, previous.appointment_id)
-            if stored is not None and stored.clinic_id != clinic.id:
-                raise ValidationProblem(
-                    [FieldError("Appointment.participant", "names another clinic than before")]
-                )
+        clinic = _clinic_of(session, found.clinic_names, stored)
+        clinic_for(session, caller, clinic.id)  # 403 for a key limited to other clinics
+        if stored is not None and stored.clinic_id != clinic.id:
+            raise ValidationProblem(
+                [FieldError("Appointment.participant", "names another clinic than before")]
+            )
         request = appointment_request(appointment, told, clinic, found, offered)
         written = put_appointment(
             session, caller, clinic.id, appointment["id"], request, offered, now
@@ -159,6 +160,19 @@ def store(
         due += written.due
         done.append(Stored("Appointment", appointment["id"], written.change == "created"))
     return done, due
+
+
+def _clinic_of(session: Session, names: list[str], stored: Appointment | None) -> Clinic:
+    """The clinic the participants name; for an Appointment stored before, whose
+    participants name none we know (the EHR sends back what it read: its Location was
+    only resolved inside the first Bundle), the clinic it is kept in."""
+    try:
+        return find_clinic_named(session, names)
+    except ValidationProblem:
+        kept = session.get(Clinic, stored.clinic_id) if stored is not None else None
+        if kept is None or kept.deleted_at is not None:
+            raise
+        return kept
 
 
 def _exists(session: OneTransaction, resource_type: str, resource_id: str) -> bool:
