@@ -179,8 +179,8 @@ def main() -> None:
             source = cache_path(settings.audio_dir, KEY, fmt)
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_bytes(audio)
-            audio_store_from_settings(settings, db).put(KEY, fmt, source)
             with db.session() as session:
+                audio_store_from_settings(settings, db).put(session, KEY, fmt, source)
                 if session.get(AudioAsset, (KEY, fmt)) is None:
                     session.add(
                         AudioAsset(

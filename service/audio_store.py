@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.db import Database, utcnow
@@ -34,8 +35,9 @@ class AudioStore(Protocol):
 
     name: str
 
-    def put(self, key: str, fmt: str, source: Path) -> None:
-        """Keep the file ``source``'s bytes (or renew their time of use if kept)."""
+    def put(self, session: Session, key: str, fmt: str, source: Path) -> None:
+        """Keep the file ``source``'s bytes (or renew their time of use if kept); a store
+        in the database writes in ``session``, with the audio's record."""
 
     def size(self, key: str, fmt: str) -> int | None:
         """The stored size in bytes, or None if the store does not hold it."""
@@ -67,7 +69,7 @@ class LocalAudioStore:
     def path(self, key: str, fmt: str) -> Path:
         return cache_path(self.audio_dir, key, fmt)
 
-    def put(self, key: str, fmt: str, source: Path) -> None:
+    def put(self, session: Session, key: str, fmt: str, source: Path) -> None:
         target = self.path(key, fmt)
         if source.resolve() != target.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,24 +109,23 @@ class DatabaseAudioStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def put(self, key: str, fmt: str, source: Path) -> None:
-        if self._renew(key, fmt):
+    def put(self, session: Session, key: str, fmt: str, source: Path) -> None:
+        """In the caller's transaction: the bytes are committed with the audio's record
+        (and a second connection never waits on the first's lock, as on SQLite)."""
+        renewed = session.execute(
+            update(AudioBlob)
+            .where(AudioBlob.key == key, AudioBlob.format == fmt)
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if renewed.rowcount:  # type: ignore[attr-defined]
             return
         data = source.read_bytes()
         try:
-            with self.db.session() as session:
+            with session.begin_nested():
                 session.add(AudioBlob(key=key, format=fmt, data=data, size=len(data)))
         except IntegrityError:
-            self._renew(key, fmt)  # another machine stored the same words meanwhile
-
-    def _renew(self, key: str, fmt: str) -> bool:
-        with self.db.session() as session:
-            renewed = session.execute(
-                update(AudioBlob)
-                .where(AudioBlob.key == key, AudioBlob.format == fmt)
-                .values(used_at=utcnow())
-            )
-            return bool(renewed.rowcount)  # type: ignore[attr-defined]
+            pass  # another machine stored the same words at the same moment
 
     def size(self, key: str, fmt: str) -> int | None:
         with self.db.session() as session:
@@ -187,7 +188,7 @@ class S3AudioStore:
     def object_name(self, key: str, fmt: str) -> str:
         return f"{self.prefix}{key[:2]}/{key}.{AudioFormat(fmt).value}"
 
-    def put(self, key: str, fmt: str, source: Path) -> None:
+    def put(self, session: Session, key: str, fmt: str, source: Path) -> None:
         name = self.object_name(key, fmt)
         if self.size(key, fmt) is not None:
             self.client.copy_object(

@@ -433,9 +433,10 @@ class Pipeline:
 
 def store_audio(session: Session, audio: SpokenAudio, store: AudioStore) -> None:
     """Put a rendered file into the audio store and record it once; the same content key
-    is shared by every reminder. The store is written first, so a recorded audio is one
-    every machine can serve (a put of stored audio renews its time of use)."""
-    store.put(audio.key, audio.format.value, audio.path)
+    is shared by every reminder. The store is written first (the database store in this
+    session), so a recorded audio is one every machine can serve; a put of stored audio
+    renews its time of use."""
+    store.put(session, audio.key, audio.format.value, audio.path)
     known = session.get(AudioAsset, (audio.key, audio.format.value))
     if known is not None:
         if known.purged_at is not None:  # purged, then needed and spoken again
