@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from service.app import create_app
@@ -174,3 +175,10 @@ def test_erasing_a_patient_deletes_their_audio_from_the_store(
     assert store_of(app).size(key, fmt) is None
     assert not cache_path(app_settings.audio_dir, key, fmt).exists()
     assert app.get(url).status_code == 410
+
+
+def test_an_s3_store_without_a_bucket_is_refused_at_start(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with pytest.raises(ValidationError, match="TELLWELL_AUDIO_S3_BUCKET"):
+        make_settings(audio_store="s3")
