@@ -178,11 +178,14 @@ def purge_audio_command(unused_days: float | None) -> None:
     """Delete rendered audio no longer needed; its links then answer 410 Gone."""
     from datetime import timedelta
 
+    from service.audio_store import audio_store_from_settings
     from workers.retention import purge_audio
 
     settings = get_settings()
     days = settings.audio_retention_days if unused_days is None else unused_days
-    report = purge_audio(Database.from_settings(settings), settings.audio_dir, timedelta(days=days))
+    db = Database.from_settings(settings)
+    store = audio_store_from_settings(settings, db)
+    report = purge_audio(db, settings.audio_dir, timedelta(days=days), store=store)
     click.echo(f"removed {report.files_removed} files; {report.records_marked} links now gone")
 
 

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     environment: Literal["production", "development"] = "production"
     """``development`` lets a placeholder secret key through (see ``PLACEHOLDER_SECRETS``)."""
     audio_link_ttl_s: int = 24 * 3600
+    audio_store: Literal["local", "database", "s3"] = "local"
+    """Where rendered audio is kept for serving: ``local`` files under ``data_dir`` (one
+    machine, or every machine on a shared disk), ``database`` (its bytes in the shared
+    database) or ``s3`` (an S3-compatible bucket); see docs/architecture.md "Scaling out"."""
+    audio_s3_bucket: str = ""
+    audio_s3_endpoint_url: str = ""
+    """An S3-compatible server's URL (MinIO, Ceph...); empty means AWS S3. Credentials and
+    region come from boto3's own chain (``AWS_ACCESS_KEY_ID``..., an instance role)."""
+    audio_s3_prefix: str = "audio/"
     channel: str = "outbox"
     """Delivery channel for every reminder until a provider is configured."""
     sweep_interval_s: float = 5.0
@@ -134,6 +143,12 @@ class Settings(BaseSettings):
                 "value (e.g. `openssl rand -base64 48`), or unset it to have one generated "
                 "into TELLWELL_DATA_DIR (TELLWELL_ENVIRONMENT=development allows it)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_store_needs_a_bucket(self) -> Settings:
+        if self.audio_store == "s3" and not self.audio_s3_bucket:
+            raise ValueError("TELLWELL_AUDIO_STORE=s3 needs TELLWELL_AUDIO_S3_BUCKET")
         return self
 
     @property

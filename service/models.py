@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -285,6 +286,23 @@ class AudioAsset(Base):
     voice: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AudioBlob(Base):
+    """A rendered file's bytes, for ``TELLWELL_AUDIO_STORE=database``: every machine
+    sharing the database can serve it (``service/audio_store.py``).
+
+    ``used_at`` is renewed whenever the audio is stored again (a render or a cache hit), so
+    retention purges what went unused, as it does by a local file's time.
+    """
+
+    __tablename__ = "audio_blobs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Reminder(Base):

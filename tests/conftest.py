@@ -53,6 +53,7 @@ TABLES = (
     "appointments",
     "wording_versions",
     "clinics",
+    "audio_blobs",
     "audio_assets",
     "audit_log",
     "console_sessions",

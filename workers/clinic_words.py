@@ -49,8 +49,8 @@ def audition(
         written=speaker.speak(written, language, "normal", AudioFormat.PREVIEW),
         spoken=speaker.speak(spoken, language, "normal", AudioFormat.PREVIEW),
     )
-    store_audio(session, heard.written)
-    store_audio(session, heard.spoken)
+    store_audio(session, heard.written, pipeline.audio_store)
+    store_audio(session, heard.spoken, pipeline.audio_store)
     audit(session, caller.id, "lexicon.audition", "clinic", clinic_id, {"language": language})
     session.commit()
     return heard

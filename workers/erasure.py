@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from service.audio_store import AudioStore
 from service.config import Settings
 from service.fhir_store import erase_for_appointments
 from service.models import (
@@ -70,12 +71,17 @@ KEPT_APPOINTMENT_PATIENT_FIELDS = ("timezone", "language", "speech_rate")
 
 @dataclass(frozen=True)
 class Erasure:
-    """What one erasure did; the files are deleted once the changes are committed."""
+    """What one erasure did; the audio and files are deleted once the changes are committed.
+
+    ``audio`` is what the audio store deletes (content key, format); ``audio_files`` are
+    this machine's speech-cache copies of it (the store's own files with ``local``).
+    """
 
     reminders: int
     stopped: int
     attempts: int
     appointments: int = 0
+    audio: tuple[tuple[str, str], ...] = field(default=())
     audio_files: tuple[Path, ...] = field(default=())
     outbox_files: tuple[Path, ...] = field(default=())
 
@@ -83,13 +89,15 @@ class Erasure:
         return {
             "reminders": self.reminders,
             "stopped": self.stopped,
-            "audio_files": len(self.audio_files),
+            "audio_files": len(self.audio),
             "attempts": self.attempts,
             "appointments": self.appointments,
         }
 
-    def remove_files(self) -> None:
-        """Delete the files; audio left by a crash here is removed by the daily purge."""
+    def remove_files(self, store: AudioStore) -> None:
+        """Delete the audio and files; what a crash here leaves, the daily purge removes."""
+        for key, fmt in self.audio:
+            store.delete(key, fmt)
         for path in self.audio_files + self.outbox_files:
             path.unlink(missing_ok=True)
 
@@ -182,15 +190,18 @@ def erase_patient(
         delivery.payload = _without_external_id(delivery.payload)
     outbox = OutboxChannel(settings.outbox_dir)
     outbox_files = [outbox.record_path(attempt_id) for attempt_id in attempt_ids]
-    audio_files = [
-        Path(path) for key, fmt in sorted(used_audio) if (path := _release(session, key, fmt, now))
+    released = [
+        (key, fmt, Path(path))
+        for key, fmt in sorted(used_audio)
+        if (path := _release(session, key, fmt, now))
     ]
     return Erasure(
         reminders=len(ids),
         stopped=stopped,
         attempts=len(attempt_ids),
         appointments=len(appointments),
-        audio_files=tuple(audio_files),
+        audio=tuple((key, fmt) for key, fmt, _ in released),
+        audio_files=tuple(path for _, _, path in released),
         outbox_files=tuple(path for path in outbox_files if path.exists()),
     )
 

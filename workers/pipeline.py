@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.audio_store import AudioStore, audio_store_from_settings
 from service.call_policy import CALL_MESSAGE_MAX_S, WEEK, CallPolicy, NeverCallList
 from service.clinic_words import ClinicWords, clinic_id_of, words_for
 from service.clock import SYSTEM_CLOCK, Clock
@@ -87,6 +88,11 @@ class Pipeline:
     def call_policy(self) -> CallPolicy:
         return CallPolicy.from_settings(self.settings)
 
+    @cached_property
+    def audio_store(self) -> AudioStore:
+        """Where rendered audio is put for serving (``TELLWELL_AUDIO_STORE``)."""
+        return audio_store_from_settings(self.settings, self.db)
+
     def enqueue(self, job: str, *record_ids: str, replace_started: bool = False) -> list[str]:
         """Queue ``job`` for each record not already queued for it; returns those queued
         (none if the queue is down: the sweeper enqueues them later)."""
@@ -139,9 +145,9 @@ class Pipeline:
             self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s))
             return
         with self.db.session() as session:
-            store_audio(session, audio)
+            store_audio(session, audio, self.audio_store)
             if voicemail is not None:
-                store_audio(session, voicemail)
+                store_audio(session, voicemail, self.audio_store)
             moved = advance(
                 session,
                 reminder_id,
@@ -425,8 +431,12 @@ class Pipeline:
         return True
 
 
-def store_audio(session: Session, audio: SpokenAudio) -> None:
-    """Record a rendered file once; the same content key is shared by every reminder."""
+def store_audio(session: Session, audio: SpokenAudio, store: AudioStore) -> None:
+    """Put a rendered file into the audio store and record it once; the same content key
+    is shared by every reminder. The store is written first (the database store in this
+    session), so a recorded audio is one every machine can serve; a put of stored audio
+    renews its time of use."""
+    store.put(session, audio.key, audio.format.value, audio.path)
     known = session.get(AudioAsset, (audio.key, audio.format.value))
     if known is not None:
         if known.purged_at is not None:  # purged, then needed and spoken again

@@ -61,7 +61,7 @@ def make_preview(
         request.kind, words.language, variant, facts, AudioFormat.PREVIEW, words
     )
     audio = rendered.audio
-    store_audio(session, audio)
+    store_audio(session, audio, pipeline.audio_store)
     audit(session, caller.id, "preview.render", "audio", audio.key)
     reviewed = is_reviewed(session, request.clinic_id, words.language)
     session.commit()

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from service.audio_store import AudioStore, LocalAudioStore
 from service.config import Settings
 from service.db import Database, utcnow
 from service.models import AudioAsset, DailyRun, Reminder, Status
@@ -33,9 +34,16 @@ class PurgeReport:
 
 
 def purge_audio(
-    db: Database, audio_dir: Path, unused_for: timedelta, now: datetime | None = None
+    db: Database,
+    audio_dir: Path,
+    unused_for: timedelta,
+    now: datetime | None = None,
+    store: AudioStore | None = None,
 ) -> PurgeReport:
+    """Sweep this machine's speech cache (``audio_dir``) and the audio ``store`` (the
+    cache's own files when None, as with ``TELLWELL_AUDIO_STORE=local``)."""
     now = now or utcnow()
+    store = store or LocalAudioStore(audio_dir)
     cutoff = (now - unused_for).timestamp()
     with db.session() as session:
         needed_keys = {
@@ -54,17 +62,16 @@ def purge_audio(
             continue
         path.unlink(missing_ok=True)
         removed += 1
+    removed += store.purge_unused(now - unused_for, needed_keys)
     with db.session() as session:
         live = session.execute(
-            select(AudioAsset.key, AudioAsset.format, AudioAsset.path).where(
-                AudioAsset.purged_at.is_(None)
-            )
+            select(AudioAsset.key, AudioAsset.format).where(AudioAsset.purged_at.is_(None))
         ).all()
     marked = 0
-    for key, fmt, stored_path in live:
+    for key, fmt in live:
         # Looked at one by one, just before marking: a render may have spoken the same
-        # words again since, writing the file back.
-        if Path(stored_path).exists():
+        # words again since, storing them back.
+        if store.size(key, fmt) is not None:
             continue
         with db.session() as session:
             result = session.execute(
@@ -85,13 +92,16 @@ def _older_than(path: Path, cutoff_s: float) -> bool:
         return False
 
 
-def purge_audio_daily(db: Database, settings: Settings, now: datetime) -> PurgeReport | None:
+def purge_audio_daily(
+    db: Database, settings: Settings, now: datetime, store: AudioStore
+) -> PurgeReport | None:
     """Purge once on ``now``'s UTC day; None when another sweep has claimed the day."""
     if not claim_daily_run(db, AUDIO_PURGE_TASK, now):
         return None
     # A purge that fails keeps the day: it runs again tomorrow (or by hand with
     # ``tellwell purge-audio``) rather than rescanning the audio on every sweep.
-    return purge_audio(db, settings.audio_dir, timedelta(days=settings.audio_retention_days), now)
+    unused_for = timedelta(days=settings.audio_retention_days)
+    return purge_audio(db, settings.audio_dir, unused_for, now, store)
 
 
 def claim_daily_run(db: Database, task: str, now: datetime) -> bool:

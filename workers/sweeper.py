@@ -94,7 +94,7 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     if webhook_ids := queue_due_webhooks(pipeline, now):
         report.enqueued[WEBHOOK_JOB] = webhook_ids
         SWEEPER_ENQUEUED.labels(STEPS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
-    report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now)
+    report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now, pipeline.audio_store)
     return report
 
 

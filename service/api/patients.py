@@ -44,5 +44,5 @@ def erase(
     by = "phone" if body.phone is not None else "external_id"
     audit(session, caller.id, "patient.erase", "patient", subject, {"by": by, **erasure.counts()})
     session.commit()
-    erasure.remove_files()
+    erasure.remove_files(services.pipeline.audio_store)
     return ErasureOut(**erasure.counts())

@@ -84,7 +84,7 @@ class _Voice:
         rate = self.reminder.facts["patient"].get("speech_rate", "normal")
         speaker = self.services.pipeline.renderer.speaker
         audio = speaker.speak(text, self.reminder.language, rate, FORMAT_FOR_CHANNEL["phone"])
-        store_audio(self.session, audio)
+        store_audio(self.session, audio, self.services.pipeline.audio_store)
         return self.link(audio.key)
 
     def menu(self, response: VoiceResponse, attempt_id: str, lead_in: str | None = None) -> None:

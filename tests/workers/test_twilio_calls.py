@@ -129,6 +129,30 @@ def test_person_confirms(
     wait_for(lambda: reminder(live_server, keys, reminder_id)["attempts"][0]["duration_s"])
 
 
+def test_a_call_rendered_on_another_node_plays_from_the_database_store(
+    make_settings: Callable[..., Settings],
+    redis_url: str,
+    sim: TwilioSimulator,
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    """The worker has its own data directory: Twilio hears the message and the keypad
+    replies (spoken by the API while the callback's changes are still uncommitted) only
+    through the audio store."""
+    settings = phone_settings(make_settings, redis_url, sim, audio_store="database")
+    worker = settings.model_copy(update={"data_dir": tmp_path / "worker-node"})
+    sim.scenario_for(PATIENT, Scenario(answer="human", keys=["9", "1"]))
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    with serving(create_app(settings), port) as live:
+        reminder_id = create(live, keys)
+        run_burst_worker(worker, phone_env(worker) | {"TELLWELL_AUDIO_STORE": "database"})
+        settled(live, keys, reminder_id, "confirmed")
+        sim.wait_idle()
+    assert sim.problems == []  # every <Play> fetched answered audio
+    (call,) = sim.calls_to(PATIENT)
+    assert len(call.played) == 6
+
+
 def test_a_path_prefixed_public_url_keeps_its_prefix_through_the_whole_call(
     keys: Keys, settings: Settings, sim: TwilioSimulator
 ) -> None:
