@@ -1,7 +1,7 @@
 """audio store: rendered audio's bytes in the database (TELLWELL_AUDIO_STORE=database)
 
 Revision ID: 0012_audio_store
-Revises: 0009_clinic_words
+Revises: 0011_fhir
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import service.db
 
 revision: str = "0012_audio_store"
-down_revision: str | None = "0009_clinic_words"
+down_revision: str | None = "0011_fhir"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
