@@ -48,9 +48,12 @@ from service.intake.hl7.schedule import (
 from service.intake.hl7.values import read_duration, read_timestamp
 
 # The library logs the value it could not unescape (a name, a note: patient data), on
-# loggers named by its files' paths; nothing of it may reach a log.
+# loggers named by its files' paths; nothing of it may reach a log. A level above every
+# record, not only ``disabled``: uvicorn's dictConfig re-enables loggers it finds disabled.
 for _module in (hl7.util, hl7.containers):
-    logging.getLogger(_module.__file__).disabled = True
+    _library_log = logging.getLogger(_module.__file__)
+    _library_log.setLevel(logging.CRITICAL + 1)
+    _library_log.disabled = True
 
 MESSAGE_TYPE = "SIU"
 OLDEST_VERSION, NEWEST_VERSION = (2, 3), (2, 8)
