@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voices.http_engine import HttpVoice
+
 DEFAULT_DATA_DIR = Path("var")
 PLACEHOLDER_SECRETS = frozenset(
     {"change-me", "changeme", "change_me", "secret", "password", "replace-me", "todo", "xxx"}
@@ -29,7 +31,11 @@ DEFAULT_RATE_LIMIT_BURST = 2000
 class Settings(BaseSettings):
     """Runtime configuration; see README.md for every variable."""
 
-    model_config = SettingsConfigDict(env_prefix="TELLWELL_", env_file=".env", extra="ignore")
+    # An error names the field and the reason, never the value: it may be a secret
+    # (a mistyped field inside TELLWELL_HTTP_TTS could hold the server's key).
+    model_config = SettingsConfigDict(
+        env_prefix="TELLWELL_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
@@ -130,6 +136,13 @@ class Settings(BaseSettings):
     """Longest a gtts render may take before the offline voice is used instead."""
     pyttsx3_enabled: bool = False
     """The operating system's own voices through pyttsx3 (for catalogs that name them)."""
+    http_tts: dict[str, HttpVoice] = Field(default_factory=dict)
+    """Voices on HTTP speech servers, per language code, as JSON (``voices.HttpVoice``):
+    ``{"en": {"url": "http://tts.internal:8880/v1/audio/speech", "voice": "af_heart",
+    "model": "kokoro"}}``. Sends message text, which is PHI, to that server: configure
+    only a server on-premises or one whose operator has signed a business associate
+    agreement (BAA). Empty (the default): no text leaves the machine this way. Each
+    language falls back to its offline voice when its server fails or overruns."""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -112,6 +112,7 @@ class EngineName(enum.StrEnum):
     PIPER = "piper"
     PYTTSX3 = "pyttsx3"
     GTTS = "gtts"
+    HTTP = "http"
 
 
 Timestamp = Annotated[

@@ -1,7 +1,7 @@
-"""Text to speech audio: Tellwell's voices, knowing nothing of reminders, patients or HTTP.
+"""Text to speech audio: Tellwell's voices, knowing nothing of reminders, patients or our API.
 
 ``Speaker`` is the front door: it picks the language's voice from the ``Catalog``, runs
-the engine (piper for English, espeak-ng for the rest; gtts and pyttsx3 when enabled:
+the engine (piper for English, espeak-ng for the rest; gtts, http and pyttsx3 when enabled:
 ``configured_speaker`` builds the set a configuration allows), encodes the result with
 ``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a
 content-addressed cache. Everything raised is a ``VoiceError``.
@@ -26,6 +26,7 @@ from voices.catalog import Catalog, LanguageVoice, UnspokenLanguage
 from voices.engines import configured_speaker
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
+from voices.http_engine import HttpEngine, HttpVoice
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
 from voices.speaker import Speaker, SpokenAudio
@@ -40,6 +41,8 @@ __all__ = [
     "EngineUnavailable",
     "EspeakEngine",
     "GttsEngine",
+    "HttpEngine",
+    "HttpVoice",
     "InvalidRate",
     "InvalidRequest",
     "InvalidText",

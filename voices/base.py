@@ -111,6 +111,10 @@ class Engine(Protocol):
     ``language`` is the catalog's language code, for engines whose voice name alone does
     not fix the language (gtts); engines that do not need it ignore it.
 
+    An engine whose sound depends on more than its name and the voice (the http engine's
+    server) may also have ``cache_identity(language) -> str``, which the Speaker then
+    puts in the cache key instead of ``name``.
+
     ``sentence_cache`` says how the Speaker should feed the engine: True for engines slow
     enough that each sentence is worth synthesising and caching on its own (piper: the
     static sentences of a template are then spoken once); False for engines whose

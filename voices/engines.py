@@ -2,18 +2,21 @@
 
 ``voices`` reads no settings itself; the caller (the worker, the CLI) passes the choices
 in. espeak-ng is always there; piper is on by default (English speaks with it); gtts
-only when explicitly enabled, because it sends the text to Google; pyttsx3 when asked
-for, for machines whose system voices are better than espeak-ng.
+only when explicitly enabled, because it sends the text to Google; http only for the
+languages given a server, because it sends the text there; pyttsx3 when asked for, for
+machines whose system voices are better than espeak-ng.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from voices.base import Engine
 from voices.catalog import Catalog
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GTTS_DEFAULT_TIMEOUT_S, GttsEngine
+from voices.http_engine import HttpEngine, HttpVoice
 from voices.piper_engine import PIPER_DEFAULT_THREADS, PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
 from voices.speaker import Speaker
@@ -30,13 +33,15 @@ def configured_speaker(
     gtts_enabled: bool = False,
     gtts_timeout_s: float = GTTS_DEFAULT_TIMEOUT_S,
     pyttsx3_enabled: bool = False,
+    http_voices: Mapping[str, HttpVoice] | None = None,
     cache_secret: bytes = b"",
     catalog: Catalog | None = None,
 ) -> Speaker:
     """A Speaker with the engines this configuration allows, and the catalog they extend.
 
     A Piper voice dropped into ``piper_voices_dir`` leads its language, with the
-    catalog's own voice behind it as the fallback.
+    catalog's own voice behind it as the fallback; so does a language's HTTP server
+    (``http_voices``), ahead of any Piper voice.
     """
     catalog = catalog if catalog is not None else Catalog.load()
     engines: dict[str, Engine] = {EspeakEngine.name: EspeakEngine()}
@@ -49,4 +54,9 @@ def configured_speaker(
         engines[GttsEngine.name] = GttsEngine(timeout_s=gtts_timeout_s)
     if pyttsx3_enabled:
         engines[Pyttsx3Engine.name] = Pyttsx3Engine()
+    if http_voices:
+        http = HttpEngine(http_voices)
+        engines[http.name] = http
+        for voice in http.catalog_voices(catalog):
+            catalog = catalog.with_leading(voice)
     return Speaker(cache_dir, catalog, engines, cache_secret=cache_secret)

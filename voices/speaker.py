@@ -223,7 +223,13 @@ class Speaker:
     ) -> SpokenAudio:
         engine = self._engines[voice.engine]
         key = cache_key(
-            engine.name, voice.voice, voice.code, words_per_minute, fmt, text, self._secret
+            _engine_identity(engine, voice.code),
+            voice.voice,
+            voice.code,
+            words_per_minute,
+            fmt,
+            text,
+            self._secret,
         )
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
 
@@ -284,7 +290,7 @@ class Speaker:
         render it once at worst, and each write is atomic.
         """
         key = cache_key(
-            engine.name,
+            _engine_identity(engine, voice.code),
             voice.voice,
             voice.code,
             words_per_minute,
@@ -306,6 +312,14 @@ class Speaker:
         )
         _store(path, to_wav(speech), speech.duration_s)
         return speech
+
+
+def _engine_identity(engine: Engine, language: str) -> str:
+    """The engine's part of a cache key: its name, or more where the name alone does not
+    fix the sound (the http engine adds its server's identity, so switching servers does
+    not serve the old server's audio)."""
+    identity = getattr(engine, "cache_identity", None)
+    return str(identity(language)) if callable(identity) else engine.name
 
 
 def _mark_used(path: Path) -> None:

@@ -60,6 +60,7 @@ def speaker_from_settings(settings: Settings) -> Speaker:
         gtts_enabled=settings.gtts_enabled,
         gtts_timeout_s=settings.gtts_timeout_s,
         pyttsx3_enabled=settings.pyttsx3_enabled,
+        http_voices=settings.http_tts,
         cache_secret=cache_secret,
     )
 

@@ -41,6 +41,7 @@ from service.models import NEXT_STATUSES, Role, Status
 from service.schemas import AttemptOutcome, DeliveryChannel, EngineName
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
+from voices.http_engine import HttpEngine
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
 from workers.channels.app import AppChannel
@@ -424,5 +425,11 @@ def test_the_enums_match_what_the_code_can_store() -> None:
     reported = NEXT_STATUSES[Status.DISPATCHING] | NEXT_STATUSES[Status.DELIVERED]
     assert set(AttemptOutcome) == set(reported) | RETRYABLE_CALL_STATUSES
     assert set(DeliveryChannel) == {AppChannel.name, OutboxChannel.name, TwilioChannel.name}
-    engines = {EspeakEngine.name, PiperEngine.name, Pyttsx3Engine.name, GttsEngine.name}
+    engines = {
+        EspeakEngine.name,
+        PiperEngine.name,
+        Pyttsx3Engine.name,
+        GttsEngine.name,
+        HttpEngine.name,
+    }
     assert set(EngineName) == engines
