@@ -24,10 +24,13 @@ import base64
 import binascii
 import email.utils
 import hashlib
+import io
 import json
 import logging
 import re
+import struct
 import time
+import wave
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -38,7 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from voices.audio import decode_to_wav, read_wav
+from voices.audio import decode_to_wav
 from voices.base import (
     CatalogError,
     EncodingFailed,
@@ -393,17 +396,23 @@ class HttpEngine:
 
 
 def _as_wav(audio: bytes, fmt: str) -> bytes:
-    """The server's audio as 16-bit WAV: a 16-bit WAV as is, anything else via ffmpeg."""
-    if fmt == "wav":
-        try:
-            read_wav(audio)
-            return audio
-        except EncodingFailed:
-            pass  # float or 24-bit WAV: ffmpeg converts it
+    """The server's audio as 16-bit WAV: a 16-bit WAV as is, anything else via ffmpeg
+    (float or 24-bit WAV included), whose start-up costs more than the request."""
+    if fmt == "wav" and _is_pcm16_wav(audio):
+        return audio
     try:
         return decode_to_wav(audio, _CONTAINERS[fmt])
     except EncodingFailed as err:
         raise SynthesisFailed(f"http engine: the server's {fmt} audio is unreadable") from err
+
+
+def _is_pcm16_wav(audio: bytes) -> bool:
+    """Whether the header says 16-bit PCM with samples: what ``read_wav`` takes."""
+    try:
+        with wave.open(io.BytesIO(audio), "rb") as reader:
+            return reader.getsampwidth() == 2 and reader.getnframes() > 0
+    except (wave.Error, EOFError, struct.error, ValueError):
+        return False
 
 
 def _audio_in_json(data: bytes, field: str, host: str) -> bytes:
