@@ -12,7 +12,8 @@ synthesised by espeak-ng, the server's voice names being espeak-ng's:
 - ``POST /raw``: a flat JSON body ``{"text", "voice", "words_per_minute"}`` -> the WAV.
 
 What it does with each next request can be scripted (``then``): answer a status (with a
-``Retry-After``), hang until the test ends, or speak (the default). Every request is
+``Retry-After``), hang until the test ends, dribble a byte at a time, or speak (the
+default). Every request is
 kept in ``requests`` (headers and JSON body), so a test can check what reached it.
 
 Demo: ``python -m devtools.tts_server --port 8880``.
@@ -48,6 +49,9 @@ class Answer:
 
 SPEAK = Answer()
 HANG = Answer("hang")
+DRIBBLE = Answer("dribble")
+"""Answer 200 and then a byte every ``DRIBBLE_INTERVAL_S``: never a read timeout, never done."""
+DRIBBLE_INTERVAL_S = 0.05
 
 
 def status(code: int, retry_after: str | None = None) -> Answer:
@@ -121,6 +125,9 @@ class TtsServer:
         if answer.action == "hang":
             self._released.wait(HANG_LIMIT_S)
             return
+        if answer.action == "dribble":
+            self._dribble(handler)
+            return
         if answer.action == "status":
             extra = {"Retry-After": answer.retry_after} if answer.retry_after else {}
             _reply(handler, answer.status, b'{"error": "scripted"}', "application/json", extra)
@@ -141,6 +148,19 @@ class TtsServer:
             _reply(handler, 200, self._speak(body["text"], body["voice"], speed), "audio/wav")
         else:
             _reply(handler, 404, b'{"error": "no such path"}', "application/json")
+
+    def _dribble(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "audio/wav")
+        handler.send_header("Content-Length", str(1 << 20))
+        handler.end_headers()
+        handler.wfile.flush()
+        try:
+            while not self._released.wait(DRIBBLE_INTERVAL_S):
+                handler.wfile.write(b"\0")
+                handler.wfile.flush()
+        except OSError:
+            pass  # the client gave up
 
     def _speak(self, text: str, voice: str, speed: float) -> bytes:
         return self._engine.synthesize(text, "", voice, round(NORMAL_WORDS_PER_MINUTE * speed))

@@ -28,10 +28,23 @@ def main() -> None:
     """Tellwell: voice reminders and result notices for patients."""
     try:
         settings = get_settings()
-    except ValidationError as err:  # only the messages: the inputs hold secrets
-        reasons = (e["msg"].removeprefix("Value error, ") for e in err.errors())
+    except ValidationError as err:  # where and why only: the inputs hold secrets
+        reasons = (_setting_error(error["loc"], error["msg"]) for error in err.errors())
         raise click.ClickException("; ".join(reasons)) from None
     configure_logging(settings.log_format)
+
+
+def _setting_error(location: tuple[int | str, ...], message: str) -> str:
+    """One settings error as an operator reads it: the variable, the place inside its
+    JSON, the reason (``TELLWELL_HTTP_TTS en.body: has unknown placeholder {txt}``)."""
+    reason = message.removeprefix("Value error, ")
+    if not location:
+        return reason  # a rule across fields says which variables itself
+    variable, *inside = location
+    where = f"TELLWELL_{str(variable).upper()}"
+    if inside:
+        where += " " + ".".join(str(part) for part in inside)
+    return f"{where}: {reason}"
 
 
 @main.command()

@@ -163,6 +163,28 @@ def test_a_placeholder_secret_key_is_refused_outside_development(tmp_path: Path)
     assert allowed.returncode == 0, allowed.stderr
 
 
+def test_a_bad_speech_server_setting_is_refused_naming_it(tmp_path: Path) -> None:
+    secret = "Bearer sk-never-shown-41c2"
+    servers = {
+        "en": {
+            "url": "http://tts.internal:8880/v1/audio/speech",
+            "voice": "af_heart",
+            "dialect": "json",
+            "body": {"input": "{txt}"},
+            "auth_secert": secret,
+        }
+    }
+    url = f"sqlite:///{tmp_path}/cli.sqlite3"
+    refused = tellwell(
+        "migrate", data_dir=tmp_path, database_url=url, TELLWELL_HTTP_TTS=json.dumps(servers)
+    )
+
+    assert refused.returncode == 1
+    assert "TELLWELL_HTTP_TTS en.body: has unknown placeholder {txt}" in refused.stderr
+    assert "TELLWELL_HTTP_TTS en.auth_secert: Extra inputs are not permitted" in refused.stderr
+    assert secret not in refused.stderr + refused.stdout
+
+
 def test_keys_create_limits_a_scheduler_key_to_clinics(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/cli.sqlite3"
     assert tellwell("migrate", data_dir=tmp_path, database_url=url).returncode == 0

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from devtools.tts_server import HANG, SPEAK, TtsServer, status
+from devtools.ports import free_port
+from devtools.tts_server import DRIBBLE, HANG, SPEAK, TtsServer, status
 from service.config import Settings
 from tests.support.clock import OffsetClock
 from voices import (
@@ -236,6 +237,30 @@ def test_a_hanging_server_falls_back_to_espeak_within_the_bound(server, make_spe
     assert HANG_BOUND_S <= elapsed < HANG_BOUND_S + FALLBACK_ALLOWANCE_S, elapsed
     assert (spoken.engine, spoken.fallback_from) == ("espeak", "http")
     assert spoken.path.is_file() and spoken.duration_s > 5
+
+
+def test_a_dribbling_server_cannot_hold_a_render_past_the_bound(server, make_speaker):
+    """A byte every 50 ms never trips a read timeout; the render's own bound ends it."""
+    speaker, _ = make_speaker(**openai_config(server, timeout_s=HANG_BOUND_S))
+    server.then(DRIBBLE)
+
+    started = time.monotonic()
+    spoken = speaker.speak(ENGLISH, "en", "normal", AudioFormat.PHONE)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < HANG_BOUND_S + FALLBACK_ALLOWANCE_S, elapsed
+    assert (spoken.engine, spoken.fallback_from) == ("espeak", "http")
+
+
+def test_connection_failures_are_retried_then_fall_back(make_speaker, clock):
+    nothing_listens = f"http://127.0.0.1:{free_port()}/v1/audio/speech"
+    speaker, http = make_speaker(url=nothing_listens, voice="en-us", breaker_failures=1)
+
+    spoken = speaker.speak(ENGLISH, "en")
+
+    assert (spoken.engine, spoken.fallback_from) == ("espeak", "http")
+    assert clock.slept == [0.2, 0.4]  # three tries, then the offline voice
+    assert http.breaker("en").state == "open"
 
 
 def test_a_hanging_server_alone_is_a_timeout_not_a_hang(server):
