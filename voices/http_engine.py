@@ -305,6 +305,13 @@ class HttpEngine:
         except VoiceError:
             breaker.record_failure()
             raise
+        except Exception as err:
+            # Whatever else httpx or a server's answer raises: the contract is VoiceError
+            # only, and a trial left unrecorded would hold the breaker half-open for good.
+            breaker.record_failure()
+            raise SynthesisFailed(
+                f"http engine: {config.host} failed ({type(err).__name__})"
+            ) from err
         breaker.record_success()
         return wav
 
@@ -338,7 +345,7 @@ class HttpEngine:
                     f"http engine: {config.host} gave no audio within {config.timeout_s:g} s "
                     f"({type(err).__name__})"
                 ) from err
-            except (httpx.TransportError, httpx.StreamError) as err:
+            except httpx.TransportError as err:  # connection refused, reset, protocol
                 failure, wait = type(err).__name__, None
             else:
                 if data is not None:

@@ -176,6 +176,22 @@ def test_json_dialect_takes_the_whole_answer_as_audio(server, make_speaker, deco
     assert "Authorization" not in request.headers  # no secret configured, no header
 
 
+def test_an_answer_without_audio_where_configured_falls_back(server, clock):
+    config = HttpVoice(
+        url=f"{server.url}/v1/text:synthesize",
+        dialect="json",
+        voice="en-us",
+        body={"input": {"text": "{text}"}, "voice": {"name": "{voice}"}},
+        audio_field="audio.content",  # the server answers {"audioContent": ...}
+        breaker_failures=1,
+    )
+    engine = HttpEngine({"en": config}, monotonic=clock.monotonic, sleep=clock.sleep)
+
+    with pytest.raises(SynthesisFailed, match=r"no base64 audio at 'audio\.content'"):
+        engine.synthesize(ENGLISH, "en", "en-us", 150)
+    assert engine.breaker("en").state == "open"  # a wrong answer counts as a failure
+
+
 def test_server_errors_are_retried_then_it_speaks(server, make_speaker, clock):
     speaker, _ = make_speaker(**openai_config(server))
     server.then(status(503), status(500))
