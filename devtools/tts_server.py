@@ -75,6 +75,10 @@ class TtsServer:
     _script: deque[Answer] = field(default_factory=deque)
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    memo: bool = False
+    """Keep each spoken text's audio and answer repeats from memory: what is left of a
+    request's time is then the HTTP round trip (a benchmark's view of the overhead)."""
+    _spoken: dict[tuple[str, str, float], bytes] = field(default_factory=dict)
     _engine: EspeakEngine = field(default_factory=EspeakEngine)
     _httpd: ThreadingHTTPServer | None = None
 
@@ -163,7 +167,13 @@ class TtsServer:
             pass  # the client gave up
 
     def _speak(self, text: str, voice: str, speed: float) -> bytes:
-        return self._engine.synthesize(text, "", voice, round(NORMAL_WORDS_PER_MINUTE * speed))
+        key = (text, voice, speed)
+        if self.memo and key in self._spoken:
+            return self._spoken[key]
+        wav = self._engine.synthesize(text, "", voice, round(NORMAL_WORDS_PER_MINUTE * speed))
+        if self.memo:
+            self._spoken[key] = wav
+        return wav
 
 
 def _reply(
