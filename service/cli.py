@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from service.clock import SYSTEM_CLOCK
 from service.config import Settings, get_settings
 from service.db import Database
 from service.logs import configure_logging
@@ -249,7 +250,7 @@ def render(kind: str, language: str, variant: str, data_file: str, output: str) 
     facts = json.loads(Path(data_file).read_text())
     renderer = Renderer(speaker_from_settings(get_settings()))
     try:
-        rendered = renderer.render(kind, language, variant, facts, fmt)
+        rendered = renderer.render(kind, language, variant, facts, fmt, today=SYSTEM_CLOCK.now())
     except (TemplateError, VoiceError, KeyError) as err:
         click.echo(f"cannot render: {err}", err=True)
         sys.exit(2)

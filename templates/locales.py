@@ -14,6 +14,7 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "keys": {"#": "numeral", "*": "asterisco"},   # keypad symbols as said aloud
       "calendar": {...},          # only where Babel has no data (Haitian Creole): the
                                   # weekday and month names and the order to say them in
+                                  # ("date", and "date_with_year" with {year})
       "keypad_replies": {"confirm": "Thank you. ...", ...}  # said on a call after a key;
                                   # names: templates.render.KEYPAD_REPLIES
     }
@@ -77,12 +78,18 @@ class Calendar:
     """Weekday and month names for a language Babel has no CLDR data for.
 
     ``weekdays`` starts on Monday; ``date`` is a ``str.format`` pattern over ``weekday``,
-    ``day`` and ``month``, e.g. "{weekday} {day} {month}".
+    ``day`` and ``month``, e.g. "{weekday} {day} {month}"; ``date_with_year`` adds
+    ``{year}``, for a day far from now (default: ``date`` then the year).
     """
 
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     date: str
+    date_with_year: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.date_with_year:
+            object.__setattr__(self, "date_with_year", self.date + " {year}")
 
 
 def language_codes(root: Path = TEMPLATE_ROOT) -> list[str]:
@@ -131,4 +138,9 @@ def _calendar(raw: dict[str, Any]) -> Calendar:
     months = tuple(str(m) for m in raw["months"])
     if len(weekdays) != 7 or len(months) != 12:
         raise ValueError("a calendar needs 7 weekdays and 12 months")
-    return Calendar(weekdays=weekdays, months=months, date=str(raw["date"]))
+    return Calendar(
+        weekdays=weekdays,
+        months=months,
+        date=str(raw["date"]),
+        date_with_year=str(raw.get("date_with_year", "")),
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -23,7 +23,16 @@ from templates.errors import InvalidFact
 from templates.locales import Calendar, Title
 
 DATE_SKELETON = "MMMMEEEEd"
-"""Weekday, month name and day, no year: an appointment is days away, not years."""
+"""Weekday, month name and day, no year: an appointment is days or months away."""
+DATE_YEAR_SKELETON = "yMMMMEEEEd"
+"""The same with the year, for a day the listener would otherwise place in the wrong one."""
+YEARLESS_AHEAD = timedelta(days=300)
+"""A day up to ~10 months ahead is heard as the coming one: "Thursday, March 4" said in
+December means next March. Later than that, "Tuesday, December 3" for a day two years
+ahead would be heard as this December, so the year is said."""
+YEARLESS_BEHIND = timedelta(days=60)
+"""A day up to two months past (the old time of a moved visit) is heard as the recent one;
+further back, the year is said."""
 
 # CLDR pattern fields (outside quotes) for weekday and month: Babel matches skeletons but,
 # unlike ICU, does not widen the matched fields, and "Thu" is harder to hear than "Thursday".
@@ -88,6 +97,18 @@ def _ordinal_day(pattern: str, day: int, language: str) -> str:
     )
 
 
+def says_year(moment: datetime, today: datetime | None, timezone: str | None = None) -> bool:
+    """Whether the day needs its year to be heard right: when it is more than
+    ``YEARLESS_AHEAD`` after ``today`` or more than ``YEARLESS_BEHIND`` before it, counted
+    in days on the patient's calendar. Without ``today`` (no "now" known) the year is not
+    said."""
+    if today is None:
+        return False
+    day = local_moment(moment, timezone).date()
+    now = local_moment(today, timezone).date()
+    return not -YEARLESS_BEHIND <= day - now <= YEARLESS_AHEAD
+
+
 def spoken_date(
     moment: datetime,
     locale: str,
@@ -95,23 +116,30 @@ def spoken_date(
     *,
     ordinal: bool = False,
     calendar: Calendar | None = None,
+    today: datetime | None = None,
 ) -> str:
     """The day as said aloud: "Thursday, December 3" (en_US), "jueves, 3 de diciembre" (es).
 
-    Uses the locale's own CLDR pattern for weekday + month + day, with names in full. With
-    ``ordinal`` the day is a spelled ordinal, as English speakers say it: "Thursday,
-    December third" (for the ear; the eye reads "December 3" faster). A ``calendar`` from
-    the language profile stands in where CLDR has no names for the language.
+    Uses the locale's own CLDR pattern for weekday + month + day, with names in full; with
+    the year ("Tuesday, December 3, 2030") when ``says_year`` says the listener needs it
+    (``today``: the day it is said). With ``ordinal`` the day is a spelled ordinal, as
+    English speakers say it: "Thursday, December third" (for the ear; the eye reads
+    "December 3" faster). A ``calendar`` from the language profile stands in where CLDR
+    has no names for the language.
     """
     when = local_moment(moment, timezone)
+    with_year = says_year(moment, today, timezone)
     if calendar is not None:
-        return calendar.date.format(
+        pattern = calendar.date_with_year if with_year else calendar.date
+        return pattern.format(
             weekday=calendar.weekdays[when.weekday()],
             day=when.day,
             month=calendar.months[when.month - 1],
+            year=when.year,
         )
     where = _locale(locale)
-    skeleton = match_skeleton(DATE_SKELETON, where.datetime_skeletons.keys())
+    wanted = DATE_YEAR_SKELETON if with_year else DATE_SKELETON
+    skeleton = match_skeleton(wanted, where.datetime_skeletons.keys())
     pattern = _widen(where.datetime_skeletons[skeleton].pattern) if skeleton else "EEEE d MMMM"
     if ordinal:
         pattern = _ordinal_day(pattern, when.day, where.language)
