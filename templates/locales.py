@@ -8,6 +8,8 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "locale": "es_US",          # Babel locale for dates, times and phone regions
       "reviewed": false,          # has a native speaker reviewed these texts?
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
+      "day_periods": {"night1": "..."},  # optional: a CLDR day period ("B") said otherwise,
+                                  # where CLDR's word would place the time wrongly
       "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
       "private_words": ["resultado", ...],  # never said on a voicemail
       "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
@@ -67,6 +69,8 @@ class LanguageProfile:
     keys: tuple[tuple[str, str], ...] = ()
     calendar: Calendar | None = None
     keypad_replies: tuple[tuple[str, str], ...] = ()
+    day_periods: tuple[tuple[str, str], ...] = ()
+    """CLDR day period id -> the words said instead (``templates.speech.spoken_time``)."""
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -130,6 +134,7 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         keys=tuple((str(k), str(v)) for k, v in raw.get("keys", {}).items()),
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
         keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
+        day_periods=tuple((str(k), str(v)) for k, v in raw.get("day_periods", {}).items()),
     )
 
 

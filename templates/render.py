@@ -362,8 +362,14 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
 
     @pass_context
     def time(ctx: Context, value: object) -> str:
-        skeleton = profile(ctx).time_skeleton
-        return spoken_time(_moment(value), ctx["locale"], ctx.get("timezone"), skeleton=skeleton)
+        said = profile(ctx)
+        return spoken_time(
+            _moment(value),
+            ctx["locale"],
+            ctx.get("timezone"),
+            skeleton=said.time_skeleton,
+            day_periods=dict(said.day_periods),
+        )
 
     @pass_context
     def local(ctx: Context, value: object) -> datetime:

@@ -10,13 +10,13 @@ code. Every time is converted to the patient's own time zone before it is said.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, match_skeleton
+from babel.dates import format_datetime, get_period_id, match_skeleton
 from num2words import num2words
 
 from templates.errors import InvalidFact
@@ -152,13 +152,16 @@ def spoken_time(
     timezone: str | None = None,
     *,
     skeleton: str | None = None,
+    day_periods: Mapping[str, str] | None = None,
 ) -> str:
     """The clock time as said aloud, in the patient's time zone.
 
     By default the locale's own short time pattern decides 12- or 24-hour ("2:30 PM" for
     en_US, "14:30" for es). ``skeleton`` picks another CLDR form, e.g. "Bhm" for
     "2:30 de la tarde". On the hour a 12-hour clock drops the minutes ("9 AM"), as people
-    say it; a 24-hour clock keeps them ("14:00").
+    say it; a 24-hour clock keeps them ("14:00"). ``day_periods`` (from the language
+    profile) replaces CLDR's word for a day period where it misleads: Arabic's CLDR calls
+    00:30 "في المساء" ("in the evening"), which sends a patient twelve hours off.
     """
     where = _locale(locale)
     when = local_moment(moment, timezone)
@@ -169,7 +172,20 @@ def spoken_time(
         skeleton = skeleton.replace("m", "")
     match = match_skeleton(skeleton, where.datetime_skeletons.keys())
     pattern = where.datetime_skeletons[match].pattern if match else where.time_formats["short"]
-    return _spaces(format_datetime(when, _wide_day_periods(str(pattern)), locale=where))
+    pattern = _wide_day_periods(str(pattern))
+    if day_periods:
+        pattern = _own_day_period(pattern, get_period_id(when, locale=where), day_periods)
+    return _spaces(format_datetime(when, pattern, locale=where))
+
+
+def _own_day_period(pattern: str, period: str, day_periods: Mapping[str, str]) -> str:
+    """``pattern`` with its flexible day period ("B") said as ``day_periods[period]``."""
+    word = day_periods.get(period)
+    if word is None:
+        return pattern
+    literal = "'" + word.replace("'", "''") + "'"
+    parts = re.split(f"({_QUOTED.pattern})", pattern)
+    return "".join(part if part.startswith("'") else re.sub(r"B+", literal, part) for part in parts)
 
 
 def _wide_day_periods(pattern: str) -> str:
