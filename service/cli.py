@@ -47,9 +47,16 @@ def migrate() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the HTTP API (and, without Redis, the in-process worker and sweeper)."""
+    import threading
+
     import uvicorn
 
     from service.app import create_app
+    from templates.text_language import warm_up
+
+    # The free-text language check's models load in the background, not in the first
+    # request that needs them.
+    threading.Thread(target=warm_up, name="text-language-warm-up", daemon=True).start()
 
     # log_config=None: uvicorn's loggers keep the root handler configure_logging set up,
     # so a 500's traceback is printed without the exception's message.

@@ -104,6 +104,28 @@ def reads_as_other_language(
     return (code, top.value) if code else None
 
 
+WARM_UP_TEXTS: tuple[str, ...] = (
+    "Bring your medicine list.",
+    "أحضر قائمة أدويتك.",
+    "Возьмите список лекарств.",
+    "请带上您的药物清单。",
+    "お薬手帳を持ってきてください。",
+    "약 목록을 가져오세요.",
+    "अपनी दवाओं की सूची साथ लाएँ।",
+    "আপনার ওষুধের তালিকা সঙ্গে আনুন।",
+)
+"""One text per script we write: judging each loads its languages' models."""
+
+
+def warm_up(root: Path = TEMPLATE_ROOT) -> None:
+    """Load the models ahead of the first request, which would otherwise wait for them
+    (seconds per script: bench/text_language.py). ``tellwell serve`` runs it in a thread."""
+    detector = _detector(root)
+    if detector is not None:
+        for text in WARM_UP_TEXTS:
+            detector.lingua.compute_language_confidence_values(text)
+
+
 def word_count(text: str) -> int:
     """Words of two letters or more; in Chinese and Japanese script, each character."""
     count = 0

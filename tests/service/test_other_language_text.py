@@ -117,9 +117,7 @@ def test_the_setting_is_off_by_default_and_an_admin_turns_it_on(
         "/v1/clinics/riverside", json={"refuse_other_language_text": True}, headers=admin
     )
     assert patched.status_code == 200, patched.text
-    assert client.get("/v1/clinics/riverside", headers=admin).json()[
-        "refuse_other_language_text"
-    ]
+    assert client.get("/v1/clinics/riverside", headers=admin).json()["refuse_other_language_text"]
     refused = client.post(
         "/v1/reminders", json=by_clinic(reminder_body()), headers=keys.header(keys.scheduler)
     )
