@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from service.clock import SYSTEM_CLOCK
 from service.config import Settings, get_settings
 from service.db import Database
 from service.logs import configure_logging
@@ -59,9 +60,16 @@ def migrate() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the HTTP API (and, without Redis, the in-process worker and sweeper)."""
+    import threading
+
     import uvicorn
 
     from service.app import create_app
+    from templates.text_language import warm_up
+
+    # The free-text language check's models load in the background, not in the first
+    # request that needs them.
+    threading.Thread(target=warm_up, name="text-language-warm-up", daemon=True).start()
 
     # log_config=None: uvicorn's loggers keep the root handler configure_logging set up,
     # so a 500's traceback is printed without the exception's message.
@@ -262,7 +270,7 @@ def render(kind: str, language: str, variant: str, data_file: str, output: str) 
     facts = json.loads(Path(data_file).read_text())
     renderer = Renderer(speaker_from_settings(get_settings()))
     try:
-        rendered = renderer.render(kind, language, variant, facts, fmt)
+        rendered = renderer.render(kind, language, variant, facts, fmt, today=SYSTEM_CLOCK.now())
     except (TemplateError, VoiceError, KeyError) as err:
         click.echo(f"cannot render: {err}", err=True)
         sys.exit(2)

@@ -81,6 +81,7 @@ def clinic_settings(clinic: Clinic) -> dict[str, Any]:
         "identifiers": list(clinic.identifiers),
         "require_reviewed_wording": clinic.require_reviewed_wording,
         "hl7_notes_as_instructions": clinic.hl7_notes_as_instructions,
+        "refuse_other_language_text": clinic.refuse_other_language_text,
         "schedule": clinic.schedule,
     }
 
@@ -131,6 +132,7 @@ def _apply(clinic: Clinic, settings: ClinicSettings) -> None:
     clinic.identifiers = list(settings.identifiers)
     clinic.require_reviewed_wording = settings.require_reviewed_wording
     clinic.hl7_notes_as_instructions = settings.hl7_notes_as_instructions
+    clinic.refuse_other_language_text = settings.refuse_other_language_text
     clinic.schedule = settings.schedule.stored()
 
 
@@ -207,8 +209,9 @@ def delete_clinic(session: Session, actor: Caller, clinic: Clinic) -> None:
 # -- reminders and previews ------------------------------------------------------------
 
 
-def resolve_clinic(session: Session, caller: Caller, request: MessageRequest) -> None:
-    """Fill a request's clinic named by id from its record, or refuse it.
+def resolve_clinic(session: Session, caller: Caller, request: MessageRequest) -> Clinic | None:
+    """Fill a request's clinic named by id from its record (and return the record), or
+    refuse it.
 
     A key limited to some clinics may use only those, and only by id (403: the request
     is well formed, the key may not). An unknown or deleted clinic is a 422 on
@@ -223,7 +226,7 @@ def resolve_clinic(session: Session, caller: Caller, request: MessageRequest) ->
                 "This API key is limited to some clinics: name the clinic by id "
                 '({"id": "..."}), not inline.',
             )
-        return
+        return None
     clinic_id = request.clinic.id
     if not caller.may_use_clinic(clinic_id):
         raise Problem(403, "Forbidden", f"This API key may not use the clinic {clinic_id!r}.")
@@ -231,3 +234,4 @@ def resolve_clinic(session: Session, caller: Caller, request: MessageRequest) ->
     if clinic is None:
         raise ValidationProblem([FieldError("clinic.id", "is not a known clinic")])
     request.use_clinic(clinic_facts(clinic), clinic.timezone)
+    return clinic

@@ -131,6 +131,9 @@ class Clinic(Base):
     hl7_notes_as_instructions: Mapped[bool] = mapped_column(Boolean, default=False)
     """HL7 NTE comments become the visit's spoken instructions (off: they are free text the
     clinic has not written for patients)."""
+    refuse_other_language_text: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Refuse a reminder whose location or instructions read as another language than the
+    message (``templates.text_language``); off: accept it with a warning."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

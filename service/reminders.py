@@ -38,6 +38,7 @@ from service.paging import decode_cursor, encode_cursor
 from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
 from service.security import Caller
 from service.webhook_targets import TargetRefused, TargetUnresolved, check_target
+from templates import ForeignText, foreign_text
 
 IDEMPOTENCY_CLAIM_TTL_S = 60
 """A claim older than this with no answer belongs to a request that died; it may be retaken."""
@@ -110,6 +111,44 @@ def _kind_blocks(request: MessageRequest) -> list[FieldError]:
                 FieldError("appointment.previous_start", "is more than two years from now")
             )
     return errors
+
+
+OTHER_LANGUAGE_REFUSED = "this clinic refuses free text in another language than the message"
+
+
+def other_language_text(request: MessageRequest, language: str, *, refuse: bool) -> list[str]:
+    """Warnings for free text that reads as another language than ``language`` (the one
+    the message is spoken in); with ``refuse`` (the clinic's ``refuse_other_language_text``)
+    a ValidationProblem naming each such field and its language instead.
+
+    Only the appointment's location and instructions are judged: names have no language.
+    """
+    appointment = request.appointment
+    if appointment is None:
+        return []
+    found = foreign_text(
+        {"location": appointment.location, "instructions": appointment.instructions}, language
+    )
+    if refuse and found:
+        raise ValidationProblem(
+            [
+                FieldError(
+                    f"appointment.{text.fact}",
+                    f"reads as {_language_said(text)}, not {language!r}: {OTHER_LANGUAGE_REFUSED}",
+                )
+                for text in found
+            ]
+        )
+    return [
+        f"appointment.{text.fact} reads as {_language_said(text)}, not the message's "
+        f"language ({language!r}): its voice would read it with the wrong sounds. "
+        f"Write it in {language!r} or send the message in that language."
+        for text in found
+    ]
+
+
+def _language_said(text: ForeignText) -> str:
+    return f"{text.language_name} ({text.language!r}, confidence {text.confidence:.2f})"
 
 
 def check_callback_url(request: ReminderRequest, settings: Settings) -> None:

@@ -458,6 +458,12 @@ class ClinicSettings(Strict):
         default=False,
         description="HL7 NTE comments become the visit's spoken instructions (docs/hl7.md).",
     )
+    refuse_other_language_text: bool = Field(
+        default=False,
+        description="Refuse (422) a reminder whose appointment.location or "
+        "appointment.instructions reads as another language than the message; "
+        "off: accept it with a warning.",
+    )
     schedule: ReminderSchedule = Field(default_factory=ReminderSchedule)
 
     _phones = field_validator("callback_phone", "caller_id")(_e164)
@@ -501,6 +507,7 @@ class ClinicPatch(Strict):
     identifiers: list[str] | None = None
     require_reviewed_wording: bool | None = None
     hl7_notes_as_instructions: bool | None = None
+    refuse_other_language_text: bool | None = None
     schedule: ReminderSchedule | None = None
 
 
@@ -529,6 +536,9 @@ class Accepted(BaseModel):
     status: Status
     send_at: Timestamp
     links: Links
+    warnings: list[str] = []
+    """What staff should fix though the reminder was accepted: free text in another
+    language than the message."""
 
 
 class EventOut(BaseModel):

@@ -5,7 +5,8 @@
 phone numbers the way people do in each locale (``templates.speech``), grade how easy a
 text is to read (``templates.readability``), check clinics' own wording (``templates.wording``,
 ``templates.gates``) and check that a voicemail says no more than
-it may (``templates.privacy``). This package imports nothing else of the project.
+it may (``templates.privacy``), and find a clinic's free text written in another language
+than the message (``templates.text_language``). This package imports nothing else of the project.
 """
 
 from templates.errors import (
@@ -54,10 +55,12 @@ from templates.speech import (
     spoken_phone,
     spoken_time,
 )
+from templates.text_language import FREE_TEXT_FACTS, ForeignText, foreign_text
 from templates.wording import SLOTS, shipped_wording_hash, wording_slots
 
 __all__ = [
     "CALL_KEYS",
+    "FREE_TEXT_FACTS",
     "KEYPAD",
     "KEYPAD_REPLIES",
     "KINDS",
@@ -72,6 +75,7 @@ __all__ = [
     "BrokenTemplate",
     "Calendar",
     "Entry",
+    "ForeignText",
     "GateReport",
     "InvalidFact",
     "LanguageProfile",
@@ -87,6 +91,7 @@ __all__ = [
     "display_phone",
     "environment",
     "first_name",
+    "foreign_text",
     "keypad_replies",
     "keypad_reply",
     "languages",

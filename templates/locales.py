@@ -8,12 +8,15 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "locale": "es_US",          # Babel locale for dates, times and phone regions
       "reviewed": false,          # has a native speaker reviewed these texts?
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
+      "day_periods": {"night1": "..."},  # optional: a CLDR day period ("B") said otherwise,
+                                  # where CLDR's word would place the time wrongly
       "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
       "private_words": ["resultado", ...],  # never said on a voicemail
       "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
       "keys": {"#": "numeral", "*": "asterisco"},   # keypad symbols as said aloud
       "calendar": {...},          # only where Babel has no data (Haitian Creole): the
                                   # weekday and month names and the order to say them in
+                                  # ("date", and "date_with_year" with {year})
       "keypad_replies": {"confirm": "Thank you. ...", ...}  # said on a call after a key;
                                   # names: templates.render.KEYPAD_REPLIES
     }
@@ -66,6 +69,8 @@ class LanguageProfile:
     keys: tuple[tuple[str, str], ...] = ()
     calendar: Calendar | None = None
     keypad_replies: tuple[tuple[str, str], ...] = ()
+    day_periods: tuple[tuple[str, str], ...] = ()
+    """CLDR day period id -> the words said instead (``templates.speech.spoken_time``)."""
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -77,12 +82,18 @@ class Calendar:
     """Weekday and month names for a language Babel has no CLDR data for.
 
     ``weekdays`` starts on Monday; ``date`` is a ``str.format`` pattern over ``weekday``,
-    ``day`` and ``month``, e.g. "{weekday} {day} {month}".
+    ``day`` and ``month``, e.g. "{weekday} {day} {month}"; ``date_with_year`` adds
+    ``{year}``, for a day far from now (default: ``date`` then the year).
     """
 
     weekdays: tuple[str, ...]
     months: tuple[str, ...]
     date: str
+    date_with_year: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.date_with_year:
+            object.__setattr__(self, "date_with_year", self.date + " {year}")
 
 
 def language_codes(root: Path = TEMPLATE_ROOT) -> list[str]:
@@ -123,6 +134,7 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         keys=tuple((str(k), str(v)) for k, v in raw.get("keys", {}).items()),
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
         keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
+        day_periods=tuple((str(k), str(v)) for k, v in raw.get("day_periods", {}).items()),
     )
 
 
@@ -131,4 +143,9 @@ def _calendar(raw: dict[str, Any]) -> Calendar:
     months = tuple(str(m) for m in raw["months"])
     if len(weekdays) != 7 or len(months) != 12:
         raise ValueError("a calendar needs 7 weekdays and 12 months")
-    return Calendar(weekdays=weekdays, months=months, date=str(raw["date"]))
+    return Calendar(
+        weekdays=weekdays,
+        months=months,
+        date=str(raw["date"]),
+        date_with_year=str(raw.get("date_with_year", "")),
+    )

@@ -7,7 +7,9 @@ rendered twice: once for the eye (``text``: "Dr. Chen", "(312) 555-0100") and on
 ear (``spoken``: "Doctor Chen", "3 1 2, 5 5 5, 0 1 0 0"). Templates never format a fact
 themselves; they pass it through a filter that reads ``for_ear``:
 
-    date, time   the appointment day and clock time in the patient's time zone
+    date, time   the appointment day and clock time in the patient's time zone; the day
+                 with its year when it is far from the day the message is rendered on
+                 (``today``, see ``templates.speech.says_year``)
     local        the datetime in the patient's time zone (for grammar: "a la 1", "a las 2")
     phone        display form for the eye, digit by digit for the ear
     key          a keypad key: "#" for the eye, the local word ("pound") for the ear
@@ -117,6 +119,9 @@ after the menu, ``offer_opt_out``. ``{opt_out}`` in a reply is said as the opt-o
 SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟")
 """Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic)."""
 
+_TODAY_VAR = "_rendered_on"
+"""The render's "now", for the ``date`` filter only (a leading "_": no fact is named so)."""
+
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
@@ -206,11 +211,13 @@ def render_message(
     root: Path = TEMPLATE_ROOT,
     wording: str | None = None,
     lexicon: Iterable[Entry] = (),
+    today: datetime | None = None,
 ) -> Message:
     """Render ``kind``/``variant`` in ``language`` with ``facts``, for the eye and the ear.
 
     ``wording`` is a clinic's own text for this message (``templates.wording``), in place
-    of the file; ``lexicon`` the clinic's entries, over the language's own.
+    of the file; ``lexicon`` the clinic's entries, over the language's own. ``today`` is
+    when the message is rendered: a day far from it is said with its year (None: never).
     Raises UnknownTemplate, MissingFact, InvalidFact, BrokenTemplate or BadWording (all
     TemplateError).
     """
@@ -232,8 +239,8 @@ def render_message(
         context[LITERALS_VAR] = compile_wording(wording).literals
         context[MENU_TEMPLATE_VAR] = menu_template(language)
     try:
-        text = template.render(context, for_ear=False)
-        spoken = template.render(context, for_ear=True)
+        text = template.render(context, for_ear=False, **{_TODAY_VAR: today})
+        spoken = template.render(context, for_ear=True, **{_TODAY_VAR: today})
     except UndefinedError as err:
         found = _UNDEFINED_NAME.match(err.message or "")
         if found:
@@ -350,12 +357,19 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
             ctx.get("timezone"),
             ordinal=said.ordinal_day and bool(ctx["for_ear"]),
             calendar=said.calendar,
+            today=ctx.get(_TODAY_VAR),
         )
 
     @pass_context
     def time(ctx: Context, value: object) -> str:
-        skeleton = profile(ctx).time_skeleton
-        return spoken_time(_moment(value), ctx["locale"], ctx.get("timezone"), skeleton=skeleton)
+        said = profile(ctx)
+        return spoken_time(
+            _moment(value),
+            ctx["locale"],
+            ctx.get("timezone"),
+            skeleton=said.time_skeleton,
+            day_periods=dict(said.day_periods),
+        )
 
     @pass_context
     def local(ctx: Context, value: object) -> datetime:

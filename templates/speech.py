@@ -10,20 +10,29 @@ code. Every time is converted to the patient's own time zone before it is said.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, match_skeleton
+from babel.dates import format_datetime, get_period_id, match_skeleton
 from num2words import num2words
 
 from templates.errors import InvalidFact
 from templates.locales import Calendar, Title
 
 DATE_SKELETON = "MMMMEEEEd"
-"""Weekday, month name and day, no year: an appointment is days away, not years."""
+"""Weekday, month name and day, no year: an appointment is days or months away."""
+DATE_YEAR_SKELETON = "yMMMMEEEEd"
+"""The same with the year, for a day the listener would otherwise place in the wrong one."""
+YEARLESS_AHEAD = timedelta(days=300)
+"""A day up to ~10 months ahead is heard as the coming one: "Thursday, March 4" said in
+December means next March. Later than that, "Tuesday, December 3" for a day two years
+ahead would be heard as this December, so the year is said."""
+YEARLESS_BEHIND = timedelta(days=60)
+"""A day up to two months past (the old time of a moved visit) is heard as the recent one;
+further back, the year is said."""
 
 # CLDR pattern fields (outside quotes) for weekday and month: Babel matches skeletons but,
 # unlike ICU, does not widen the matched fields, and "Thu" is harder to hear than "Thursday".
@@ -88,6 +97,18 @@ def _ordinal_day(pattern: str, day: int, language: str) -> str:
     )
 
 
+def says_year(moment: datetime, today: datetime | None, timezone: str | None = None) -> bool:
+    """Whether the day needs its year to be heard right: when it is more than
+    ``YEARLESS_AHEAD`` after ``today`` or more than ``YEARLESS_BEHIND`` before it, counted
+    in days on the patient's calendar. Without ``today`` (no "now" known) the year is not
+    said."""
+    if today is None:
+        return False
+    day = local_moment(moment, timezone).date()
+    now = local_moment(today, timezone).date()
+    return not -YEARLESS_BEHIND <= day - now <= YEARLESS_AHEAD
+
+
 def spoken_date(
     moment: datetime,
     locale: str,
@@ -95,23 +116,30 @@ def spoken_date(
     *,
     ordinal: bool = False,
     calendar: Calendar | None = None,
+    today: datetime | None = None,
 ) -> str:
     """The day as said aloud: "Thursday, December 3" (en_US), "jueves, 3 de diciembre" (es).
 
-    Uses the locale's own CLDR pattern for weekday + month + day, with names in full. With
-    ``ordinal`` the day is a spelled ordinal, as English speakers say it: "Thursday,
-    December third" (for the ear; the eye reads "December 3" faster). A ``calendar`` from
-    the language profile stands in where CLDR has no names for the language.
+    Uses the locale's own CLDR pattern for weekday + month + day, with names in full; with
+    the year ("Tuesday, December 3, 2030") when ``says_year`` says the listener needs it
+    (``today``: the day it is said). With ``ordinal`` the day is a spelled ordinal, as
+    English speakers say it: "Thursday, December third" (for the ear; the eye reads
+    "December 3" faster). A ``calendar`` from the language profile stands in where CLDR
+    has no names for the language.
     """
     when = local_moment(moment, timezone)
+    with_year = says_year(moment, today, timezone)
     if calendar is not None:
-        return calendar.date.format(
+        pattern = calendar.date_with_year if with_year else calendar.date
+        return pattern.format(
             weekday=calendar.weekdays[when.weekday()],
             day=when.day,
             month=calendar.months[when.month - 1],
+            year=when.year,
         )
     where = _locale(locale)
-    skeleton = match_skeleton(DATE_SKELETON, where.datetime_skeletons.keys())
+    wanted = DATE_YEAR_SKELETON if with_year else DATE_SKELETON
+    skeleton = match_skeleton(wanted, where.datetime_skeletons.keys())
     pattern = _widen(where.datetime_skeletons[skeleton].pattern) if skeleton else "EEEE d MMMM"
     if ordinal:
         pattern = _ordinal_day(pattern, when.day, where.language)
@@ -124,13 +152,16 @@ def spoken_time(
     timezone: str | None = None,
     *,
     skeleton: str | None = None,
+    day_periods: Mapping[str, str] | None = None,
 ) -> str:
     """The clock time as said aloud, in the patient's time zone.
 
     By default the locale's own short time pattern decides 12- or 24-hour ("2:30 PM" for
     en_US, "14:30" for es). ``skeleton`` picks another CLDR form, e.g. "Bhm" for
     "2:30 de la tarde". On the hour a 12-hour clock drops the minutes ("9 AM"), as people
-    say it; a 24-hour clock keeps them ("14:00").
+    say it; a 24-hour clock keeps them ("14:00"). ``day_periods`` (from the language
+    profile) replaces CLDR's word for a day period where it misleads: Arabic's CLDR calls
+    00:30 "في المساء" ("in the evening"), which sends a patient twelve hours off.
     """
     where = _locale(locale)
     when = local_moment(moment, timezone)
@@ -141,7 +172,20 @@ def spoken_time(
         skeleton = skeleton.replace("m", "")
     match = match_skeleton(skeleton, where.datetime_skeletons.keys())
     pattern = where.datetime_skeletons[match].pattern if match else where.time_formats["short"]
-    return _spaces(format_datetime(when, _wide_day_periods(str(pattern)), locale=where))
+    pattern = _wide_day_periods(str(pattern))
+    if day_periods:
+        pattern = _own_day_period(pattern, get_period_id(when, locale=where), day_periods)
+    return _spaces(format_datetime(when, pattern, locale=where))
+
+
+def _own_day_period(pattern: str, period: str, day_periods: Mapping[str, str]) -> str:
+    """``pattern`` with its flexible day period ("B") said as ``day_periods[period]``."""
+    word = day_periods.get(period)
+    if word is None:
+        return pattern
+    literal = "'" + word.replace("'", "''") + "'"
+    parts = re.split(f"({_QUOTED.pattern})", pattern)
+    return "".join(part if part.startswith("'") else re.sub(r"B+", literal, part) for part in parts)
 
 
 def _wide_day_periods(pattern: str) -> str:

@@ -126,6 +126,7 @@ class Pipeline:
                 facts,
                 FORMAT_FOR_CHANNEL[channel],
                 words,
+                today=now,
             )
         except (TemplateError, VoiceError) as err:
             self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
@@ -136,7 +137,7 @@ class Pipeline:
             return
         RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
-            voicemail = self._render_call_extras(kind, channel, facts, words)
+            voicemail = self._render_call_extras(kind, channel, facts, words, now)
         except (TemplateError, VoiceError) as err:
             # The live message is ready; a call that reaches a machine just leaves none.
             log.warning("voicemail audio not rendered: %s", type(err).__name__)
@@ -203,7 +204,7 @@ class Pipeline:
                 )
 
     def _render_call_extras(
-        self, kind: str, channel: str, facts: dict[str, Any], words: ClinicWords
+        self, kind: str, channel: str, facts: dict[str, Any], words: ClinicWords, now: datetime
     ) -> SpokenAudio | None:
         """For a call placed by a provider: the voicemail variant, and the keypad replies
         spoken ahead so a keypress is answered at once (the cache keeps them)."""
@@ -214,7 +215,7 @@ class Pipeline:
         language = words.language
         for text in keypad_replies(language).values():
             self.renderer.speaker.speak(text, language, rate, fmt)
-        return self.renderer.render(kind, language, "voicemail", facts, fmt, words).audio
+        return self.renderer.render(kind, language, "voicemail", facts, fmt, words, today=now).audio
 
     # -- dispatch --------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from service.clinic_words import ClinicWords, find_version, is_reviewed, words_f
 from service.clinics import resolve_clinic
 from service.errors import FieldError, ValidationProblem
 from service.models import WordingVersion, audit
-from service.reminders import check_message
+from service.reminders import OTHER_LANGUAGE_REFUSED, check_message, other_language_text
 from service.schemas import PreviewRequest
 from service.security import Caller
 from templates import READING_GRADE_MAX, voicemail_findings
@@ -52,13 +52,21 @@ def make_preview(
     (a clinic by id is filled from its record first, as for a reminder).
     """
     renderer = pipeline.renderer
-    resolve_clinic(session, caller, request)
+    clinic = resolve_clinic(session, caller, request)
     check_message(request, renderer.offered_kinds, need_contact=False)
     variant = request.variant or VARIANT_FOR_CHANNEL[request.channel]
     words = clinic_words(session, request, variant)
+    refused = clinic is not None and clinic.refuse_other_language_text
+    other_language = other_language_text(request, words.language, refuse=False)
     facts = request.facts()
     rendered = renderer.render(
-        request.kind, words.language, variant, facts, AudioFormat.PREVIEW, words
+        request.kind,
+        words.language,
+        variant,
+        facts,
+        AudioFormat.PREVIEW,
+        words,
+        today=pipeline.clock.now(),
     )
     audio = rendered.audio
     store_audio(session, audio, pipeline.audio_store)
@@ -67,7 +75,9 @@ def make_preview(
     session.commit()
     language = renderer.language(words.language)
     grade = renderer.reading_grade(rendered.message)
-    warnings: list[str] = []
+    warnings = list(other_language)
+    if other_language and refused:
+        warnings.append(f"This clinic refuses such reminders: {OTHER_LANGUAGE_REFUSED}.")
     if words.fell_back_from:
         warnings.append(
             f"The clinic speaks only reviewed wording, and the {words.fell_back_from} wording "

@@ -78,9 +78,12 @@ class Renderer:
         facts: dict[str, Any],
         fmt: AudioFormat,
         words: ClinicWords | None = None,
+        *,
+        today: datetime | None = None,
     ) -> RenderedMessage:
         """``words``: the clinic's, for ``language`` (``words.language`` wins, as the
-        clinic's fallback may have changed it)."""
+        clinic's fallback may have changed it); ``today``: when it is rendered, so a day
+        far from it is said with its year."""
         language = words.language if words is not None else language
         version = words.version_for(kind, variant) if words is not None else None
         message = render_message(
@@ -90,6 +93,7 @@ class Renderer:
             message_facts(facts),
             wording=version.text if version else None,
             lexicon=words.lexicon if words is not None else (),
+            today=today,
         )
         rate = facts["patient"].get("speech_rate", "normal")
         audio = self.speaker.speak(message.spoken, language, rate, fmt)

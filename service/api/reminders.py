@@ -23,6 +23,7 @@ from service.reminders import (
     first_send_time,
     get_reminder,
     list_reminders,
+    other_language_text,
 )
 from service.schemas import (
     EXTERNAL_ID_MAX_CHARS,
@@ -77,15 +78,17 @@ def post_reminder(
         ),
     ] = None,
 ) -> JSONResponse:
-    resolve_clinic(session, caller, body)
+    clinic = resolve_clinic(session, caller, body)
     check_message(body, services.pipeline.renderer.offered_kinds, need_contact=True)
     check_callback_url(body, services.settings)
+    refuse = clinic is not None and clinic.refuse_other_language_text
+    warnings = other_language_text(body, body.language, refuse=refuse)
     send_at = first_send_time(body, services.pipeline.call_policy)
     created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
     if created.reminder_id is not None and send_at <= utcnow():
         # The reminder is committed: should this enqueue fail, the sweeper enqueues it.
         services.pipeline.enqueue(RENDER_JOB, created.reminder_id)
-    accepted = Accepted.model_validate(created.body)
+    accepted = Accepted.model_validate(created.body | {"warnings": warnings})
     return JSONResponse(accepted.model_dump(mode="json"), status_code=created.status_code)
 
 

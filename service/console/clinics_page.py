@@ -52,6 +52,7 @@ FORM_FIELD_FOR = {
     "channels.1": "channel_2",
     "require_reviewed_wording": "require_reviewed_wording",
     "hl7_notes_as_instructions": "hl7_notes_as_instructions",
+    "refuse_other_language_text": "refuse_other_language_text",
     SCHEDULE_FIELD: "offset_unit_0",
 }
 """API field path -> form field, for the paths whose names differ (rows: ``_row_field``)."""
@@ -80,6 +81,7 @@ class ClinicForm(BaseModel):
     identifiers: str = ""
     require_reviewed_wording: str = ""
     hl7_notes_as_instructions: str = ""
+    refuse_other_language_text: str = ""
     offset_unit: list[str] = []
     offset_amount: list[str] = []
     offset_at: list[str] = []
@@ -111,6 +113,7 @@ class ClinicForm(BaseModel):
             identifiers="\n".join(clinic["identifiers"]),
             require_reviewed_wording="on" if clinic["require_reviewed_wording"] else "",
             hl7_notes_as_instructions="on" if clinic["hl7_notes_as_instructions"] else "",
+            refuse_other_language_text="on" if clinic["refuse_other_language_text"] else "",
             **_schedule_fields(clinic["schedule"].get("appointment_reminder", [])),
         )
 
@@ -159,6 +162,7 @@ class ClinicForm(BaseModel):
             "identifiers": [line.strip() for line in self.identifiers.splitlines() if line.strip()],
             "require_reviewed_wording": bool(self.require_reviewed_wording),
             "hl7_notes_as_instructions": bool(self.hl7_notes_as_instructions),
+            "refuse_other_language_text": bool(self.refuse_other_language_text),
             "schedule": {"appointment_reminder": offsets},
         }
 

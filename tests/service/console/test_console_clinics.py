@@ -171,3 +171,22 @@ def test_an_admin_deletes_a_clinic(client: TestClient, keys: Keys) -> None:
     assert "was deleted" in client.get(deleted.headers["location"]).text
     assert client.get("/console/clinics/lakeside").status_code == 404
     assert client.get("/v1/clinics/lakeside", headers=keys.header(keys.admin)).status_code == 404
+
+
+def test_an_admin_makes_a_clinic_refuse_text_in_another_language(
+    client: TestClient, keys: Keys
+) -> None:
+    sign_in(client, keys.admin)
+    page = client.get("/console/new-clinic")
+    assert 'id="refuse_other_language_text"' in page.text
+    form = clinic_form(csrf_of(page.text), refuse_other_language_text="on")
+    saved = client.post("/console/new-clinic", data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    clinic = client.get("/v1/clinics/lakeside", headers=keys.header(keys.admin)).json()
+    assert clinic["refuse_other_language_text"] is True
+    shown = client.get("/console/clinics/lakeside")
+    box = re.search(r'<input id="refuse_other_language_text"[^>]*>', shown.text)
+    assert box is not None and "checked" in box.group()
+    sign_in(client, keys.staff)
+    facts = client.get("/console/clinics/lakeside").text
+    assert "Location or instructions in another language</dt><dd>Refused" in facts

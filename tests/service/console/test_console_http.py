@@ -421,3 +421,16 @@ def test_an_unknown_reminder_is_a_page_not_json(client: TestClient, keys: Keys) 
     page = client.get("/console/reminders/0123456789abcdef0123456789abcdef")
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html") and "No reminder" in page.text
+
+
+def test_preview_warns_of_instructions_in_another_language(client: TestClient, keys: Keys) -> None:
+    # Issue 15: a Spanish message with the clinic's English words, and "No warnings."
+    csrf = sign_in(client, keys.staff)
+    english = {"location": "Second floor, suite 210", "instructions": "Bring your medicine list."}
+    page = client.post("/console/preview", data=preview_form(csrf, language="es", **english))
+    assert page.status_code == 200
+    assert "No warnings." not in page.text
+    assert "appointment.instructions reads as English" in page.text
+    spanish = {"location": "Segundo piso, consultorio 210", "instructions": "Traiga su lista."}
+    page = client.post("/console/preview", data=preview_form(csrf, language="es", **spanish))
+    assert "reads as" not in page.text
