@@ -25,16 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hl7.mllp import open_hl7_connection
 
-from bench.support import Server, bench_database, database_url, sample_clinic, server
+from bench.support import Server, bench_database, database_url, server
+from devtools.clinics import sample_clinic
 from devtools.ports import free_port
 from service.intake.hl7.handler import MessageHandler
 from service.intake.hl7.listener import MllpListener
 
 BENCH_DB = "mllp"
-CLINIC = sample_clinic(
-    schedule={"appointment_reminder": [{"days_before": 1, "at": "10:00"}, {"hours_before": 2}]},
-    identifiers=["RIVERSIDE"],
-)
+CLINIC = sample_clinic(identifiers=["RIVERSIDE"])
 CONNECTIONS, MESSAGES, PROCESSES = 8, 250, 2
 MESSAGE = (
     "\r".join(
@@ -90,8 +88,9 @@ async def parse_and_ack(connections: int, count: int) -> tuple[float, list[float
         await listener.close()
 
 
-def stored(connections: int, count: int, processes: int) -> tuple[float, list[float]]:
-    """``tellwell mllp --processes N`` storing into a fresh database with one clinic."""
+def stored(connections: int, count: int, processes: int) -> tuple[float, list[float], float]:
+    """``tellwell mllp --processes N`` storing into a fresh database with one clinic:
+    messages per second, ACK latencies, and the listeners' CPU milliseconds per message."""
     port = free_port()
     command = [sys.executable, "-m", "service", "mllp", "--port", str(port)]
     command += ["--processes", str(processes)]
@@ -109,9 +108,12 @@ def stored(connections: int, count: int, processes: int) -> tuple[float, list[fl
                 "TELLWELL_DATA_DIR": data_dir,
             },
             listening,
-        ),
+        ) as listening_server,
     ):
-        return asyncio.run(load("127.0.0.1", port, connections, count))
+        before = listening_server.cpu_seconds()
+        rate, latencies = asyncio.run(load("127.0.0.1", port, connections, count))
+        cpu_ms = (listening_server.cpu_seconds() - before) / len(latencies) * 1000
+        return rate, latencies, cpu_ms
 
 
 def handler_alone(count: int) -> float:
@@ -137,11 +139,13 @@ def main() -> None:
     report("parse + ACK:", rate, latencies)
     alone = handler_alone(connections * count)
     print(f"  handler alone: {alone:8.0f} msg/s   (MLLP keeps {rate / alone:.0%} of it)")
-    one_rate, one = stored(connections, count, 1)
+    one_rate, one, one_cpu = stored(connections, count, 1)
     report("stored, 1 proc:", one_rate, one)
-    many_rate, many = stored(connections, count, processes)
+    print(f"  {'':15}{'':8}         listener CPU {one_cpu:.1f} ms/msg")
+    many_rate, many, many_cpu = stored(connections, count, processes)
     report(f"stored, {processes} proc:", many_rate, many)
-    print(f"  {processes} processes / 1: {many_rate / one_rate:.2f}x")
+    print(f"  {'':15}{'':8}         listener CPU {many_cpu:.1f} ms/msg")
+    print(f"  {processes} processes / 1: {many_rate / one_rate:.2f}x messages per second")
 
 
 if __name__ == "__main__":

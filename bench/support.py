@@ -1,5 +1,6 @@
-"""What the benches share: a PostgreSQL database of their own, the sample clinic, and a
-server process started for the length of a measurement.
+"""What the benches share: a PostgreSQL database of their own (with the sample clinic of
+``devtools.clinics``, ``sample_clinic``, if asked), and a server process started for the
+length of a measurement.
 
 Each bench names its database (``tellwell_bench_<name>``), so two benches never share
 one; it is dropped and made again at the start and dropped at the end.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,28 +29,8 @@ from service.db import Database  # noqa: E402
 from service.models import Clinic  # noqa: E402
 
 POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-SERVER_START_TIMEOUT_S = 60
+SERVER_START_TIMEOUT_S = 120
 """A fresh process imports the service first: slow on a busy machine."""
-SAMPLE_CLINIC: Mapping[str, Any] = {
-    "id": "riverside",
-    "display_name": "Riverside Clinic",
-    "callback_phone": "+13125550100",
-    "timezone": "America/New_York",
-    "country": "US",
-    "calling_hours_start": "08:00",
-    "calling_hours_end": "21:00",
-    "default_language": "en",
-    "default_speech_rate": "normal",
-    "channels": ["phone", "app"],
-    "schedule": {"appointment_reminder": [{"days_before": 3, "at": "10:00"}, {"hours_before": 2}]},
-    "identifiers": [],
-    "require_reviewed_wording": False,
-}
-"""One clinic with a two-reminder schedule; a bench overrides what it needs."""
-
-
-def sample_clinic(**overrides: Any) -> dict[str, Any]:
-    return {**SAMPLE_CLINIC, **overrides}
 
 
 def database_url(name: str) -> str:
@@ -93,16 +75,33 @@ class Server:
     pid: int
     log: Path
     """Its stderr so far (a file: a pipe nobody reads would fill and stall it)."""
+    url: str = ""
+    """For an HTTP server, its base URL."""
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU time the server and its running child processes (the
+        listeners of ``tellwell mllp --processes``) have used so far."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.pid))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc."""
+    children = [
+        int(child)
+        for listing in Path(f"/proc/{pid}/task").glob("*/children")
+        for child in listing.read_text().split()
+    ]
+    return [pid, *(descendant for child in children for descendant in _process_tree(child))]
 
 
 @contextmanager
 def server(
-    command: list[str], env: Mapping[str, str], ready: Callable[[Server], bool]
+    command: list[str], env: Mapping[str, str], ready: Callable[[Server], bool], url: str = ""
 ) -> Iterator[Server]:
     """``command`` running (from the repository root) until the block ends, once
     ``ready`` says it serves; its stderr tail is shown if it stops before."""
@@ -116,14 +115,32 @@ def server(
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        running = Server(process.pid, log)
+        running = Server(process.pid, log, url)
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         try:
             while not ready(running):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start: {log.read_text()[-2000:]}")
+                    state = "stopped" if process.poll() is not None else "still not serving"
+                    said = log.read_text()[-2000:]
+                    raise SystemExit(f"server {state} after {SERVER_START_TIMEOUT_S} s: {said}")
                 time.sleep(0.1)
             yield running
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextmanager
+def http_server(command: list[str], env: Mapping[str, str], port: int) -> Iterator[Server]:
+    """``server`` for an HTTP server on loopback ``port``: ready once it answers."""
+    url = f"http://127.0.0.1:{port}"
+
+    def answers(_: Server) -> bool:
+        try:
+            httpx.get(f"{url}/docs", timeout=1)
+        except httpx.TransportError:
+            return False
+        return True
+
+    with server(command, env, answers, url) as running:
+        yield running

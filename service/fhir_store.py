@@ -188,6 +188,22 @@ def search_appointments(
     return [(row, start) for row, start in rows]
 
 
+def appointments_of_patient(
+    session: Session, caller: Caller, patient_id: str
+) -> list[FhirResource]:
+    """The stored FHIR Appointments of this Patient the caller may see, with a visit."""
+    query = select(FhirResource).where(
+        FhirResource.resource_type == "Appointment",
+        FhirResource.patient_id == patient_id,
+        FhirResource.appointment_id.is_not(None),
+    )
+    return [
+        row
+        for row in session.scalars(query.order_by(FhirResource.resource_id))
+        if visible(row, caller)
+    ]
+
+
 def erase_for_appointments(session: Session, appointment_ids: Iterable[str]) -> int:
     """Erasure (``workers.erasure``): the FHIR Appointments of these appointments keep
     what the visit was (id, meta, status, start, end, the non-patient references) and lose

@@ -8,7 +8,7 @@ describes it, and docs/fhir.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.appointments import clinic_for, put_appointment
+from service.appointments import change_patient, clinic_for, put_appointment
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.errors import FieldError, ValidationProblem
 from service.fhir_store import (
     AppointmentSearch,
     OneTransaction,
+    appointments_of_patient,
     check_order,
     find_resource,
     save_resource,
@@ -127,8 +128,12 @@ def store(
         row = find_resource(session, caller, "Patient", patient["id"])
         if row is None and _exists(session, "Patient", patient["id"]):
             raise not_found("Patient")
+        changed = row is not None and row.body != patient
         if row is None or check_order(row, order, row.body == patient):
             save_resource(session, caller, patient, order, identifiers_of(patient), now)
+        if changed:  # its visits not in this request take the new contact and language
+            sent = {r["id"] for r in resources if r["resourceType"] == "Appointment"}
+            due += replan_for_patient(session, caller, patient, sent, offered, now)
         done.append(Stored("Patient", patient["id"], row is None))
     for appointment in (r for r in resources if r["resourceType"] == "Appointment"):
         found = participants(appointment, known)
@@ -169,6 +174,30 @@ def store(
         due += written.due
         done.append(Stored("Appointment", appointment["id"], written.change == "created"))
     return done, due
+
+
+def replan_for_patient(
+    session: Session,
+    caller: Caller,
+    patient: dict[str, Any],
+    skipped: set[str],
+    offered: Mapping[str, Sequence[str]],
+    now: datetime,
+) -> list[str]:
+    """A Patient stored with other content: each of its stored Appointments (but those in
+    ``skipped``, sent in the same request) takes the patient's new name, phone and
+    language, its reminders re-planned; the reminders due now."""
+    due: list[str] = []
+    for row in appointments_of_patient(session, caller, patient["id"]):
+        stored = session.get(Appointment, row.appointment_id)
+        if row.resource_id in skipped or stored is None:
+            continue
+        clinic = session.get(Clinic, stored.clinic_id)
+        assert clinic is not None  # a clinic is soft-deleted, never removed
+        found = participants(row.body, {})
+        request = appointment_request(row.body, patient, clinic, found, offered)
+        due += change_patient(session, caller, stored, request, clinic, offered, now).due
+    return due
 
 
 def _clinic_of(session: Session, names: list[str], stored: Appointment | None) -> Clinic:

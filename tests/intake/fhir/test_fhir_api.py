@@ -652,3 +652,39 @@ def test_searches_page_past_one_hundred_matches_by_next_links(
         "/fhir/r4/Communication?patient=example&_count=0", headers=keys.header(keys.staff)
     )
     assert issues(zero) == [("invalid", ["_count"])]
+
+
+def test_a_patient_update_alone_replans_the_pending_reminders_of_their_visits(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    """A new mobile number and language in a Patient PUT reach the visit's reminders: the
+    one not yet rendered takes them in place; the one already rendered (its audio in the
+    old language) is cancelled and planned again, to be rendered anew."""
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    visit = appointment_row(api, keys, "acme", "example")
+    pending, rendered = (r["id"] for r in visit["reminders"])
+    advance_to(database_url, rendered, "rendering")
+    advance_to(database_url, rendered, "ready")
+
+    patient = published_patient()
+    patient["meta"] = {"lastUpdated": "2026-12-01T08:00:00Z"}
+    patient["telecom"] = [{"system": "phone", "value": "0491 570 156", "use": "mobile"}]
+    patient["communication"] = [{"language": {"coding": [{"code": "es"}]}, "preferred": True}]
+    answer = put(api, keys.scheduler, patient)
+    assert answer.status_code == 200, answer.text
+
+    now = appointment_row(api, keys, "acme", "example")
+    assert now["patient"]["phone"] == "+61491570156" and now["patient"]["language"] == "es"
+    assert now["start"] == visit["start"]
+    by_id = {r.id: r for r in stored_reminders(database_url, visit["id"])}
+    assert by_id[pending].status == "scheduled" and by_id[pending].language == "es"
+    assert by_id[pending].facts["patient"]["phone"] == "+61491570156"
+    assert by_id[rendered].status == "cancelled"
+    (again,) = [r for r in by_id.values() if r.id not in {pending, rendered}]
+    assert again.status == "scheduled" and again.plan_slot == by_id[rendered].plan_slot
+    assert again.language == "es" and again.facts["patient"]["phone"] == "+61491570156"
+
+    # The same Patient again changes nothing.
+    assert put(api, keys.scheduler, patient).status_code == 200
+    assert len(stored_reminders(database_url, visit["id"])) == 3
