@@ -24,6 +24,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# A bench run as ``python bench/x.py`` has bench/ on its path, where bench/fhir.py would
+# hide the fhir.resources package from the service it imports: the benches are ``bench.*``.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
 
 from service.db import Database  # noqa: E402
 from service.models import Clinic  # noqa: E402
