@@ -18,7 +18,6 @@ the shared Redis is left alone.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -30,55 +29,37 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import median_round, server  # noqa: E402
+from bench import support  # noqa: E402
+from bench.ingest import median_round  # noqa: E402
+from bench.support import database_url, drop_database, http_server  # noqa: E402
+from devtools.clinics import sample_clinic  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
 from service.appointments import put_appointment  # noqa: E402
 from service.call_policy import CallingHours  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.models import Clinic, Role  # noqa: E402
+from service.models import Role  # noqa: E402
 from service.planning import plan_reminders, schedule_offsets  # noqa: E402
 from service.schemas import AppointmentRequest  # noqa: E402
 from service.security import Caller, issue_key  # noqa: E402
 from templates import available_kinds, languages  # noqa: E402
 
-POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-BENCH_DB = "tellwell_bench_appointments"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_DB = "appointments"
+DATABASE_URL = database_url(BENCH_DB)
 WARMUP_REQUESTS = 200
 PLANNED_VISITS = 10_000
 """The issue's figure: the planning time for 10,000 appointments."""
 SCHEDULE = {"appointment_reminder": [{"days_before": 3, "at": "10:00"}, {"hours_before": 2}]}
-CLINIC = {
-    "id": "riverside",
-    "display_name": "Riverside Clinic",
-    "callback_phone": "+13125550100",
-    "timezone": "America/New_York",
-    "country": "US",
-    "calling_hours_start": "08:00",
-    "calling_hours_end": "21:00",
-    "default_language": "en",
-    "default_speech_rate": "normal",
-    "channels": ["phone", "app"],
-    "schedule": SCHEDULE,
-    "identifiers": [],
-    "require_reviewed_wording": False,
-}
+CLINIC = sample_clinic(schedule=SCHEDULE)
 
 
-def fresh_database() -> str:
-    """A migrated database of its own with one clinic; returns a scheduler key."""
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database(DATABASE_URL)
-    db.migrate()
+def fresh_database(name: str = BENCH_DB, clinic: dict[str, Any] = CLINIC) -> str:
+    """The bench database ``name``, made again with ``clinic``; returns a scheduler key."""
+    db = support.fresh_database(name, clinic)
     with db.session() as session:
-        session.add(Clinic(**CLINIC))
         key = issue_key(session, Role.SCHEDULER, "bench").raw
     db.dispose()
     return key
@@ -148,8 +129,8 @@ def api_figures(key: str, total: int, rounds: int, concurrency: int) -> None:
     tellwell_command = [python, "-m", "service", "serve", "--port", str(port)]
     with (
         tempfile.TemporaryDirectory() as data_dir,
-        server(bare_command, {"BENCH_DATABASE_URL": DATABASE_URL}, bare_port) as bare_server,
-        server(
+        http_server(bare_command, {"BENCH_DATABASE_URL": DATABASE_URL}, bare_port) as bare_server,
+        http_server(
             tellwell_command,
             {
                 "TELLWELL_DATABASE_URL": DATABASE_URL,
@@ -238,8 +219,7 @@ def main() -> None:
     )
     api_figures(key, args.requests, args.rounds, args.concurrency)
     planning_figures(args.visits)
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    drop_database(BENCH_DB)
 
 
 if __name__ == "__main__":

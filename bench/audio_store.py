@@ -27,25 +27,23 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psycopg
 import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import bench_database, database_url  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.audio_store import audio_store_from_settings, cache_path  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.db import Database  # noqa: E402
 from service.links import Links  # noqa: E402
 from service.models import AudioAsset  # noqa: E402
 from voices import AudioFormat  # noqa: E402
 from voices.audio import Pcm, encode_pcm  # noqa: E402
 
-POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-BENCH_DB = "tellwell_bench_audio_store"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_DB = "audio_store"
+DATABASE_URL = database_url(BENCH_DB)
 MESSAGE_S = 60
 RANGE_BYTES = 64 * 1024
 KEY = "ab" * 32
@@ -68,21 +66,6 @@ def sixty_seconds_of_phone_audio() -> bytes:
     signal = sum(np.sin(k * phase) / k for k in range(1, 6)) + 0.05 * rng.standard_normal(len(t))
     samples = (0.3 * signal / np.max(np.abs(signal))).astype(np.float32)
     return encode_pcm(Pcm(samples=samples, rate_hz=rate), AudioFormat.PHONE).data
-
-
-@contextmanager
-def bench_database() -> Iterator[Database]:
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database(DATABASE_URL)
-    db.migrate()
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 @contextmanager
@@ -161,7 +144,7 @@ def main() -> None:
     results: dict[str, tuple[float, float]] = {}
     signing_key = secrets.token_urlsafe(32)
     seek = {"Range": f"bytes=0-{RANGE_BYTES - 1}"}
-    with tempfile.TemporaryDirectory() as tmp, bench_database() as db, moto_server() as s3:
+    with tempfile.TemporaryDirectory() as tmp, bench_database(BENCH_DB) as db, moto_server() as s3:
         stores: dict[str, dict[str, str]] = {"local": {}, "database": {}}
         if s3 is not None:
             stores["s3"] = {"audio_s3_endpoint_url": s3, "audio_s3_bucket": "bench"}

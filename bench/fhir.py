@@ -19,44 +19,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.appointments import (  # noqa: E402
     CLINIC,
-    POSTGRES_ADMIN_DSN,
     Request,
     appointment,
+    fresh_database,
     load,
     report,
     visit_start,
 )
-from bench.ingest import median_round, server  # noqa: E402
+from bench.ingest import median_round  # noqa: E402
+from bench.support import database_url, drop_database, http_server  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
-from service.db import Database  # noqa: E402
-from service.models import Clinic, Role  # noqa: E402
-from service.security import issue_key  # noqa: E402
 
-BENCH_DB = "tellwell_bench_fhir"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_DB = "fhir"
+DATABASE_URL = database_url(BENCH_DB)
 WARMUP_REQUESTS = 100
 LOCATION_IDENTIFIER = "urn:oid:2.16.840.1.113883.19|RIVERSIDE"
-
-
-def fresh_database() -> str:
-    """A migrated database of its own with one clinic; returns a scheduler key."""
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database(DATABASE_URL)
-    db.migrate()
-    with db.session() as session:
-        session.add(Clinic(**{**CLINIC, "identifiers": [LOCATION_IDENTIFIER]}))
-        key = issue_key(session, Role.SCHEDULER, "bench").raw
-    db.dispose()
-    return key
 
 
 def bundle(n: int, version: int = 1, moved: bool = False) -> dict[str, Any]:
@@ -119,7 +102,7 @@ def figures(key: str, total: int, rounds: int, concurrency: int) -> None:
     command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
     with (
         tempfile.TemporaryDirectory() as data_dir,
-        server(
+        http_server(
             command,
             {
                 "TELLWELL_DATABASE_URL": DATABASE_URL,
@@ -171,14 +154,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    key = fresh_database()
+    key = fresh_database(BENCH_DB, {**CLINIC, "identifiers": [LOCATION_IDENTIFIER]})
     print(
         f"{args.rounds} rounds of {args.requests} requests per phase, {args.concurrency} "
         "client threads, one server process; medians of the rounds"
     )
     figures(key, args.requests, args.rounds, args.concurrency)
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    drop_database(BENCH_DB)
 
 
 if __name__ == "__main__":

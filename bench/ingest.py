@@ -12,84 +12,33 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import Server, database_url, fresh_database, http_server  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
 from devtools.timezones import daytime_zone  # noqa: E402
 from service.db import Database  # noqa: E402
 from service.models import Role  # noqa: E402
 from service.security import issue_key  # noqa: E402
 
-POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-BENCH_DB = "tellwell_bench"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_DB = "ingest"
+DATABASE_URL = database_url(BENCH_DB)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 WARMUP_REQUESTS = 200
-SERVER_START_TIMEOUT_S = 30
 ZONE = daytime_zone()
 """Where it is mid-day now, so every call is due at once inside the calling window."""
-
-
-def fresh_database() -> None:
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    Database(DATABASE_URL).migrate()
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], port: int) -> Iterator[Server]:
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        try:
-            httpx.get(f"{url}/docs", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                error = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                raise SystemExit(f"server did not start: {error}") from None
-            time.sleep(0.1)
-    try:
-        yield Server(url, process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def reminder(n: int) -> dict[str, Any]:
@@ -168,7 +117,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    fresh_database()
+    fresh_database(BENCH_DB).dispose()
     queue = redis.Redis.from_url(REDIS_URL)
     queue.flushdb()
     db = Database(DATABASE_URL)
@@ -197,8 +146,8 @@ def main() -> None:
     )
     with (
         tempfile.TemporaryDirectory() as data_dir,
-        server(bare_command, {"BENCH_DATABASE_URL": DATABASE_URL}, bare_port) as bare_server,
-        server(
+        http_server(bare_command, {"BENCH_DATABASE_URL": DATABASE_URL}, bare_port) as bare_server,
+        http_server(
             tellwell_command,
             {
                 "TELLWELL_DATABASE_URL": DATABASE_URL,

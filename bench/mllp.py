@@ -1,58 +1,39 @@
 """MLLP figures: SIU messages per second through the MLLP listener, with ACK round-trip
-latency p50/p99: parse and ACK alone, then stored (``StoringSink`` on PostgreSQL: clinic
-lookup, duplicate claim, the appointment upsert and its two planned reminders), beside
-the handler alone (parse and ACK, no network).
+latency p50/p99: parse and ACK alone (in this process), the handler alone (no network),
+then stored by ``tellwell mllp`` (``StoringSink`` on PostgreSQL: clinic lookup, duplicate
+claim, the appointment upsert and its two planned reminders) with one listener process and
+with ``--processes N``, back to back on fresh databases, so both meet the same machine.
 
 Clients are the ``hl7`` library's MLLP client, each with one message in flight at a time
-as an interface engine sends them; every message is a new appointment. The stored run
-uses a database of its own (``tellwell_bench_mllp``, dropped and made again).
+as an interface engine sends them; every message is a new appointment. The stored runs
+use a database of their own (``tellwell_bench_mllp``, dropped and made again).
 
-    .venv/bin/python bench/mllp.py [connections] [messages per connection]
+    .venv/bin/python bench/mllp.py [connections] [messages per connection] [processes]
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hl7.mllp import open_hl7_connection
 
-from service.clock import SYSTEM_CLOCK
-from service.db import Database
+from bench.support import Server, bench_database, database_url, server
+from devtools.clinics import sample_clinic
+from devtools.ports import free_port
 from service.intake.hl7.handler import MessageHandler
 from service.intake.hl7.listener import MllpListener
-from service.intake.hl7.store import StoringSink
-from service.models import Clinic
-from templates import available_kinds, languages
 
-POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-BENCH_DB = "tellwell_bench_mllp"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
-CLINIC = {
-    "id": "riverside",
-    "display_name": "Riverside Clinic",
-    "callback_phone": "+13125550100",
-    "timezone": "America/New_York",
-    "country": "US",
-    "calling_hours_start": "08:00",
-    "calling_hours_end": "21:00",
-    "default_language": "en",
-    "default_speech_rate": "normal",
-    "channels": ["phone", "app"],
-    "schedule": {"appointment_reminder": [{"days_before": 1, "at": "10:00"}, {"hours_before": 2}]},
-    "identifiers": ["RIVERSIDE"],
-    "require_reviewed_wording": False,
-}
-CONNECTIONS, MESSAGES = 4, 500
+BENCH_DB = "mllp"
+CLINIC = sample_clinic(identifiers=["RIVERSIDE"])
+CONNECTIONS, MESSAGES, PROCESSES = 8, 250, 2
 MESSAGE = (
     "\r".join(
         [
@@ -89,30 +70,50 @@ def message(message_id: str) -> str:
     return MESSAGE.format(id=message_id, start=start)
 
 
-def storing_handler() -> tuple[MessageHandler, Database]:
-    """A handler storing into a fresh PostgreSQL database with one clinic."""
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database(DATABASE_URL)
-    db.migrate()
-    with db.session() as session:
-        session.add(Clinic(**CLINIC))
-    offered = {code: available_kinds(code) for code in languages()}
-    return MessageHandler(StoringSink(db, offered, SYSTEM_CLOCK)), db
-
-
-async def over_mllp(
-    connections: int, count: int, handler: MessageHandler
-) -> tuple[float, list[float]]:
-    listener = MllpListener(handler.handle)
-    host, port = await listener.start("127.0.0.1", 0)
+async def load(host: str, port: int, connections: int, count: int) -> tuple[float, list[float]]:
+    """Messages per second over ``connections`` clients, and each ACK's round trip."""
     latencies: list[float] = []
     started = time.perf_counter()
     await asyncio.gather(*(client(host, port, c, count, latencies) for c in range(connections)))
-    elapsed = time.perf_counter() - started
-    await listener.close()
-    return len(latencies) / elapsed, latencies
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def parse_and_ack(connections: int, count: int) -> tuple[float, list[float]]:
+    """The listener in this process with a handler that stores nothing."""
+    listener = MllpListener(MessageHandler().handle)
+    host, port = await listener.start("127.0.0.1", 0)
+    try:
+        return await load(host, port, connections, count)
+    finally:
+        await listener.close()
+
+
+def stored(connections: int, count: int, processes: int) -> tuple[float, list[float], float]:
+    """``tellwell mllp --processes N`` storing into a fresh database with one clinic:
+    messages per second, ACK latencies, and the listeners' CPU milliseconds per message."""
+    port = free_port()
+    command = [sys.executable, "-m", "service", "mllp", "--port", str(port)]
+    command += ["--processes", str(processes)]
+
+    def listening(running: Server) -> bool:
+        return running.log.read_text().count("listening on") == processes
+
+    with (
+        bench_database(BENCH_DB, CLINIC),
+        tempfile.TemporaryDirectory() as data_dir,
+        server(
+            command,
+            {
+                "TELLWELL_DATABASE_URL": database_url(BENCH_DB),
+                "TELLWELL_DATA_DIR": data_dir,
+            },
+            listening,
+        ) as listening_server,
+    ):
+        before = listening_server.cpu_seconds()
+        rate, latencies = asyncio.run(load("127.0.0.1", port, connections, count))
+        cpu_ms = (listening_server.cpu_seconds() - before) / len(latencies) * 1000
+        return rate, latencies, cpu_ms
 
 
 def handler_alone(count: int) -> float:
@@ -132,17 +133,19 @@ def report(title: str, rate: float, latencies: list[float]) -> None:
 def main() -> None:
     connections = int(sys.argv[1]) if len(sys.argv) > 1 else CONNECTIONS
     count = int(sys.argv[2]) if len(sys.argv) > 2 else MESSAGES
+    processes = int(sys.argv[3]) if len(sys.argv) > 3 else PROCESSES
     print(f"{connections} connections x {count} SIU^S12, each a new appointment")
-    rate, latencies = asyncio.run(over_mllp(connections, count, MessageHandler()))
+    rate, latencies = asyncio.run(parse_and_ack(connections, count))
     report("parse + ACK:", rate, latencies)
     alone = handler_alone(connections * count)
     print(f"  handler alone: {alone:8.0f} msg/s   (MLLP keeps {rate / alone:.0%} of it)")
-    handler, db = storing_handler()
-    try:
-        stored_rate, stored = asyncio.run(over_mllp(connections, count, handler))
-    finally:
-        db.dispose()
-    report("stored (PG):", stored_rate, stored)
+    one_rate, one, one_cpu = stored(connections, count, 1)
+    report("stored, 1 proc:", one_rate, one)
+    print(f"  {'':15}{'':8}         listener CPU {one_cpu:.1f} ms/msg")
+    many_rate, many, many_cpu = stored(connections, count, processes)
+    report(f"stored, {processes} proc:", many_rate, many)
+    print(f"  {'':15}{'':8}         listener CPU {many_cpu:.1f} ms/msg")
+    print(f"  {processes} processes / 1: {many_rate / one_rate:.2f}x messages per second")
 
 
 if __name__ == "__main__":

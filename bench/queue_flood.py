@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -41,8 +40,9 @@ from sqlalchemy import insert, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import support  # noqa: E402
+from bench.support import database_url  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.db import Database  # noqa: E402
 from service.models import Reminder, Role, Status  # noqa: E402
 from service.security import issue_key  # noqa: E402
 from workers import jobs  # noqa: E402
@@ -56,9 +56,8 @@ from workers.queue import (  # noqa: E402
 )
 from workers.sweeper import sweep  # noqa: E402
 
-POSTGRES_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1/test")
-BENCH_DB = "tellwell_bench_queue_flood"
-DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_DB = "queue_flood"
+DATABASE_URL = database_url(BENCH_DB)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PASS_S = 5.0
 """Simulated seconds between sweeps (``TELLWELL_SWEEP_INTERVAL_S``'s default)."""
@@ -120,20 +119,11 @@ class Outcome:
 
 def fresh_database() -> str:
     """A migrated bench database and the id of an API key to own the reminders."""
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database(DATABASE_URL)
-    db.migrate()
+    db = support.fresh_database(BENCH_DB)
     with db.session() as session:
         owner = issue_key(session, Role.SCHEDULER, "bench").id
     db.dispose()
     return owner
-
-
-def drop_database() -> None:
-    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def add_backlog(pipeline: Pipeline, owner: str, count: int, now: datetime) -> list[str]:
@@ -304,7 +294,7 @@ def main() -> None:
             outcomes.append(run("before", True, args.reminders, args.sweepers))
         outcomes.append(run("after", False, args.reminders, args.sweepers))
     finally:
-        drop_database()
+        support.drop_database(BENCH_DB)
     print(
         f"{args.reminders} reminders due at once; {WORKERS} simulated workers at"
         f" {RENDER_S:.2f} worker-s per reminder, {NOOP_S * 1000:.0f} ms per no-op job;"

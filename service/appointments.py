@@ -434,6 +434,33 @@ def cancel_appointment(
     raise _busy()
 
 
+def change_patient(
+    session: Session,
+    caller: Caller,
+    stored: Appointment,
+    request: AppointmentRequest,
+    clinic: Clinic,
+    offered: Mapping[str, Sequence[str]],
+    now: datetime,
+) -> Written:
+    """The patient of ``request`` (a new phone, language or name sent on its own, such
+    as a FHIR Patient update) on the appointment as it stands: its time, status and
+    source order kept, its reminders re-planned (``replan``: pending ones take the new
+    facts in place, rendered ones are cancelled and planned again). Committed on return;
+    409 when another update keeps winning the compare-and-set."""
+    patient = resolve_visit(request, clinic, offered, now).patient
+    for _ in range(UPSERT_TRIES):
+        kept = Visit.of(stored)
+        visit = replace(kept, patient=patient)
+        if visit == kept:
+            return Written(stored, "unchanged", [])
+        if written := store_change(session, stored, visit, None, clinic, caller, now):
+            return written
+        session.rollback()
+        session.refresh(stored)
+    raise _busy()
+
+
 def check_order(stored: Appointment, request: AppointmentRequest, same: bool) -> bool:
     """Whether the request is newer than what is stored; a 409 naming the field when it is
     older, or when it is as old but says something else (two truths for one version)."""

@@ -81,14 +81,33 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=2575, show_default=True, type=int, help="2575: HL7's port.")
-def mllp(host: str, port: int) -> None:
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Listener processes sharing the port (SO_REUSEPORT); about one per core.",
+)
+def mllp(host: str, port: int, processes: int) -> None:
     """Run the HL7 v2 MLLP listener for SIU scheduling messages.
 
     Each message is parsed, stored as an appointment in the database of the settings
     (its reminders planned) and acknowledged: AA, AE naming the field, or AR (docs/hl7.md).
     Reminders due at once go to the queue; with the in-process queue, the sweeper of
-    ``tellwell serve`` on the same database finds them.
+    ``tellwell serve`` on the same database finds them. With ``--processes N`` each
+    connection is served by one of N processes, its messages answered in order.
     """
+    if processes == 1:
+        serve_mllp(host, port, False)
+        return
+    from service.intake.hl7.listener import serve_in_processes
+
+    sys.exit(serve_in_processes(serve_mllp, host, port, processes))
+
+
+def serve_mllp(host: str, port: int, reuse_port: bool) -> None:
+    """One MLLP listener process until SIGTERM (also the target ``--processes`` spawns,
+    hence the logging set up here: a spawned process does not pass through ``main``)."""
     import asyncio
 
     from service.intake.hl7.handler import MessageHandler
@@ -96,10 +115,12 @@ def mllp(host: str, port: int) -> None:
     from service.intake.hl7.store import StoringSink
     from workers import jobs
 
-    pipeline = jobs.build_pipeline(get_settings())
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    pipeline = jobs.build_pipeline(settings)
     handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
     try:
-        asyncio.run(serve_until_stopped(MllpListener(handler.handle), host, port))
+        asyncio.run(serve_until_stopped(MllpListener(handler.handle), host, port, reuse_port))
     finally:
         pipeline.queue.close()
         pipeline.db.dispose()

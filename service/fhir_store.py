@@ -145,11 +145,17 @@ class AppointmentSearch:
 
 
 def search_appointments(
-    session: Session, caller: Caller, search: AppointmentSearch, limit: int
-) -> list[FhirResource]:
-    """Stored FHIR Appointments matching every given parameter, by start."""
+    session: Session,
+    caller: Caller,
+    search: AppointmentSearch,
+    *,
+    limit: int | None = None,
+    after: tuple[datetime, str] | None = None,
+) -> list[tuple[FhirResource, datetime]]:
+    """Stored FHIR Appointments matching every given parameter, with their start, by
+    start and id; after the (start, id) of ``after`` (the last of the previous page)."""
     query = (
-        select(FhirResource)
+        select(FhirResource, Appointment.start)
         .join(Appointment, Appointment.id == FhirResource.appointment_id)
         .where(FhirResource.resource_type == "Appointment")
         .order_by(Appointment.start, FhirResource.resource_id)
@@ -172,7 +178,30 @@ def search_appointments(
         if system is not None:
             matching = matching.where(FhirIdentifier.system == system)
         query = query.where(FhirResource.resource_id.in_(matching))
-    return list(session.scalars(query.limit(limit)))
+    if after is not None:
+        start, last_id = after
+        query = query.where(
+            (Appointment.start > start)
+            | ((Appointment.start == start) & (FhirResource.resource_id > last_id))
+        )
+    rows = session.execute(query.limit(limit) if limit is not None else query)
+    return [(row, start) for row, start in rows]
+
+
+def appointments_of_patient(
+    session: Session, caller: Caller, patient_id: str
+) -> list[FhirResource]:
+    """The stored FHIR Appointments of this Patient the caller may see, with a visit."""
+    query = select(FhirResource).where(
+        FhirResource.resource_type == "Appointment",
+        FhirResource.patient_id == patient_id,
+        FhirResource.appointment_id.is_not(None),
+    )
+    return [
+        row
+        for row in session.scalars(query.order_by(FhirResource.resource_id))
+        if visible(row, caller)
+    ]
 
 
 def erase_for_appointments(session: Session, appointment_ids: Iterable[str]) -> int:

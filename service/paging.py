@@ -21,11 +21,13 @@ def encode_cursor(at: datetime, last_id: str | int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, is_id: Callable[[str], bool]) -> tuple[datetime, str]:
+def decode_cursor(
+    cursor: str, is_id: Callable[[str], bool], parameter: str = "cursor"
+) -> tuple[datetime, str]:
     """The (timestamp, id) a cursor names, strictly as ``encode_cursor`` makes them (an
-    aware timestamp, an id ``is_id`` accepts); a 422 on ``cursor`` for anything else,
+    aware timestamp, an id ``is_id`` accepts); a 422 on ``parameter`` for anything else,
     before any query sees it."""
-    refused = ValidationProblem([FieldError("cursor", "is not a cursor from a previous page")])
+    refused = ValidationProblem([FieldError(parameter, "is not a cursor from a previous page")])
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at_text, last_id = raw.split("|", 1)

@@ -29,10 +29,9 @@ from tests.support.appointments import (
     appointment_body,
     count_appointments,
     deliver,
-    limit_key,
     stored_reminders,
 )
-from tests.support.clinics import store_clinic
+from tests.support.clinics import limited_key, store_clinic
 from tests.support.clock import OffsetClock
 
 URL = "/v1/appointments/riverside/A-1"
@@ -333,7 +332,7 @@ def test_scheduler_keys_reach_only_their_clinics_and_their_own_appointments(
 ) -> None:
     request = body(visit_at(), zone)
     assert api.put(URL, json=request, headers=keys.header(keys.other_scheduler)).status_code == 201
-    limit_key(database_url, keys.scheduler, ["northside"])
+    limited_key(database_url, "northside", key=keys.scheduler)
     for method, path in (
         ("PUT", URL),
         ("GET", URL),
@@ -347,7 +346,7 @@ def test_scheduler_keys_reach_only_their_clinics_and_their_own_appointments(
             headers=keys.header(keys.scheduler),
         )
         assert refused.status_code == 403, (method, path, refused.text)
-    limit_key(database_url, keys.scheduler, ["riverside"])
+    limited_key(database_url, "riverside", key=keys.scheduler)
     clock.skip(KEY_CACHE_TTL_S + 1)  # the key's limits as remembered by the app lapse
     for method in ("PUT", "GET", "DELETE"):
         hidden = api.request(

@@ -11,17 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from service.db import Database
-from service.models import ApiKey, Appointment, Reminder, Status, advance
-from service.security import hash_key
-
-
-def limit_key(database_url: str, raw_key: str, clinic_ids: list[str] | None) -> None:
-    """Limit an API key to some clinics, as the admin API would."""
-    db = Database(database_url)
-    with db.session() as session:
-        key = session.query(ApiKey).filter_by(key_hash=hash_key(raw_key)).one()
-        key.clinic_ids = clinic_ids
-    db.dispose()
+from service.models import Appointment, Reminder, Status, advance
 
 
 def appointment_body(start: datetime, version: int = 1, **changes: Any) -> dict[str, Any]:

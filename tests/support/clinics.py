@@ -13,9 +13,10 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devtools.clinics import sample_clinic
 from service.db import Database
-from service.models import AuditEntry, Clinic, Role
-from service.security import issue_key
+from service.models import ApiKey, AuditEntry, Clinic, Role
+from service.security import hash_key, issue_key
 
 
 def clinic_body(**changes: Any) -> dict[str, Any]:
@@ -77,40 +78,23 @@ def add_clinic(http: httpx.Client, admin_key: str, **changes: Any) -> dict[str, 
     return dict(answer.json())
 
 
-def limited_key(database_url: str, *clinic_ids: str) -> str:
-    """A scheduler key limited to ``clinic_ids``, as ``tellwell keys create --clinic`` makes."""
+def limited_key(database_url: str, *clinic_ids: str, key: str | None = None) -> str:
+    """A scheduler key limited to ``clinic_ids``, as ``tellwell keys create --clinic``
+    makes; with ``key``, that key's limits changed instead (as the admin API would), for
+    a test of how long the app remembers a key's old limits. Returns the raw key."""
     db = Database(database_url)
     with db.session() as session:
-        raw = issue_key(session, Role.SCHEDULER, "limited", list(clinic_ids)).raw
+        if key is None:
+            key = issue_key(session, Role.SCHEDULER, "limited", list(clinic_ids)).raw
+        else:
+            row = session.query(ApiKey).filter_by(key_hash=hash_key(key)).one()
+            row.clinic_ids = list(clinic_ids)
     db.dispose()
-    return raw
-
-
-DEFAULT_SCHEDULE = {
-    "appointment_reminder": [{"days_before": 1, "at": "10:00"}, {"hours_before": 2}]
-}
+    return key
 
 
 def make_clinic(session: Session, **overrides: Any) -> Clinic:
-    values: dict[str, Any] = {
-        "id": "riverside",
-        "display_name": "Riverside Clinic",
-        "spoken_name": None,
-        "callback_phone": "+13125550100",
-        "caller_id": None,
-        "timezone": "America/New_York",
-        "country": "US",
-        "calling_hours_start": "08:00",
-        "calling_hours_end": "21:00",
-        "default_language": "en",
-        "default_speech_rate": "normal",
-        "channels": ["phone", "app"],
-        "schedule": DEFAULT_SCHEDULE,
-        "identifiers": [],
-        "require_reviewed_wording": False,
-    }
-    values.update(overrides)
-    clinic = Clinic(**values)
+    clinic = Clinic(**sample_clinic(**overrides))
     session.add(clinic)
     session.flush()
     return clinic

@@ -11,7 +11,7 @@ reminder's last change of status (what ``_lastUpdated`` searches).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,10 +68,17 @@ class Message:
 
 
 def messages(
-    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
+    session: Session,
+    appointments: Sequence[FhirResource],
+    updated: Period = EVER,
+    *,
+    statuses: Collection[str] | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
 ) -> list[Message]:
-    """Every reminder of these stored FHIR Appointments, planned or requested, by send
-    time; only those last changed within ``updated``."""
+    """The reminders of these stored FHIR Appointments, planned or requested, by send time
+    and id: only those last changed within ``updated``, in ``statuses`` (all when None),
+    and after the (send time, id) of ``after`` (the last of the previous page)."""
     by_id = {row.appointment_id: row for row in appointments if row.appointment_id}
     if not by_id:
         return []
@@ -89,45 +96,38 @@ def messages(
         query = query.where(Reminder.updated_at >= updated.start)
     if updated.end is not None:
         query = query.where(Reminder.updated_at < updated.end)
-    reminders = session.scalars(
-        query.options(selectinload(Reminder.events)).order_by(Reminder.send_at, Reminder.id)
-    )
+    if statuses is not None:
+        query = query.where(Reminder.status.in_(list(statuses)))
+    if after is not None:
+        send_at, last_id = after
+        query = query.where(
+            (Reminder.send_at > send_at) | ((Reminder.send_at == send_at) & (Reminder.id > last_id))
+        )
+    query = query.options(selectinload(Reminder.events)).order_by(Reminder.send_at, Reminder.id)
+    reminders = session.scalars(query.limit(limit) if limit is not None else query)
     return [
         Message(r, by_id[r.appointment_id or requested.get(r.id) or ""], r.id in requested)
         for r in reminders
     ]
 
 
-def communications(
-    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
-) -> list[dict[str, Any]]:
-    return [communication(m) for m in messages(session, appointments, updated)]
-
-
-def appointment_responses(
-    session: Session, appointments: Sequence[FhirResource], updated: Period = EVER
-) -> list[dict[str, Any]]:
+def appointment_response(message: Message) -> dict[str, Any]:
     """A keypress on a call (confirm or cancel) as the patient's ``AppointmentResponse``
     (accepted or declined); its id is the reminder's, its ``meta.lastUpdated`` the time
-    of the keypress (the reminder's last change)."""
-    answers = []
-    for message in messages(session, appointments, updated):
-        status = message.reminder.status
-        if status not in RESPONSES:
-            continue
-        resource: dict[str, Any] = {
-            "resourceType": "AppointmentResponse",
-            "id": message.reminder.id,
-            "meta": _meta(message.reminder),
-            "appointment": {"reference": f"Appointment/{message.appointment.resource_id}"},
-            "participantStatus": RESPONSES[Status(status)],
-            "comment": RESPONSE_COMMENTS[Status(status)],
-        }
-        if message.appointment.patient_id:
-            resource["actor"] = {"reference": f"Patient/{message.appointment.patient_id}"}
-        AppointmentResponse.model_validate(resource)
-        answers.append(resource)
-    return answers
+    of the keypress (the reminder's last change). Only for a message in ``RESPONSES``."""
+    status = Status(message.reminder.status)
+    resource: dict[str, Any] = {
+        "resourceType": "AppointmentResponse",
+        "id": message.reminder.id,
+        "meta": _meta(message.reminder),
+        "appointment": {"reference": f"Appointment/{message.appointment.resource_id}"},
+        "participantStatus": RESPONSES[status],
+        "comment": RESPONSE_COMMENTS[status],
+    }
+    if message.appointment.patient_id:
+        resource["actor"] = {"reference": f"Patient/{message.appointment.patient_id}"}
+    AppointmentResponse.model_validate(resource)
+    return resource
 
 
 def _meta(reminder: Reminder) -> dict[str, str]:
@@ -179,3 +179,20 @@ def communication(message: Message) -> dict[str, Any]:
         resource["payload"] = [{"contentString": reminder.message_text}]
     Communication.model_validate(resource)
     return resource
+
+
+@dataclass(frozen=True)
+class OutcomeKind:
+    """One of the outcome searches: the resource it answers, the parameter naming the
+    visit, which messages it shows and how one is written."""
+
+    resource_type: str
+    visit_parameter: str
+    statuses: Collection[str] | None
+    render: Callable[[Message], dict[str, Any]]
+
+
+COMMUNICATIONS = OutcomeKind("Communication", "about", None, communication)
+APPOINTMENT_RESPONSES = OutcomeKind(
+    "AppointmentResponse", "appointment", tuple(RESPONSES), appointment_response
+)

@@ -8,13 +8,13 @@ describes it, and docs/fhir.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.bundle import Bundle
@@ -27,19 +27,26 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.appointments import clinic_for, put_appointment
+from service.appointments import change_patient, clinic_for, put_appointment
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
 from service.errors import FieldError, ValidationProblem
 from service.fhir_store import (
     AppointmentSearch,
     OneTransaction,
+    appointments_of_patient,
     check_order,
     find_resource,
     save_resource,
     search_appointments,
 )
 from service.intake.fhir.capability import capability_statement
-from service.intake.fhir.communication import Period, appointment_responses, communications
+from service.intake.fhir.communication import (
+    APPOINTMENT_RESPONSES,
+    COMMUNICATIONS,
+    OutcomeKind,
+    Period,
+    messages,
+)
 from service.intake.fhir.mapping import (
     FHIR_STATUSES,
     appointment_request,
@@ -52,7 +59,8 @@ from service.intake.fhir.mapping import (
 )
 from service.intake.fhir.outcome import FHIR_JSON, install_outcome_handlers, invalid
 from service.intake.fhir.requests import request_message
-from service.models import Appointment, Clinic, FhirResource, audit, new_id
+from service.models import Appointment, Clinic, FhirResource, audit, is_record_id, new_id
+from service.paging import CURSOR_MAX_CHARS, decode_cursor, encode_cursor
 from service.security import Caller
 from workers.queue import RENDER_JOB
 
@@ -67,6 +75,8 @@ MODELS: dict[str, Any] = {
 STORED = ("Patient", "Appointment")
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 SEARCH_LIMIT = 100
+"""The most matches a search page holds (``_count`` asks for fewer)."""
+CURSOR = "_cursor"
 ResourceId = Annotated[str, Path(pattern=FHIR_ID)]
 Resource = Annotated[dict[str, Any], Body(media_type=FHIR_JSON)]
 
@@ -118,8 +128,12 @@ def store(
         row = find_resource(session, caller, "Patient", patient["id"])
         if row is None and _exists(session, "Patient", patient["id"]):
             raise not_found("Patient")
+        changed = row is not None and row.body != patient
         if row is None or check_order(row, order, row.body == patient):
             save_resource(session, caller, patient, order, identifiers_of(patient), now)
+        if changed:  # its visits not in this request take the new contact and language
+            sent = {r["id"] for r in resources if r["resourceType"] == "Appointment"}
+            due += replan_for_patient(session, caller, patient, sent, offered, now)
         done.append(Stored("Patient", patient["id"], row is None))
     for appointment in (r for r in resources if r["resourceType"] == "Appointment"):
         found = participants(appointment, known)
@@ -160,6 +174,30 @@ def store(
         due += written.due
         done.append(Stored("Appointment", appointment["id"], written.change == "created"))
     return done, due
+
+
+def replan_for_patient(
+    session: Session,
+    caller: Caller,
+    patient: dict[str, Any],
+    skipped: set[str],
+    offered: Mapping[str, Sequence[str]],
+    now: datetime,
+) -> list[str]:
+    """A Patient stored with other content: each of its stored Appointments (but those in
+    ``skipped``, sent in the same request) takes the patient's new name, phone and
+    language, its reminders re-planned; the reminders due now."""
+    due: list[str] = []
+    for row in appointments_of_patient(session, caller, patient["id"]):
+        stored = session.get(Appointment, row.appointment_id)
+        if row.resource_id in skipped or stored is None:
+            continue
+        clinic = session.get(Clinic, stored.clinic_id)
+        assert clinic is not None  # a clinic is soft-deleted, never removed
+        found = participants(row.body, {})
+        request = appointment_request(row.body, patient, clinic, found, offered)
+        due += change_patient(session, caller, stored, request, clinic, offered, now).due
+    return due
 
 
 def _clinic_of(session: Session, names: list[str], stored: Appointment | None) -> Clinic:
@@ -262,22 +300,30 @@ def create_fhir_app(state: State) -> FastAPI:
         request: Request,
         caller: AnyCaller,
         session: SessionDep,
+        page: PageDep,
         identifier: Annotated[str | None, Query(max_length=300)] = None,
         patient: Annotated[str | None, Query(max_length=200)] = None,
         date: Annotated[list[str] | None, Query()] = None,
         status: Annotated[str | None, Query(max_length=32)] = None,
     ) -> JSONResponse:
         found = search_appointments(
-            session, caller, _search(identifier, patient, date or [], status), SEARCH_LIMIT
+            session,
+            caller,
+            _search(identifier, patient, date or [], status),
+            limit=page.size + 1,
+            after=page.after(_is_fhir_id),
         )
+        shown = found[: page.size]
         appointments = {
             a.id: a
             for a in session.query(Appointment).filter(
-                Appointment.id.in_([r.appointment_id for r in found])
+                Appointment.id.in_([row.appointment_id for row, _ in shown])
             )
         }
-        now = [_as_now(row.body, appointments.get(row.appointment_id or "")) for row in found]
-        return _searchset(request, now)
+        now = [_as_now(row.body, appointments.get(row.appointment_id or "")) for row, _ in shown]
+        last = shown[-1] if len(found) > page.size else None
+        following = encode_cursor(last[1], last[0].resource_id) if last else None
+        return _searchset(request, now, page, following)
 
     @app.post("/CommunicationRequest", operation_id="fhir_request_communication")
     def post_communication_request(
@@ -298,30 +344,26 @@ def create_fhir_app(state: State) -> FastAPI:
         request: Request,
         caller: AnyCaller,
         session: SessionDep,
+        page: PageDep,
         about: Annotated[str | None, Query(max_length=200)] = None,
         patient: Annotated[str | None, Query(max_length=200)] = None,
         last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated")] = None,
     ) -> JSONResponse:
-        if about is None and patient is None:
-            raise ValidationProblem([FieldError("about", "or patient is required")])
-        updated = _last_updated(last_updated)
-        rows = _visits(session, caller, about, patient)
-        return _searchset(request, communications(session, rows, updated))
+        search = OutcomeSearch(COMMUNICATIONS, about, patient, last_updated, page)
+        return search_outcomes(request, session, caller, search)
 
     @app.get("/AppointmentResponse", operation_id="fhir_search_appointment_responses")
     def search_appointment_responses(
         request: Request,
         caller: AnyCaller,
         session: SessionDep,
+        page: PageDep,
         appointment: Annotated[str | None, Query(max_length=200)] = None,
         patient: Annotated[str | None, Query(max_length=200)] = None,
         last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated")] = None,
     ) -> JSONResponse:
-        if appointment is None and patient is None:
-            raise ValidationProblem([FieldError("appointment", "or patient is required")])
-        updated = _last_updated(last_updated)
-        rows = _visits(session, caller, appointment, patient)
-        return _searchset(request, appointment_responses(session, rows, updated))
+        search = OutcomeSearch(APPOINTMENT_RESPONSES, appointment, patient, last_updated, page)
+        return search_outcomes(request, session, caller, search)
 
     @app.post("/", operation_id="fhir_transaction")
     def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
@@ -334,18 +376,78 @@ def create_fhir_app(state: State) -> FastAPI:
     return app
 
 
-def _visits(
-    session: Session, caller: Caller, appointment: str | None, patient: str | None
-) -> list[FhirResource]:
-    """The stored FHIR Appointments named by ``appointment`` and/or of ``patient``."""
-    rows = search_appointments(session, caller, _search(None, patient, [], None), SEARCH_LIMIT)
-    if appointment is not None:
-        key = reference_key(appointment) or ("Appointment", appointment)
+@dataclass(frozen=True)
+class Page:
+    """The paging parameters of a search: ``_count`` (capped at ``SEARCH_LIMIT``, as FHIR
+    lets a server do) and ``_cursor``, the last match of the previous page as its
+    ``next`` link gives it. Keyset paging: a page starts right after the last one shown,
+    so matches arriving meanwhile never make a page skip or repeat one."""
+
+    size: int
+    cursor: str | None
+
+    def after(self, is_id: Callable[[str], bool]) -> tuple[datetime, str] | None:
+        """The (time, id) the cursor names; 422 at ``_cursor`` if it is not one of ours."""
+        return decode_cursor(self.cursor, is_id, CURSOR) if self.cursor is not None else None
+
+
+def page_parameters(
+    count: Annotated[int, Query(alias="_count", ge=1)] = SEARCH_LIMIT,
+    cursor: Annotated[str | None, Query(alias=CURSOR, max_length=CURSOR_MAX_CHARS)] = None,
+) -> Page:
+    return Page(min(count, SEARCH_LIMIT), cursor)
+
+
+PageDep = Annotated[Page, Depends(page_parameters)]
+
+
+def _is_fhir_id(text: str) -> bool:
+    return re.fullmatch(FHIR_ID, text) is not None
+
+
+@dataclass(frozen=True)
+class OutcomeSearch:
+    """A search of Communications or AppointmentResponses: the visit (``about`` or
+    ``appointment``) and/or the patient, ``_lastUpdated``, the page."""
+
+    kind: OutcomeKind
+    visit: str | None
+    patient: str | None
+    last_updated: list[str] | None
+    page: Page
+
+
+def search_outcomes(
+    request: Request, session: Session, caller: Caller, search: OutcomeSearch
+) -> JSONResponse:
+    """The one search path of both outcome resources: the visits named, then their
+    messages one page at a time, by send time and id."""
+    kind = search.kind
+    if search.visit is None and search.patient is None:
+        raise ValidationProblem([FieldError(kind.visit_parameter, "or patient is required")])
+    updated = _last_updated(search.last_updated)
+    after = search.page.after(is_record_id)
+    rows = [
+        row
+        for row, _ in search_appointments(session, caller, _search(None, search.patient, [], None))
+    ]
+    if search.visit is not None:
+        key = reference_key(search.visit) or ("Appointment", search.visit)
         rows = [row for row in rows if (row.resource_type, row.resource_id) == key]
-    return rows
+    size = search.page.size
+    found = messages(session, rows, updated, statuses=kind.statuses, after=after, limit=size + 1)
+    shown = found[:size]
+    last = shown[-1].reminder if len(found) > size else None
+    following = encode_cursor(last.send_at, last.id) if last else None
+    return _searchset(request, [kind.render(m) for m in shown], search.page, following)
 
 
-def _searchset(request: Request, resources: list[dict[str, Any]]) -> JSONResponse:
+def _searchset(
+    request: Request, resources: list[dict[str, Any]], page: Page, following: str | None
+) -> JSONResponse:
+    """A searchset Bundle: the page's matches, a ``self`` link and, when more follow, a
+    ``next`` link (the same search with ``_cursor``); ``total`` only when every match is
+    on this page (FHIR lets a server leave it out)."""
     base = str(request.base_url).rstrip("/")
     entries = [
         {
@@ -355,8 +457,14 @@ def _searchset(request: Request, resources: list[dict[str, Any]]) -> JSONRespons
         }
         for resource in resources
     ]
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
-    bundle["entry"] = entries
+    links = [{"relation": "self", "url": str(request.url)}]
+    if following is not None:
+        url = request.url.include_query_params(**{CURSOR: following, "_count": page.size})
+        links.append({"relation": "next", "url": str(url)})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if page.cursor is None and following is None:
+        bundle["total"] = len(entries)
+    bundle |= {"link": links, "entry": entries}
     Bundle.model_validate(bundle)
     return fhir(bundle)
 

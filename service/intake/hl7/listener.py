@@ -24,9 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import re
 import signal
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 
 from hl7.mllp import HL7StreamProtocol, HL7StreamReader, HL7StreamWriter, InvalidBlockError
 from hl7.mllp.streams import START_BLOCK
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str], str]
 """Message text in, ACK text out; must not raise (``MessageHandler.handle``)."""
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MAX_MESSAGE_BYTES = 1024 * 1024
 """The largest message taken. An SIU message is a few kilobytes; a block this long is a
 garbage stream, and the connection sending it is closed."""
@@ -104,8 +109,11 @@ class MllpListener:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Bind and listen; the address actually bound (``port`` 0 picks a free one)."""
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> tuple[str, int]:
+        """Bind and listen; the address actually bound (``port`` 0 picks a free one).
+
+        ``reuse_port``: share the port with other processes' listeners (``SO_REUSEPORT``:
+        the kernel gives each new connection to one of them, and it stays there)."""
         loop = asyncio.get_running_loop()
 
         def connection() -> HL7StreamProtocol:
@@ -113,7 +121,9 @@ class MllpListener:
             reader = _BlockReader(limit=self.max_message_bytes, loop=loop)
             return HL7StreamProtocol(reader, self._serve_connection, loop=loop)
 
-        self._server = await loop.create_server(connection, host, port)
+        self._server = await loop.create_server(
+            connection, host, port, reuse_port=reuse_port or None
+        )
         address = self._server.sockets[0].getsockname()
         return str(address[0]), int(address[1])
 
@@ -131,6 +141,7 @@ class MllpListener:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+        log.info("mllp: a connection opened (process %d)", os.getpid())
         try:
             await self._answer_each_message(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -164,16 +175,74 @@ class MllpListener:
             await writer.drain()
 
 
-async def serve_until_stopped(listener: MllpListener, host: str, port: int) -> None:
+async def serve_until_stopped(
+    listener: MllpListener, host: str, port: int, reuse_port: bool = False
+) -> None:
     """Run ``listener`` until SIGINT or SIGTERM (``tellwell mllp``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
-    bound_host, bound_port = await listener.start(host, port)
-    log.info("mllp: listening on %s:%d", bound_host, bound_port)
+    bound_host, bound_port = await listener.start(host, port, reuse_port)
+    log.info("mllp: listening on %s:%d (process %d)", bound_host, bound_port, os.getpid())
     try:
         await stop.wait()
     finally:
         await listener.close()
         log.info("mllp: stopped")
+
+
+ServeOne = Callable[[str, int, bool], None]
+"""Runs one listener process until SIGTERM: host, port, ``reuse_port``. Module-level, so
+a spawned process can import it."""
+
+
+def serve_in_processes(serve_one: ServeOne, host: str, port: int, processes: int) -> int:
+    """Run ``processes`` listeners on one port (``tellwell mllp --processes N``); the exit
+    code.
+
+    Each is a spawned process with its own event loop, interpreter lock and database pool,
+    bound with ``SO_REUSEPORT``: the kernel hands each new connection to one of them, and
+    a connection stays on its process, so a sender's messages on one connection are still
+    answered in order. Between processes the database keeps the order, as it does between
+    connections: the ``hl7_messages`` key refuses a second copy of a message, and the
+    appointment's revision compare-and-set refuses an older update.
+
+    SIGINT or SIGTERM stops them all; one that exits on its own stops the others too (a
+    supervisor such as systemd restarts the whole)."""
+    context = multiprocessing.get_context("spawn")
+    with _reserved_port(host, port) as bound_port:
+        children = [
+            context.Process(target=serve_one, args=(host, bound_port, True), name=f"mllp-{n}")
+            for n in range(processes)
+        ]
+
+        def stop(signum: int | None = None, frame: object = None) -> None:
+            for child in children:
+                if child.is_alive():
+                    child.terminate()  # SIGTERM: each stops as a single listener does
+
+        previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+        try:
+            for child in children:
+                child.start()
+            multiprocessing.connection.wait([child.sentinel for child in children])
+            stop()
+            for child in children:
+                child.join()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    codes = [child.exitcode or 0 for child in children]
+    return next((abs(code) for code in codes if code not in {0, -signal.SIGTERM}), 0)
+
+
+@contextlib.contextmanager
+def _reserved_port(host: str, port: int) -> Iterator[int]:
+    """``port``, or a free one for 0, held (bound, not listening, so it is given no
+    connection) until the listeners that share it are gone."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, port))
+        yield int(holder.getsockname()[1])

@@ -13,6 +13,7 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,13 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from sqlalchemy import select
 
 from devtools.timezones import daytime_zone
 from service.app import create_app
 from service.config import Settings
+from service.db import Database
+from service.models import Reminder
 from tests.support.api import Keys
 from tests.support.appointments import (
     advance_to,
@@ -558,3 +562,129 @@ def test_a_keypress_comes_back_as_an_appointment_response(
     assert [e["resource"]["id"] for e in since.json()["entry"]] == [second]
     missing = api.get("/fhir/r4/AppointmentResponse", headers=keys.header(keys.staff))
     assert issues(missing) == [("invalid", ["appointment"])]
+
+
+def many_visits(count: int, per_bundle: int = 35) -> tuple[list[dict[str, Any]], list[str]]:
+    """Transaction Bundles (each under the body limit) storing one Patient,
+    ``Patient/many``, and ``count`` Appointments of theirs, two at each start (so a page
+    may end between two visits at one time); the Appointment ids in search order."""
+    first = visit_at(4)
+    bundles, ids = [], []
+    for offset in range(0, count, per_bundle):
+        bundle = example("own-transaction-bundle.json")
+        visit = bundle["entry"].pop()
+        bundle["entry"][0]["resource"]["id"] = "many"
+        bundle["entry"][0]["request"] = {"method": "PUT", "url": "Patient/many"}
+        for n in range(offset, min(offset + per_bundle, count)):
+            entry = copy.deepcopy(visit)
+            start = first + timedelta(hours=n // 2)
+            entry["resource"] |= {
+                "id": f"visit-{n:03}",
+                "identifier": [{"system": "urn:example:sch", "value": f"SCH-{n}"}],
+                "start": zulu(start),
+                "end": zulu(start + timedelta(minutes=30)),
+            }
+            entry["request"]["url"] = f"Appointment/visit-{n:03}"
+            bundle["entry"].append(entry)
+            ids.append(f"visit-{n:03}")
+        bundles.append(bundle)
+    return bundles, ids
+
+
+def pages(api: TestClient, key: str, url: str) -> list[list[str]]:
+    """Each page's resource ids, following ``next`` links to the end."""
+    seen: list[list[str]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        answer = api.get(next_url, headers=Keys.header(key))
+        assert answer.status_code == 200, answer.text
+        bundle = Bundle.model_validate(answer.json())
+        seen.append([entry.resource.id for entry in bundle.entry or []])
+        links = {link.relation: link.url for link in bundle.link or []}
+        assert links["self"]
+        next_url = links.get("next")
+        assert (bundle.total is None) == (len(seen) > 1 or next_url is not None)
+    return seen
+
+
+def test_searches_page_past_one_hundred_matches_by_next_links(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    bundles, ids = many_visits(105)
+    for bundle in bundles:
+        posted = api.post("/fhir/r4", json=bundle, headers=keys.header(keys.scheduler))
+        assert posted.status_code == 200, posted.text
+
+    by_hundred = pages(api, keys.staff, "/fhir/r4/Appointment")
+    assert [len(page) for page in by_hundred] == [100, 5]
+    assert list(chain(*by_hundred)) == ids
+    by_forty = pages(api, keys.scheduler, "/fhir/r4/Appointment?status=booked&_count=40")
+    assert [len(page) for page in by_forty] == [40, 40, 25]
+    assert list(chain(*by_forty)) == ids
+    capped = api.get("/fhir/r4/Appointment?_count=1000", headers=keys.header(keys.staff))
+    assert len(capped.json()["entry"]) == 100
+
+    # A visit stored between two pages, earlier than the cursor, moves no page.
+    first_page = api.get("/fhir/r4/Appointment?_count=50", headers=keys.header(keys.staff))
+    next_url = {link["relation"]: link["url"] for link in first_page.json()["link"]}["next"]
+    early = published_appointment(visit_at(1))
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, early).status_code == 201
+    rest = pages(api, keys.staff, next_url)
+    assert list(chain(*rest)) == ids[50:]
+
+    messages = pages(api, keys.staff, "/fhir/r4/Communication?patient=Patient/many")
+    assert [len(page) for page in messages] == [100, 100, 10]
+    reminders = list(chain(*messages))
+    assert len(set(reminders)) == 210
+    db = Database(database_url)
+    with db.session() as session:
+        by_send_time = session.scalars(select(Reminder.id).order_by(Reminder.send_at, Reminder.id))
+        assert reminders == [r for r in by_send_time if r in set(reminders)]
+    db.dispose()
+
+    forged = api.get(
+        "/fhir/r4/Appointment?_cursor=bm90LWEtY3Vyc29y", headers=keys.header(keys.staff)
+    )
+    assert forged.status_code == 422
+    assert issues(forged) == [("invalid", ["_cursor"])]
+    zero = api.get(
+        "/fhir/r4/Communication?patient=example&_count=0", headers=keys.header(keys.staff)
+    )
+    assert issues(zero) == [("invalid", ["_count"])]
+
+
+def test_a_patient_update_alone_replans_the_pending_reminders_of_their_visits(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    """A new mobile number and language in a Patient PUT reach the visit's reminders: the
+    one not yet rendered takes them in place; the one already rendered (its audio in the
+    old language) is cancelled and planned again, to be rendered anew."""
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    visit = appointment_row(api, keys, "acme", "example")
+    pending, rendered = (r["id"] for r in visit["reminders"])
+    advance_to(database_url, rendered, "rendering")
+    advance_to(database_url, rendered, "ready")
+
+    patient = published_patient()
+    patient["meta"] = {"lastUpdated": "2026-12-01T08:00:00Z"}
+    patient["telecom"] = [{"system": "phone", "value": "0491 570 156", "use": "mobile"}]
+    patient["communication"] = [{"language": {"coding": [{"code": "es"}]}, "preferred": True}]
+    answer = put(api, keys.scheduler, patient)
+    assert answer.status_code == 200, answer.text
+
+    now = appointment_row(api, keys, "acme", "example")
+    assert now["patient"]["phone"] == "+61491570156" and now["patient"]["language"] == "es"
+    assert now["start"] == visit["start"]
+    by_id = {r.id: r for r in stored_reminders(database_url, visit["id"])}
+    assert by_id[pending].status == "scheduled" and by_id[pending].language == "es"
+    assert by_id[pending].facts["patient"]["phone"] == "+61491570156"
+    assert by_id[rendered].status == "cancelled"
+    (again,) = [r for r in by_id.values() if r.id not in {pending, rendered}]
+    assert again.status == "scheduled" and again.plan_slot == by_id[rendered].plan_slot
+    assert again.language == "es" and again.facts["patient"]["phone"] == "+61491570156"
+
+    # The same Patient again changes nothing.
+    assert put(api, keys.scheduler, patient).status_code == 200
+    assert len(stored_reminders(database_url, visit["id"])) == 3

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from devtools.timezones import daytime_zone
+from service.config import Settings
 from tests.support.api import Keys
 from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
@@ -31,9 +32,11 @@ def zulu(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def test_a_bundled_appointment_is_reminded_and_its_outcome_is_a_communication(
-    client: TestClient, keys: Keys, database_url: str, clock: OffsetClock
-) -> None:
+def post_a_visit_reminded_soon(
+    client: TestClient, keys: Keys, database_url: str
+) -> tuple[datetime, str]:
+    """Riverside (one reminder, two hours before) and the Bundle's visit, starting two
+    hours and ``LEAD_S`` from now; its start, and the URL of its Patient."""
     store_clinic(
         database_url,
         timezone=daytime_zone(),
@@ -46,9 +49,16 @@ def test_a_bundled_appointment_is_reminded_and_its_outcome_is_a_communication(
         "start": zulu(start),
         "end": zulu(start + timedelta(minutes=30)),
     }
-    scheduler, staff = keys.header(keys.scheduler), keys.header(keys.staff)
-    posted = client.post("/fhir/r4", json=bundle, headers=scheduler)
+    posted = client.post("/fhir/r4", json=bundle, headers=keys.header(keys.scheduler))
     assert posted.status_code == 200, posted.text
+    return start, "/fhir/r4/" + posted.json()["entry"][0]["response"]["location"]
+
+
+def test_a_bundled_appointment_is_reminded_and_its_outcome_is_a_communication(
+    client: TestClient, keys: Keys, database_url: str, clock: OffsetClock
+) -> None:
+    start, _ = post_a_visit_reminded_soon(client, keys, database_url)
+    scheduler, staff = keys.header(keys.scheduler), keys.header(keys.staff)
 
     def outcomes() -> list[dict[str, Any]]:
         answer = client.get(OUTCOMES, headers=staff)
@@ -93,3 +103,40 @@ def test_a_bundled_appointment_is_reminded_and_its_outcome_is_a_communication(
         ("appointment_reminder", "completed"),
         ("appointment_reminder", "preparation"),
     ]
+
+
+def test_a_patient_update_alone_is_what_the_next_reminder_says_and_calls(
+    client: TestClient, settings: Settings, keys: Keys, database_url: str, clock: OffsetClock
+) -> None:
+    """The EHR sends only the Patient, with a new mobile number and French instead of
+    Spanish, before the reminder is due: the reminder is spoken in French and the call
+    goes to the new number."""
+    _, patient_url = post_a_visit_reminded_soon(client, keys, database_url)
+    scheduler, staff = keys.header(keys.scheduler), keys.header(keys.staff)
+
+    patient = client.get(patient_url, headers=scheduler).json()
+    patient["meta"] = {"lastUpdated": "2026-12-01T09:00:00Z"}
+    patient["telecom"] = [{"system": "phone", "value": "(312) 555-0175", "use": "mobile"}]
+    patient["communication"] = [{"language": {"coding": [{"code": "fr"}]}, "preferred": True}]
+    put = client.put(patient_url, json=patient, headers={**scheduler, "Content-Type": FHIR_JSON})
+    assert put.status_code == 200, put.text
+
+    clock.skip(LEAD_S + 1)
+    (planned,) = [
+        entry["resource"] for entry in client.get(OUTCOMES, headers=staff).json()["entry"]
+    ]
+
+    def reminder() -> dict[str, Any]:
+        found: dict[str, Any] = client.get(f"/v1/reminders/{planned['id']}", headers=staff).json()
+        return found
+
+    wait_for(lambda: reminder()["status"] == "delivered")
+    (attempt,) = reminder()["attempts"]
+    call = json.loads((settings.outbox_dir / f"{attempt['id']}.json").read_text())
+    assert call["to"] == "+13125550175" and call["language"] == "fr"
+    (reminded,) = [
+        entry["resource"] for entry in client.get(OUTCOMES, headers=staff).json()["entry"]
+    ]
+    assert reminded["status"] == "completed" and reminded["language"] == "fr"
+    assert "Riverside Clinic" in reminded["payload"][0]["contentString"]
+    assert reminded["payload"][0]["contentString"] == call["transcript"]
