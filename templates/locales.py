@@ -8,6 +8,9 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "locale": "es_US",          # Babel locale for dates, times and phone regions
       "reviewed": false,          # has a native speaker reviewed these texts?
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
+      "time_as_numbers": false,   # say "14:30" as "14 30" and "10:00" as "10": for voices
+                                  # that read the colon or dot aloud (Croatian "dvotočka")
+      "provenance": "...",        # who wrote the wording and how, while it is unreviewed
       "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
       "private_words": ["resultado", ...],  # never said on a voicemail
       "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
@@ -66,6 +69,8 @@ class LanguageProfile:
     keys: tuple[tuple[str, str], ...] = ()
     calendar: Calendar | None = None
     keypad_replies: tuple[tuple[str, str], ...] = ()
+    time_as_numbers: bool = False
+    provenance: str = ""
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -123,6 +128,8 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         keys=tuple((str(k), str(v)) for k, v in raw.get("keys", {}).items()),
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
         keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
+        time_as_numbers=bool(raw.get("time_as_numbers", False)),
+        provenance=str(raw.get("provenance", "")),
     )
 
 

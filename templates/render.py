@@ -73,6 +73,7 @@ from templates.speech import (
     spoken_person,
     spoken_phone,
     spoken_time,
+    time_as_numbers,
 )
 from templates.wording import LITERALS_VAR, MENU_TEMPLATE_VAR, compile_wording, menu_template
 
@@ -114,8 +115,9 @@ key, the reply named for the key's action (``unknown`` for a key that does nothi
 after the menu, ``offer_opt_out``. ``{opt_out}`` in a reply is said as the opt-out key.
 """
 
-SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟")
-"""Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic)."""
+SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟", "։")
+"""Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic,
+Armenian)."""
 
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
@@ -354,8 +356,11 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
 
     @pass_context
     def time(ctx: Context, value: object) -> str:
-        skeleton = profile(ctx).time_skeleton
-        return spoken_time(_moment(value), ctx["locale"], ctx.get("timezone"), skeleton=skeleton)
+        said = profile(ctx)
+        written = spoken_time(
+            _moment(value), ctx["locale"], ctx.get("timezone"), skeleton=said.time_skeleton
+        )
+        return time_as_numbers(written) if said.time_as_numbers and ctx["for_ear"] else written
 
     @pass_context
     def local(ctx: Context, value: object) -> datetime:

@@ -421,3 +421,17 @@ def test_an_unknown_reminder_is_a_page_not_json(client: TestClient, keys: Keys) 
     page = client.get("/console/reminders/0123456789abcdef0123456789abcdef")
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html") and "No reminder" in page.text
+
+
+def test_the_languages_page_shows_the_new_languages_unreviewed_and_the_silent_ones_with_why(
+    client: TestClient, keys: Keys
+) -> None:
+    sign_in(client, keys.staff)
+    page = client.get("/console/languages")
+    assert page.status_code == 200
+    spoken, _, silent = page.text.partition("written but not spoken here")
+    row = re.search(r'<th scope="row">uk</th>.*?</tr>', spoken, flags=re.DOTALL)
+    assert row and "Ukrainian" in row[0] and "Not yet reviewed" in row[0] and "espeak" in row[0]
+    assert '<th scope="row">tl</th>' not in spoken and '<th scope="row">so</th>' not in spoken
+    assert '<th scope="row">tl</th>' in silent and "no offline voice" in silent
+    assert '<th scope="row">so</th>' in silent and "No engine speaks Somali" in silent
