@@ -618,13 +618,21 @@ class LanguageOut(BaseModel):
     code: str
     name: str
     native_name: str
-    engine: EngineName
-    voice: str
+    engine: EngineName | None = Field(
+        description="The engine that speaks it; null when unavailable."
+    )
+    voice: str | None = Field(description="The engine's voice; null when unavailable.")
     reviewed: bool
-    kinds: list[Kind]
+    kinds: list[Kind] = Field(description="The kinds it can say here; empty when unavailable.")
     version: str = Field(description="The shipped wording's content hash (SHA-256, hex).")
     review: ReviewOut | None = Field(
         default=None, description="The review of this version of the shipped wording, if any."
+    )
+    available: bool = Field(
+        default=True, description="False: written but not spoken here; see unavailable_reason."
+    )
+    unavailable_reason: str | None = Field(
+        default=None, description="Why it cannot be spoken here (no voice, or its engine is off)."
     )
 
 

@@ -10,6 +10,9 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
       "day_periods": {"night1": "..."},  # optional: a CLDR day period ("B") said otherwise,
                                   # where CLDR's word would place the time wrongly
+      "time_as_numbers": false,   # say "14:30" as "14 30" and "10:00" as "10": for voices
+                                  # that read the colon or dot aloud (Croatian "dvotočka")
+      "provenance": "...",        # who wrote the wording and how, while it is unreviewed
       "titles": [{"written": "Dr.", "spoken": "doctor", "article": "el"}],
       "private_words": ["resultado", ...],  # never said on a voicemail
       "ordinal_day": false,       # say the day as a spelled ordinal ("December third")
@@ -71,6 +74,8 @@ class LanguageProfile:
     keypad_replies: tuple[tuple[str, str], ...] = ()
     day_periods: tuple[tuple[str, str], ...] = ()
     """CLDR day period id -> the words said instead (``templates.speech.spoken_time``)."""
+    time_as_numbers: bool = False
+    provenance: str = ""
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -135,6 +140,8 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
         keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
         day_periods=tuple((str(k), str(v)) for k, v in raw.get("day_periods", {}).items()),
+        time_as_numbers=bool(raw.get("time_as_numbers", False)),
+        provenance=str(raw.get("provenance", "")),
     )
 
 

@@ -51,7 +51,7 @@ WORD_LETTERS_MAX = 16
 """Letters in one word (vowel signs and diacritics not counted): longer words are jargon."""
 CHARACTER_LANGUAGES = frozenset({"zh", "yue", "ja"})
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？।۔؟])\s+|(?<=[。！？])")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？।۔؟։])\s+|(?<=[。！？])")
 
 
 def sentences(text: str) -> list[str]:

@@ -75,6 +75,7 @@ from templates.speech import (
     spoken_person,
     spoken_phone,
     spoken_time,
+    time_as_numbers,
 )
 from templates.wording import LITERALS_VAR, MENU_TEMPLATE_VAR, compile_wording, menu_template
 
@@ -116,8 +117,9 @@ key, the reply named for the key's action (``unknown`` for a key that does nothi
 after the menu, ``offer_opt_out``. ``{opt_out}`` in a reply is said as the opt-out key.
 """
 
-SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟")
-"""Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic)."""
+SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟", "։")
+"""Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic,
+Armenian)."""
 
 _TODAY_VAR = "_rendered_on"
 """The render's "now", for the ``date`` filter only (a leading "_": no fact is named so)."""
@@ -363,13 +365,14 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
     @pass_context
     def time(ctx: Context, value: object) -> str:
         said = profile(ctx)
-        return spoken_time(
+        written = spoken_time(
             _moment(value),
             ctx["locale"],
             ctx.get("timezone"),
             skeleton=said.time_skeleton,
             day_periods=dict(said.day_periods),
         )
+        return time_as_numbers(written) if said.time_as_numbers and ctx["for_ear"] else written
 
     @pass_context
     def local(ctx: Context, value: object) -> datetime:

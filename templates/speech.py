@@ -188,6 +188,18 @@ def _own_day_period(pattern: str, period: str, day_periods: Mapping[str, str]) -
     return "".join(part if part.startswith("'") else re.sub(r"B+", literal, part) for part in parts)
 
 
+_CLOCK = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
+
+
+def time_as_numbers(said: str) -> str:
+    """A clock time as two numbers, for a voice that reads its separator aloud.
+
+    espeak-ng's Croatian says "14:30" as "fourteen colon thirty" and its Indonesian says
+    "14.30" as "fourteen point thirty"; people say "fourteen thirty", and "ten" for 10:00.
+    """
+    return _CLOCK.sub(lambda m: m[1] if m[2] == "00" else f"{m[1]} {m[2]}", said)
+
+
 def _wide_day_periods(pattern: str) -> str:
     """Say the day period in full: Arabic's abbreviated morning is the lone letter "ص",
     which a voice reads as a letter name and a listener cannot place."""

@@ -92,7 +92,7 @@ def slots_for(kind: str, variant: str) -> list[str]:
     ]
 
 
-_SENTENCE_BREAK = re.compile(r"((?<=[.!?。！？।۔؟])[ \t]+|(?<=[。！？])|[ \t]*\n\s*)")
+_SENTENCE_BREAK = re.compile(r"((?<=[.!?。！？।۔؟։])[ \t]+|(?<=[。！？])|[ \t]*\n\s*)")
 
 
 def wording_slots(text: str) -> list[str]:

@@ -26,8 +26,9 @@ CATALOG_FORMAT = 2
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
 
 # How a voice wants its text written when that is not the language's own script (see
-# voices.scripts): "pinyin" for espeak-ng's cmn-latn-pinyin, "kana" for its Japanese.
-SCRIPTS = frozenset({"", "pinyin", "kana"})
+# voices.scripts): "pinyin" for espeak-ng's cmn-latn-pinyin, "kana" for its Japanese,
+# "devanagari-digits" for its Nepali (which reads Latin digits in English).
+SCRIPTS = frozenset({"", "pinyin", "kana", "devanagari-digits"})
 
 _LANGUAGE_FIELDS = ("name", "native_name", "sample")
 _VOICE_FIELDS = ("engine", "voice", "licence", "provenance")

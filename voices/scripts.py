@@ -3,8 +3,9 @@
 Some espeak-ng voices cannot read their language's own script correctly (espeak-ng 1.51):
 its ``cmn`` voice reads Hanzi as tone numbers in English, so Mandarin is fed to the
 ``cmn-latn-pinyin`` voice as pinyin with tone numbers (pypinyin); its Japanese voice reads
-kanji as "Chinese letter", so Japanese is fed as hiragana (pykakasi). Only the engine sees
-the converted text: the patient's transcript stays in the native script.
+kanji as "Chinese letter", so Japanese is fed as hiragana (pykakasi); its Nepali voice reads
+Latin digits in English ("(en)t'u:"), so Nepali digits are fed as Devanagari digits. Only
+the engine sees the converted text: the patient's transcript stays in the native script.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from pypinyin import Style, lazy_pinyin
 
 __all__ = ["for_script", "sentences"]
 
-# A sentence ends at . ! ? and their CJK, Arabic, Urdu and Devanagari forms, when the
+# A sentence ends at . ! ? and their CJK, Arabic, Urdu, Devanagari and Armenian forms, when the
 # mark is followed by a space or the end (so "Dr." inside "Dr. Chen" at a word's end
 # still splits, which only costs a pause; decimals such as "2.5" do not split).
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।])(?:\s+|$)|(?<=[。！？])")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।։])(?:\s+|$)|(?<=[。！？])")
 
 # pykakasi reads a counter kanji after a number on its own ("10時" becomes "10とき",
 # "十時" becomes "ととき"); the hour counter is the one every reminder has, so it is
 # written out first ("十じ" then reads "じゅうじ").
 _HOUR_AFTER_NUMBER = re.compile(r"(?<=[\d〇一二三四五六七八九十])時")
+
+
+# Phone numbers, times and keys are written in Latin digits (the transcript's and the
+# keypad's); espeak-ng's Nepali voice reads only Devanagari digits in Nepali.
+_DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
 
 
 def sentences(text: str) -> list[str]:
@@ -39,6 +45,8 @@ def for_script(text: str, script: str) -> str:
         return _pinyin(text)
     if script == "kana":
         return _kana(text)
+    if script == "devanagari-digits":
+        return text.translate(_DEVANAGARI_DIGITS)
     return text
 
 

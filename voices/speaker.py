@@ -39,7 +39,7 @@ from voices.base import (
     VoiceError,
     check_text,
 )
-from voices.catalog import Catalog, LanguageVoice
+from voices.catalog import Catalog, LanguageVoice, UnspokenLanguage
 from voices.espeak import EspeakEngine
 from voices.scripts import for_script, sentences
 
@@ -108,6 +108,20 @@ def cache_key(
     return hashlib.sha256(payload).hexdigest()
 
 
+ONLINE_ENGINES = frozenset({"gtts"})
+"""Engines that send the text off the machine: a language that only they speak has no
+offline voice."""
+
+
+def _why_off(entry: LanguageVoice) -> str:
+    """Why no voice of ``entry`` can speak here: every engine it needs is off."""
+    engines = list(dict.fromkeys(voice.engine for voice in entry.chain()))
+    needs = " or ".join(engines)
+    if set(engines) <= ONLINE_ENGINES:
+        return f"no offline voice; needs the online engine {needs} (Google's voice), which is off"
+    return f"needs the engine {needs}, which is off"
+
+
 class Speaker:
     """Speaks text in a patient's language, once, into a shared audio cache.
 
@@ -155,6 +169,21 @@ class Speaker:
             if chain:
                 spoken.append(chain[0])
         return spoken
+
+    def unavailable(self) -> list[UnspokenLanguage]:
+        """Every catalog language this configuration cannot speak, each with the reason.
+
+        Both kinds of silence: a language the catalog records as unspoken (Somali: no
+        engine has a voice), and one whose voices all need engines that are off here
+        (Tagalog without gtts). Staff see these rather than a language silently missing.
+        """
+        silent = list(self._catalog.unspoken())
+        for entry in self._catalog.languages():
+            if not self._chain(entry):
+                silent.append(
+                    UnspokenLanguage(entry.code, entry.name, entry.native_name, _why_off(entry))
+                )
+        return sorted(silent, key=lambda language: language.code)
 
     def can_speak(self, language: str) -> bool:
         """Whether ``speak`` would find a voice for ``language`` here."""

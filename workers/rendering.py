@@ -45,6 +45,16 @@ class Language:
     reviewed: bool
 
 
+@dataclass(frozen=True)
+class UnavailableLanguage:
+    """A language with templates that the running configuration cannot speak."""
+
+    code: str
+    name: str
+    native_name: str
+    reason: str
+
+
 def message_facts(facts: dict[str, Any]) -> MessageFacts:
     """The templates' view of a request's stored ``patient``/``clinic``/... blocks."""
     patient, clinic = facts["patient"], facts["clinic"]
@@ -113,6 +123,16 @@ class Renderer:
 
     def languages(self) -> list[Language]:
         return list(self._offered.values())
+
+    def unavailable(self) -> list[UnavailableLanguage]:
+        """Languages with templates that this configuration cannot speak, and why: listed
+        for staff and callers instead of silently missing (Somali; Tagalog without gtts)."""
+        written = set(template_languages())
+        return [
+            UnavailableLanguage(entry.code, entry.name, entry.native_name, entry.reason)
+            for entry in self.speaker.unavailable()
+            if entry.code in written and entry.code not in self._offered
+        ]
 
     def language(self, code: str) -> Language | None:
         return self._offered.get(code)

@@ -1,9 +1,11 @@
-"""``/v1/languages``: only what the running configuration can both write and speak, and who
-reviewed the shipped wording of each."""
+"""``/v1/languages``: what the running configuration can both write and speak, who reviewed
+the shipped wording of each, and the written languages it cannot speak, with the reason."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from service.api.clinic_words import offered_language, review_out
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, problem, problems
@@ -11,7 +13,7 @@ from service.clinic_words import record_review, review_of
 from service.deps import AnyCaller, Reviewer, ServicesDep, SessionDep
 from service.models import audit
 from service.schemas import LanguageOut, ReviewIn, ReviewOut
-from templates import shipped_wording_hash
+from templates import load_profile, shipped_wording_hash
 
 router = APIRouter(prefix="/v1/languages", tags=["languages"])
 
@@ -20,11 +22,20 @@ router = APIRouter(prefix="/v1/languages", tags=["languages"])
     "",
     operation_id="list_languages",
     response_model=list[LanguageOut],
-    responses=problems(*ANY_KEY),
+    responses=problems(*ANY_KEY, 422),
 )
 def get_languages(
-    _caller: AnyCaller, services: ServicesDep, session: SessionDep
+    _caller: AnyCaller,
+    services: ServicesDep,
+    session: SessionDep,
+    include_unavailable: Annotated[
+        bool,
+        Query(description="Also list the written languages this server cannot speak, and why."),
+    ] = False,
 ) -> list[LanguageOut]:
+    """The languages this server can write and speak; with ``include_unavailable``, also the
+    written ones it cannot speak, and why."""
+    # Opt-in: clients of the first contract rely on every listed code being requestable.
     answers = []
     for lang in services.pipeline.renderer.languages():
         review = review_of(session, None, lang.voice.code)
@@ -41,6 +52,24 @@ def get_languages(
                     version=shipped_wording_hash(lang.voice.code),
                     review=review_out(review),
                 )
+            )
+        )
+    for silent in services.pipeline.renderer.unavailable() if include_unavailable else []:
+        review = review_of(session, None, silent.code)
+        profile = load_profile(silent.code)
+        answers.append(
+            LanguageOut(
+                code=silent.code,
+                name=silent.name,
+                native_name=silent.native_name,
+                engine=None,
+                voice=None,
+                reviewed=bool(profile and profile.reviewed) or review is not None,
+                kinds=[],
+                version=shipped_wording_hash(silent.code),
+                review=review_out(review),
+                available=False,
+                unavailable_reason=silent.reason,
             )
         )
     return answers

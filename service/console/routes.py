@@ -340,5 +340,11 @@ def reminder_page(
 def languages_page(visit: StaffVisit, services: ServicesDep, db_session: SessionDep) -> Response:
     languages = services.pipeline.renderer.languages()
     reviews = {lang.voice.code: review_of(db_session, None, lang.voice.code) for lang in languages}
-    context = {"title": "Languages", "languages": languages, "reviews": reviews}
+    unavailable = services.pipeline.renderer.unavailable()
+    context = {
+        "title": "Languages",
+        "languages": languages,
+        "reviews": reviews,
+        "unavailable": unavailable,
+    }
     return visit.page("languages.html", context)

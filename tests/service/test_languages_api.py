@@ -13,9 +13,9 @@ from voices import Catalog
 from workers.jobs import speaker_from_settings
 
 
-def listed(settings: Any, keys: Keys) -> dict[str, dict[str, Any]]:
+def listed(settings: Any, keys: Keys, query: str = "") -> dict[str, dict[str, Any]]:
     with TestClient(create_app(settings)) as client:
-        answer = client.get("/v1/languages", headers=keys.header(keys.staff))
+        answer = client.get(f"/v1/languages{query}", headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     return {entry["code"]: entry for entry in answer.json()}
 
@@ -27,12 +27,44 @@ def test_tagalog_only_with_gtts_and_somali_never(make_settings, keys):
 
     assert "tl" not in offline and "so" not in offline and "so" not in online
     assert set(offline) <= written
+    assert all(entry["available"] for entry in (*offline.values(), *online.values()))
     # Enabling gtts adds Tagalog (where its templates exist) and changes nothing else.
     assert set(online) == set(offline) | ({"tl"} & written)
     assert {code: entry["voice"] for code, entry in online.items() if code != "tl"} == {
         code: entry["voice"] for code, entry in offline.items()
     }
     assert offline["en"]["engine"] == "piper" and offline["es"]["engine"] == "espeak"
+
+
+def test_languages_without_a_voice_here_are_listed_as_unavailable_with_the_reason(
+    make_settings, keys
+):
+    everything = "?include_unavailable=true"
+    offline = listed(make_settings(), keys, everything)
+    online = listed(make_settings(gtts_enabled=True), keys, everything)
+
+    # Every written language is listed; the ones this configuration cannot speak say why.
+    assert set(offline) == set(template_languages())
+    silent = {code: entry for code, entry in offline.items() if not entry["available"]}
+    assert set(silent) == {"tl", "so"}
+    assert silent["tl"]["unavailable_reason"] == (
+        "no offline voice; needs the online engine gtts (Google's voice), which is off"
+    )
+    assert "Somali" in silent["so"]["unavailable_reason"]
+    for entry in silent.values():
+        assert entry["engine"] is None and entry["voice"] is None and entry["kinds"] == []
+        assert entry["native_name"] and len(entry["version"]) == 64
+    # A spoken language carries no reason; with gtts on only Somali is still silent.
+    assert offline["es"]["available"] is True and offline["es"]["unavailable_reason"] is None
+    assert {code for code, entry in online.items() if not entry["available"]} == {"so"}
+    assert online["tl"]["engine"] == "gtts"
+
+
+def test_an_unavailable_language_cannot_be_previewed(client, keys):
+    answer = client.post(
+        "/v1/previews", json=preview_body(language="tl"), headers=keys.header(keys.staff)
+    )
+    assert answer.status_code == 422, answer.text
 
 
 def test_the_configured_speaker_says_what_it_can_speak(make_settings):
@@ -44,7 +76,10 @@ def test_the_configured_speaker_says_what_it_can_speak(make_settings):
     assert not default.can_speak("so") and not with_google.can_speak("so")
     assert default.voice_for("en").engine == "piper"
     assert without_piper.voice_for("en").voice == "en-us"  # the catalog's fallback
-    assert len(default.languages()) == 19 and len(with_google.languages()) == 20
+    assert len(default.languages()) == 40 and len(with_google.languages()) == 41
+    silent = {x.code: x.reason for x in default.unavailable()}
+    assert set(silent) == {"so", "tl"} and silent["tl"].startswith("no offline voice")
+    assert [x.code for x in with_google.unavailable()] == ["so"]
 
 
 def test_english_preview_speaks_with_the_catalog_piper_voice(client, keys):
@@ -69,3 +104,9 @@ def test_a_language_given_a_speech_server_is_listed_with_it(make_settings, keys)
 
     assert (entries["en"]["engine"], entries["en"]["voice"]) == ("http", "af_heart")
     assert entries["es"]["engine"] == "espeak"  # only the configured language moves
+
+
+def test_include_unavailable_must_be_a_boolean(client, keys):
+    answer = client.get("/v1/languages?include_unavailable=maybe", headers=keys.header(keys.staff))
+    assert answer.status_code == 422
+    assert "include_unavailable" in answer.text

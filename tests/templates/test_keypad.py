@@ -46,7 +46,7 @@ def test_every_call_ends_with_the_menu_of_exactly_the_keypad_keys(language: str,
     assert LONE_DIGIT.findall(said) == list(KEYPAD[kind])
     assert call.text.endswith(said)
     # One sentence per key, each a different phrase.
-    offers = [s for s in re.split(r"(?<=[.。।۔])\s*", said) if s]
+    offers = [s for s in re.split(r"(?<=[.。।۔։])\s*", said) if s]
     assert len(offers) == len(KEYPAD[kind]) == len(set(LONE_DIGIT.sub("#", o) for o in offers))
     app = render_message(kind, language, "app", facts)
     assert not any(offer in app.text for offer in offers)

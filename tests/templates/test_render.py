@@ -26,12 +26,12 @@ from templates import (
     render_message,
     sample_facts,
 )
+from tests.support.languages import LANGUAGES
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2] / "templates"
 
 
-SUPPORTED = ["en", "es", "zh", "yue", "vi", "ar", "ko", "ru", "fr", "ht", "pt"]
-SUPPORTED += ["pl", "hi", "ur", "fa", "de", "it", "bn", "ja", "tl", "so"]
+SUPPORTED = LANGUAGES
 
 
 def test_every_supported_language_is_offered_with_every_kind() -> None:

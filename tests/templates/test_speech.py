@@ -10,11 +10,14 @@ from templates import (
     InvalidFact,
     Title,
     display_phone,
+    render_message,
+    sample_facts,
     spoken_date,
     spoken_person,
     spoken_phone,
     spoken_time,
 )
+from templates.speech import time_as_numbers
 
 CHICAGO = "America/Chicago"
 APPOINTMENT = datetime(2026, 12, 3, 20, 30, tzinfo=UTC)
@@ -132,3 +135,19 @@ def test_the_rendered_call_says_ordinals_only_to_the_ear() -> None:
     assert message.text.count("Thursday, December 3,") == 2
     assert message.spoken.count("Thursday, December third,") == 2
     assert "Doctor Chen" in message.spoken and "Dr. Chen" in message.text
+
+
+def test_a_voice_that_reads_the_clock_separator_gets_the_time_as_two_numbers() -> None:
+    """Croatian espeak-ng says "14:30" as "fourteen colon thirty"; Indonesian "14.30" as
+    "fourteen point thirty". For their ear the time is "14 30", and "10:00" is "10"."""
+    assert time_as_numbers("14:30") == "14 30" and time_as_numbers("10:00") == "10"
+    assert time_as_numbers("14.30") == "14 30"
+    assert time_as_numbers("3. prosinca, u 14:30") == "3. prosinca, u 14 30"
+    croatian = render_message(
+        "appointment_reminder", "hr", "call", sample_facts("appointment_reminder", "hr")
+    )
+    assert "u 14:30" in croatian.text and "u 14 30" in croatian.spoken
+    indonesian = render_message(
+        "appointment_changed", "id", "voicemail", sample_facts("appointment_changed", "id")
+    )
+    assert "pukul 14.30" in indonesian.text and "pukul 14 30" in indonesian.spoken

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from templates import render_message, sample_facts
 from tests.support.voices import voice_of
 from voices import AudioFormat, Catalog, Speaker
 from voices.scripts import for_script, sentences
@@ -34,6 +35,41 @@ def test_every_language_speaks_its_sample_at_a_plausible_length(speaker, catalog
     assert PLAUSIBLE_SAMPLE_S[0] <= spoken.duration_s <= PLAUSIBLE_SAMPLE_S[1], spoken
 
 
+# espeak-ng joins the letter names of a word it spells with "_" ("g'am@_'EpsIl,0n_..." is
+# "gamma epsilon": Greek read by the English voice, one join per 10 phoneme characters);
+# words read as words have few (Japanese, the most, one per 20 in a whole call).
+SPELLING_JOINS_MAX = 1 / 13
+_SPELLING_JOIN = re.compile(r"_(?=['\w,])")
+_LANGUAGE_SWITCH = re.compile(r"\([a-z]{2,3}(-[a-z]+)?\)")
+
+
+def misreadings(text: str, phonemes: str) -> list[str]:
+    """How espeak-ng's phonemes for ``text`` show it was not read in the voice's language.
+
+    A switch to another language's rules ("(en)"), a script it names instead of reading
+    ("Chinese letter"), words spelled out letter by letter, or text skipped.
+    """
+    found = []
+    if switch := _LANGUAGE_SWITCH.search(phonemes):
+        found.append(f"switches to {switch[0]}")
+    if "letter" in phonemes.lower() or "tS'aIni:z" in phonemes:
+        found.append("names a script")
+    if len(_SPELLING_JOIN.findall(phonemes)) > SPELLING_JOINS_MAX * len(phonemes):
+        found.append("spells words out")
+    if len(phonemes) <= len(text) / 3:
+        found.append("skips text")
+    return found
+
+
+def test_misreadings_are_caught(espeak):
+    """The check itself fails on what it must catch, with real espeak-ng output."""
+    greek, georgian = "Γεια σας, εδώ η κλινική.", "გამარჯობა, ეს არის კლინიკა."
+    assert "spells words out" in misreadings(greek, espeak.phonemes(greek, "en-us"))
+    assert "switches to (ka)" in misreadings(georgian, espeak.phonemes(georgian, "ru"))
+    assert "switches to (en)" in misreadings("3 1 2", espeak.phonemes("3 1 2", "ne"))
+    assert misreadings(greek, espeak.phonemes(greek, "el")) == []
+
+
 @pytest.mark.parametrize("language", OFFLINE)
 def test_sample_is_read_in_its_own_language(espeak, catalog, language):
     """espeak-ng marks a switch to another language's rules as "(en)" and so on, and
@@ -46,9 +82,24 @@ def test_sample_is_read_in_its_own_language(espeak, catalog, language):
 
     phonemes = espeak.phonemes(text, voice.voice)
 
-    assert not re.search(r"\([a-z]{2,3}(-[a-z]+)?\)", phonemes), phonemes
-    assert "letter" not in phonemes.lower() and "tS'aIni:z" not in phonemes
-    assert len(phonemes) > len(text) / 3  # something was read, not skipped
+    assert misreadings(text, phonemes) == [], phonemes
+
+
+@pytest.mark.parametrize("language", OFFLINE)
+def test_a_whole_call_is_read_in_its_own_language(espeak, catalog, language):
+    """Every sentence of a call, not only the sample: the menu, the dates and times as the
+    locale writes them, the digits of the phone number. The patient's, clinic's and
+    doctor's names are in Latin letters in every script, so they are taken out."""
+    voice = voice_of(catalog, language, "espeak")
+    kind = "appointment_changed"  # the most facts: two dates and times, a provider, a place
+    said = render_message(kind, language, "call", sample_facts(kind, language)).spoken
+    for name in ("Riverside Clinic", "María López", "Chen"):
+        said = said.replace(name, "")
+    text = for_script(said, voice.script)
+
+    phonemes = espeak.phonemes(text, voice.voice)
+
+    assert misreadings(text, phonemes) == [], phonemes
 
 
 def test_mandarin_is_read_as_pinyin_tones_not_english_numbers(espeak, catalog):
@@ -82,8 +133,21 @@ def test_arabic_sample_carries_its_vowels(catalog, espeak):
     assert espeak.phonemes(sample, "ar") != espeak.phonemes(bare, "ar")
 
 
+def test_nepali_digits_are_read_in_nepali_not_english(espeak, catalog):
+    """espeak-ng's Nepali voice reads Latin digits with English rules; the catalog has the
+    engine fed Devanagari digits, while the transcript keeps the digits the keypad shows."""
+    voice = voice_of(catalog, "ne", "espeak")
+    said = "हाम्रो नम्बर 3 1 2, 5 5 5, 0 1 0 0 हो।"
+
+    assert voice.script == "devanagari-digits"
+    assert for_script(said, voice.script) == "हाम्रो नम्बर ३ १ २, ५ ५ ५, ० १ ० ० हो।"
+    assert "(en)" in espeak.phonemes(said, voice.voice)
+    assert "(en)" not in espeak.phonemes(for_script(said, voice.script), voice.voice)
+
+
 def test_sentences_split_on_every_scripts_full_stop():
     assert sentences("One. Two? Three!") == ["One.", "Two?", "Three!"]
     assert sentences("您好。明天见。") == ["您好。", "明天见。"]
     assert sentences("नमस्ते। कल मिलेंगे।") == ["नमस्ते।", "कल मिलेंगे।"]
+    assert sentences("Բարև ձեզ։ Վաղը։") == ["Բարև ձեզ։", "Վաղը։"]
     assert sentences("It costs 2.5 dollars.") == ["It costs 2.5 dollars."]

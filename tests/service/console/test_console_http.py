@@ -434,3 +434,17 @@ def test_preview_warns_of_instructions_in_another_language(client: TestClient, k
     spanish = {"location": "Segundo piso, consultorio 210", "instructions": "Traiga su lista."}
     page = client.post("/console/preview", data=preview_form(csrf, language="es", **spanish))
     assert "reads as" not in page.text
+
+
+def test_the_languages_page_shows_the_new_languages_unreviewed_and_the_silent_ones_with_why(
+    client: TestClient, keys: Keys
+) -> None:
+    sign_in(client, keys.staff)
+    page = client.get("/console/languages")
+    assert page.status_code == 200
+    spoken, _, silent = page.text.partition("written but not spoken here")
+    row = re.search(r'<th scope="row">uk</th>.*?</tr>', spoken, flags=re.DOTALL)
+    assert row and "Ukrainian" in row[0] and "Not yet reviewed" in row[0] and "espeak" in row[0]
+    assert '<th scope="row">tl</th>' not in spoken and '<th scope="row">so</th>' not in spoken
+    assert '<th scope="row">tl</th>' in silent and "no offline voice" in silent
+    assert '<th scope="row">so</th>' in silent and "No engine speaks Somali" in silent
