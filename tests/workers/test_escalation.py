@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser
+from sqlalchemy import select
 
 from devtools.twilio_sim import Scenario, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
-from service.models import Reminder
+from service.models import Reminder, WebhookDelivery
 from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.clock import OffsetClock
 from tests.support.phone import FROM_NUMBER, phone_settings
@@ -29,6 +30,9 @@ from workers.sweeper import sweep
 
 PATIENT = "+13125550123"
 PATIENT_NAME = "María López"
+CALLBACK = "https://scheduler.example.org/hooks/tellwell"
+"""Status webhooks are recorded (no client secret here, so none is sent): their payloads
+are what the scheduler would get."""
 
 
 @pytest.fixture
@@ -102,7 +106,7 @@ def test_no_answer_then_a_text_then_the_staff_who_mark_it_handled(
     policy = {
         "steps": [{"channel": "sms", "wait_minutes": 60}, {"channel": "staff", "wait_minutes": 240}]
     }
-    reminder_id = create(live, keys, policy)
+    reminder_id = create(live, keys, policy, callback_url=CALLBACK)
 
     first = until(live, keys, reminder_id, has_event("step 1 (sms) after"))
     assert first["status"] == "dispatching" and first["escalation_step"] == 1
@@ -150,6 +154,20 @@ def test_no_answer_then_a_text_then_the_staff_who_mark_it_handled(
     ).json()
     assert [entry["subject_id"] for entry in audit["items"]] == [reminder_id]
     assert len(sim.calls_to(PATIENT)) == 1
+    with jobs.pipeline().db.session() as session:
+        sent = session.scalars(
+            select(WebhookDelivery.payload)
+            .where(WebhookDelivery.reminder_id == reminder_id)
+            .order_by(WebhookDelivery.id)
+        ).all()
+    steps = [(p["type"], p["data"].get("step")) for p in sent if "step" in p["data"]]
+    assert steps == [
+        ("reminder.escalated", 0),
+        ("reminder.escalated", 1),
+        ("reminder.needs_staff", 2),
+        ("reminder.handled", 2),
+    ]
+    assert all(PATIENT_NAME not in str(p) and "5550123" not in str(p) for p in sent)
 
 
 def test_a_second_call_waits_for_the_daily_limit_and_a_key_stops_the_loop(
