@@ -1,12 +1,14 @@
 """A Twilio simulator that speaks real HTTP, for tests and demos.
 
-It serves the three REST calls Tellwell makes (create, fetch and list calls) and checks
-each request against Twilio's own OpenAPI description of the 2010-04-01 API: parameter
-names, required fields, enums and types. Then it behaves like Twilio: it fetches the
-call's TwiML, fetches every ``<Play>`` URL and checks it is audio, answers as a person or
-a machine, presses keys, and sends status callbacks signed with Twilio's own
-``RequestValidator.compute_signature``. A ``Scenario`` per called number says what
-happens. Anything that does not match the API description is kept in ``problems``.
+It serves the REST calls Tellwell makes (create, fetch and list calls; create and list
+messages) and checks each request against Twilio's own OpenAPI description of the
+2010-04-01 API: parameter names, required fields, enums and types. ``text_in`` posts a
+patient's reply (STOP, START...) to the incoming-message webhook, signed. Then it
+behaves like Twilio: it fetches the call's TwiML, fetches every ``<Play>`` URL and
+checks it is audio, answers as a person or a machine, presses keys, and sends status
+callbacks signed with Twilio's own ``RequestValidator.compute_signature``. A
+``Scenario`` per called number says what happens. Anything that does not match the API
+description is kept in ``problems``.
 
 Demo: ``python -m devtools.twilio_sim --port 8765 --token secret`` (see README).
 """
@@ -41,21 +43,35 @@ from twilio.request_validator import RequestValidator
 
 OPENAPI_NAME = Path("tests/twilio/twilio_api_v2010.json")
 """Twilio's API description, vendored in the project (see tests/twilio/README.md)."""
+MESSAGES_OPENAPI_NAME = Path("tests/twilio/twilio_api_v2010_messages.json")
+"""Its Messages create request, an excerpt vendored beside it."""
 CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
+MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+MESSAGE_LIST_PARAMS = frozenset({"To", "From", "DateSent", "PageSize", "Page", "PageToken"})
+"""What the Messages list takes (not in the excerpt: checked by name only)."""
 HTTP_TIMEOUT_S = 15.0
 """Twilio gives a webhook 15 seconds to answer."""
 AUDIO_SIGNATURES = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"OggS")
 START_TIMEOUT_S = 15.0
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+"""Twilio's default opt-out and opt-in keywords for messages (Advanced Opt-Out adds
+``OptOutType`` to the incoming message's webhook)."""
 HOLD_TIMEOUT_S = 120.0
 """A held call starts anyway after this, so a failed test cannot leave it waiting."""
 
 
 @cache
-def _spec() -> dict[str, Any]:
+def _spec(name: Path = OPENAPI_NAME) -> dict[str, Any]:
     for folder in Path(__file__).resolve().parents:
         if (folder / "pyproject.toml").exists():  # the project root, and no further
-            return dict(json.loads((folder / OPENAPI_NAME).read_text()))
+            return dict(json.loads((folder / name).read_text()))
     raise FileNotFoundError(f"no project root above {__file__}")
+
+
+def _form_schema(name: Path, path: str) -> dict[str, Any]:
+    operation = _spec(name)["paths"][path]["post"]
+    return dict(operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"])
 
 
 def _described_choices(description: str) -> list[str] | None:
@@ -146,6 +162,35 @@ class SimCall:
         }
 
 
+@dataclass
+class SimMessage:
+    """A text Tellwell sent through the Messages API."""
+
+    sid: str
+    params: dict[str, list[str]]
+    date_created: datetime
+
+    def param(self, name: str) -> str:
+        return self.params.get(name, [""])[0]
+
+    def resource(self, account_sid: str) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "account_sid": account_sid,
+            "to": self.param("To"),
+            "from": self.param("From"),
+            "body": self.param("Body"),
+            "status": "queued",
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "date_created": format_datetime(self.date_created),
+            "date_updated": format_datetime(self.date_created),
+            "date_sent": None,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{self.sid}.json",
+        }
+
+
 class TwilioSimulator:
     """Twilio's REST API and call behaviour on a loopback port."""
 
@@ -156,6 +201,7 @@ class TwilioSimulator:
         self.default_scenario = Scenario()
         self.scenarios: dict[str, list[Scenario]] = {}
         self.calls: dict[str, SimCall] = {}
+        self.messages: dict[str, SimMessage] = {}
         self.problems: list[str] = []
         self.create_requests: list[float] = []
         """Monotonic time of every create request that placed a call."""
@@ -189,6 +235,8 @@ class TwilioSimulator:
                 Route(f"{base}/Calls.json", self._create, methods=["POST"]),
                 Route(f"{base}/Calls.json", self._list, methods=["GET"]),
                 Route(base + "/Calls/{sid}.json", self._fetch, methods=["GET"]),
+                Route(f"{base}/Messages.json", self._create_message, methods=["POST"]),
+                Route(f"{base}/Messages.json", self._list_messages, methods=["GET"]),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
@@ -217,6 +265,30 @@ class TwilioSimulator:
         with self._lock:
             return [c for c in self.calls.values() if c.param("To") == number]
 
+    def texts_to(self, number: str) -> list[SimMessage]:
+        with self._lock:
+            return [m for m in self.messages.values() if m.param("To") == number]
+
+    def text_in(self, url: str, from_: str, to: str, body: str) -> httpx.Response:
+        """A patient's reply, as Twilio posts an incoming message to the number's webhook:
+        signed, with ``OptOutType`` for Twilio's opt-out and opt-in keywords."""
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "ApiVersion": "2010-04-01",
+        }
+        keyword = body.strip().upper()
+        if keyword in OPT_OUT_KEYWORDS:
+            params["OptOutType"] = "STOP"
+        elif keyword in OPT_IN_KEYWORDS:
+            params["OptOutType"] = "START"
+        with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+            return self._signed_post(client, url, params)
+
     # -- REST API ----------------------------------------------------------------------
 
     def _authorised(self, request: Request) -> bool:
@@ -234,9 +306,7 @@ class TwilioSimulator:
         params: dict[str, list[str]] = {}
         for key, value in form.multi_items():
             params.setdefault(key, []).append(str(value))
-        operation = _spec()["paths"][CALLS_PATH]["post"]
-        schema = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
-        found = check_params(schema["schema"], params)
+        found = check_params(_form_schema(OPENAPI_NAME, CALLS_PATH), params)
         if found:
             self.problems.extend(found)
             return self._error(400, "; ".join(found))
@@ -269,6 +339,59 @@ class TwilioSimulator:
             self._threads.append(thread)
             thread.start()
         return JSONResponse(call.resource(self.account_sid), status_code=201)
+
+    async def _create_message(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Authenticate")
+        form = await request.form()
+        params: dict[str, list[str]] = {}
+        for key, value in form.multi_items():
+            params.setdefault(key, []).append(str(value))
+        found = check_params(_form_schema(MESSAGES_OPENAPI_NAME, MESSAGES_PATH), params)
+        if "Body" not in params and "MediaUrl" not in params and "ContentSid" not in params:
+            found.append("a message needs Body, MediaUrl or ContentSid")
+        if found:
+            self.problems.extend(found)
+            return self._error(400, "; ".join(found))
+        message = SimMessage(
+            sid="SM" + uuid.uuid4().hex,
+            params=params,
+            date_created=datetime.now(UTC).replace(microsecond=0),
+        )
+        with self._lock:
+            self.messages[message.sid] = message
+        return JSONResponse(message.resource(self.account_sid), status_code=201)
+
+    async def _list_messages(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return self._error(401, "Authenticate")
+        query = request.query_params
+        unknown = [k for k in query if k not in MESSAGE_LIST_PARAMS]
+        if unknown:
+            self.problems.append(f"unknown message list parameters {unknown}")
+            return self._error(400, f"unknown parameters {unknown}")
+        with self._lock:
+            found = [
+                m
+                for m in self.messages.values()
+                if (not query.get("To") or m.param("To") == query["To"])
+                and (not query.get("From") or m.param("From") == query["From"])
+            ]
+        found.sort(key=lambda m: m.date_created, reverse=True)
+        size = int(query.get("PageSize", "50"))
+        return JSONResponse(
+            {
+                "messages": [m.resource(self.account_sid) for m in found[:size]],
+                "page": 0,
+                "page_size": size,
+                "start": 0,
+                "end": min(size, len(found)) - 1,
+                "uri": str(request.url.path),
+                "first_page_uri": str(request.url.path),
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
 
     async def _fetch(self, request: Request) -> Response:
         if not self._authorised(request):

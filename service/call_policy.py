@@ -148,6 +148,41 @@ class CallPolicy:
             return None
         return retry_at
 
+    def first_call_from(
+        self,
+        dialled: Sequence[datetime],
+        earliest: datetime,
+        timezone: str,
+        expires_at: datetime | None,
+        hours: CallingHours | None = None,
+    ) -> datetime | None:
+        """The first moment at or after ``earliest`` a planned call (an escalation step)
+        may be placed after the calls ``dialled``: one that would break a limit waits for
+        the moment it no longer does, inside the hours. None if that is at or after
+        ``expires_at`` (the visit has begun)."""
+        at = earliest
+        # Each pass moves ``at`` later past one obstacle; a handful always settle it.
+        for _ in range(4 * (self.calls_per_week + self.calls_per_day) + 4):
+            before = sorted(call for call in dialled if call <= at)
+            week = [call for call in before if call > at - WEEK]
+            day = [call for call in week if call > at - DAY]
+            if len(week) >= self.calls_per_week:
+                moved = week[-self.calls_per_week] + WEEK
+            elif len(day) >= self.calls_per_day:
+                moved = day[-self.calls_per_day] + DAY
+            elif before and at < before[-1] + self.retry_backoff:
+                moved = before[-1] + self.retry_backoff
+            else:
+                moved = (hours or self.window).next_allowed(at, timezone)
+                if moved == at:
+                    break
+            at = moved
+            if expires_at is not None and at >= expires_at:
+                return None
+        if expires_at is not None and at >= expires_at:
+            return None
+        return at
+
 
 def key_action(kind: str, digit: str) -> str | None:
     """What pressing ``digit`` does on a call about ``kind`` (None: nothing)."""
@@ -158,6 +193,14 @@ def key_action(kind: str, digit: str) -> str | None:
 
 KEYPAD_SOURCE = "keypad"
 """The patient pressed the opt-out key on a call: their own wish."""
+SMS_SOURCE = "sms"
+"""The patient replied STOP (or another opt-out keyword) to a text: their own wish too."""
+PATIENT_SOURCES = frozenset({KEYPAD_SOURCE, SMS_SOURCE})
+"""Opt-outs the patient set themselves: only an admin, or the patient's own START, lifts them."""
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+"""Twilio's default message keywords: a reply of exactly one of them (any case) opts the
+number out of, or back into, texts; Tellwell keeps one list for calls and texts."""
 API_SOURCE = "api"
 """A scheduling system (or an admin) set it through ``POST /v1/opt-outs``."""
 OPT_OUT_HASH_PURPOSE = "opt-out hash"
@@ -229,9 +272,19 @@ class NeverCallList:
                 OptOut(phone_hash=self.phone_hash(phone), source=source, set_by_key_id=key_id)
             )
             return True
-        if source == KEYPAD_SOURCE and row.source != KEYPAD_SOURCE:
-            row.source, row.set_by_key_id = KEYPAD_SOURCE, None
+        if source in PATIENT_SOURCES and row.source not in PATIENT_SOURCES:
+            row.source, row.set_by_key_id = source, None
         return False
+
+    def lift_by_patient(self, session: Session, phone: str) -> bool:
+        """The patient texted START: lift their own opt-out (by key or by text); one a
+        scheduler set stays, as that is the clinic's decision. False if none was lifted."""
+        row = self.entry(session, phone)
+        if row is None or row.source not in PATIENT_SOURCES:
+            return False
+        session.delete(row)
+        session.execute(delete(OptOut).where(OptOut.phone_hash == legacy_phone_hash(phone)))
+        return True
 
     def lift(self, session: Session, phone: str, caller: Caller, reason: str | None) -> bool:
         """Take ``phone`` off the list if ``caller`` may; False if it was not on it.
@@ -243,7 +296,7 @@ class NeverCallList:
         if row is None:
             return False
         admin = caller.role == Role.ADMIN
-        if row.source == KEYPAD_SOURCE:
+        if row.source in PATIENT_SOURCES:
             if not admin:
                 raise Problem(
                     403,

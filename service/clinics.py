@@ -28,7 +28,7 @@ from service.models import Clinic, Role, audit
 from service.schemas import ClinicCreate, ClinicPatch, ClinicRef, ClinicSettings, MessageRequest
 from service.security import Caller
 
-CLEARABLE = frozenset({"spoken_name", "caller_id"})
+CLEARABLE = frozenset({"spoken_name", "caller_id", "escalation"})
 """The settings a PATCH may set to null."""
 
 
@@ -44,8 +44,10 @@ def clinic_facts(clinic: Clinic) -> dict[str, Any]:
     """The ``clinic`` block a reminder stores: what its messages say and how it calls.
 
     ``name`` is the spoken name when the clinic set one: the name is heard, not read.
+    ``escalation`` is there only when the clinic has a policy, so a reminder made without
+    one keeps exactly the facts it always had.
     """
-    return {
+    facts: dict[str, Any] = {
         "id": clinic.id,
         "name": clinic.spoken_name or clinic.display_name,
         "callback_phone": clinic.callback_phone,
@@ -55,6 +57,9 @@ def clinic_facts(clinic: Clinic) -> dict[str, Any]:
             "end": clinic.calling_hours_end,
         },
     }
+    if clinic.escalation is not None:
+        facts["escalation"] = clinic.escalation
+    return facts
 
 
 def calling_hours(clinic: Clinic) -> CallingHours:
@@ -83,6 +88,7 @@ def clinic_settings(clinic: Clinic) -> dict[str, Any]:
         "hl7_notes_as_instructions": clinic.hl7_notes_as_instructions,
         "refuse_other_language_text": clinic.refuse_other_language_text,
         "schedule": clinic.schedule,
+        "escalation": clinic.escalation,
     }
 
 
@@ -134,6 +140,7 @@ def _apply(clinic: Clinic, settings: ClinicSettings) -> None:
     clinic.hl7_notes_as_instructions = settings.hl7_notes_as_instructions
     clinic.refuse_other_language_text = settings.refuse_other_language_text
     clinic.schedule = settings.schedule.stored()
+    clinic.escalation = settings.escalation.stored() if settings.escalation else None
 
 
 def _taken(clinic_id: str) -> Problem:
@@ -191,6 +198,7 @@ def update_clinic(
     check_clinic(merged, offered)
     after = merged.model_dump(mode="json")
     after["schedule"] = merged.schedule.stored()
+    after["escalation"] = merged.escalation.stored() if merged.escalation else None
     changed = sorted(name for name in sent if after[name] != current[name])
     if changed:
         _apply(clinic, merged)

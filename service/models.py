@@ -68,6 +68,10 @@ class Status(enum.StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    NEEDS_STAFF = "needs_staff"
+    """Every step of the escalation policy ran without an answer: a person must act."""
+    HANDLED = "handled"
+    """A staff member marked the reminder handled (``POST /v1/reminders/{id}/handled``)."""
 
 
 S = Status
@@ -75,8 +79,19 @@ NEXT_STATUSES: dict[Status, frozenset[Status]] = {
     S.SCHEDULED: frozenset({S.RENDERING, S.CANCELLED, S.EXPIRED, S.FAILED}),
     S.RENDERING: frozenset({S.READY, S.CANCELLED, S.EXPIRED, S.FAILED}),
     S.READY: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED, S.FAILED}),
-    S.DISPATCHING: frozenset({S.DELIVERED, S.VOICEMAIL, S.CONFIRMED, S.CANCEL_REQUESTED, S.FAILED}),
+    S.DISPATCHING: frozenset(
+        {
+            S.DELIVERED,
+            S.VOICEMAIL,
+            S.CONFIRMED,
+            S.CANCEL_REQUESTED,
+            S.FAILED,
+            S.NEEDS_STAFF,
+            S.HANDLED,
+        }
+    ),
     S.DELIVERED: frozenset({S.CONFIRMED, S.CANCEL_REQUESTED}),
+    S.NEEDS_STAFF: frozenset({S.HANDLED, S.DELIVERED, S.CONFIRMED, S.CANCEL_REQUESTED}),
 }
 """Allowed moves; a status missing here is final."""
 CANCELLABLE = frozenset({S.SCHEDULED, S.RENDERING, S.READY})
@@ -134,6 +149,9 @@ class Clinic(Base):
     refuse_other_language_text: Mapped[bool] = mapped_column(Boolean, default=False)
     """Refuse a reminder whose location or instructions read as another language than the
     message (``templates.text_language``); off: accept it with a warning."""
+    escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What follows a first contact without an answer (``schemas.EscalationPolicy``);
+    None: today's behaviour, the first channel only."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -353,6 +371,9 @@ class Reminder(Base):
     plan_slot: Mapped[int | None] = mapped_column(Integer)
     """Which offset of the clinic's schedule this reminder is (0 = the first); None for a
     change or cancellation notice."""
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The escalation step under way: 0 the first contact on ``channel``, n the policy's
+    n-th step (``service.escalation``)."""
 
     events: Mapped[list[ReminderEvent]] = relationship(
         order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"
@@ -371,6 +392,8 @@ class ReminderEvent(Base):
     status: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int | None] = mapped_column(Integer)
+    """The escalation step this event is about; None for a reminder without a policy."""
 
 
 class Attempt(Base):
@@ -388,6 +411,8 @@ class Attempt(Base):
     digits: Mapped[str | None] = mapped_column(String(40))
     provider_ref: Mapped[str | None] = mapped_column(String(80))
     duration_s: Mapped[float | None] = mapped_column(Float)
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The reminder's escalation step this attempt ran (0: the first contact)."""
 
 
 class OptOut(Base):
@@ -506,11 +531,14 @@ def advance(
     *,
     expect: Status | frozenset[Status] | None = None,
     detail: str | None = None,
+    step: int | None = None,
     **values: Any,
 ) -> bool:
     """Move a reminder to ``to`` if it is in an allowed (and expected) status.
 
-    Returns False when another worker or request moved it first; nothing is written then.
+    ``step``: the escalation step the change is about (``service.escalation``), kept on
+    the event and in the webhook. Returns False when another worker or request moved it
+    first; nothing is written then.
     """
     sources = [s for s, nexts in NEXT_STATUSES.items() if to in nexts]
     if expect is not None:
@@ -526,11 +554,39 @@ def advance(
     ).one_or_none()
     if moved is None:
         return False
-    session.add(ReminderEvent(reminder_id=reminder_id, status=to, at=now, detail=detail))
+    session.add(ReminderEvent(reminder_id=reminder_id, status=to, at=now, detail=detail, step=step))
     callback_url, external_id = moved
     if callback_url:
-        session.add(status_webhook(reminder_id, external_id, callback_url, to, now, detail))
+        session.add(status_webhook(reminder_id, external_id, callback_url, to, now, detail, step))
     return True
+
+
+ESCALATED = "escalated"
+"""The webhook type (``reminder.escalated``) of an escalation step that ran, waits or was
+skipped without changing the status."""
+
+
+def step_event(session: Session, reminder: Reminder, step: int, detail: str) -> None:
+    """Record an escalation step that ran, waits or was skipped, in the current status,
+    and tell the scheduler (``reminder.escalated``) when the reminder has a callback."""
+    now = utcnow()
+    status = Status(reminder.status)
+    session.add(
+        ReminderEvent(reminder_id=reminder.id, status=status, at=now, detail=detail, step=step)
+    )
+    if reminder.callback_url:
+        session.add(
+            status_webhook(
+                reminder.id,
+                reminder.external_id,
+                reminder.callback_url,
+                status,
+                now,
+                detail,
+                step,
+                event_type=ESCALATED,
+            )
+        )
 
 
 def status_webhook(
@@ -540,11 +596,15 @@ def status_webhook(
     status: Status,
     at: datetime,
     detail: str | None,
+    step: int | None = None,
+    event_type: str | None = None,
 ) -> WebhookDelivery:
-    """The Standard Webhooks message telling the scheduler a reminder changed status."""
+    """The Standard Webhooks message telling the scheduler a reminder changed status (or,
+    with ``event_type``, something else happened to it). ``data.step`` is there only for
+    a reminder with an escalation policy, so other payloads are exactly as before."""
     message_id = f"msg_{new_id()}"
-    payload = {
-        "type": f"reminder.{status.value}",
+    payload: dict[str, Any] = {
+        "type": f"reminder.{event_type or status.value}",
         "timestamp": timestamp(at),
         "data": {
             "id": reminder_id,
@@ -554,6 +614,8 @@ def status_webhook(
             "detail": detail,
         },
     }
+    if step is not None:
+        payload["data"]["step"] = step
     return WebhookDelivery(
         message_id=message_id, reminder_id=reminder_id, url=url, payload=payload, next_attempt_at=at
     )

@@ -23,6 +23,7 @@ from service.call_policy import CallPolicy
 from service.config import Settings
 from service.db import utcnow
 from service.errors import FieldError, Problem, ValidationProblem
+from service.escalation import check_policy, policy_of
 from service.links import Links
 from service.models import (
     CANCELLABLE,
@@ -31,6 +32,7 @@ from service.models import (
     Role,
     Status,
     advance,
+    audit,
     is_record_id,
     new_id,
 )
@@ -205,7 +207,11 @@ class Created:
 
 
 def request_hash(request: ReminderRequest) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # A request without a policy hashes as it did before the field existed.
+    dumped = request.model_dump(
+        mode="json", exclude={"escalation"} if request.escalation is None else None
+    )
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -375,6 +381,45 @@ def cancel_reminder(session: Session, reminder: Reminder) -> None:
         f"The reminder is {reminder.status}: delivery has started or ended.",
         slug="too-late-to-cancel",
     )
+
+
+HANDLEABLE = frozenset({Status.DISPATCHING, Status.NEEDS_STAFF})
+"""A reminder still in its loop: being delivered, waiting for a step, or with the staff."""
+
+
+def mark_handled(session: Session, reminder: Reminder, caller: Caller) -> None:
+    """A staff member dealt with it: the loop stops (``handled``), with an audit entry
+    naming the key. Marking a handled reminder again is the same as once; one that left
+    the loop otherwise (answered, failed...) is a 409."""
+    step = reminder.escalation_step if policy_of(reminder.facts) is not None else None
+    handled = advance(
+        session,
+        reminder.id,
+        Status.HANDLED,
+        expect=HANDLEABLE,
+        detail="handled by a staff member",
+        step=step,
+        lease_until=None,
+    )
+    if handled:
+        audit(session, caller.id, "reminder.handled", "reminder", reminder.id)
+        return
+    session.refresh(reminder)
+    if reminder.status == Status.HANDLED:
+        return
+    raise Problem(
+        409,
+        "Not waiting for staff",
+        f"The reminder is {reminder.status}: it is no longer being delivered.",
+        slug="not-handleable",
+    )
+
+
+def check_escalation(request: ReminderRequest) -> None:
+    """A reminder's own escalation policy must be able to run every step (422 otherwise)."""
+    errors = check_policy(request.facts(), request.channel)
+    if errors:
+        raise ValidationProblem(errors)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,25 @@ class DeliveryChannel(enum.StrEnum):
     TWILIO = "twilio"
     APP = "app"
     OUTBOX = "outbox"
+    SMS = "sms"
+    """A text message through Twilio Messages (an escalation step)."""
+
+
+class StepChannel(enum.StrEnum):
+    """What an escalation step does: call, send to the app, text a listen link, or hand
+    the reminder to the clinic's staff."""
+
+    PHONE = "phone"
+    APP = "app"
+    SMS = "sms"
+    STAFF = "staff"
+
+
+class OnVoicemail(enum.StrEnum):
+    """A voicemail left is delivered but unconfirmed: stop there, or go on to the next step."""
+
+    STOP = "stop"
+    CONTINUE = "continue"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -312,10 +331,54 @@ class MessageRequest(Strict):
         return facts
 
 
+STEP_WAIT_MAX_MINUTES = 7 * 24 * 60
+ESCALATION_STEPS_MAX = 8
+"""More steps than this is nagging, not reaching."""
+
+
+class EscalationStep(Strict):
+    """One step after the first contact: its channel, and how long to wait after the step
+    before it ended without an answer."""
+
+    channel: StepChannel
+    wait_minutes: int = Field(ge=0, le=STEP_WAIT_MAX_MINUTES)
+
+
+class EscalationPolicy(Strict):
+    """What follows a first contact without an answer, in order (``service.escalation``).
+    No steps: the first contact only, as without a policy."""
+
+    steps: list[EscalationStep] = Field(default_factory=list, max_length=ESCALATION_STEPS_MAX)
+    on_voicemail: OnVoicemail = OnVoicemail.STOP
+
+    @field_validator("steps")
+    @classmethod
+    def _staff_last(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        if any(step.channel == StepChannel.STAFF for step in steps[:-1]):
+            raise ValueError("a staff step can only be the last: nothing follows a person")
+        return steps
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 class ReminderRequest(MessageRequest):
+    escalation: EscalationPolicy | None = Field(
+        default=None,
+        description="Overrides the clinic's escalation policy for this reminder; "
+        '{"steps": []} turns it off.',
+    )
     send_at: Moment | None = None
     external_id: Text | None = Field(default=None, min_length=1, max_length=EXTERNAL_ID_MAX_CHARS)
     callback_url: HttpUrl | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """As a message's, plus the reminder's own escalation policy when it sets one
+        (it wins over the clinic's, ``service.escalation.policy_of``)."""
+        facts = super().facts()
+        if self.escalation is not None:
+            facts["escalation"] = self.escalation.stored()
+        return facts
 
 
 class PreviewRequest(MessageRequest):
@@ -465,6 +528,10 @@ class ClinicSettings(Strict):
         "off: accept it with a warning.",
     )
     schedule: ReminderSchedule = Field(default_factory=ReminderSchedule)
+    escalation: EscalationPolicy | None = Field(
+        default=None,
+        description="What follows a first contact without an answer; none: nothing.",
+    )
 
     _phones = field_validator("callback_phone", "caller_id")(_e164)
 
@@ -509,6 +576,7 @@ class ClinicPatch(Strict):
     hl7_notes_as_instructions: bool | None = None
     refuse_other_language_text: bool | None = None
     schedule: ReminderSchedule | None = None
+    escalation: EscalationPolicy | None = None
 
 
 class OptOutRequest(Strict):
@@ -545,6 +613,11 @@ class EventOut(BaseModel):
     status: Status
     at: Timestamp
     detail: str | None
+    step: int | None = Field(
+        default=None,
+        description="The escalation step the event is about (0: the first contact); "
+        "null for a reminder without an escalation policy.",
+    )
 
 
 class AttemptOut(BaseModel):
@@ -581,6 +654,9 @@ class ReminderOut(BaseModel):
     events: list[EventOut]
     attempts: list[AttemptOut]
     message: MessageOut | None = None
+    escalation_step: int = Field(
+        default=0, description="The escalation step under way or last run (0: the first contact)."
+    )
     links: Links
 
 

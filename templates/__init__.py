@@ -47,6 +47,7 @@ from templates.samples import (
     SAMPLE_TODAY,
     sample_facts,
 )
+from templates.sms import SMS_VARIANT, sms_text
 from templates.speech import (
     display_phone,
     local_moment,
@@ -70,6 +71,7 @@ __all__ = [
     "SAMPLE_TODAY",
     "SENTENCE_ENDS",
     "SLOTS",
+    "SMS_VARIANT",
     "VARIANTS",
     "BadWording",
     "BrokenTemplate",
@@ -105,6 +107,7 @@ __all__ = [
     "render_message",
     "sample_facts",
     "shipped_wording_hash",
+    "sms_text",
     "spoken_date",
     "spoken_person",
     "spoken_phone",

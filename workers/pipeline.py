@@ -27,10 +27,29 @@ from service.clinic_words import ClinicWords, clinic_id_of, words_for
 from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
 from service.db import Database
+from service.escalation import (
+    APP,
+    FIRST_CONTACT,
+    PHONE,
+    SMS,
+    STAFF,
+    Policy,
+    channel_of,
+    plan_next,
+    policy_of,
+)
 from service.links import Links
 from service.metrics import DELIVERY_OUTCOMES, DUE_TO_DISPATCH_SECONDS, RENDER_SECONDS
-from service.models import Attempt, AudioAsset, Reminder, ReminderEvent, Status, advance
-from templates import TemplateError, keypad_replies
+from service.models import (
+    Attempt,
+    AudioAsset,
+    Reminder,
+    ReminderEvent,
+    Status,
+    advance,
+    step_event,
+)
+from templates import TemplateError, keypad_replies, sms_text
 from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
 from workers.errors import ChannelUnavailable, QueueUnavailable
@@ -233,10 +252,32 @@ class Pipeline:
             if was_ready:
                 late_s = (now - reminder.send_at).total_seconds()
                 DUE_TO_DISPATCH_SECONDS.observe(max(late_s, 0.0))
-            channel = self.channels[reminder.channel]
+            policy = policy_of(reminder.facts)
+            step = reminder.escalation_step
+            step_channel = channel_of(reminder.channel, policy, step)
+            if step_channel == STAFF:
+                advance(
+                    session,
+                    reminder_id,
+                    Status.NEEDS_STAFF,
+                    expect=Status.DISPATCHING,
+                    detail=f"step {step} (staff): handed to the clinic's staff",
+                    step=step,
+                    lease_until=None,
+                )
+                return
+            channel = self.channels[step_channel]
             attempt, reopened = self._open_attempt(session, reminder, channel)
             asset = reminder.audio
             assert asset is not None, "a ready reminder has its audio"
+            text_message = None
+            if step_channel == SMS:
+                text_message = sms_text(
+                    reminder.language,
+                    reminder.kind,
+                    reminder.facts["clinic"]["name"],
+                    self.links.listen(reminder.id),
+                )
             delivery = Delivery(
                 attempt_id=attempt.id,
                 reminder_id=reminder.id,
@@ -251,6 +292,7 @@ class Pipeline:
                 to=reminder.facts["patient"].get("phone", ""),
                 app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
                 caller_id=reminder.facts["clinic"].get("caller_id"),
+                text_message=text_message,
             )
         # The attempt row is committed before the channel is called (see the module doc).
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
@@ -285,7 +327,12 @@ class Pipeline:
         )
         if open_attempt is not None:
             return open_attempt, True
-        attempt = Attempt(reminder_id=reminder.id, channel=channel.name)
+        attempt = Attempt(
+            reminder_id=reminder.id,
+            channel=channel.name,
+            step=reminder.escalation_step,
+            started_at=self.clock.now(),  # the call limits count from it
+        )
         session.add(attempt)
         session.flush()
         return attempt, False
@@ -329,19 +376,119 @@ class Pipeline:
         if first_report:
             attempt.outcome = outcome.detail if outcome.retryable else outcome.status
             attempt.ended_at = now
+        if first_report and self._escalate_unanswered(session, attempt, outcome, now):
+            return
         if outcome.retryable:
             if first_report:
                 self._retry_or_fail(session, attempt, outcome, now)
             return
+        reminder = session.get_one(Reminder, attempt.reminder_id)
         moved = advance(
             session,
             attempt.reminder_id,
             Status(outcome.status),
             detail=outcome.detail,
+            step=attempt.step if policy_of(reminder.facts) is not None else None,
             lease_until=None,
         )
         if moved:
             attempt.outcome = outcome.status  # e.g. delivered, then confirmed on the same call
+
+    def _escalate_unanswered(
+        self, session: Session, attempt: Attempt, outcome: Outcome, now: datetime
+    ) -> bool:
+        """With an escalation policy, a step that ended without an answer leads to the
+        next step; True when it did (or ended the loop), False for an answer or a
+        reminder without a policy (then the outcome is settled as it always was)."""
+        reminder = session.get_one(Reminder, attempt.reminder_id)
+        policy = policy_of(reminder.facts)
+        if policy is None or reminder.status != Status.DISPATCHING:
+            return False
+        step = reminder.escalation_step
+        channel = channel_of(reminder.channel, policy, step)
+        label = f"step {step} ({channel})"
+        if outcome.retryable or outcome.status == Status.FAILED:
+            reason, last = f"{label}: {outcome.detail or 'failed'}", Status.FAILED
+        elif outcome.status == Status.VOICEMAIL and policy.continue_after_voicemail:
+            reason, last = f"{label}: voicemail left, not confirmed", Status.VOICEMAIL
+        elif outcome.status == Status.DELIVERED and channel in (APP, SMS):
+            reason, last = f"{label}: sent, not yet heard", Status.DELIVERED
+        else:
+            return False  # an answer: a person on the line, a key, or voicemail that stops
+        self._next_step(session, reminder, policy, reason, last, now)
+        return True
+
+    def _next_step(
+        self,
+        session: Session,
+        reminder: Reminder,
+        policy: Policy,
+        reason: str,
+        last: Status,
+        now: datetime,
+    ) -> None:
+        """Schedule the next step that can run (the sweeper runs it when its lease lapses
+        at the step's time), or end the loop in ``last`` when none is left."""
+        plan = plan_next(
+            policy,
+            reminder.escalation_step,
+            now=now,
+            reminder_channel=reminder.channel,
+            patient=reminder.facts["patient"],
+            dialled=self._dialled(session, reminder, now),
+            expires_at=reminder.expires_at,
+            hours=self.call_policy.calling_hours(reminder.facts),
+            calls=self.call_policy,
+        )
+        for skipped, why in plan.skipped:
+            step_event(session, reminder, skipped.number, f"{skipped.label()} skipped: {why}")
+        if plan.step is None or plan.due is None:
+            advance(
+                session,
+                reminder.id,
+                last,
+                expect=Status.DISPATCHING,
+                detail=f"{reason}; no step left",
+                step=reminder.escalation_step,
+                lease_until=None,
+            )
+            return
+        current = reminder.escalation_step
+        reminder.escalation_step = plan.step.number
+        reminder.lease_until = plan.due
+        step_event(
+            session,
+            reminder,
+            current,
+            f"{reason}; {plan.step.label()} after {plan.due.isoformat()}",
+        )
+
+    def answered(self, session: Session, reminder_id: str, detail: str) -> bool:
+        """A real answer outside a call (the listen page played to the end): the loop
+        stops and the reminder is ``delivered``; False if it had already left the loop."""
+        reminder = session.get(Reminder, reminder_id)
+        if reminder is None:
+            return False
+        loop = frozenset({Status.DISPATCHING, Status.NEEDS_STAFF})
+        step = None
+        if policy_of(reminder.facts) is not None:
+            # The step whose link was heard: the last that reached the patient, not the
+            # one waiting its turn.
+            step = session.scalar(
+                select(Attempt.step)
+                .where(Attempt.reminder_id == reminder_id)
+                .order_by(Attempt.started_at.desc())
+                .limit(1)
+            )
+        return advance(
+            session,
+            reminder_id,
+            Status.DELIVERED,
+            expect=loop,
+            detail=detail,
+            step=step,
+            lease_until=None,
+        )
 
     def _retry_or_fail(
         self, session: Session, attempt: Attempt, outcome: Outcome, now: datetime
@@ -372,15 +519,26 @@ class Pipeline:
             )
         )
 
-    def _next_call_at(self, session: Session, reminder: Reminder, now: datetime) -> datetime | None:
-        """The earliest allowed moment for another call, or None if the limits are used up."""
-        dialled = session.scalars(
-            select(Attempt.started_at).where(
+    def _dialled(self, session: Session, reminder: Reminder, now: datetime) -> list[datetime]:
+        """When the calls of the last week were placed: the attempts of the steps that
+        call (texts and app sends are not calls)."""
+        policy = policy_of(reminder.facts)
+        rows = session.execute(
+            select(Attempt.started_at, Attempt.step).where(
                 Attempt.reminder_id == reminder.id,
                 Attempt.provider_ref.is_not(None),
                 Attempt.started_at > now - WEEK,
             )
         ).all()
+        return [
+            started
+            for started, step in rows
+            if channel_of(reminder.channel, policy, step or FIRST_CONTACT) == PHONE
+        ]
+
+    def _next_call_at(self, session: Session, reminder: Reminder, now: datetime) -> datetime | None:
+        """The earliest allowed moment for another call, or None if the limits are used up."""
+        dialled = self._dialled(session, reminder, now)
         return self.call_policy.next_call_at(
             dialled,
             now,

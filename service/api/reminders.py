@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem, problems
 from service.clinics import resolve_clinic
 from service.db import utcnow
-from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep
+from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep, Staff
 from service.models import Reminder, Status, audit
 from service.paging import CURSOR_MAX_CHARS
 from service.reminders import (
@@ -18,12 +18,14 @@ from service.reminders import (
     PAGE_LIMIT_MAX,
     cancel_reminder,
     check_callback_url,
+    check_escalation,
     check_message,
     create_reminder,
     first_send_time,
     get_reminder,
     list_reminders,
     other_language_text,
+    mark_handled,
 )
 from service.schemas import (
     EXTERNAL_ID_MAX_CHARS,
@@ -83,6 +85,7 @@ def post_reminder(
     check_callback_url(body, services.settings)
     refuse = clinic is not None and clinic.refuse_other_language_text
     warnings = other_language_text(body, body.language, refuse=refuse)
+    check_escalation(body)
     send_at = first_send_time(body, services.pipeline.call_policy)
     created = create_reminder(session, caller, body, send_at, idempotency_key, services.links)
     if created.reminder_id is not None and send_at <= utcnow():
@@ -169,6 +172,33 @@ def delete_reminder(
     return reminder_out(reminder, services)
 
 
+@router.post(
+    "/{reminder_id}/handled",
+    operation_id="mark_reminder_handled",
+    response_model=ReminderOut,
+    responses=problems(
+        *AUTH,
+        404,
+        specific={
+            409: problem(409, "The reminder is no longer being delivered or waiting for staff.")
+        },
+    ),
+)
+def post_handled(
+    reminder_id: str,
+    caller: Staff,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ReminderOut:
+    """A staff member dealt with the reminder (reached the patient another way): its
+    escalation stops, status ``handled``; audited under the staff member's key."""
+    reminder = get_reminder(session, reminder_id, caller)
+    mark_handled(session, reminder, caller)
+    session.commit()
+    session.refresh(reminder)
+    return reminder_out(reminder, services)
+
+
 def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
     links = services.links
     message = None
@@ -192,7 +222,8 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
             "external_id": reminder.external_id,
             "created_at": reminder.created_at,
             "events": [
-                {"status": e.status, "at": e.at, "detail": e.detail} for e in reminder.events
+                {"status": e.status, "at": e.at, "detail": e.detail, "step": e.step}
+                for e in reminder.events
             ],
             "attempts": [
                 {
@@ -208,6 +239,7 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
                 for a in reminder.attempts
             ],
             "message": message,
+            "escalation_step": reminder.escalation_step,
             "links": {"self": links.reminder(reminder.id)},
         }
     )

@@ -19,13 +19,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from service.call_policy import KEY_STATUS, KEYPAD_SOURCE, key_action
+from service.call_policy import (
+    KEY_STATUS,
+    KEYPAD_SOURCE,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    SMS_SOURCE,
+    key_action,
+)
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
 from service.links import TWILIO_ATTEMPT_PARAM
-from service.models import Attempt, Reminder, ReminderEvent, Status
+from service.models import Attempt, Reminder, ReminderEvent, Status, audit
 from templates import UnknownTemplate, keypad_reply
 from workers.channels import Outcome
 from workers.channels.twilio import call_outcome
@@ -170,6 +178,24 @@ def gather(
 def _say(response: VoiceResponse, voice: _Voice, reply: str) -> None:
     if link := voice.reply(reply):
         response.play(link)
+
+
+@router.post("/sms")
+def incoming_text(form: SignedForm, session: SessionDep, services: ServicesDep) -> Response:
+    """A patient's text to the clinic's number (Twilio's incoming-message webhook): an
+    opt-out keyword (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) puts the number on the
+    one list calls and texts share; an opt-in one (START, YES, UNSTOP) lifts the patient's
+    own opt-out. Twilio answers the keyword itself; any other text gets no reply."""
+    phone = form.get("From", "")
+    keyword = form.get("OptOutType", "").upper() or form.get("Body", "").strip().upper()
+    never_call = services.pipeline.never_call
+    if phone and keyword in OPT_OUT_KEYWORDS:
+        never_call.add(session, phone, SMS_SOURCE)
+        audit(session, None, "opt_out.sms", "phone", never_call.phone_hash(phone))
+    elif phone and keyword in OPT_IN_KEYWORDS and never_call.lift_by_patient(session, phone):
+        audit(session, None, "opt_out.sms_start", "phone", never_call.phone_hash(phone))
+    session.commit()
+    return Response(str(MessagingResponse()), media_type=TWIML)
 
 
 @router.post("/status", status_code=204)

@@ -2,8 +2,10 @@
 
 The form is plain fields, no script: the reminder schedule is one row per offset (kind,
 amount, time, and a Remove box), with one blank row to add another; "Add a reminder row" shows
-one more without saving. The checks are the API's (``schemas.ClinicCreate`` and
-``service.clinics``); their errors come back keyed by form field, shown beside the input.
+one more without saving. The escalation policy is one row per step (what, and the wait
+before it), with one blank row; a step set to "No step" is dropped. The checks are the
+API's (``schemas.ClinicCreate`` and ``service.clinics``); their errors come back keyed by
+form field, shown beside the input.
 """
 
 from __future__ import annotations
@@ -42,7 +44,19 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 CHANNEL_OPTIONS = [("phone", "Phone call"), ("app", "App")]
 SECOND_CHANNEL_OPTIONS = [("", "None"), *CHANNEL_OPTIONS]
 UNIT_OPTIONS = [("", "No reminder"), ("days", "Days before, at a time"), ("hours", "Hours before")]
+STEP_OPTIONS = [
+    ("", "No step"),
+    ("phone", "Call again"),
+    ("app", "Send to the app"),
+    ("sms", "Text the listen link"),
+    ("staff", "Hand to the staff"),
+]
+VOICEMAIL_OPTIONS = [
+    ("stop", "Stop: a voicemail is enough"),
+    ("continue", "Go on to the next step"),
+]
 SCHEDULE_FIELD = "schedule.appointment_reminder"
+STEPS_FIELD = "escalation.steps"
 FORM_FIELD_FOR = {
     "calling_hours": "hours_start",
     "calling_hours.start": "hours_start",
@@ -54,6 +68,9 @@ FORM_FIELD_FOR = {
     "hl7_notes_as_instructions": "hl7_notes_as_instructions",
     "refuse_other_language_text": "refuse_other_language_text",
     SCHEDULE_FIELD: "offset_unit_0",
+    STEPS_FIELD: "step_channel_0",
+    "escalation": "step_channel_0",
+    "escalation.on_voicemail": "on_voicemail",
 }
 """API field path -> form field, for the paths whose names differ (rows: ``_row_field``)."""
 
@@ -86,6 +103,9 @@ class ClinicForm(BaseModel):
     offset_amount: list[str] = []
     offset_at: list[str] = []
     offset_remove: list[str] = []
+    step_channel: list[str] = []
+    step_wait: list[str] = []
+    on_voicemail: str = "stop"
 
     @classmethod
     def blank(cls) -> ClinicForm:
@@ -114,8 +134,13 @@ class ClinicForm(BaseModel):
             require_reviewed_wording="on" if clinic["require_reviewed_wording"] else "",
             hl7_notes_as_instructions="on" if clinic["hl7_notes_as_instructions"] else "",
             refuse_other_language_text="on" if clinic["refuse_other_language_text"] else "",
-            **_schedule_fields(clinic["schedule"].get("appointment_reminder", [])),
+            **_rows_of(clinic),
         )
+
+    def steps(self) -> list[tuple[str, str]]:
+        """The escalation rows kept: not left blank; (channel, wait in minutes)."""
+        rows = zip(self.step_channel, self.step_wait, strict=False)
+        return [(channel, wait.strip()) for channel, wait in rows if channel or wait.strip()]
 
     def rows(self) -> list[tuple[str, str, str]]:
         """The schedule rows kept: not removed, not left blank; (unit, amount, at)."""
@@ -136,6 +161,8 @@ class ClinicForm(BaseModel):
                 "offset_amount": [amount for _, amount, _ in kept] + [""] * extra,
                 "offset_at": [at for _, _, at in kept] + [""] * extra,
                 "offset_remove": [],
+                "step_channel": [channel for channel, _ in self.steps()] + [""],
+                "step_wait": [wait for _, wait in self.steps()] + [""],
             }
         )
 
@@ -164,7 +191,34 @@ class ClinicForm(BaseModel):
             "hl7_notes_as_instructions": bool(self.hl7_notes_as_instructions),
             "refuse_other_language_text": bool(self.refuse_other_language_text),
             "schedule": {"appointment_reminder": offsets},
+            "escalation": self.escalation_body(),
         }
+
+    def escalation_body(self) -> dict[str, Any] | None:
+        """The policy the rows make; None (no policy) when every row is blank."""
+        steps = [
+            {"channel": channel, "wait_minutes": int(wait) if wait.isdigit() else wait}
+            for channel, wait in self.steps()
+        ]
+        if not steps:
+            return None
+        return {"steps": steps, "on_voicemail": self.on_voicemail}
+
+
+def _rows_of(clinic: dict[str, Any]) -> dict[str, Any]:
+    """The form's row fields: the schedule's offsets and the escalation's steps."""
+    offsets = clinic["schedule"].get("appointment_reminder", [])
+    return {**_schedule_fields(offsets), **_escalation_fields(clinic["escalation"])}
+
+
+def _escalation_fields(policy: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored policy as the form's step rows."""
+    steps = (policy or {}).get("steps", [])
+    return {
+        "step_channel": [step["channel"] for step in steps],
+        "step_wait": [str(step["wait_minutes"]) for step in steps],
+        "on_voicemail": (policy or {}).get("on_voicemail", "stop"),
+    }
 
 
 def _schedule_fields(offsets: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -177,7 +231,11 @@ def _schedule_fields(offsets: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _row_field(path: str) -> str | None:
-    """``schedule.appointment_reminder.1.at`` -> ``offset_at_1``: the input of that row."""
+    """``schedule.appointment_reminder.1.at`` -> ``offset_at_1``: the input of that row
+    (``escalation.steps.0.wait_minutes`` -> ``step_wait_0``)."""
+    if path.startswith(STEPS_FIELD + "."):
+        number, _, leaf = path.removeprefix(STEPS_FIELD + ".").partition(".")
+        return f"{'step_wait' if leaf == 'wait_minutes' else 'step_channel'}_{number}"
     if not path.startswith(SCHEDULE_FIELD + "."):
         return None
     number, _, leaf = path.removeprefix(SCHEDULE_FIELD + ".").partition(".")
@@ -222,6 +280,8 @@ def _form_context(services: ServicesDep, form: ClinicForm) -> dict[str, Any]:
         "channel_options": CHANNEL_OPTIONS,
         "second_channel_options": SECOND_CHANNEL_OPTIONS,
         "unit_options": UNIT_OPTIONS,
+        "step_options": STEP_OPTIONS,
+        "voicemail_options": VOICEMAIL_OPTIONS,
     }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from service.deps import ServicesDep, SessionDep
+from service.errors import Problem
 from service.links import LinkError
 from service.models import Reminder, audit
 
@@ -56,6 +57,22 @@ def listen(
         },
         headers=PAGE_HEADERS,
     )
+
+
+@router.post("/listen/{token}/ended", status_code=204, include_in_schema=False)
+def listened(token: str, session: SessionDep, services: ServicesDep) -> Response:
+    """The page played the message to the end (its ``ended`` event): a real answer, so
+    the reminder's escalation stops. The page's own token is the only credential."""
+    try:
+        reminder_id = services.links.open_listen(token)
+    except LinkError:
+        raise Problem(403, "Forbidden", "This link has expired or is not valid.") from None
+    if session.get(Reminder, reminder_id) is None:
+        raise Problem(410, "Gone", "This message is no longer available.")
+    services.pipeline.answered(session, reminder_id, "listened to the end on the listen page")
+    audit(session, None, "listen.ended", "reminder", reminder_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 def unavailable(request: Request, status_code: int) -> HTMLResponse:

@@ -47,6 +47,7 @@ from voices.pyttsx3_engine import Pyttsx3Engine
 from workers.channels.app import AppChannel
 from workers.channels.outbox import OutboxChannel
 from workers.channels.twilio import RETRYABLE_CALL_STATUSES, TwilioChannel
+from workers.channels.twilio_sms import TwilioSmsChannel
 
 PROJECT_PACKAGES = frozenset({"service", "workers", "templates", "voices"})
 UNDOCUMENTED_PREFIXES = ("/console", "/listen", "/v1/twilio", "/docs", "/favicon.ico", "/metrics")
@@ -423,8 +424,11 @@ def test_closed_sets_are_enums(document: dict[str, Any], schema: str, field: str
 def test_the_enums_match_what_the_code_can_store() -> None:
     """A value outside an enum would make the server's own answer fail validation."""
     reported = NEXT_STATUSES[Status.DISPATCHING] | NEXT_STATUSES[Status.DELIVERED]
-    assert set(AttemptOutcome) == set(reported) | RETRYABLE_CALL_STATUSES
-    assert set(DeliveryChannel) == {AppChannel.name, OutboxChannel.name, TwilioChannel.name}
+    # A staff hand-off or a staff member's mark is never an attempt's outcome.
+    by_staff = {Status.NEEDS_STAFF, Status.HANDLED}
+    assert set(AttemptOutcome) == set(reported) - by_staff | RETRYABLE_CALL_STATUSES
+    channels = {AppChannel.name, OutboxChannel.name, TwilioChannel.name, TwilioSmsChannel.name}
+    assert set(DeliveryChannel) == channels
     engines = {
         EspeakEngine.name,
         PiperEngine.name,

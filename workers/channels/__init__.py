@@ -31,15 +31,22 @@ __all__ = [
 def channels_from_settings(
     settings: Settings, db: Database, links: Links, never_call: NeverCallList
 ) -> dict[str, Channel]:
-    """The channel serving each reminder channel (``phone``, ``app``)."""
+    """The channel serving each reminder channel (``phone``, ``app``) and escalation step
+    (``sms``)."""
     outbox = OutboxChannel(settings.outbox_dir)
-    channels: dict[str, Channel] = {"phone": outbox, "app": outbox}
+    channels: dict[str, Channel] = {
+        "phone": outbox,
+        "app": outbox,
+        "sms": OutboxChannel(settings.outbox_dir, name="sms"),
+    }
     if settings.channel == "twilio":
         from workers.channels.twilio import TwilioChannel
+        from workers.channels.twilio_sms import TwilioSmsChannel
 
         connection = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         pacer = Pacer(settings.twilio_calls_per_second, connection, PACE_KEY)
         channels["phone"] = TwilioChannel(settings, db, pacer, links, never_call)
+        channels["sms"] = TwilioSmsChannel(settings, db, never_call)
     elif settings.channel != "outbox":
         raise UnknownChannel(
             f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio"

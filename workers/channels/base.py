@@ -34,6 +34,8 @@ class Delivery:
     app_recipient_id: str | None = None
     caller_id: str | None = None
     """The clinic's own ``From`` number for calls; None: the service's."""
+    text_message: str | None = None
+    """For a text: its words (``templates.sms_text``), the listen link in them."""
 
 
 PENDING = "pending"

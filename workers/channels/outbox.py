@@ -20,7 +20,9 @@ from workers.channels.base import Delivery, Outcome
 class OutboxChannel:
     name = "outbox"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = "outbox") -> None:
+        self.name = name
+        """``sms`` for the texts it records, so an attempt says what it would have been."""
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 

@@ -190,3 +190,43 @@ def test_an_admin_makes_a_clinic_refuse_text_in_another_language(
     sign_in(client, keys.staff)
     facts = client.get("/console/clinics/lakeside").text
     assert "Location or instructions in another language</dt><dd>Refused" in facts
+
+
+def test_an_admin_sets_the_escalation_steps_with_the_form(client: TestClient, keys: Keys) -> None:
+    csrf = sign_in(client, keys.admin)
+    steps = {
+        "step_channel": ["phone", "sms", "staff", ""],
+        "step_wait": ["180", "60", "240", ""],
+        "on_voicemail": "continue",
+    }
+    saved = client.post("/console/new-clinic", data=clinic_form(csrf, **steps))
+    assert saved.status_code == 200, saved.text  # followed to the clinic's page
+    clinic = client.get("/v1/clinics/lakeside", headers=keys.header(keys.admin)).json()
+    assert clinic["escalation"] == {
+        "steps": [
+            {"channel": "phone", "wait_minutes": 180},
+            {"channel": "sms", "wait_minutes": 60},
+            {"channel": "staff", "wait_minutes": 240},
+        ],
+        "on_voicemail": "continue",
+    }
+    page = client.get("/console/clinics/lakeside")
+    assert 'id="step_channel_3"' in page.text  # the three steps and a blank row
+    not_a_number = {"step_channel": ["phone", "sms"], "step_wait": ["10", "x"]}
+    refused = client.post("/console/clinics/lakeside", data=clinic_form(csrf, **not_a_number))
+    assert refused.status_code == 422 and "step_wait_1" in field_errors(refused.text)
+    staff_first = {"step_channel": ["staff", "sms"], "step_wait": ["10", "20"]}
+    refused = client.post("/console/clinics/lakeside", data=clinic_form(csrf, **staff_first))
+    assert refused.status_code == 422
+    assert "staff step can only be the last" in field_errors(refused.text)["step_channel_0"]
+    cleared = client.post(
+        "/console/clinics/lakeside", data=clinic_form(csrf, step_channel=[""], step_wait=[""])
+    )
+    assert cleared.status_code == 200
+    assert (
+        client.get("/v1/clinics/lakeside", headers=keys.header(keys.admin)).json()["escalation"]
+        is None
+    )
+
+    sign_in(client, keys.staff)
+    assert "Nothing more after the first contact." in client.get("/console/clinics/lakeside").text

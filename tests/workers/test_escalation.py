@@ -1,0 +1,288 @@
+"""Escalation end to end: the app on uvicorn with a controllable clock, its sweeper and
+in-process workers, and the Twilio simulator placing calls and taking texts over HTTP.
+
+The clock is moved to each step's time instead of waiting hours; everything else is real:
+rendering, the call's TwiML and audio, the signed callbacks, the listen page in Chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+from sqlalchemy import select
+
+from devtools.twilio_sim import Scenario, TwilioSimulator
+from service.app import create_app
+from service.config import Settings
+from service.models import Reminder, WebhookDelivery
+from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.clock import OffsetClock
+from tests.support.phone import FROM_NUMBER, phone_settings
+from tests.support.serving import serving
+from tests.support.waiting import wait_for
+from workers import jobs
+from workers.sweeper import sweep
+
+PATIENT = "+13125550123"
+PATIENT_NAME = "María López"
+CALLBACK = "https://scheduler.example.org/hooks/tellwell"
+"""Status webhooks are recorded (no client secret here, so none is sent): their payloads
+are what the scheduler would get."""
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], sim: TwilioSimulator) -> Settings:
+    return phone_settings(make_settings, "", sim, calls_per_day=1, calls_per_week=3)
+
+
+@pytest.fixture
+def live(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[LiveServer]:
+    """The app with its sweeper on the test's clock, where the simulator calls back."""
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    with serving(create_app(settings, clock=clock), port) as server:
+        yield server
+
+
+def create(live: LiveServer, keys: Keys, escalation: dict[str, Any], **changes: Any) -> str:
+    body = reminder_body(escalation=escalation, **changes)
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def read(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
+    answer = httpx.get(f"{live.url}/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def until(
+    live: LiveServer, keys: Keys, reminder_id: str, found: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    def reached() -> dict[str, Any] | None:
+        reminder = read(live, keys, reminder_id)
+        return reminder if found(reminder) else None
+
+    return dict(wait_for(reached, timeout_s=60))
+
+
+def nothing_due(reminder_id: str) -> bool:
+    """A sweep now (the clock moved past every step's time) queues nothing for it."""
+    report = sweep(jobs.pipeline())
+    return all(reminder_id not in ids for ids in report.enqueued.values())
+
+
+def has_event(text: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda r: any(text in (e["detail"] or "") for e in r["events"])
+
+
+def next_step_at(reminder_id: str) -> datetime:
+    """When the step waiting now is due (the lease the sweeper waits for)."""
+    with jobs.pipeline().db.session() as session:
+        due = session.get_one(Reminder, reminder_id).lease_until
+    assert due is not None
+    return due
+
+
+def skip_to(clock: OffsetClock, moment: datetime) -> None:
+    clock.skip(max(0.0, (moment - clock.now()).total_seconds()) + 1)
+
+
+def step_events(reminder: dict[str, Any]) -> list[tuple[int | None, str, str]]:
+    return [
+        (e["step"], e["status"], e["detail"]) for e in reminder["events"] if e["step"] is not None
+    ]
+
+
+def test_no_answer_then_a_text_then_the_staff_who_mark_it_handled(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "sms", "wait_minutes": 60}, {"channel": "staff", "wait_minutes": 240}]
+    }
+    reminder_id = create(live, keys, policy, callback_url=CALLBACK)
+
+    first = until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    assert first["status"] == "dispatching" and first["escalation_step"] == 1
+    called_at = datetime.fromisoformat(first["attempts"][0]["started_at"])
+    sms_due = next_step_at(reminder_id)
+    assert timedelta(minutes=60) <= sms_due - called_at < timedelta(minutes=61)
+    assert sim.texts_to(PATIENT) == []  # nothing before its time
+
+    skip_to(clock, sms_due)
+    texted = until(live, keys, reminder_id, has_event("step 2 (staff) after"))
+    (text,) = sim.texts_to(PATIENT)
+    body = text.param("Body")
+    assert "Riverside Clinic" in body and f"{live.url}/listen/" in body
+    assert PATIENT_NAME not in body and "Chen" not in body and "210" not in body
+    assert text.param("From") == FROM_NUMBER and sim.problems == []
+    assert [a["channel"] for a in texted["attempts"]] == ["twilio", "sms"]
+
+    skip_to(clock, next_step_at(reminder_id))
+    with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
+    assert step_events(with_staff) == [
+        (0, "dispatching", step_events(with_staff)[0][2]),
+        (1, "dispatching", step_events(with_staff)[1][2]),
+        (2, "needs_staff", "step 2 (staff): handed to the clinic's staff"),
+    ]
+    assert step_events(with_staff)[0][2].startswith("step 0 (phone): no-answer; step 1 (sms)")
+    assert step_events(with_staff)[1][2].startswith("step 1 (sms): sent, not yet heard; step 2")
+    listed = httpx.get(
+        f"{live.url}/v1/reminders",
+        params={"status": "needs_staff"},
+        headers=keys.header(keys.staff),
+    ).json()
+    assert [item["id"] for item in listed["items"]] == [reminder_id]  # the worklist's hook
+
+    handled_url = f"{live.url}/v1/reminders/{reminder_id}/handled"
+    assert httpx.post(handled_url, headers=keys.header(keys.scheduler)).status_code == 403
+    answer = httpx.post(handled_url, headers=keys.header(keys.staff))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "handled"
+    assert answer.json()["events"][-1]["detail"] == "handled by a staff member"
+    assert httpx.post(handled_url, headers=keys.header(keys.staff)).status_code == 200
+    audit = httpx.get(
+        f"{live.url}/v1/audit",
+        params={"action": "reminder.handled"},
+        headers=keys.header(keys.admin),
+    ).json()
+    assert [entry["subject_id"] for entry in audit["items"]] == [reminder_id]
+    assert len(sim.calls_to(PATIENT)) == 1
+    with jobs.pipeline().db.session() as session:
+        sent = session.scalars(
+            select(WebhookDelivery.payload)
+            .where(WebhookDelivery.reminder_id == reminder_id)
+            .order_by(WebhookDelivery.id)
+        ).all()
+    steps = [(p["type"], p["data"].get("step")) for p in sent if "step" in p["data"]]
+    assert steps == [
+        ("reminder.escalated", 0),
+        ("reminder.escalated", 1),
+        ("reminder.needs_staff", 2),
+        ("reminder.handled", 2),
+    ]
+    assert all(PATIENT_NAME not in str(p) and "5550123" not in str(p) for p in sent)
+
+
+def test_a_second_call_waits_for_the_daily_limit_and_a_key_stops_the_loop(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="busy"), Scenario(answer="human", keys=["1"]))
+    policy = {
+        "steps": [{"channel": "phone", "wait_minutes": 180}, {"channel": "sms", "wait_minutes": 60}]
+    }
+    reminder_id = create(live, keys, policy)
+
+    first = until(live, keys, reminder_id, has_event("step 1 (phone) after"))
+    called_at = datetime.fromisoformat(first["attempts"][0]["started_at"])
+    second_due = next_step_at(reminder_id)
+    # 3 hours asked, but one call a day: the step waits for the limit, it is not skipped.
+    assert timedelta(days=1) <= second_due - called_at < timedelta(days=1, minutes=1)
+
+    skip_to(clock, second_due)
+    done = until(live, keys, reminder_id, lambda r: r["status"] == "confirmed")
+    sim.wait_idle()
+    calls = sim.calls_to(PATIENT)
+    assert len(calls) == 2 and calls[1].pressed == ["1"] and sim.problems == []
+    assert [a["outcome"] for a in done["attempts"]] == ["busy", "confirmed"]
+    started = [datetime.fromisoformat(a["started_at"]) for a in done["attempts"]]
+    assert started[1] - started[0] >= timedelta(days=1)
+
+    skip_to(clock, clock.now() + timedelta(hours=2))  # past when the text would have gone
+    assert nothing_due(reminder_id)
+    assert sim.texts_to(PATIENT) == [] and read(live, keys, reminder_id)["status"] == "confirmed"
+
+
+def test_voicemail_stops_the_loop_unless_the_policy_says_continue(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="machine"))
+    steps = [{"channel": "sms", "wait_minutes": 30}]
+    stops = create(live, keys, {"steps": steps})
+    done = until(live, keys, stops, lambda r: r["status"] == "voicemail")
+    assert done["escalation_step"] == 0
+    skip_to(clock, clock.now() + timedelta(hours=1))
+    assert nothing_due(stops) and sim.texts_to(PATIENT) == []
+
+    goes_on = create(live, keys, {"steps": steps, "on_voicemail": "continue"})
+    waiting = until(live, keys, goes_on, has_event("voicemail left, not confirmed; step 1 (sms)"))
+    assert waiting["status"] == "dispatching"
+
+
+def test_the_listen_page_played_to_the_end_stops_the_loop(
+    live: LiveServer,
+    keys: Keys,
+    sim: TwilioSimulator,
+    clock: OffsetClock,
+    browser: Browser,
+    settings: Settings,
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 120}]
+    }
+    reminder_id = create(live, keys, policy)
+    until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    until(live, keys, reminder_id, has_event("step 2 (staff) after"))
+    (text,) = sim.texts_to(PATIENT)
+    link = next(word for word in text.param("Body").split() if "/listen/" in word)
+
+    page = browser.new_page()
+    page.goto(link)
+    page.evaluate("() => { document.getElementById('player').playbackRate = 16; }")
+    page.click("#play")  # as the patient would: the big button
+    heard = until(live, keys, reminder_id, lambda r: r["status"] == "delivered")
+    assert heard["events"][-1]["detail"] == "listened to the end on the listen page"
+    assert heard["events"][-1]["step"] == 1  # the text's link, heard while staff was next
+    page.close()
+
+    skip_to(clock, clock.now() + timedelta(hours=3))  # past the staff step's time
+    assert nothing_due(reminder_id)
+    assert read(live, keys, reminder_id)["status"] == "delivered"
+    forged = httpx.post(f"{live.url}/listen/not-a-token/ended")
+    assert forged.status_code == 403
+
+
+def test_stop_and_start_by_text_share_the_list_calls_use(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, settings: Settings, clock: OffsetClock
+) -> None:
+    webhook = f"{settings.public_base_url}/v1/twilio/sms"
+    assert sim.text_in(webhook, PATIENT, FROM_NUMBER, " stop ").status_code == 200
+    sim.scenario_for(PATIENT, Scenario(answer="human", keys=["1"]))
+    policy = {"steps": [{"channel": "sms", "wait_minutes": 10}]}
+    blocked = create(live, keys, policy)
+    # The call is not placed (the same list); the text step is not sent either.
+    first = until(live, keys, blocked, has_event("step 1 (sms) after"))
+    assert "opted out" in step_events(first)[0][2]
+    skip_to(clock, next_step_at(blocked))
+    ended = until(live, keys, blocked, lambda r: r["status"] == "failed")
+    assert "opted out" in ended["events"][-1]["detail"]
+    assert sim.calls_to(PATIENT) == [] and sim.texts_to(PATIENT) == []
+
+    assert sim.text_in(webhook, PATIENT, FROM_NUMBER, "START").status_code == 200
+    reached = create(live, keys, policy)
+    until(live, keys, reached, lambda r: r["status"] == "confirmed")
+    assert len(sim.calls_to(PATIENT)) == 1
+
+    for keyword in ("STOPALL", "unsubscribe", "Cancel", "END", "QUIT"):
+        assert sim.text_in(webhook, PATIENT, FROM_NUMBER, keyword).status_code == 200
+        with jobs.pipeline().db.session() as session:
+            assert jobs.pipeline().never_call.blocks(session, PATIENT), keyword
+        for back in ("YES", "UNSTOP", "start"):
+            sim.text_in(webhook, PATIENT, FROM_NUMBER, back)
+            with jobs.pipeline().db.session() as session:
+                assert not jobs.pipeline().never_call.blocks(session, PATIENT), back
+            sim.text_in(webhook, PATIENT, FROM_NUMBER, keyword)
+        sim.text_in(webhook, PATIENT, FROM_NUMBER, "START")
+
+    unsigned = httpx.post(webhook, data={"From": PATIENT, "Body": "STOP"})
+    assert unsigned.status_code == 403
+    with jobs.pipeline().db.session() as session:
+        assert not jobs.pipeline().never_call.blocks(session, PATIENT)

@@ -1,0 +1,108 @@
+"""The SMS channel: a text with the listen link, sent through Twilio Messages (the SDK).
+
+Texts go to the same opt-out list as calls: a number on it is never texted either, and a
+STOP reply puts it there (``service/api/twilio.py``, the inbound-message webhook). Twilio
+takes a message at once (``queued``); that counts as sent. Like a call, a text is never
+sent twice by mistake: the attempt row exists before ``messages.create``, and ``reconcile``
+looks for the attempt's message at Twilio before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from service.call_policy import NeverCallList
+from service.config import Settings
+from service.db import Database
+from service.models import Attempt, Reminder, Status
+from workers.channels.base import Delivery, Outcome
+from workers.channels.twilio import CLOCK_SKEW_S, RECONCILE_LOOKBACK, ApiBaseHttpClient
+from workers.errors import ChannelUnavailable
+
+log = logging.getLogger(__name__)
+
+SENT = Outcome(status=Status.DELIVERED)
+OPTED_OUT = "the patient opted out of calls and texts"
+
+
+class TwilioSmsChannel:
+    name = "sms"
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        never_call: NeverCallList,
+        http_client: ApiBaseHttpClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.never_call = never_call
+        http = http_client or ApiBaseHttpClient(settings.twilio_api_base, settings.twilio_timeout_s)
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=http,
+        )
+
+    def _from(self, caller_id: str | None) -> str:
+        return caller_id or self.settings.twilio_from_number
+
+    def send(self, delivery: Delivery) -> Outcome:
+        with self.db.session() as session:
+            if self.never_call.blocks(session, delivery.to):
+                return Outcome(status=Status.FAILED, detail=OPTED_OUT)
+        try:
+            message = self.client.messages.create(
+                to=delivery.to, from_=self._from(delivery.caller_id), body=delivery.text_message
+            )
+        except TwilioRestException as err:
+            if err.status >= 500 and (found := self.reconcile(delivery.attempt_id)) is not None:
+                return found
+            raise ChannelUnavailable(f"Twilio refused the text: {err.status}") from err
+        except (TwilioException, OSError) as err:
+            if (found := self.reconcile(delivery.attempt_id)) is not None:
+                return found
+            raise ChannelUnavailable("Twilio could not be reached") from err
+        return Outcome(status=Status.DELIVERED, provider_ref=str(message.sid))
+
+    def reconcile(self, attempt_id: str) -> Outcome | None:
+        """The attempt's message if Twilio has one (the earliest to the number since the
+        attempt began that no other attempt owns); None if it was never sent."""
+        with self.db.session() as session:
+            row = session.execute(
+                select(Attempt, Reminder.facts)
+                .join(Reminder, Reminder.id == Attempt.reminder_id)
+                .where(Attempt.id == attempt_id)
+            ).first()
+            if row is None:
+                return None
+            attempt, facts = row
+            if attempt.provider_ref:
+                return Outcome(status=Status.DELIVERED, provider_ref=attempt.provider_ref)
+            started = attempt.started_at - timedelta(seconds=CLOCK_SKEW_S)
+            to, from_ = facts["patient"]["phone"], self._from(facts["clinic"].get("caller_id"))
+        try:
+            recent = self.client.messages.list(to=to, from_=from_, limit=RECONCILE_LOOKBACK)
+        except (TwilioException, OSError) as err:
+            raise ChannelUnavailable("could not look the text up at Twilio") from err
+        since = [m for m in recent if m.date_created and m.date_created >= started]
+        with self.db.session() as session:
+            taken = set(
+                session.scalars(
+                    select(Attempt.provider_ref).where(
+                        Attempt.provider_ref.in_([str(m.sid) for m in since]),
+                        Attempt.id != attempt_id,
+                    )
+                )
+            )
+        unclaimed = [m for m in since if str(m.sid) not in taken]
+        if not unclaimed:
+            return None
+        first = min(unclaimed, key=lambda m: m.date_created)
+        return Outcome(status=Status.DELIVERED, provider_ref=str(first.sid))
