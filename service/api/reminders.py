@@ -24,8 +24,8 @@ from service.reminders import (
     first_send_time,
     get_reminder,
     list_reminders,
-    other_language_text,
     mark_handled,
+    other_language_text,
 )
 from service.schemas import (
     EXTERNAL_ID_MAX_CHARS,
