@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     """Longest a gtts render may take before the offline voice is used instead."""
     pyttsx3_enabled: bool = False
     """The operating system's own voices through pyttsx3 (for catalogs that name them)."""
+    pico_enabled: bool = True
+    """SVOX Pico (Spanish, French, German, Italian) where ``make voices`` installed it;
+    off, or not installed, falls back to espeak-ng."""
+    rhvoice_enabled: bool = True
+    """RHVoice (Russian, Brazilian Portuguese) where ``make voices`` installed it; off, or
+    not installed, falls back to espeak-ng."""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -112,6 +112,8 @@ class EngineName(enum.StrEnum):
     PIPER = "piper"
     PYTTSX3 = "pyttsx3"
     GTTS = "gtts"
+    PICO = "pico"
+    RHVOICE = "rhvoice"
 
 
 Timestamp = Annotated[

@@ -1,7 +1,8 @@
 """Text to speech audio: Tellwell's voices, knowing nothing of reminders, patients or HTTP.
 
 ``Speaker`` is the front door: it picks the language's voice from the ``Catalog``, runs
-the engine (piper for English, espeak-ng for the rest; gtts and pyttsx3 when enabled:
+the engine (piper for English, pico and rhvoice where installed, espeak-ng for the rest
+and as every fallback; gtts and pyttsx3 when enabled:
 ``configured_speaker`` builds the set a configuration allows), encodes the result with
 ``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a
 content-addressed cache. Everything raised is a ``VoiceError``.
@@ -26,8 +27,10 @@ from voices.catalog import Catalog, LanguageVoice, UnspokenLanguage
 from voices.engines import configured_speaker
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
+from voices.pico_engine import PicoEngine
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
+from voices.rhvoice_engine import RhvoiceEngine
 from voices.speaker import Speaker, SpokenAudio
 
 __all__ = [
@@ -44,8 +47,10 @@ __all__ = [
     "InvalidRequest",
     "InvalidText",
     "LanguageVoice",
+    "PicoEngine",
     "PiperEngine",
     "Pyttsx3Engine",
+    "RhvoiceEngine",
     "Speaker",
     "SpokenAudio",
     "SynthesisFailed",
