@@ -238,8 +238,14 @@ def measure(
     except VoiceError as err:
         print(f"  {engine.name}/{voice}: not available here ({type(err).__name__})")
         return None
-    pcms = [read_wav(engine.synthesize(text, language, voice, WORDS_PER_MINUTE)) for text in texts]
-    render_s = min(render_time_s(engine, language, voice, texts) for _ in range(rounds))
+    try:
+        pcms = [
+            read_wav(engine.synthesize(text, language, voice, WORDS_PER_MINUTE)) for text in texts
+        ]
+        render_s = min(render_time_s(engine, language, voice, texts) for _ in range(rounds))
+    except VoiceError as err:  # a machine too busy for the engine's time limit, say
+        print(f"  {engine.name}/{voice}: failed ({type(err).__name__}: {err})")
+        return None
     audio_s = sum(pcm.duration_s for pcm in pcms)
     heard: dict[str, list[tuple[list[str], Future[list[str]]]]] = {band: [] for band in BANDS}
     if pool is not None:
