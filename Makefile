@@ -2,8 +2,12 @@
 #   make run   install what serving needs, then serve on the embedded defaults (SQLite,
 #              in-process queue, offline voice, local outbox), printing the URL and a
 #              fresh admin key
-#   make test  add what testing needs (Chromium, Node for axe-core, the dev tools), then
-#              lint and run the whole test suite against real PostgreSQL and Redis
+#   make test  add what testing needs (Chromium, Node for axe-core, the dev tools, the
+#              optional voices), then lint and run the whole test suite against real
+#              PostgreSQL and Redis
+#   make voices  add the optional offline voices (SVOX Pico, RHVoice) from the
+#              distribution's non-free/multiverse component; serving works without them
+#              (espeak-ng speaks those languages instead)
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,10 +17,15 @@ SERVE_PACKAGES := espeak-ng libespeak-ng1 ffmpeg python3-venv
 # fonts-liberation: Arial-compatible fonts for the page tests' screenshots; Chromium only
 # recommends it, and recommendations are not installed.
 TEST_PACKAGES := chromium fonts-liberation nodejs npm
+# Pico: Spanish, French, German, Italian. RHVoice: only the languages and voices whose
+# licence allows commercial use (voices/rhvoice_engine.py says which and why).
+VOICE_PACKAGES := libttspico-utils rhvoice rhvoice-russian rhvoice-brazilian-portuguese
+# Where make voices enables Debian's non-free (Ubuntu's multiverse) component.
+NONFREE_SOURCES := /etc/apt/sources.list.d/tellwell-nonfree.sources
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test serve-setup setup serve-packages test-packages lint bench clean
+.PHONY: run test serve-setup setup serve-packages test-packages voices lint bench clean
 
 run: serve-setup
 	@$(BIN)/tellwell migrate
@@ -45,7 +54,7 @@ bench: setup
 	$(BIN)/python bench/console.py
 
 serve-setup: serve-packages $(VENV)/.installed
-setup: serve-setup test-packages $(VENV)/.installed-dev node_modules/.installed
+setup: serve-setup test-packages voices $(VENV)/.installed-dev node_modules/.installed
 
 # A package counts as present when dpkg has it or its command is on PATH: NodeSource's
 # nodejs bundles npm and conflicts with Debian's npm package. Recommendations are left
@@ -63,6 +72,26 @@ serve-packages:
 
 test-packages:
 	$(call apt_install,$(TEST_PACKAGES))
+
+# Both voices live outside the distributions' main component (Pico's lingware has no
+# published source; several RHVoice voices are non-commercial). The component is added
+# from the distribution's own mirror and signing keyring, then only VOICE_PACKAGES are
+# installed from it. An existing sources file is left as it is.
+voices:
+	@[ -f $(NONFREE_SOURCES) ] || { . /etc/os-release; \
+	  case "$$ID" in \
+	    debian) uris=http://deb.debian.org/debian; \
+	      suites="$$VERSION_CODENAME $$VERSION_CODENAME-updates"; components=non-free; \
+	      keyring=/usr/share/keyrings/debian-archive-keyring.gpg;; \
+	    ubuntu) uris=http://archive.ubuntu.com/ubuntu; \
+	      suites="$$VERSION_CODENAME $$VERSION_CODENAME-updates"; components=multiverse; \
+	      keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg;; \
+	    *) echo "make voices: no non-free component known for $$ID" >&2; exit 1;; \
+	  esac; \
+	  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n' \
+	    "$$uris" "$$suites" "$$components" "$$keyring" | $(SUDO) tee $(NONFREE_SOURCES) >/dev/null; \
+	  $(SUDO) apt-get update -qq; }
+	$(call apt_install,$(VOICE_PACKAGES))
 
 # One virtual environment: what serving needs, then the test and lint tools on top.
 $(VENV)/.installed: pyproject.toml | serve-packages

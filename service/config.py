@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     only a server on-premises or one whose operator has signed a business associate
     agreement (BAA). Empty (the default): no text leaves the machine this way. Each
     language falls back to its offline voice when its server fails or overruns."""
+    pico_enabled: bool = True
+    """SVOX Pico (Spanish, French, German, Italian) where ``make voices`` installed it;
+    off, or not installed, falls back to espeak-ng."""
+    rhvoice_enabled: bool = True
+    """RHVoice (Russian, Brazilian Portuguese) where ``make voices`` installed it; off, or
+    not installed, falls back to espeak-ng."""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

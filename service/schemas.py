@@ -132,6 +132,8 @@ class EngineName(enum.StrEnum):
     PYTTSX3 = "pyttsx3"
     GTTS = "gtts"
     HTTP = "http"
+    PICO = "pico"
+    RHVOICE = "rhvoice"
 
 
 Timestamp = Annotated[

@@ -13,6 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = ("espeak-ng", "ffmpeg", "python3-venv")
 TEST_ONLY = ("chromium", "fonts-liberation", "nodejs", "npm")
+# The optional voices, from the non-free component: make test installs them, make run not.
+VOICES = ("libttspico-utils", "rhvoice", "rhvoice-russian", "rhvoice-brazilian-portuguese")
+NONFREE_SOURCES = "/etc/apt/sources.list.d/tellwell-nonfree.sources"
 
 
 def dry_run(target: str) -> str:
@@ -34,8 +37,9 @@ def test_make_run_installs_only_what_serving_needs() -> None:
     assert installs and all("--no-install-recommends" in line for line in installs)
     for package in SERVING:
         assert f" {package}" in commands, package
-    for package in TEST_ONLY:
+    for package in TEST_ONLY + VOICES:
         assert f" {package}" not in commands, package
+    assert NONFREE_SOURCES not in commands
     assert "pip install -q -e ." in commands
     assert ".[dev]" not in commands and "npm ci" not in commands
 
@@ -44,7 +48,19 @@ def test_make_test_adds_the_browser_node_and_dev_tools() -> None:
     commands = dry_run("test")
     installs = apt_installs(commands)
     assert installs and all("--no-install-recommends" in line for line in installs)
-    for package in SERVING + TEST_ONLY:
+    for package in SERVING + TEST_ONLY + VOICES:
         assert f" {package}" in commands, package
     assert "pip install -q -e '.[dev]'" in commands
     assert "npm ci" in commands
+
+
+def test_make_voices_adds_the_non_free_component_signed_by_the_distribution() -> None:
+    commands = dry_run("voices")
+    assert NONFREE_SOURCES in commands
+    # Signed by the distribution's own keyring, never trusted unsigned.
+    assert "Signed-By" in commands and "[trusted=yes]" not in commands
+    assert "debian-archive-keyring.gpg" in commands and "Components: %s" in commands
+    installs = apt_installs(commands)
+    assert installs and all("--no-install-recommends" in line for line in installs)
+    for package in VOICES:
+        assert f" {package}" in commands, package

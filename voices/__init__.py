@@ -1,7 +1,8 @@
 """Text to speech audio: Tellwell's voices, knowing nothing of reminders, patients or our API.
 
 ``Speaker`` is the front door: it picks the language's voice from the ``Catalog``, runs
-the engine (piper for English, espeak-ng for the rest; gtts, http and pyttsx3 when enabled:
+the engine (piper for English, pico and rhvoice where installed, espeak-ng for the rest
+and as every fallback; gtts, http and pyttsx3 when enabled:
 ``configured_speaker`` builds the set a configuration allows), encodes the result with
 ``voices.audio`` in the ``AudioFormat`` a channel needs, and keeps it in a
 content-addressed cache. Everything raised is a ``VoiceError``.
@@ -27,8 +28,10 @@ from voices.engines import configured_speaker
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
 from voices.http_engine import HttpEngine, HttpVoice
+from voices.pico_engine import PicoEngine
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
+from voices.rhvoice_engine import RhvoiceEngine
 from voices.speaker import Speaker, SpokenAudio
 
 __all__ = [
@@ -47,8 +50,10 @@ __all__ = [
     "InvalidRequest",
     "InvalidText",
     "LanguageVoice",
+    "PicoEngine",
     "PiperEngine",
     "Pyttsx3Engine",
+    "RhvoiceEngine",
     "Speaker",
     "SpokenAudio",
     "SynthesisFailed",

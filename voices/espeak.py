@@ -19,19 +19,17 @@ from __future__ import annotations
 import io
 import re
 import struct
-import subprocess
 import wave
 from xml.sax.saxutils import escape
 
 from voices.audio import SENTENCE_PAUSE_S
 from voices.base import (
-    EngineUnavailable,
     InvalidRate,
     SynthesisFailed,
-    SynthesisTimeout,
     UnknownVoice,
     check_text,
 )
+from voices.child import run_child
 from voices.scripts import sentences
 
 __all__ = [
@@ -167,23 +165,12 @@ class EspeakEngine:
             str(words_per_minute),
             *output,
         ]
-        try:
-            done = subprocess.run(
-                argv,
-                input=ssml_for(text, voice).encode("utf-8"),
-                capture_output=True,
-                timeout=self._timeout_s,
-                check=False,
-            )
-        except FileNotFoundError as err:
-            raise EngineUnavailable(f"espeak-ng is not installed ({self._executable!r})") from err
-        except subprocess.TimeoutExpired as err:
-            # subprocess.run has already killed and reaped the child.
-            raise SynthesisTimeout(
-                f"espeak-ng took longer than {self._timeout_s:g} s with voice {voice!r}"
-            ) from err
-        except OSError as err:
-            raise EngineUnavailable(f"espeak-ng could not be started: {err.strerror}") from err
+        done = run_child(
+            argv,
+            ssml_for(text, voice).encode("utf-8"),
+            timeout_s=self._timeout_s,
+            program=f"espeak-ng (voice {voice!r})",
+        )
         if done.returncode != 0:
             diagnostic = _diagnostic(done.stderr)
             if "voice" in diagnostic.lower():

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 # Part of every cache key. Bump it when a change here or in voices.audio (a new loudness
 # target, another codec setting) would make the same request sound different, so old
 # files are not served for new requests.
-CACHE_KEY_VERSION = "3"
+CACHE_KEY_VERSION = "4"
 
 # The "format" part of a cached single sentence's key: the engine's raw speech as WAV,
 # before joining, levelling and encoding (which happen per message).

@@ -61,6 +61,8 @@ def speaker_from_settings(settings: Settings) -> Speaker:
         gtts_timeout_s=settings.gtts_timeout_s,
         pyttsx3_enabled=settings.pyttsx3_enabled,
         http_voices=settings.http_tts,
+        pico_enabled=settings.pico_enabled,
+        rhvoice_enabled=settings.rhvoice_enabled,
         cache_secret=cache_secret,
     )
 

@@ -42,8 +42,10 @@ from service.schemas import AttemptOutcome, DeliveryChannel, EngineName
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
 from voices.http_engine import HttpEngine
+from voices.pico_engine import PicoEngine
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
+from voices.rhvoice_engine import RhvoiceEngine
 from workers.channels.app import AppChannel
 from workers.channels.outbox import OutboxChannel
 from workers.channels.twilio import RETRYABLE_CALL_STATUSES, TwilioChannel
@@ -435,5 +437,7 @@ def test_the_enums_match_what_the_code_can_store() -> None:
         Pyttsx3Engine.name,
         GttsEngine.name,
         HttpEngine.name,
+        PicoEngine.name,
+        RhvoiceEngine.name,
     }
     assert set(EngineName) == engines

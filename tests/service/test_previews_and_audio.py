@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pydub import AudioSegment
 from sqlalchemy import select
@@ -13,6 +16,8 @@ from service.links import Links
 from service.models import AuditEntry, Reminder
 from tests.support.api import Keys, count_reminders, preview_body
 from tests.support.clock import OffsetClock
+from tests.support.voices import require_program
+from voices import PicoEngine
 
 
 def test_preview_speaks_english_and_delivers_nothing(
@@ -60,9 +65,35 @@ def test_languages_list_only_what_can_be_spoken(client: TestClient, keys: Keys) 
     by_code = {lang["code"]: lang for lang in languages}
     assert {"en", "es"} <= set(by_code)
     spanish = by_code["es"]
-    assert spanish["name"] == "Spanish" and spanish["engine"] == "espeak"
+    engine = "pico" if shutil.which(PicoEngine.program) else "espeak"
+    assert spanish["name"] == "Spanish" and spanish["engine"] == engine
     assert set(spanish["kinds"]) >= {"appointment_reminder", "result_ready"}
     assert spanish["reviewed"] is False
+
+
+def test_a_spanish_preview_names_the_engine_that_spoke(
+    make_settings: Any, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pico speaks Spanish where make voices installed it; on a machine without it (PATH
+    holding only espeak-ng and ffmpeg) espeak-ng does, and the preview says which."""
+    from service.app import create_app
+
+    require_program(PicoEngine.program)
+    heard = {}
+    for machine in ("with make voices", "without"):
+        if machine == "without":
+            bare = tmp_path / "bin"
+            bare.mkdir()
+            for program in ("espeak-ng", "ffmpeg"):
+                (bare / program).symlink_to(require_program(program))
+            monkeypatch.setenv("PATH", str(bare))
+        with TestClient(create_app(make_settings())) as client:
+            response = client.post(
+                "/v1/previews", json=preview_body(language="es"), headers=keys.header(keys.staff)
+            )
+        assert response.status_code == 200, response.text
+        heard[machine] = (response.json()["engine"], response.json()["voice"])
+    assert heard == {"with make voices": ("pico", "es-ES"), "without": ("espeak", "es-419")}
 
 
 def test_audio_link_supports_range_requests(client: TestClient, keys: Keys) -> None:

@@ -1,8 +1,13 @@
-"""Looking inside the real voices: a run-counting engine wrapper and catalog look-ups."""
+"""Looking inside the real voices: a run-counting engine wrapper, catalog look-ups, and
+the optional voice programs."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
+
+import pytest
 
 from voices import Catalog, Engine, LanguageVoice
 
@@ -59,3 +64,17 @@ def online_first_catalog() -> Catalog:
         },
     }
     return Catalog.from_dict(data)
+
+
+def require_program(program: str) -> str:
+    """The path of an optional voice program that ``make voices`` installs.
+
+    Skips where it is not installed on a developer's machine; fails in CI (``CI`` set),
+    where ``make test`` has run ``make voices``, so a broken install cannot hide as a skip.
+    """
+    path = shutil.which(program)
+    if path is not None:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{program} is not installed, but make test runs make voices")
+    pytest.skip(f"{program} is not installed here (make voices installs it)")

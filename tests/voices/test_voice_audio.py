@@ -114,6 +114,29 @@ def test_phone_resampling_filters_what_the_line_cannot_carry(tmp_path, levels):
     assert band(2000) < band(1000) - 40
 
 
+def test_phone_audio_is_shaped_for_the_telephone_band(tmp_path, levels):
+    """Equal tones at 100 Hz (below the band), 1 kHz and 3 kHz (its consonant region):
+    the phone encoding removes the hum and lifts the top of the band over the middle."""
+    tones = ffmpeg_wav(
+        tmp_path,
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=0.2*sin(2*PI*100*t)+0.2*sin(2*PI*1000*t)+0.2*sin(2*PI*3000*t):s=22050:d=2",
+        ],
+        "tones.wav",
+    )
+    path = saved(tmp_path, encode(tones, AudioFormat.PHONE).data, AudioFormat.PHONE)
+
+    def band(hz: int) -> float:
+        narrow = f"bandpass=f={hz}:t=q:w=10"
+        return levels(path, f"{narrow},{narrow}").mean_db
+
+    assert band(100) < band(1000) - 40
+    assert band(3000) > band(1000) + 3
+
+
 @pytest.mark.parametrize("fmt", list(AudioFormat))
 def test_different_messages_play_at_the_same_level(tmp_path, english_wav, spanish_wav, levels, fmt):
     raw = tmp_path / "raw.wav"

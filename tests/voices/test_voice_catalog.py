@@ -35,7 +35,8 @@ def installed_espeak_voices() -> set[str]:
 
 def test_every_catalog_voice_exists_for_its_engine(catalog, espeak):
     """Each voice of each language's chain: espeak-ng renders it, Piper has it, Google
-    lists it (gtts's own language table, no network)."""
+    lists it (gtts's own language table, no network), an optional voice has espeak-ng
+    behind it."""
     from gtts.lang import tts_langs
 
     installed = installed_espeak_voices()
@@ -51,10 +52,14 @@ def test_every_catalog_voice_exists_for_its_engine(catalog, espeak):
                 assert audio[:4] == b"RIFF" and len(audio) > 10_000
             elif voice.engine == "piper":
                 assert voice.voice in piper._files, f"{voice.code}: no Piper voice {voice.voice}"
+            elif voice.engine in ("pico", "rhvoice"):
+                # The optional voices: each leads with espeak-ng behind it, so a machine
+                # without them still speaks the language (test_optional_engines renders them).
+                assert voice.fallback is not None and voice.fallback.engine == "espeak", voice
             else:
                 assert voice.engine == "gtts", voice
                 assert voice.voice in google, f"{voice.code}: Google has no voice {voice.voice}"
-    assert engines == {"espeak", "piper", "gtts"}
+    assert engines == {"espeak", "piper", "gtts", "pico", "rhvoice"}
 
 
 def test_every_language_is_in_the_catalog_and_somali_says_why_not(catalog):

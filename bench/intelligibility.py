@@ -1,0 +1,324 @@
+"""Intelligibility benchmark: which engine a patient understands best, per language.
+
+Renders the same reminders (the shipped templates with the sample facts: the call
+message of every kind, then voicemails, ``--messages`` in all) through every engine that
+speaks a language here, and prints for each engine:
+
+- the render time of the raw engine on those texts (CPU seconds, its own and its child
+  processes', the fastest of ``--rounds``), and its ratio to espeak-ng's;
+- for English, the word error rate of an independent recogniser (pocketsphinx's en-us
+  model, not tuned to any of these voices) on the audio wide-band (16 kHz), through a
+  plain 8 kHz mu-law phone line (resample, G.711 encode and decode: the untuned
+  baseline) and through Tellwell's own phone encoding (``AudioFormat.PHONE``: what
+  Twilio plays). WER is the mean over the messages of (substitutions + deletions +
+  insertions) / reference words, against the spoken text with numbers written out.
+
+No offline recogniser for Spanish, French, German, Italian, Russian or Portuguese is
+installed here (pocketsphinx's PyPI wheel ships only en-us; Vosk and Whisper models are
+downloads from outside the package registries), so for those only render time is
+measured; the catalog's choice there rests on the English result for the same engine
+family and on listening (see docs/architecture.md, "Voices").
+
+Piper samples noise on every render: WER is averaged over several messages.
+
+    .venv/bin/python bench/intelligibility.py [--messages 5] [--languages en,es] \\
+        [--voices piper/en_US-joe-medium,espeak/en-us] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import statistics
+import sys
+import time
+import unicodedata
+import warnings
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from templates import KINDS, render_message, sample_facts  # noqa: E402
+from voices import EspeakEngine, PiperEngine  # noqa: E402
+from voices.audio import AudioFormat, Pcm, encode_pcm, read_wav  # noqa: E402
+from voices.base import Engine, VoiceError  # noqa: E402
+from voices.pico_engine import PicoEngine  # noqa: E402
+from voices.piper_engine import BUILTIN_VOICE  # noqa: E402
+from voices.rhvoice_engine import RhvoiceEngine  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+# Every engine that can speak each language here, and the voice it would use.
+CANDIDATES: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("piper", BUILTIN_VOICE),
+        ("pico", "en-US"),
+        ("pico", "en-GB"),
+        ("rhvoice", "slt"),
+        ("espeak", "en-us"),
+    ],
+    "es": [("pico", "es-ES"), ("espeak", "es-419")],
+    "fr": [("pico", "fr-FR"), ("espeak", "fr-fr")],
+    "de": [("pico", "de-DE"), ("espeak", "de")],
+    "it": [("pico", "it-IT"), ("espeak", "it")],
+    "ru": [("rhvoice", "aleksandr"), ("rhvoice", "anna"), ("espeak", "ru")],
+    "pt": [("rhvoice", "Leticia-F123"), ("espeak", "pt-br")],
+}
+RECOGNISED = {"en"}
+WORDS_PER_MINUTE = 150
+RECOGNISER_RATE_HZ = 16_000
+PHONE_RATE_HZ = 8_000
+
+
+@dataclass
+class Result:
+    engine: str
+    voice: str
+    render_s: float
+    audio_s: float
+    wer: dict[str, float]
+
+
+def messages(language: str, count: int) -> list[str]:
+    """The spoken text of the shipped voicemails, then call messages, ``count`` in all.
+
+    Voicemails first: they are the shortest whole messages (about 15 s), and recognising
+    a second of speech costs the recogniser most of a CPU second.
+    """
+    texts = [
+        render_message(kind, language, variant, sample_facts(kind, language)).spoken
+        for variant in ("voicemail", "call")
+        for kind in KINDS
+    ]
+    return texts[:count]
+
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(number: int) -> str:
+    """An English number under 1,000 as a speaker says it ("two hundred ten")."""
+    if number < 20:
+        return _ONES[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    hundreds, rest = divmod(number, 100)
+    return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
+
+
+def words(text: str) -> list[str]:
+    """Text as comparable words: no accents, no punctuation, numbers spelt out."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"\b(\d{1,2}):(\d{2})\b", r"\1 \2", text)  # 2:30 -> 2 30
+    text = re.sub(r"\b([ap])\.?m\.?\b", r"\1 m", text)  # pm, p.m. -> p m
+    text = re.sub(r"\b\d{1,3}\b", lambda m: number_words(int(m.group())), text)
+    text = text.replace("dr ", "doctor ")
+    return re.findall(r"[a-z']+", text)
+
+
+def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
+    """Levenshtein distance over words, divided by the reference's length."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1] / max(1, len(reference))
+
+
+def plain_phone_line(pcm: Pcm) -> Pcm:
+    """An untuned phone line: resample to 8 kHz, G.711 mu-law encode and decode."""
+    narrow = soxr.resample(pcm.samples, pcm.rate_hz, PHONE_RATE_HZ, quality="HQ")
+    peak = float(np.max(np.abs(narrow))) or 1.0
+    linear = (np.clip(narrow / peak * 0.9, -1, 1) * 32767).astype("<i2").tobytes()
+    decoded = audioop.ulaw2lin(audioop.lin2ulaw(linear, 2), 2)
+    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
+
+
+def tellwell_phone_line(pcm: Pcm) -> Pcm:
+    """What Twilio plays: Tellwell's phone encoding, decoded back from mu-law."""
+    data = encode_pcm(pcm, AudioFormat.PHONE).data
+    start = data.index(b"data") + 8
+    decoded = audioop.ulaw2lin(data[start:], 2)
+    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
+
+
+_decoder = None
+
+
+def hear(pcm: Pcm) -> list[str]:
+    """What pocketsphinx's en-us model (its default configuration) hears, as words.
+
+    Run in worker processes: one decoder per process, loaded on first use.
+    """
+    global _decoder
+    if _decoder is None:
+        from pocketsphinx import Decoder
+
+        _decoder = Decoder(samprate=RECOGNISER_RATE_HZ, logfn="/dev/null")
+    samples = soxr.resample(pcm.samples, pcm.rate_hz, RECOGNISER_RATE_HZ, quality="HQ")
+    raw = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    _decoder.start_utt()
+    _decoder.process_raw(raw, full_utt=True)
+    _decoder.end_utt()
+    hypothesis = _decoder.hyp()
+    return words(hypothesis.hypstr if hypothesis else "")
+
+
+def engines() -> dict[str, Engine]:
+    return {
+        "espeak": EspeakEngine(),
+        "piper": PiperEngine(),
+        "pico": PicoEngine(),
+        "rhvoice": RhvoiceEngine(),
+    }
+
+
+BANDS = {"wide": lambda pcm: pcm, "phone plain": plain_phone_line, "phone tw": tellwell_phone_line}
+
+
+def render_time_s(engine: Engine, language: str, voice: str, texts: list[str]) -> float:
+    """CPU seconds the raw engine takes to speak all ``texts``: this process's and its
+    children's (the engines that are programs), which a busy shared machine disturbs far
+    less than wall time."""
+    started = _cpu_s()
+    for text in texts:
+        engine.synthesize(text, language, voice, WORDS_PER_MINUTE)
+    return _cpu_s() - started
+
+
+def _cpu_s() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def measure(
+    engine: Engine,
+    language: str,
+    voice: str,
+    texts: list[str],
+    pool: Executor | None,
+    rounds: int,
+) -> Result | None:
+    try:  # the first run loads the voice (Piper: ~0.5 s): not a render time
+        engine.synthesize(texts[0], language, voice, WORDS_PER_MINUTE)
+    except VoiceError as err:
+        print(f"  {engine.name}/{voice}: not available here ({type(err).__name__})")
+        return None
+    try:
+        pcms = [
+            read_wav(engine.synthesize(text, language, voice, WORDS_PER_MINUTE)) for text in texts
+        ]
+        render_s = min(render_time_s(engine, language, voice, texts) for _ in range(rounds))
+    except VoiceError as err:  # a machine too busy for the engine's time limit, say
+        print(f"  {engine.name}/{voice}: failed ({type(err).__name__}: {err})")
+        return None
+    audio_s = sum(pcm.duration_s for pcm in pcms)
+    heard: dict[str, list[tuple[list[str], Future[list[str]]]]] = {band: [] for band in BANDS}
+    if pool is not None:
+        for text, pcm in zip(texts, pcms, strict=True):
+            for band, line in BANDS.items():
+                heard[band].append((words(text), pool.submit(hear, line(pcm))))
+    wer = {
+        band: [word_error_rate(reference, future.result()) for reference, future in pairs]
+        for band, pairs in heard.items()
+    }
+    return Result(
+        engine.name,
+        voice,
+        render_s,
+        audio_s,
+        {band: statistics.mean(values) for band, values in wer.items() if values},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5)
+    parser.add_argument("--languages", default=",".join(CANDIDATES))
+    parser.add_argument(
+        "--voices", default="", help="only these engine/voice pairs, comma-separated"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="render time: the fastest of this many runs"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="recogniser processes")
+    args = parser.parse_args()
+    available = engines()
+    only = set(filter(None, args.voices.split(",")))
+    pool = ProcessPoolExecutor(args.jobs)
+    print(
+        f"{args.messages} messages per language at {WORDS_PER_MINUTE} wpm; WER = mean per "
+        "message; render = CPU s of the raw engine, all messages (fastest of --rounds); "
+        "ratio = render time / espeak-ng's"
+    )
+    header = f"{'lang':4} {'engine/voice':24} {'audio s':>8} {'render s':>9} {'vs espeak':>9}"
+    print(header + "".join(f" {band + ' WER':>15}" for band in BANDS))
+    for language in args.languages.split(","):
+        texts = messages(language, args.messages)
+        results = [
+            result
+            for name, voice in CANDIDATES[language]
+            if (not only or f"{name}/{voice}" in only)
+            and (
+                result := measure(
+                    available[name],
+                    language,
+                    voice,
+                    texts,
+                    pool if language in RECOGNISED else None,
+                    args.rounds,
+                )
+            )
+            is not None
+        ]
+        espeak_s = next((r.render_s for r in results if r.engine == "espeak"), None)
+        for result in results:
+            ratio = f"{result.render_s / espeak_s:8.2f}x" if espeak_s else "        -"
+            line = (
+                f"{language:4} {result.engine + '/' + result.voice:24} {result.audio_s:8.1f} "
+                f"{result.render_s:9.2f} {ratio}"
+            )
+            line += "".join(
+                f" {result.wer[band]:14.0%} " if band in result.wer else f" {'-':>15}"
+                for band in BANDS
+            )
+            print(line, flush=True)
+    pool.shutdown()
+
+
+if __name__ == "__main__":
+    main()
