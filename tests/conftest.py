@@ -30,6 +30,7 @@ from devtools.twilio_sim import TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
+from templates.text_language import warm_up
 from tests.support.api import Keys, LiveServer, make_keys
 from tests.support.clock import OffsetClock
 from tests.support.phone import ACCOUNT_SID, AUTH_TOKEN
@@ -128,8 +129,17 @@ def redis_url() -> str:
     return REDIS_TEST_URL
 
 
+@pytest.fixture(scope="session")
+def text_language_models() -> None:
+    """The free-text language models, loaded once per test process (seconds, as at
+    ``tellwell serve``'s start): an app's first reminder must not wait for them."""
+    warm_up()
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, database_url: str, text_language_models: None
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",

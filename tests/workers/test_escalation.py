@@ -16,11 +16,13 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import select
 
+from devtools.timezones import daytime_zone
 from devtools.twilio_sim import Scenario, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.models import Reminder, WebhookDelivery
 from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.clinics import add_clinic
 from tests.support.clock import OffsetClock
 from tests.support.phone import FROM_NUMBER, phone_settings
 from tests.support.serving import serving
@@ -286,3 +288,32 @@ def test_stop_and_start_by_text_share_the_list_calls_use(
     assert unsigned.status_code == 403
     with jobs.pipeline().db.session() as session:
         assert not jobs.pipeline().never_call.blocks(session, PATIENT)
+
+
+def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    # The clinic's own policy, not one sent with the reminder: its phone step must call.
+    zone = daytime_zone()
+    policy = {"steps": [{"channel": "phone", "wait_minutes": 180}], "on_voicemail": "stop"}
+    with httpx.Client(base_url=live.url) as http:
+        add_clinic(
+            http,
+            keys.admin,
+            timezone=zone,
+            calling_hours={"start": "08:00", "end": "21:00"},
+            escalation=policy,
+        )
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"), Scenario(answer="human", keys=["1"]))
+    body = reminder_body(clinic={"id": "riverside"})
+    body["patient"]["timezone"] = zone
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.admin))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+
+    until(live, keys, reminder_id, has_event("step 1 (phone) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    done = until(live, keys, reminder_id, lambda r: r["status"] == "confirmed")
+    sim.wait_idle()
+    assert len(sim.calls_to(PATIENT)) == 2 and sim.problems == []
+    assert [a["outcome"] for a in done["attempts"]] == ["no-answer", "confirmed"]
