@@ -7,8 +7,10 @@ languages by dropping a Piper voice (``name.onnx`` and ``name.onnx.json``) into 
 voices directory: each is offered for the language its JSON names, ahead of the
 catalog's own voice, which stays behind it as the fallback.
 
-A model takes about half a second to load, so each is loaded once per process and kept;
-onnxruntime is given an explicit thread count so a worker does not take every core.
+A model takes about half a second to load and a few hundred megabytes once loaded, so each
+is loaded once per process and shared by every engine made in it (an app, its workers and
+its previews each build one): ``_loaded_voice``. onnxruntime is given an explicit thread
+count so a worker does not take every core.
 Piper's output is not byte-identical between renders: the Speaker caches the audio.
 """
 
@@ -53,6 +55,46 @@ class _VoiceFiles:
     config: Path
 
 
+@dataclass(frozen=True)
+class _LoadedVoice:
+    model: PiperVoice
+    run_lock: threading.Lock
+    """An onnxruntime session runs one inference at a time: calls on it are serialised."""
+
+
+_LOADED: dict[tuple[Path, int], _LoadedVoice] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _loaded_voice(files: _VoiceFiles, voice: str, threads: int) -> _LoadedVoice:
+    """The voice's model, loaded on first use and kept for the process (per model file
+    and thread count). A model that fails to load is not kept: the next call tries again."""
+    key = (files.model.resolve(), threads)
+    with _LOAD_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        try:
+            import onnxruntime
+            from piper import PiperVoice
+            from piper.config import PiperConfig
+        except ImportError as err:
+            raise EngineUnavailable("piper-tts is not installed") from err
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            model = PiperVoice(
+                config=PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8"))),
+                session=onnxruntime.InferenceSession(
+                    str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
+                ),
+            )
+        except Exception as err:  # a damaged model file raises onnxruntime's own errors
+            raise UnknownVoice(f"piper cannot load voice {voice!r}: {err}") from err
+        _LOADED[key] = loaded = _LoadedVoice(model, threading.Lock())
+        return loaded
+
+
 class PiperEngine:
     """The ``piper`` engine: the shipped English voice plus any voice in ``voices_dir``.
 
@@ -74,9 +116,6 @@ class PiperEngine:
                 model = config.with_suffix("")  # name.onnx.json -> name.onnx
                 if model.is_file():
                     self._files[model.stem] = _VoiceFiles(model, config)
-        self._loaded: dict[str, PiperVoice] = {}
-        self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
 
     def dropped_voices(self) -> list[LanguageVoice]:
         """Catalog entries for the voices found in the voices directory.
@@ -110,7 +149,8 @@ class PiperEngine:
     def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
         """Speak ``text`` with Piper ``voice``; a complete 16-bit WAV at the voice's rate."""
         text = check_text(text)
-        model = self._model(voice)
+        loaded = self._model(voice)
+        model = loaded.model
         from piper import SynthesisConfig
 
         base_scale = model.config.length_scale or 1.0
@@ -121,7 +161,7 @@ class PiperEngine:
         )
         out = io.BytesIO()
         try:
-            with self._run_lock, wave.open(out, "wb") as wav:
+            with loaded.run_lock, wave.open(out, "wb") as wav:
                 model.synthesize_wav(text, wav, syn_config=config)
         except Exception as err:  # onnxruntime and the phonemiser raise their own types
             raise SynthesisFailed(
@@ -132,36 +172,12 @@ class PiperEngine:
             raise SynthesisFailed(f"piper produced no audio with voice {voice!r}")
         return data
 
-    def _model(self, voice: str) -> PiperVoice:
-        """The loaded voice, loading it on first use (once per process)."""
-        with self._load_lock:
-            if voice in self._loaded:
-                return self._loaded[voice]
-            files = self._files.get(voice)
-            if files is None:
-                raise UnknownVoice(f"piper has no voice {voice!r}")
-            try:
-                import onnxruntime
-                from piper import PiperVoice
-                from piper.config import PiperConfig
-            except ImportError as err:
-                raise EngineUnavailable("piper-tts is not installed") from err
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            try:
-                model = PiperVoice(
-                    config=PiperConfig.from_dict(
-                        json.loads(files.config.read_text(encoding="utf-8"))
-                    ),
-                    session=onnxruntime.InferenceSession(
-                        str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
-                    ),
-                )
-            except Exception as err:  # a damaged model file raises onnxruntime's own errors
-                raise UnknownVoice(f"piper cannot load voice {voice!r}: {err}") from err
-            self._loaded[voice] = model
-            return model
+    def _model(self, voice: str) -> _LoadedVoice:
+        """The loaded voice (``_loaded_voice``: once per process, shared)."""
+        files = self._files.get(voice)
+        if files is None:
+            raise UnknownVoice(f"piper has no voice {voice!r}")
+        return _loaded_voice(files, voice, self._threads)
 
 
 def _builtin_voice() -> dict[str, _VoiceFiles]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,18 +91,20 @@ def test_languages_offer_the_new_kinds(client: TestClient, keys: Keys) -> None:
 def test_a_changed_visit_preview_says_both_times(client: TestClient, keys: Keys) -> None:
     body = reminder_body(kind="appointment_changed", language="en", variant="app")
     del body["external_id"]
-    december = datetime(datetime.now(UTC).year + 1, 12, 1, 20, 30, tzinfo=UTC)
-    start = december + timedelta(days=(1 - december.weekday()) % 7)  # its first Tuesday
-    body["patient"]["timezone"] = "America/Chicago"  # 2:30 PM there, standard time
+    chicago = ZoneInfo("America/Chicago")
+    soon = datetime.now(chicago) + timedelta(days=20)  # within the year: said without it
+    tuesday = soon + timedelta(days=(1 - soon.weekday()) % 7)
+    start = datetime(tuesday.year, tuesday.month, tuesday.day, 14, 30, tzinfo=chicago)
+    previous = datetime.combine(start.date() - timedelta(days=2), time(10, 30), chicago)
+    body["patient"]["timezone"] = "America/Chicago"
     body["appointment"]["start"] = start.isoformat()
-    previous = start - timedelta(days=2, hours=4)  # a Sunday, 10:30 AM in Chicago
     body["appointment"]["previous_start"] = previous.isoformat()
     response = client.post("/v1/previews", json=body, headers=keys.header(keys.staff))
     assert response.status_code == 200, response.text
     preview = response.json()
     said_before = f"It was on Sunday, {previous:%B} {previous.day}, at 10:30 AM."
     assert said_before in preview["text"]
-    assert f"Your visit is on Tuesday, December {start.day}, at 2:30 PM." in preview["text"]
+    assert f"Your visit is on Tuesday, {start:%B} {start.day}, at 2:30 PM." in preview["text"]
     assert preview["reviewed"] is False
 
 
