@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -363,35 +363,7 @@ class TwilioSimulator:
         return JSONResponse(message.resource(self.account_sid), status_code=201)
 
     async def _list_messages(self, request: Request) -> Response:
-        if not self._authorised(request):
-            return self._error(401, "Authenticate")
-        query = request.query_params
-        unknown = [k for k in query if k not in MESSAGE_LIST_PARAMS]
-        if unknown:
-            self.problems.append(f"unknown message list parameters {unknown}")
-            return self._error(400, f"unknown parameters {unknown}")
-        with self._lock:
-            found = [
-                m
-                for m in self.messages.values()
-                if (not query.get("To") or m.param("To") == query["To"])
-                and (not query.get("From") or m.param("From") == query["From"])
-            ]
-        found.sort(key=lambda m: m.date_created, reverse=True)
-        size = int(query.get("PageSize", "50"))
-        return JSONResponse(
-            {
-                "messages": [m.resource(self.account_sid) for m in found[:size]],
-                "page": 0,
-                "page_size": size,
-                "start": 0,
-                "end": min(size, len(found)) - 1,
-                "uri": str(request.url.path),
-                "first_page_uri": str(request.url.path),
-                "next_page_uri": None,
-                "previous_page_uri": None,
-            }
-        )
+        return self._list_of(request, "messages", self.messages, MESSAGE_LIST_PARAMS, "message ")
 
     async def _fetch(self, request: Request) -> Response:
         if not self._authorised(request):
@@ -402,30 +374,42 @@ class TwilioSimulator:
         return JSONResponse(call.resource(self.account_sid))
 
     async def _list(self, request: Request) -> Response:
+        names = {p["name"] for p in _spec()["paths"][CALLS_PATH]["get"]["parameters"]}
+        return self._list_of(request, "calls", self.calls, names, "")
+
+    def _list_of(
+        self,
+        request: Request,
+        key: str,
+        records: Mapping[str, Any],
+        allowed: Collection[str],
+        label: str,
+    ) -> Response:
+        """One page of calls or messages, newest first, filtered by To and From as
+        Twilio's list endpoints are; a parameter Twilio does not take is a problem."""
         if not self._authorised(request):
             return self._error(401, "Authenticate")
-        names = {p["name"] for p in _spec()["paths"][CALLS_PATH]["get"]["parameters"]}
-        unknown = [k for k in request.query_params if k not in names]
-        if unknown:
-            self.problems.append(f"unknown list parameters {unknown}")
-            return self._error(400, f"unknown parameters {unknown}")
         query = request.query_params
+        unknown = [k for k in query if k not in allowed]
+        if unknown:
+            self.problems.append(f"unknown {label}list parameters {unknown}")
+            return self._error(400, f"unknown parameters {unknown}")
         with self._lock:
-            calls = [
-                c
-                for c in self.calls.values()
-                if (not query.get("To") or c.param("To") == query["To"])
-                and (not query.get("From") or c.param("From") == query["From"])
+            found = [
+                r
+                for r in records.values()
+                if (not query.get("To") or r.param("To") == query["To"])
+                and (not query.get("From") or r.param("From") == query["From"])
             ]
-        calls.sort(key=lambda c: c.date_created, reverse=True)
+        found.sort(key=lambda r: r.date_created, reverse=True)
         size = int(query.get("PageSize", "50"))
         return JSONResponse(
             {
-                "calls": [c.resource(self.account_sid) for c in calls[:size]],
+                key: [r.resource(self.account_sid) for r in found[:size]],
                 "page": 0,
                 "page_size": size,
                 "start": 0,
-                "end": min(size, len(calls)) - 1,
+                "end": min(size, len(found)) - 1,
                 "uri": str(request.url.path),
                 "first_page_uri": str(request.url.path),
                 "next_page_uri": None,
