@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     channel: str = "outbox"
     """Delivery channel for every reminder until a provider is configured."""
     sweep_interval_s: float = 5.0
-    """How often the sweeper looks for due or stuck reminders."""
+    """How often the sweeper looks for due or stuck reminders (sooner when a rendered
+    reminder falls due before its next pass)."""
+    render_ahead_s: float = Field(default=3600.0, ge=0)
+    """How long before its send time a reminder may be rendered, in spare capacity: renders
+    ahead wait in the lowest-priority queue, so the morning peak is mostly dispatch. 0
+    renders each reminder when it falls due."""
     lease_s: float = 120.0
     """How long a worker owns a reminder it is rendering or dispatching."""
     requeue_after_s: float = 60.0

@@ -128,6 +128,12 @@ def render_reminder(reminder_id: str) -> None:
         _reminder_step(reminder_id, Pipeline.render)
 
 
+def render_reminder_ahead(reminder_id: str) -> None:
+    """The same render, from the lowest-priority queue: the reminder is not due yet."""
+    with _reported(render_reminder_ahead, reminder_id):
+        _reminder_step(reminder_id, Pipeline.render)
+
+
 def dispatch_reminder(reminder_id: str) -> None:
     with _reported(dispatch_reminder, reminder_id):
         _reminder_step(reminder_id, Pipeline.dispatch)

@@ -136,6 +136,9 @@ class Pipeline:
             # The clinic's words as they are now; the version used is recorded below.
             words = words_for(session, clinic_id_of(facts), language)
             language = words.language
+            # Rendered ahead, the message is still heard at its send time (the year rule).
+            send_at = reminder.send_at
+            heard_on = max(now, send_at)
         started = time.perf_counter()
         try:
             rendered = self.renderer.render(
@@ -145,7 +148,7 @@ class Pipeline:
                 facts,
                 FORMAT_FOR_CHANNEL[channel],
                 words,
-                today=now,
+                today=heard_on,
             )
         except (TemplateError, VoiceError) as err:
             self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
@@ -156,7 +159,7 @@ class Pipeline:
             return
         RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
-            voicemail = self._render_call_extras(kind, channel, facts, words, now)
+            voicemail = self._render_call_extras(kind, channel, facts, words, heard_on)
         except (TemplateError, VoiceError) as err:
             # The live message is ready; a call that reaches a machine just leaves none.
             log.warning("voicemail audio not rendered: %s", type(err).__name__)
@@ -164,6 +167,7 @@ class Pipeline:
         if voicemail is not None and voicemail.duration_s > CALL_MESSAGE_MAX_S:
             self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s))
             return
+        due = send_at <= self.clock.now()
         with self.db.session() as session:
             store_audio(session, audio, self.audio_store)
             if voicemail is not None:
@@ -184,9 +188,10 @@ class Pipeline:
                 language=language,
                 detail=fallback_detail(words),
                 lease_until=None,
-                queued_at=self.clock.now(),
+                # Not due yet: the sweeper queues the dispatch the moment it is.
+                queued_at=self.clock.now() if due else None,
             )
-        if moved:
+        if moved and due:
             self.enqueue(DISPATCH_JOB, reminder_id)
 
     def _fail_render(self, reminder_id: str, detail: str) -> None:

@@ -16,7 +16,8 @@ one is replaced, so neither blocks the next step or a retry.
 
 **Dispatch never waits behind rendering.** Each step has its own RQ queue and a worker
 takes them in ``PRIORITY`` order: a due reminder is dispatched before the next render
-starts, however many renders are queued.
+starts, however many renders are queued, and a reminder rendered ahead of its send time
+waits behind every render that is due.
 
 A job that fails reaches RQ as ``JobFailed`` naming only the exception's type
 (``workers.jobs``), so the traceback RQ keeps in Redis for ``FAILED_JOB_TTL_S`` quotes no
@@ -47,13 +48,20 @@ from workers.errors import JobFailed, QueueUnavailable
 log = logging.getLogger(__name__)
 
 RENDER_JOB = "workers.jobs.render_reminder"
+RENDER_AHEAD_JOB = "workers.jobs.render_reminder_ahead"
 DISPATCH_JOB = "workers.jobs.dispatch_reminder"
 WEBHOOK_JOB = "workers.jobs.send_status_webhook"
-STEPS = {RENDER_JOB: "render", DISPATCH_JOB: "dispatch", WEBHOOK_JOB: "webhook"}
+STEPS = {
+    RENDER_JOB: "render",
+    RENDER_AHEAD_JOB: "render_ahead",
+    DISPATCH_JOB: "dispatch",
+    WEBHOOK_JOB: "webhook",
+}
 """Each job's short name: the first part of its job ids, its queue's suffix, a metric label."""
-PRIORITY = (DISPATCH_JOB, WEBHOOK_JOB, RENDER_JOB)
+PRIORITY = (DISPATCH_JOB, WEBHOOK_JOB, RENDER_JOB, RENDER_AHEAD_JOB)
 """The order a worker takes the queues in: a call due now before a scheduler's news, both
-before a render (renders are the long jobs, and there may be thousands waiting)."""
+before a render (renders are the long jobs, and there may be thousands waiting), and a
+reminder due now rendered before one due later (``Settings.render_ahead_s``)."""
 JOB_TIMEOUT_S = 300
 FAILED_JOB_TTL_S = 7 * 24 * 3600
 REDIS_SOCKET_TIMEOUT_S = 5.0

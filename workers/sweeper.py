@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from service.config import Settings
 from service.db import DATABASE_UNREACHABLE
@@ -36,7 +36,14 @@ from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.outages import Outage
 from workers.pipeline import Pipeline
-from workers.queue import DISPATCH_JOB, RENDER_JOB, STEPS, WEBHOOK_JOB, QueueUnavailable
+from workers.queue import (
+    DISPATCH_JOB,
+    RENDER_AHEAD_JOB,
+    RENDER_JOB,
+    STEPS,
+    WEBHOOK_JOB,
+    QueueUnavailable,
+)
 from workers.retention import PurgeReport, purge_audio_daily
 from workers.status_webhooks import queue_due_webhooks
 
@@ -45,8 +52,12 @@ log = logging.getLogger(__name__)
 SWEEPER_STOP_TIMEOUT_S = 30.0
 """How long a stopping worker waits for its sweeper process to finish the sweep under way."""
 DUE = "due"
+AHEAD = "ahead"
 LEASE_LAPSED = "lease_lapsed"
-"""Why the sweeper queued a job (the ``reason`` label): due and not queued, or abandoned."""
+"""Why the sweeper queued a job (the ``reason`` label): due and not queued, due within the
+render-ahead window, or abandoned."""
+SOONEST_WAKE_S = 0.2
+"""The shortest wait between sweeps when a rendered reminder falls due before the next."""
 
 
 @dataclass
@@ -56,6 +67,8 @@ class SweepReport:
     expired: list[str] = field(default_factory=list)
     purged: PurgeReport | None = None
     """Set on the one sweep that ran the day's audio purge."""
+    next_due: datetime | None = None
+    """When the next rendered reminder falls due, if one waits: the next sweep may be sooner."""
 
 
 def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
@@ -70,8 +83,10 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     not_recently_queued = or_(Reminder.queued_at.is_(None), Reminder.queued_at < requeue_before)
     lease_lapsed = or_(Reminder.lease_until.is_(None), Reminder.lease_until < now)
     due = Reminder.send_at <= now
+    soon = Reminder.send_at <= now + timedelta(seconds=pipeline.settings.render_ahead_s)
     work: list[tuple[str, str, ColumnElement[bool]]] = [
         (RENDER_JOB, DUE, and_(Reminder.status == Status.SCHEDULED, due)),
+        (RENDER_AHEAD_JOB, AHEAD, and_(Reminder.status == Status.SCHEDULED, soon, ~due)),
         (RENDER_JOB, LEASE_LAPSED, and_(Reminder.status == Status.RENDERING, lease_lapsed)),
         (DISPATCH_JOB, DUE, and_(Reminder.status == Status.READY, due)),
         (DISPATCH_JOB, LEASE_LAPSED, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
@@ -95,7 +110,22 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         report.enqueued[WEBHOOK_JOB] = webhook_ids
         SWEEPER_ENQUEUED.labels(STEPS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
     report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now, pipeline.audio_store)
+    with pipeline.db.session() as session:
+        report.next_due = session.scalar(
+            select(func.min(Reminder.send_at)).where(
+                Reminder.status == Status.READY, Reminder.send_at > now
+            )
+        )
     return report
+
+
+def next_wait_s(report: SweepReport, interval_s: float, now: datetime) -> float:
+    """Until the next sweep: the interval, or less when a rendered reminder falls due first,
+    so a reminder rendered ahead is dispatched within a fraction of a second of its time."""
+    if report.next_due is None:
+        return interval_s
+    until_due = (report.next_due - now).total_seconds()
+    return min(interval_s, max(until_due, SOONEST_WAKE_S))
 
 
 def _expire_late(pipeline: Pipeline, now: datetime) -> list[str]:
@@ -127,8 +157,9 @@ def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
     queue_outage, database_outage = Outage("redis", "sweeper"), Outage("database", "sweeper")
     log.info("sweeping every %.1f s", pipeline.settings.sweep_interval_s)
     while True:
+        wait_s = pipeline.settings.sweep_interval_s
         try:
-            sweep(pipeline)
+            report = sweep(pipeline)
         except QueueUnavailable as err:
             queue_outage.down(err)
         except DATABASE_UNREACHABLE as err:
@@ -139,7 +170,8 @@ def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:
         else:
             queue_outage.up()
             database_outage.up()
-        if stop(pipeline.settings.sweep_interval_s):
+            wait_s = next_wait_s(report, wait_s, pipeline.clock.now())
+        if stop(wait_s):
             return
 
 

@@ -3,8 +3,9 @@
 A backlog the workers cannot clear in a minute must not grow with every sweep (the flood
 issue 13 measured: 7,321 duplicate jobs for 1,000 reminders), a job that is really gone
 must still be queued again, and a due dispatch must not wait behind queued renders.
-The tests run on real Redis (queues of their own) and both databases, with the sweeper's
-clock moved forward instead of waiting.
+Reminders due within ``render_ahead_s`` are rendered ahead, behind every due render, and
+dispatched at their send time. The tests run on real Redis (queues of their own) and both
+databases, with the sweeper's clock moved forward instead of waiting.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,13 +36,14 @@ from workers.pipeline import Pipeline
 from workers.queue import (
     DISPATCH_JOB,
     FAILED_JOB_TTL_S,
+    RENDER_AHEAD_JOB,
     RENDER_JOB,
     WEBHOOK_JOB,
     InProcessQueue,
     RedisQueue,
     job_id,
 )
-from workers.sweeper import sweep
+from workers.sweeper import SweepReport, next_wait_s, sweep
 from workers.worker import new_worker
 
 BACKLOG = 120
@@ -71,13 +74,18 @@ def pipeline(redis_settings: Settings, clock: OffsetClock) -> Iterator[Pipeline]
     built.db.dispose()
 
 
-def post_reminders(settings: Settings, keys: Keys, clock: OffsetClock, count: int) -> list[str]:
-    """Post ``count`` reminders due now, as a scheduler would; each queues its render."""
+def post_reminders(
+    settings: Settings, keys: Keys, clock: OffsetClock, count: int, send_in_s: float = 0
+) -> list[str]:
+    """Post ``count`` reminders due now (each queues its render), or ``send_in_s`` later."""
     ids = []
     with TestClient(create_app(settings, clock=clock)) as client:
         for _ in range(count):
             tag = uuid.uuid4().hex[:8]
             body = reminder_body(external_id=f"appt-{tag}")
+            if send_in_s:
+                send_at = clock.now() + timedelta(seconds=send_in_s)
+                body["send_at"] = send_at.replace(microsecond=0).isoformat()
             body["patient"]["name"] = f"Ana {tag}"
             created = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
             assert created.status_code == 202, created.text
@@ -295,3 +303,77 @@ def test_a_failed_job_kept_by_rq_does_not_block_the_retry(
     assert render.failed_job_registry.get_job_ids() == []
     work_one_job(pipeline)
     assert statuses(pipeline, [reminder_id]) == {reminder_id: "ready"}
+
+
+HALF_HOUR_S = 30 * 60
+
+
+@pytest.mark.redis
+def test_a_reminder_due_within_the_hour_is_rendered_ahead_and_dispatched_at_its_time(
+    redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
+) -> None:
+    assert redis_settings.render_ahead_s == 3600
+    (soon,) = post_reminders(redis_settings, keys, clock, 1, send_in_s=HALF_HOUR_S)
+    (later,) = post_reminders(redis_settings, keys, clock, 1, send_in_s=3 * HALF_HOUR_S)
+    assert jobs_waiting(pipeline) == Counter()  # nothing is due at posting
+
+    assert sweep(pipeline).enqueued == {RENDER_AHEAD_JOB: [soon]}
+    work_one_job(pipeline)
+    assert statuses(pipeline, [soon, later]) == {soon: "ready", later: "scheduled"}
+    assert attempts_per_reminder(pipeline, [soon]) == Counter()  # not called early
+    assert jobs_waiting(pipeline) == Counter()
+
+    waiting = sweep(pipeline)
+    assert waiting.enqueued == {}
+    with pipeline.db.session() as session:
+        send_at = session.get_one(Reminder, soon).send_at
+    assert waiting.next_due is not None and waiting.next_due.replace(tzinfo=None) == (
+        send_at.replace(tzinfo=None)
+    )
+
+    clock.skip(HALF_HOUR_S + 60)  # and ``later`` is now within the hour
+    assert sweep(pipeline).enqueued == {DISPATCH_JOB: [soon], RENDER_AHEAD_JOB: [later]}
+    work_one_job(pipeline)
+    assert statuses(pipeline, [soon]) == {soon: "delivered"}
+    assert attempts_per_reminder(pipeline, [soon]) == Counter({soon: 1})
+
+
+@pytest.mark.redis
+def test_a_due_render_is_taken_before_renders_ahead(
+    redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
+) -> None:
+    ahead = post_reminders(redis_settings, keys, clock, 3, send_in_s=HALF_HOUR_S)
+    assert sorted(sweep(pipeline).enqueued[RENDER_AHEAD_JOB]) == sorted(ahead)
+    (due,) = post_reminders(redis_settings, keys, clock, 1)
+
+    work_one_job(pipeline)
+
+    assert statuses(pipeline, [due, *ahead]) == {due: "ready"} | dict.fromkeys(ahead, "scheduled")
+
+
+@pytest.mark.redis
+def test_without_render_ahead_a_reminder_waits_until_it_is_due(
+    make_settings: Callable[..., Settings], redis_url: str, keys: Keys, clock: OffsetClock
+) -> None:
+    settings = make_settings(redis_url=redis_url, render_ahead_s=0)
+    pipeline = jobs.build_pipeline(settings, clock=clock)
+    try:
+        (soon,) = post_reminders(settings, keys, clock, 1, send_in_s=60)
+        assert sweep(pipeline).enqueued == {}
+        clock.skip(61)
+        assert sweep(pipeline).enqueued == {RENDER_JOB: [soon]}
+    finally:
+        assert isinstance(pipeline.queue, RedisQueue)
+        for queue in pipeline.queue.queues.values():
+            queue.empty()
+        pipeline.queue.close()
+        pipeline.db.dispose()
+
+
+def test_the_sweeper_wakes_for_the_next_due_reminder_not_a_whole_interval_later() -> None:
+    now = OffsetClock().now()
+    assert next_wait_s(SweepReport(), 5.0, now) == 5.0
+    assert next_wait_s(SweepReport(next_due=now + timedelta(seconds=1.5)), 5.0, now) == 1.5
+    assert next_wait_s(SweepReport(next_due=now + timedelta(seconds=60)), 5.0, now) == 5.0
+    # Due this instant (another sweeper is queueing it): not a busy loop.
+    assert next_wait_s(SweepReport(next_due=now), 5.0, now) == 0.2
