@@ -84,7 +84,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User plus system CPU time the server and its running child processes (the
         listeners of ``tellwell mllp --processes``) have used so far."""
-        return sum(_cpu_seconds(pid) for pid in _process_tree(self.pid))
+        return sum(_cpu_seconds(pid) for pid in process_tree(self.pid))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -92,14 +92,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants, from /proc."""
     children = [
         int(child)
         for listing in Path(f"/proc/{pid}/task").glob("*/children")
         for child in listing.read_text().split()
     ]
-    return [pid, *(descendant for child in children for descendant in _process_tree(child))]
+    return [pid, *(descendant for child in children for descendant in process_tree(child))]
 
 
 @contextmanager

@@ -1,0 +1,386 @@
+"""Scale benchmark (issue 13): reminders end to end through real processes, beside the bare
+engine on the same texts.
+
+Per language, on a fresh PostgreSQL database and a Redis queue of its own:
+
+1. The API (``tellwell serve``) and K workers (``tellwell worker``, each with its sweeper)
+   start as real processes, delivering to the outbox.
+2. **Timed reminders**: a few are posted with send times spread over the expected run, and
+   rendered ahead (``render_ahead_s``) while nothing else runs.
+3. **Load**: N reminders due now are posted (mixed kinds and channels; a few clinics,
+   providers, places and slot times repeat as they do in a real schedule; every name is
+   new), and the run waits until every reminder has reached an end state. The timed
+   reminders fall due meanwhile, at full rendering load: their delay from send time to
+   the channel (the attempt's creation) is the due-to-dispatch figure.
+4. **Bare engine**: the language's engine speaks the same texts the workers spoke (the
+   message and, for calls, the voicemail), for a sample of the reminders, in K processes,
+   without templates, cache, encoding, queue or database.
+
+Printed per language: reminders a minute end to end and the bare engine's, their ratio,
+CPU seconds and peak RSS per process (a worker's forked work-horses count in its CPU),
+due-to-dispatch p50/p99, and per reminder the PostgreSQL transactions (``pg_stat_database``
+commits and rollbacks: every statement runs in one, so it is a floor on round trips) and
+Redis commands (``INFO stats``, every process included).
+
+    .venv/bin/python bench/scale.py [--reminders 1000] [--workers 2] [--languages en,es]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import support  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
+from devtools.timezones import daytime_zone  # noqa: E402
+from service.models import Role  # noqa: E402
+from service.security import issue_key  # noqa: E402
+from templates.render import render_message  # noqa: E402
+from voices import (  # noqa: E402
+    EspeakEngine,
+    PicoEngine,
+    PiperEngine,
+    RhvoiceEngine,
+    configured_speaker,
+)
+from voices.base import Engine  # noqa: E402
+from workers.rendering import message_facts  # noqa: E402
+
+BENCH_DB = "scale"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+QUEUE = "tellwell-bench-scale"
+TIMED = 40
+"""Reminders rendered ahead that fall due during the load."""
+BARE_SAMPLE = 60
+"""Reminders whose texts the bare engine speaks (the rate is per reminder)."""
+END_STATES = ("delivered", "voicemail", "confirmed", "failed", "expired", "cancelled")
+ZONE = daytime_zone()
+CLINICS = [
+    {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
+    {"name": "Lakeview Family Health", "callback_phone": "+13125550101"},
+    {"name": "North Park Medical Center", "callback_phone": "+13125550102"},
+]
+PROVIDERS = ["Dr. Chen", "Dr. Okafor", "Dr. Alvarez", "Dr. Novak"]
+LOCATIONS = ["Second floor, suite 210", "Building B, room 4", "Main entrance, desk 3"]
+SLOTS = ["08:30", "09:00", "09:45", "10:30", "11:15", "13:00", "14:30", "15:45"]
+FIRST = ("Ana", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jamal")
+LAST = ("Lopez", "Smith", "Nguyen", "Garcia", "Brown", "Khan", "Rossi", "Silva", "Cohen", "Park")
+KINDS = ["appointment_reminder"] * 7 + ["appointment_changed"] * 2 + ["result_ready"]
+CHANNELS = ["phone"] * 7 + ["app"] * 3
+ENGINES: dict[str, type[Engine]] = {
+    "piper": PiperEngine,
+    "espeak": EspeakEngine,
+    "pico": PicoEngine,
+    "rhvoice": RhvoiceEngine,
+}
+
+
+def names() -> Iterator[str]:
+    """A new patient name every time: first, middle initial, last, then a number."""
+    for number in itertools.count(1):
+        for first, initial, last in itertools.product(FIRST, "ABCDEFGHJKLMNPRSTW", LAST):
+            yield f"{first} {initial}. {last}" + (f" {number}" if number > 1 else "")
+
+
+def reminder_body(n: int, name: str, language: str, rng: random.Random) -> dict[str, Any]:
+    """A realistic reminder: the schedule's clinics, providers and slots repeat."""
+    kind, channel = rng.choice(KINDS), rng.choice(CHANNELS)
+    day = datetime.now(UTC).date() + timedelta(days=rng.choice([1, 2, 3, 7]))
+    hour, minute = map(int, rng.choice(SLOTS).split(":"))
+    start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+    body: dict[str, Any] = {
+        "kind": kind,
+        "channel": channel,
+        "language": language,
+        "patient": {
+            "name": name,
+            "phone": f"+1312555{n % 10000:04d}",
+            "timezone": ZONE,
+            "app_recipient_id": f"app-{n}",
+        },
+        "clinic": rng.choice(CLINICS),
+        "external_id": f"scale-{n}",
+    }
+    if kind != "result_ready":
+        body["appointment"] = {
+            "start": start.isoformat(),
+            "provider": rng.choice(PROVIDERS),
+            "location": rng.choice(LOCATIONS),
+        }
+    if kind == "appointment_changed":
+        body["appointment"]["previous_start"] = (start - timedelta(days=1)).isoformat()
+    return body
+
+
+@dataclass
+class Run:
+    language: str
+    reminders: int
+    elapsed_s: float
+    bare_per_min: float
+    cpu_s: dict[str, float]
+    peak_rss_mb: dict[str, float]
+    delays_s: list[float]
+    pg_transactions: int
+    redis_commands: int
+
+    @property
+    def per_min(self) -> float:
+        return self.reminders / self.elapsed_s * 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reminders", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--languages", default="en,es")
+    args = parser.parse_args()
+    print(
+        f"{args.reminders} reminders per language (+{TIMED} timed), {args.workers} workers, "
+        f"{os.cpu_count()} cores; PostgreSQL + Redis, outbox channel"
+    )
+    runs = [run_language(code, args.reminders, args.workers) for code in args.languages.split(",")]
+    print(
+        f"\n{'lang':4} {'per min':>8} {'bare/min':>8} {'ratio':>6} {'CPU-s/rem':>9} "
+        f"{'due p50 s':>9} {'due p99 s':>9} {'PG tx/rem':>9} {'Redis cmd/rem':>13}"
+    )
+    for run in runs:
+        print(
+            f"{run.language:4} {run.per_min:8.0f} {run.bare_per_min:8.0f} "
+            f"{run.per_min / run.bare_per_min:6.2f} "
+            f"{sum(run.cpu_s.values()) / run.reminders:9.3f} "
+            f"{percentile(run.delays_s, 0.5):9.2f} {percentile(run.delays_s, 0.99):9.2f} "
+            f"{run.pg_transactions / run.reminders:9.1f} {run.redis_commands / run.reminders:13.1f}"
+        )
+    for run in runs:
+        print(f"\n{run.language}: per process, during the load")
+        for process, cpu in run.cpu_s.items():
+            print(f"  {process:9} {cpu:8.1f} CPU-s  peak RSS {run.peak_rss_mb[process]:6.0f} MB")
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def run_language(language: str, total: int, workers: int) -> Run:
+    rng = random.Random(f"scale-{language}")
+    new_names = names()
+    print(f"\n{language}: the bare engine on {BARE_SAMPLE} reminders' texts...", flush=True)
+    sample = [reminder_body(n, next(new_names), language, rng) for n in range(BARE_SAMPLE)]
+    bare_per_min = bare_rate(language, workers, sample)
+    expected_s = total / bare_per_min * 60
+    db = support.fresh_database(BENCH_DB)
+    with db.session() as session:
+        key = issue_key(session, Role.SCHEDULER, "bench").raw
+    db.dispose()
+    queue = redis.Redis.from_url(REDIS_URL)
+    queue.flushdb()
+    port = free_port()
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        processes(port, data_dir, workers) as running,
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        ) as client,
+        psycopg.connect(support.database_url(BENCH_DB).replace("+psycopg", "")) as db_conn,
+    ):
+        db_conn.autocommit = True
+        # Timed reminders: rendered ahead while nothing else runs, due during the load.
+        lead_s = 30 + TIMED / bare_per_min * 60 * 3  # rendered before the first is due
+        timed = [reminder_body(n, next(new_names), language, rng) for n in range(TIMED)]
+        due_from = datetime.now(UTC) + timedelta(seconds=lead_s)
+        for n, body in enumerate(timed):
+            body["external_id"] = f"timed-{n}"
+            send_at = due_from + timedelta(seconds=expected_s * n / TIMED)
+            body["send_at"] = send_at.isoformat()
+        post_all(client, timed)
+        wait_until(lambda: waiting(db_conn, ("scheduled", "rendering"), "timed-%") == 0, 600)
+        if datetime.now(UTC) > due_from:
+            print("  (the timed reminders took longer than their lead to render)")
+        print(f"  {TIMED} timed reminders rendered ahead; posting {total} due now...", flush=True)
+        before = counters(db_conn, queue)
+        cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
+        began = time.monotonic()
+        post_all(
+            client, [reminder_body(TIMED + n, next(new_names), language, rng) for n in range(total)]
+        )
+        wait_until(lambda: waiting(db_conn, UNFINISHED, "scale-%") == 0, max(600, expected_s * 10))
+        elapsed = time.monotonic() - began
+        cpu_s = {name: tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items()}
+        rss = {name: tree_peak_rss_mb(pid) for name, pid in running.items()}
+        time.sleep(1)  # PostgreSQL publishes its statistics about every half second
+        after = counters(db_conn, queue)
+        wait_until(lambda: waiting(db_conn, UNFINISHED, "timed-%") == 0, max(600, expected_s * 2))
+        delays = dispatch_delays(db_conn)
+    support.drop_database(BENCH_DB)
+    queue.flushdb()
+    return Run(
+        language=language,
+        reminders=total,
+        elapsed_s=elapsed,
+        bare_per_min=bare_per_min,
+        cpu_s=cpu_s,
+        peak_rss_mb=rss,
+        delays_s=delays,
+        pg_transactions=after[0] - before[0],
+        redis_commands=after[1] - before[1],
+    )
+
+
+UNFINISHED = ("scheduled", "rendering", "ready", "dispatching")
+
+
+@contextmanager
+def processes(port: int, data_dir: str, workers: int) -> Iterator[dict[str, int]]:
+    """The API and ``workers`` workers, as an operator starts them: name to pid."""
+    env = {
+        "TELLWELL_DATABASE_URL": support.database_url(BENCH_DB),
+        "TELLWELL_REDIS_URL": REDIS_URL,
+        "TELLWELL_QUEUE_NAME": QUEUE,
+        "TELLWELL_DATA_DIR": data_dir,
+        "TELLWELL_SECRET_KEY": "bench",
+        "TELLWELL_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "TELLWELL_RATE_LIMIT_PER_SECOND": "0",
+    }
+    command = [sys.executable, "-m", "service"]
+    with ExitStack() as stack:
+        api = stack.enter_context(
+            support.http_server([*command, "serve", "--port", str(port)], env, port)
+        )
+        pids = {"api": api.pid}
+        for n in range(workers):
+            worker = stack.enter_context(support.server([*command, "worker"], env, lambda _: True))
+            pids[f"worker {n + 1}"] = worker.pid
+        yield pids
+
+
+def post_all(client: httpx.Client, bodies: list[dict[str, Any]]) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        for response in pool.map(lambda body: client.post("/v1/reminders", json=body), bodies):
+            if response.status_code != 202:
+                raise SystemExit(f"POST refused: {response.status_code} {response.text[:300]}")
+
+
+def waiting(db_conn: psycopg.Connection[Any], statuses: tuple[str, ...], ids: str) -> int:
+    """Reminders whose external id is like ``ids`` still in one of ``statuses``."""
+    row = db_conn.execute(
+        "SELECT count(*) FROM reminders WHERE status = ANY(%s) AND external_id LIKE %s",
+        (list(statuses), ids),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_until(done: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not done after {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def counters(db_conn: psycopg.Connection[Any], queue: redis.Redis) -> tuple[int, int]:
+    """PostgreSQL transactions in the bench database and Redis commands, so far."""
+    row = db_conn.execute(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+        (f"tellwell_bench_{BENCH_DB}",),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(queue.info("stats")["total_commands_processed"])
+
+
+def dispatch_delays(db_conn: psycopg.Connection[Any]) -> list[float]:
+    """For reminders that had a send time of their own: its first attempt's start, late by."""
+    rows = db_conn.execute(
+        """SELECT extract(epoch FROM min(a.started_at) - r.send_at)
+           FROM reminders r JOIN attempts a ON a.reminder_id = r.id
+           WHERE r.external_id LIKE 'timed-%%' GROUP BY r.id, r.send_at"""
+    ).fetchall()
+    return [float(row[0]) for row in rows]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU of a process and its descendants, reaped children (espeak-ng's) included."""
+    total = 0.0
+    for member in support.process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(value) for value in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """The largest peak resident size among a process and its descendants."""
+    peaks = []
+    for member in support.process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks, default=0.0)
+
+
+def spoken_texts(body: dict[str, Any]) -> list[str]:
+    """What a worker speaks for this reminder: the message, and for a call its voicemail."""
+    variants = ["call", "voicemail"] if body["channel"] == "phone" else ["app"]
+    facts = message_facts(body)
+    return [
+        render_message(body["kind"], body["language"], variant, facts).spoken
+        for variant in variants
+    ]
+
+
+_engine: tuple[Engine, str, int] | None = None
+
+
+def _start_engine(language: str) -> None:
+    global _engine
+    speaker = configured_speaker(Path(tempfile.mkdtemp()))  # the engines `serve` enables
+    voice = speaker.voice_for(language)
+    engine = ENGINES[voice.engine]()
+    _engine = (engine, voice.voice, speaker.catalog.words_per_minute("normal"))
+
+
+def _speak(job: tuple[str, list[str]]) -> None:
+    language, texts = job
+    assert _engine is not None
+    engine, voice, words_per_minute = _engine
+    for text in texts:
+        engine.synthesize(text, language, voice, words_per_minute)
+
+
+def bare_rate(language: str, workers: int, sample: list[dict[str, Any]]) -> float:
+    """Reminders a minute the language's engine alone speaks, in ``workers`` processes."""
+    jobs = [(language, spoken_texts(body)) for body in sample]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_engine, initargs=(language,)) as pool:
+        pool.map(_speak, jobs[:workers])  # load the models first
+        began = time.monotonic()
+        pool.map(_speak, jobs, chunksize=1)
+        return len(jobs) / (time.monotonic() - began) * 60
+
+
+if __name__ == "__main__":
+    main()
