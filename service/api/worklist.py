@@ -154,7 +154,12 @@ def read_worklist(
     "/{item_id}/handled",
     operation_id="handle_worklist_item",
     response_model=WorklistActed,
-    responses=problems(*AUTH, *JSON_BODY, 404),
+    responses=problems(
+        *AUTH,
+        *JSON_BODY,
+        404,
+        specific={409: problem(409, "The reminder moved on while it was being handled.")},
+    ),
 )
 def post_handled(
     item_id: ItemId,
