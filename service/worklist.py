@@ -2,7 +2,7 @@
 
 An item is a *reason* about a *subject* (a reminder, an appointment, or a clinic's
 language), found by that reason's query in ``SOURCES``, the one place that lists them:
-adding a reason is one ``Reason`` member and one query. An item leaves the list once a
+adding a reason is one ``WorklistReason`` member and one query. An item leaves the list once a
 staff member acted on its subject (``StaffAction``) at or after the moment it arose; if
 the same thing happens again later, it comes back.
 
@@ -49,7 +49,7 @@ from service.reminders import copy_reminder, mark_handled
 from service.security import Caller
 
 
-class Reason(enum.StrEnum):
+class WorklistReason(enum.StrEnum):
     """Why an item needs a person: a closed set (an enum in the OpenAPI description)."""
 
     NEEDS_STAFF = "needs_staff"
@@ -61,7 +61,7 @@ class Reason(enum.StrEnum):
     UNREVIEWED_LANGUAGE = "unreviewed_language"
 
 
-class Action(enum.StrEnum):
+class WorklistAction(enum.StrEnum):
     HANDLED = "handled"
     CALL_BACK = "call_back"
     RESEND = "resend"
@@ -100,7 +100,7 @@ class Scope:
 
 @dataclass(frozen=True)
 class Item:
-    reason: Reason
+    reason: WorklistReason
     subject_type: str
     subject_id: str
     at: datetime
@@ -111,7 +111,7 @@ class Item:
     reminder: Reminder | None = None
     appointment: Appointment | None = None
     language: str | None = None
-    actions: tuple[Action, ...] = field(default=())
+    actions: tuple[WorklistAction, ...] = field(default=())
 
     @property
     def id(self) -> str:
@@ -182,7 +182,9 @@ def _appointments_of(query: Query, scope: Scope) -> Query:
     return query
 
 
-def _by_status(reason: Reason, status: Status, detail: str, *actions: Action) -> Source:
+def _by_status(
+    reason: WorklistReason, status: Status, detail: str, *actions: WorklistAction
+) -> Source:
     """Reminders that ended in ``status`` and nobody acted on since."""
 
     def source(session: Session, scope: Scope) -> list[Item]:
@@ -197,7 +199,11 @@ def _by_status(reason: Reason, status: Status, detail: str, *actions: Action) ->
 
 
 def _reminder_item(
-    reason: Reason, reminder: Reminder, at: datetime, detail: str, actions: Sequence[Action]
+    reason: WorklistReason,
+    reminder: Reminder,
+    at: datetime,
+    detail: str,
+    actions: Sequence[WorklistAction],
 ) -> Item:
     return Item(
         reason=reason,
@@ -223,11 +229,11 @@ def _clinic_unanswered(session: Session, scope: Scope) -> list[Item]:
     rows = session.execute(_bounded(_reminders_of(query, scope), at, scope)).all()
     return [
         _reminder_item(
-            Reason.CLINIC_UNANSWERED,
+            WorklistReason.CLINIC_UNANSWERED,
             reminder,
             attempt.started_at,
             f"the patient asked for the clinic (0); the clinic's line: {attempt.clinic_dial}",
-            (Action.HANDLED, Action.CALL_BACK),
+            (WorklistAction.HANDLED, WorklistAction.CALL_BACK),
         )
         for reminder, attempt in rows
     ]
@@ -248,14 +254,20 @@ def _needs_attention(session: Session, scope: Scope) -> list[Item]:
         Appointment.needs_attention.is_not(None), _not_acted(APPOINTMENT, Appointment.id, at)
     )
     return [
-        _appointment_item(Reason.NEEDS_ATTENTION, a, a.updated_at, f"intake: {a.needs_attention}")
+        _appointment_item(
+            WorklistReason.NEEDS_ATTENTION, a, a.updated_at, f"intake: {a.needs_attention}"
+        )
         for a in session.scalars(_bounded(query, at, scope))
     ]
 
 
-def _appointment_item(reason: Reason, visit: Appointment, at: datetime, detail: str) -> Item:
+def _appointment_item(
+    reason: WorklistReason, visit: Appointment, at: datetime, detail: str
+) -> Item:
     actions = (
-        (Action.HANDLED, Action.CALL_BACK) if visit.patient.get("phone") else (Action.HANDLED,)
+        (WorklistAction.HANDLED, WorklistAction.CALL_BACK)
+        if visit.patient.get("phone")
+        else (WorklistAction.HANDLED,)
     )
     return Item(
         reason=reason,
@@ -291,7 +303,10 @@ def _opted_out(session: Session, scope: Scope) -> list[Item]:
     acted = _last_actions(session, APPOINTMENT, list(found))
     items = [
         _appointment_item(
-            Reason.OPTED_OUT, visit, at, "the patient's number is opted out of calls and texts"
+            WorklistReason.OPTED_OUT,
+            visit,
+            at,
+            "the patient's number is opted out of calls and texts",
         )
         for visit, at in found.values()
         if (acted.get(visit.id) is None or acted[visit.id] < at) and _in(scope, at)
@@ -323,14 +338,14 @@ def _unreviewed_languages(session: Session, scope: Scope) -> list[Item]:
             continue
         items.append(
             Item(
-                reason=Reason.UNREVIEWED_LANGUAGE,
+                reason=WorklistReason.UNREVIEWED_LANGUAGE,
                 subject_type=LANGUAGE,
                 subject_id=subject,
                 at=since,
                 clinic_id=clinic_id,
                 detail=f"{count} reminder(s) to send in {language}, whose wording is unreviewed",
                 language=language,
-                actions=(Action.HANDLED,),
+                actions=(WorklistAction.HANDLED,),
             )
         )
     return items
@@ -355,46 +370,46 @@ def _last_actions(session: Session, subject_type: str, ids: Sequence[str]) -> di
     return {subject_id: at for subject_id, at in rows}
 
 
-SOURCES: dict[Reason, Source] = {
-    Reason.NEEDS_STAFF: _by_status(
-        Reason.NEEDS_STAFF,
+SOURCES: dict[WorklistReason, Source] = {
+    WorklistReason.NEEDS_STAFF: _by_status(
+        WorklistReason.NEEDS_STAFF,
         Status.NEEDS_STAFF,
         "every escalation step ran without an answer",
-        Action.HANDLED,
-        Action.CALL_BACK,
-        Action.RESEND,
-        Action.CHANGE_LANGUAGE,
+        WorklistAction.HANDLED,
+        WorklistAction.CALL_BACK,
+        WorklistAction.RESEND,
+        WorklistAction.CHANGE_LANGUAGE,
     ),
-    Reason.FAILED: _by_status(
-        Reason.FAILED,
+    WorklistReason.FAILED: _by_status(
+        WorklistReason.FAILED,
         Status.FAILED,
         "delivery failed",
-        Action.HANDLED,
-        Action.CALL_BACK,
-        Action.RESEND,
-        Action.CHANGE_LANGUAGE,
+        WorklistAction.HANDLED,
+        WorklistAction.CALL_BACK,
+        WorklistAction.RESEND,
+        WorklistAction.CHANGE_LANGUAGE,
     ),
-    Reason.CANCEL_REQUEST: _by_status(
-        Reason.CANCEL_REQUEST,
+    WorklistReason.CANCEL_REQUEST: _by_status(
+        WorklistReason.CANCEL_REQUEST,
         Status.CANCEL_REQUESTED,
         "the patient asked to cancel (2)",
-        Action.HANDLED,
-        Action.CALL_BACK,
+        WorklistAction.HANDLED,
+        WorklistAction.CALL_BACK,
     ),
-    Reason.CLINIC_UNANSWERED: _clinic_unanswered,
-    Reason.OPTED_OUT: _opted_out,
-    Reason.NEEDS_ATTENTION: _needs_attention,
-    Reason.UNREVIEWED_LANGUAGE: _unreviewed_languages,
+    WorklistReason.CLINIC_UNANSWERED: _clinic_unanswered,
+    WorklistReason.OPTED_OUT: _opted_out,
+    WorklistReason.NEEDS_ATTENTION: _needs_attention,
+    WorklistReason.UNREVIEWED_LANGUAGE: _unreviewed_languages,
 }
 """Every reason's query: the one place to add one."""
 REMINDER_REASONS = (
-    Reason.NEEDS_STAFF,
-    Reason.FAILED,
-    Reason.CANCEL_REQUEST,
-    Reason.CLINIC_UNANSWERED,
+    WorklistReason.NEEDS_STAFF,
+    WorklistReason.FAILED,
+    WorklistReason.CANCEL_REQUEST,
+    WorklistReason.CLINIC_UNANSWERED,
 )
 """The reasons whose subject is a reminder (marked handled through ``mark_handled``)."""
-assert set(SOURCES) == set(Reason), "every reason needs its query"
+assert set(SOURCES) == set(WorklistReason), "every reason needs its query"
 
 
 # -- the list -----------------------------------------------------------------------------
@@ -402,7 +417,7 @@ assert set(SOURCES) == set(Reason), "every reason needs its query"
 
 def is_item_id(value: str) -> bool:
     match = ITEM_ID.fullmatch(value)
-    return match is not None and match["reason"] in set(Reason)
+    return match is not None and match["reason"] in set(WorklistReason)
 
 
 @dataclass(frozen=True)
@@ -414,7 +429,7 @@ class WorklistPage:
 def list_worklist(
     session: Session,
     scope: Scope,
-    reasons: Iterable[Reason] | None,
+    reasons: Iterable[WorklistReason] | None,
     *,
     limit: int,
     cursor: str | None,
@@ -426,7 +441,7 @@ def list_worklist(
         scope = replace(scope, before=after[0])
     scope = replace(scope, fetch=limit + 1)
     items: list[Item] = []
-    for reason in reasons or list(Reason):
+    for reason in reasons or list(WorklistReason):
         items.extend(SOURCES[reason](session, scope))
     items.sort(key=lambda item: (item.at, item.id), reverse=True)
     if after is not None:
@@ -441,9 +456,9 @@ def find_item(session: Session, scope: Scope, item_id: str) -> Item:
     """One item still on the list, as ``scope.caller`` may see it (404 otherwise: gone,
     acted on, or not theirs; the same answer, so ids are not probed)."""
     match = ITEM_ID.fullmatch(item_id)
-    if match is None or match["reason"] not in set(Reason):
+    if match is None or match["reason"] not in set(WorklistReason):
         raise Problem(404, "Not found", "No worklist item with this id.", slug="not-found")
-    reason, subject = Reason(match["reason"]), match["subject"]
+    reason, subject = WorklistReason(match["reason"]), match["subject"]
     narrowed = replace(scope, subject=subject)
     for item in SOURCES[reason](session, narrowed):
         if item.id == item_id:
@@ -461,7 +476,7 @@ def reminder_on_worklist(session: Session, scope: Scope, reminder_id: str) -> bo
 
 
 def record_action(
-    session: Session, caller: Caller, item: Item, action: Action, note: str | None
+    session: Session, caller: Caller, item: Item, action: WorklistAction, note: str | None
 ) -> None:
     """What the staff member did, under their key; the audit names fields, never the note."""
     session.add(
@@ -482,7 +497,7 @@ def handle(session: Session, caller: Caller, item: Item, note: str | None) -> No
     if item.reminder is not None:
         mark_handled(session, item.reminder, caller, note, on_worklist=True)
     else:
-        record_action(session, caller, item, Action.HANDLED, note)
+        record_action(session, caller, item, WorklistAction.HANDLED, note)
 
 
 def resend(
@@ -497,7 +512,7 @@ def resend(
     """A new reminder with the same facts (optionally in ``language``), planned now inside
     the calling hours and rendered by the usual pipeline; the item leaves the list."""
     reminder = item.reminder
-    if reminder is None or Action.RESEND not in item.actions:
+    if reminder is None or WorklistAction.RESEND not in item.actions:
         raise Problem(
             409,
             "Cannot re-send",
@@ -515,7 +530,7 @@ def resend(
         StaffAction(
             subject_type=REMINDER,
             subject_id=reminder.id,
-            action=Action.RESEND,
+            action=WorklistAction.RESEND,
             note=None,
             actor_key_id=caller.id,
         )

@@ -26,10 +26,10 @@ from service.security import Caller
 from service.worklist import (
     ITEM_ID_MAX_CHARS,
     NOTE_MAX_CHARS,
-    Action,
     Item,
-    Reason,
     Scope,
+    WorklistAction,
+    WorklistReason,
     find_item,
     handle,
     list_worklist,
@@ -72,7 +72,7 @@ class WorklistAppointment(BaseModel):
 
 class WorklistItemOut(BaseModel):
     id: str = Field(description="`reason:subject`; the path of the item's actions.")
-    reason: Reason
+    reason: WorklistReason
     at: Timestamp = Field(description="When the item arose.")
     clinic_id: str | None
     detail: str = Field(description="What happened, in words without patient details.")
@@ -82,7 +82,7 @@ class WorklistItemOut(BaseModel):
     patient: WorklistPatient | None
     reminder: WorklistReminder | None
     appointment: WorklistAppointment | None
-    actions: list[Action] = Field(
+    actions: list[WorklistAction] = Field(
         description="What staff can do: `handled` and `resend` here, `change_language` is "
         "`resend` with a `language`, `call_back` is the patient's number."
     )
@@ -112,7 +112,7 @@ class ResendRequest(Strict):
 
 class WorklistActed(BaseModel):
     id: str
-    action: Action
+    action: WorklistAction
     reminder: WorklistReminder | None = Field(
         default=None, description="The new reminder a re-send made."
     )
@@ -130,7 +130,7 @@ def read_worklist(
     services: ServicesDep,
     clinic_id: Annotated[str | None, Query(pattern=CLINIC_ID_PATTERN, max_length=64)] = None,
     reason: Annotated[
-        list[Reason] | None, Query(description="one or more; default: every reason")
+        list[WorklistReason] | None, Query(description="one or more; default: every reason")
     ] = None,
     since: Annotated[Moment | None, Query(description="inclusive, on when items arose")] = None,
     until: Annotated[Moment | None, Query(description="exclusive")] = None,
@@ -173,7 +173,7 @@ def post_handled(
     item = find_item(session, worklist_scope(caller, services), item_id)
     handle(session, caller, item, body.note if body else None)
     session.commit()
-    return WorklistActed(id=item.id, action=Action.HANDLED)
+    return WorklistActed(id=item.id, action=WorklistAction.HANDLED)
 
 
 @router.post(
@@ -212,7 +212,7 @@ def post_resend(
     if copy.send_at <= now:
         pipeline.enqueue(RENDER_JOB, copy.id)  # committed: the sweeper would find it anyway
     acted = WorklistActed(
-        id=item.id, action=Action.RESEND, reminder=reminder_summary(copy, services.links)
+        id=item.id, action=WorklistAction.RESEND, reminder=reminder_summary(copy, services.links)
     )
     return JSONResponse(acted.model_dump(mode="json"), status_code=201)
 

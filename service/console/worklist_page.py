@@ -32,22 +32,22 @@ from service.errors import Problem, ValidationProblem, validation_problem_from
 from service.models import Clinic, Role, audit
 from service.reminders import PAGE_LIMIT_DEFAULT
 from service.security import Caller
-from service.worklist import Item, Reason, find_item, handle, list_worklist, resend
+from service.worklist import Item, WorklistReason, find_item, handle, list_worklist, resend
 from workers.queue import RENDER_JOB
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 REASON_LABELS = {
-    Reason.NEEDS_STAFF: "Not reached after every step",
-    Reason.FAILED: "Delivery failed",
-    Reason.CANCEL_REQUEST: "Asked to cancel",
-    Reason.CLINIC_UNANSWERED: "Asked for the clinic, nobody answered",
-    Reason.OPTED_OUT: "Opted out, visit coming up",
-    Reason.NEEDS_ATTENTION: "Cannot be reached (intake)",
-    Reason.UNREVIEWED_LANGUAGE: "Unreviewed language in use",
+    WorklistReason.NEEDS_STAFF: "Not reached after every step",
+    WorklistReason.FAILED: "Delivery failed",
+    WorklistReason.CANCEL_REQUEST: "Asked to cancel",
+    WorklistReason.CLINIC_UNANSWERED: "Asked for the clinic, nobody answered",
+    WorklistReason.OPTED_OUT: "Opted out, visit coming up",
+    WorklistReason.NEEDS_ATTENTION: "Cannot be reached (intake)",
+    WorklistReason.UNREVIEWED_LANGUAGE: "Unreviewed language in use",
 }
 """How staff read each reason; a reason without a label fails at import."""
-assert set(REASON_LABELS) == set(Reason), "every worklist reason needs a label"
+assert set(REASON_LABELS) == set(WorklistReason), "every worklist reason needs a label"
 DONE_MESSAGES = {"handled": "Marked handled.", "resent": "Re-sent: a new reminder is planned."}
 
 
@@ -68,7 +68,7 @@ def worklist_page(
     errors: dict[str, str] = {}
     if clinic and clinic not in by_id:
         errors["clinic"] = "is not a known clinic"
-    if reason and reason not in set(Reason):
+    if reason and reason not in set(WorklistReason):
         errors["reason"] = "is not a known reason"
     since = until = None
     try:
@@ -80,7 +80,7 @@ def worklist_page(
     page = None
     if not errors:
         scope = worklist_scope(caller, services, clinic_id=clinic or None, since=since, until=until)
-        reasons = [Reason(reason)] if reason else None
+        reasons = [WorklistReason(reason)] if reason else None
         try:
             page = list_worklist(
                 db_session, scope, reasons, limit=PAGE_LIMIT_DEFAULT, cursor=cursor
@@ -95,7 +95,8 @@ def worklist_page(
     context = {
         "title": "Worklist",
         "clinic_options": [("", "Any clinic")] + [(c.id, c.display_name) for c in clinics],
-        "reason_options": [("", "Any reason")] + [(r.value, REASON_LABELS[r]) for r in Reason],
+        "reason_options": [("", "Any reason")]
+        + [(r.value, REASON_LABELS[r]) for r in WorklistReason],
         "reason_labels": REASON_LABELS,
         "clinic_names": {c.id: c.display_name for c in clinics},
         "language_options": language_options(services),

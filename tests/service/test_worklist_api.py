@@ -18,7 +18,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.models import Reminder, StaffAction, Status
-from service.worklist import Reason
+from service.worklist import WorklistReason
 from tests.support.api import Keys, reminder_body
 from tests.support.appointments import advance_to, appointment_body
 from tests.support.clinics import audit_entries, limited_key, store_clinic
@@ -241,7 +241,7 @@ def test_bad_input_is_a_422_naming_the_field(app: tuple[TestClient, int], keys: 
 def test_every_reason_is_in_the_openapi_enum(app: tuple[TestClient, int]) -> None:
     client, _ = app
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert schemas["Reason"]["enum"] == [reason.value for reason in Reason]
+    assert schemas["WorklistReason"]["enum"] == [reason.value for reason in WorklistReason]
 
 
 def test_pages_follow_one_another_without_repeats(

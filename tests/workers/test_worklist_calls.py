@@ -5,6 +5,7 @@ clinic, every callback signed over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.support.serving import serving
 from tests.support.waiting import wait_for
 
 CANCELS, NOBODY_AT_CLINIC, CLINIC_ANSWERS = "+13125550131", "+13125550132", "+13125550133"
+NEVER_ANSWERS = "+13125550134"
 CLINIC_LINE = "+13125550100"
 
 
@@ -35,8 +37,8 @@ def live(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[LiveSer
         yield server
 
 
-def call(live: LiveServer, keys: Keys, phone: str) -> str:
-    body = reminder_body()
+def call(live: LiveServer, keys: Keys, phone: str, **changes: Any) -> str:
+    body = reminder_body(**changes)
     body["patient"] = body["patient"] | {"phone": phone}
     answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert answer.status_code == 202, answer.text
@@ -92,6 +94,21 @@ def test_a_cancel_request_and_a_clinic_that_did_not_answer_reach_the_worklist(
     assert handled.status_code == 200, handled.text
     left = worklist(live, keys, reason=sorted(reasons))
     assert [item["reason"] for item in left] == ["cancel_request"]
+
+
+def test_a_call_nobody_answers_with_no_step_left_before_the_visit_is_a_failure_to_act_on(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator
+) -> None:
+    sim.scenario_for(NEVER_ANSWERS, Scenario(answer="no-answer"))
+    soon = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    appointment = reminder_body()["appointment"] | {"start": soon.isoformat()}
+    # A second call would break the 1-a-day limit before the visit: the step is skipped.
+    policy = {"steps": [{"channel": "phone", "wait_minutes": 60}]}
+    failed = call(live, keys, NEVER_ANSWERS, appointment=appointment, escalation=policy)
+    (item,) = wait_for(lambda: worklist(live, keys, reason="failed"), timeout_s=90)
+    assert item["reminder"]["id"] == failed and item["reminder"]["status"] == "failed"
+    assert item["actions"] == ["handled", "call_back", "resend", "change_language"]
+    assert len(sim.calls_to(NEVER_ANSWERS)) == 1
 
 
 def test_a_dial_callback_without_twilios_signature_is_refused(live: LiveServer, keys: Keys) -> None:
