@@ -156,7 +156,9 @@ def _bounded(query: Query, at: Any, scope: Scope) -> Query:
 
 
 def _reminders_of(query: Query, scope: Scope) -> Query:
-    """A scheduler sees its own reminders, in its clinics; the clinic filter for all."""
+    """Reminders still worth acting on (their visit has not begun, a notice is not stale);
+    a scheduler sees its own, in its clinics; the clinic filter for all."""
+    query = query.where(Reminder.expires_at.is_(None) | (Reminder.expires_at > scope.now))
     caller = scope.caller
     if caller.role == Role.SCHEDULER:
         query = query.where(Reminder.owner_key_id == caller.id)

@@ -262,3 +262,13 @@ def test_pages_follow_one_another_without_repeats(
         if cursor is None:
             break
     assert sorted(seen) == sorted(made)
+
+
+def test_an_item_about_a_visit_that_has_begun_leaves_the_list(
+    app: tuple[TestClient, int], keys: Keys, database_url: str, clock: OffsetClock
+) -> None:
+    client, _ = app
+    needs_staff(client, keys, database_url)
+    assert len(worklist(client, keys.staff, reason="needs_staff")) == 1
+    clock.skip(timedelta(days=4).total_seconds())  # the visit was 3 days ahead
+    assert worklist(client, keys.staff, reason="needs_staff") == []
