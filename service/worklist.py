@@ -404,13 +404,6 @@ SOURCES: dict[WorklistReason, Source] = {
     WorklistReason.UNREVIEWED_LANGUAGE: _unreviewed_languages,
 }
 """Every reason's query: the one place to add one."""
-REMINDER_REASONS = (
-    WorklistReason.NEEDS_STAFF,
-    WorklistReason.FAILED,
-    WorklistReason.CANCEL_REQUEST,
-    WorklistReason.CLINIC_UNANSWERED,
-)
-"""The reasons whose subject is a reminder (marked handled through ``mark_handled``)."""
 assert set(SOURCES) == set(WorklistReason), "every reason needs its query"
 
 
@@ -471,7 +464,7 @@ def find_item(session: Session, scope: Scope, item_id: str) -> Item:
 def reminder_on_worklist(session: Session, scope: Scope, reminder_id: str) -> bool:
     """Whether any reason lists this reminder now (so staff may mark it handled)."""
     narrowed = replace(scope, subject=reminder_id)
-    return any(SOURCES[reason](session, narrowed) for reason in REMINDER_REASONS)
+    return any(source(session, narrowed) for source in SOURCES.values())
 
 
 # -- acting ---------------------------------------------------------------------------------

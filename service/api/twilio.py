@@ -181,11 +181,6 @@ def _say(response: VoiceResponse, voice: _Voice, reply: str) -> None:
         response.play(link)
 
 
-UNANSWERED_DIALS = frozenset({"no-answer", "busy", "failed", "canceled"})
-"""``DialCallStatus`` values for a call to the clinic that reached nobody: the patient is
-on the staff worklist (``service.worklist``)."""
-
-
 @router.post("/dial")
 def dial(attempt_id: AttemptId, form: SignedForm, session: SessionDep) -> Response:
     """The patient's call to the clinic (key 0) ended: how it ended is kept on the attempt,
