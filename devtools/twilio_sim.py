@@ -122,6 +122,9 @@ class Scenario:
     """Send the final callback twice, and a stale ``ringing`` after it."""
     hold: threading.Event | None = None
     """If given, the call stays ``queued`` (no callbacks at all) until this is set."""
+    dial: str = "completed"
+    """How a ``<Dial>`` to the clinic ends (Twilio's ``DialCallStatus``): ``completed``,
+    ``no-answer``, ``busy`` or ``failed``; sent to the ``<Dial action>`` when it has one."""
 
 
 @dataclass
@@ -517,12 +520,27 @@ class TwilioSimulator:
                         break
                 elif verb.tag == "Dial":
                     call.dialed.append((verb.text or "").strip())
+                    if verb.get("action"):
+                        action = urljoin(url, verb.get("action", url))
+                        next_answer = self._signed_post(client, action, self._dial_params(call))
+                        url = action
+                        break
                     return
                 elif verb.tag == "Hangup":
                     return
             if next_answer is None:
                 return
             answer = next_answer
+
+    def _dial_params(self, call: SimCall) -> dict[str, str]:
+        """What Twilio posts to a ``<Dial action>`` once the dialled call ends."""
+        status = call.scenario.dial
+        duration = "30" if status == "completed" else "0"
+        return self._call_params(call, "in-progress") | {
+            "DialCallStatus": status,
+            "DialCallSid": "CA" + uuid.uuid4().hex,
+            "DialCallDuration": duration,
+        }
 
     def _play(self, client: httpx.Client, call: SimCall, verb: ET.Element) -> None:
         link = (verb.text or "").strip()

@@ -28,6 +28,7 @@ from service.api import (
     previews,
     reminders,
     twilio,
+    worklist,
 )
 from service.api import audit as audit_api
 from service.clock import SYSTEM_CLOCK, Clock
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(clinics.router)
     app.include_router(appointments.router)
     app.include_router(clinic_words.router)
+    app.include_router(worklist.router)
     console.install(app, settings, clock)
     fhir.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

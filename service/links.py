@@ -31,6 +31,7 @@ APPOINTMENT_PATH = "/v1/appointments/{clinic_id}/{external_id}"
 TWILIO_VOICE_PATH = "/v1/twilio/voice"
 TWILIO_GATHER_PATH = "/v1/twilio/gather"
 TWILIO_STATUS_PATH = "/v1/twilio/status"
+TWILIO_DIAL_PATH = "/v1/twilio/dial"
 TWILIO_ATTEMPT_PARAM = "attempt"
 """The one query parameter Twilio's callbacks carry: our attempt id, nothing about the patient."""
 AUDIO_LINK_SALT = "tellwell.audio"
@@ -137,6 +138,10 @@ class Links:
     def twilio_gather(self, attempt_id: str) -> str:
         """Where Twilio posts the key a patient pressed (the ``<Gather action>``)."""
         return self._twilio(TWILIO_GATHER_PATH, attempt_id)
+
+    def twilio_dial(self, attempt_id: str) -> str:
+        """Where Twilio posts how the patient's call to the clinic ended (``<Dial action>``)."""
+        return self._twilio(TWILIO_DIAL_PATH, attempt_id)
 
     def twilio_status(self, attempt_id: str) -> str:
         """Where Twilio posts a call's progress and outcome."""

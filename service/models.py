@@ -413,6 +413,9 @@ class Attempt(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """The reminder's escalation step this attempt ran (0: the first contact)."""
+    clinic_dial: Mapped[str | None] = mapped_column(String(20))
+    """How the patient's call to the clinic (key 0, ``<Dial>``) ended: Twilio's
+    ``DialCallStatus`` (``completed``, ``no-answer``, ``busy``, ``failed``...)."""
 
 
 class OptOut(Base):
@@ -508,6 +511,25 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What the action did or why, in counts, names and reasons; never PHI (a patient or a
     number appears only as a keyed hash)."""
+
+
+class StaffAction(Base):
+    """What a staff member did about a worklist item's subject (a reminder, an appointment,
+    a clinic's language): an item older than the subject's newest action leaves the list
+    (``service.worklist``). The ``note`` is the staff member's own words and may name the
+    patient: it stays here, shown to staff, never in the audit log."""
+
+    __tablename__ = "staff_actions"
+    __table_args__ = (Index("ix_staff_actions_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(20))
+    """``handled``, ``resent``."""
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_key_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DailyRun(Base):

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.call_policy import CallPolicy
+from service.clinic_words import clinic_id_of
 from service.config import Settings
 from service.db import utcnow
 from service.errors import FieldError, Problem, ValidationProblem
@@ -29,7 +30,9 @@ from service.models import (
     CANCELLABLE,
     IdempotencyRecord,
     Reminder,
+    ReminderEvent,
     Role,
+    StaffAction,
     Status,
     advance,
     audit,
@@ -236,6 +239,7 @@ def create_reminder(
         "links": {"self": links.reminder(reminder_id)},
     }
     now = utcnow()
+    facts = request.facts()
     try:
         # Plain table INSERTs on the session's connection: the ORM's unit of work would
         # cost more than the database does for a row nobody reads back here.
@@ -254,7 +258,8 @@ def create_reminder(
                     "expires_at": expires_at(request, send_at),
                     "external_id": request.external_id,
                     "callback_url": str(request.callback_url) if request.callback_url else None,
-                    "facts": request.facts(),
+                    "facts": facts,
+                    "clinic_id": clinic_id_of(facts),
                     "created_at": now,
                     "updated_at": now,
                     "queued_at": now if send_at <= now else None,
@@ -387,10 +392,21 @@ HANDLEABLE = frozenset({Status.DISPATCHING, Status.NEEDS_STAFF})
 """A reminder still in its loop: being delivered, waiting for a step, or with the staff."""
 
 
-def mark_handled(session: Session, reminder: Reminder, caller: Caller) -> None:
+def mark_handled(
+    session: Session,
+    reminder: Reminder,
+    caller: Caller,
+    note: str | None = None,
+    *,
+    on_worklist: bool = False,
+) -> None:
     """A staff member dealt with it: the loop stops (``handled``), with an audit entry
-    naming the key. Marking a handled reminder again is the same as once; one that left
-    the loop otherwise (answered, failed...) is a 409."""
+    naming the key (and that a note was given, never the note). Marking a handled reminder
+    again is the same as once. One that left the loop otherwise is a 409, unless it is on
+    the staff worklist (a cancel request, a failure, an unanswered call to the clinic):
+    then its status stays, and the staff member's action takes it off the list.
+
+    The note is kept with the staff action (``StaffAction``), shown to staff only."""
     step = reminder.escalation_step if policy_of(reminder.facts) is not None else None
     handled = advance(
         session,
@@ -401,18 +417,82 @@ def mark_handled(session: Session, reminder: Reminder, caller: Caller) -> None:
         step=step,
         lease_until=None,
     )
-    if handled:
-        audit(session, caller.id, "reminder.handled", "reminder", reminder.id)
-        return
-    session.refresh(reminder)
-    if reminder.status == Status.HANDLED:
-        return
-    raise Problem(
-        409,
-        "Not waiting for staff",
-        f"The reminder is {reminder.status}: it is no longer being delivered.",
-        slug="not-handleable",
+    if not handled:
+        session.refresh(reminder)
+        if reminder.status == Status.HANDLED and note is None:
+            return
+        if reminder.status != Status.HANDLED and not on_worklist:
+            raise Problem(
+                409,
+                "Not waiting for staff",
+                f"The reminder is {reminder.status}: it is no longer being delivered.",
+                slug="not-handleable",
+            )
+        session.add(
+            ReminderEvent(
+                reminder_id=reminder.id,
+                status=reminder.status,
+                detail="handled by a staff member",
+                step=step,
+            )
+        )
+    session.add(
+        StaffAction(
+            subject_type="reminder",
+            subject_id=reminder.id,
+            action="handled",
+            note=note,
+            actor_key_id=caller.id,
+        )
     )
+    detail = {"fields": ["note"]} if note else None
+    audit(session, caller.id, "reminder.handled", "reminder", reminder.id, detail)
+
+
+def copy_reminder(
+    session: Session, reminder: Reminder, language: str, policy: CallPolicy, now: datetime
+) -> Reminder:
+    """A new reminder with ``reminder``'s facts, in ``language``, due now (inside the
+    calling hours for a call) and picked up by the sweeper like any other: a re-send by
+    staff. 409 when the visit would have begun (the dialler still honours the opt-out list)."""
+    send_at = now
+    if reminder.channel == "phone":
+        hours = policy.calling_hours(reminder.facts)
+        send_at = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
+    if reminder.expires_at is not None and send_at >= reminder.expires_at:
+        raise Problem(
+            409,
+            "Too late to re-send",
+            "The visit begins before the message could be sent.",
+            slug="too-late-to-resend",
+        )
+    copy = Reminder(
+        owner_key_id=reminder.owner_key_id,
+        kind=reminder.kind,
+        channel=reminder.channel,
+        language=language,
+        status=Status.SCHEDULED,
+        send_at=send_at,
+        expires_at=reminder.expires_at,
+        external_id=reminder.external_id,
+        callback_url=reminder.callback_url,
+        facts=reminder.facts,
+        created_at=now,
+        updated_at=now,
+        appointment_id=reminder.appointment_id,
+        clinic_id=reminder.clinic_id,
+    )
+    session.add(copy)
+    session.flush()
+    session.add(
+        ReminderEvent(
+            reminder_id=copy.id,
+            status=Status.SCHEDULED,
+            at=now,
+            detail=f"re-sent by a staff member (after {reminder.id})",
+        )
+    )
+    return copy
 
 
 def check_escalation(request: ReminderRequest) -> None:

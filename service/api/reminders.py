@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem, problems
+from service.api.worklist import HandledRequest, worklist_scope
 from service.clinics import resolve_clinic
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep, Staff
@@ -36,6 +37,7 @@ from service.schemas import (
     ReminderRequest,
     Text,
 )
+from service.worklist import reminder_on_worklist
 from workers.queue import RENDER_JOB
 
 router = APIRouter(prefix="/v1/reminders", tags=["reminders"])
@@ -178,9 +180,14 @@ def delete_reminder(
     response_model=ReminderOut,
     responses=problems(
         *AUTH,
+        *JSON_BODY,
         404,
         specific={
-            409: problem(409, "The reminder is no longer being delivered or waiting for staff.")
+            409: problem(
+                409,
+                "The reminder is no longer being delivered or waiting for staff, and is not "
+                "on the staff worklist.",
+            )
         },
     ),
 )
@@ -189,11 +196,16 @@ def post_handled(
     caller: Staff,
     session: SessionDep,
     services: ServicesDep,
+    body: HandledRequest | None = None,
 ) -> ReminderOut:
     """A staff member dealt with the reminder (reached the patient another way): its
-    escalation stops, status ``handled``; audited under the staff member's key."""
+    escalation stops, status ``handled``; audited under the staff member's key. A reminder
+    on the staff worklist (a cancel request, a failure, a call to the clinic nobody
+    answered) keeps its status and leaves the worklist. An optional ``note`` says what was
+    done (kept with the action, for staff; not in the audit log)."""
     reminder = get_reminder(session, reminder_id, caller)
-    mark_handled(session, reminder, caller)
+    on_list = reminder_on_worklist(session, worklist_scope(caller, services), reminder.id)
+    mark_handled(session, reminder, caller, body.note if body else None, on_worklist=on_list)
     session.commit()
     session.refresh(reminder)
     return reminder_out(reminder, services)

@@ -153,7 +153,8 @@ def gather(
         voice.menu(response, attempt.id, lead_in="repeat")
     elif action == "clinic":
         _say(response, voice, "clinic")
-        response.dial(reminder.facts["clinic"]["callback_phone"])
+        action_url = services.links.twilio_dial(attempt.id)
+        response.dial(reminder.facts["clinic"]["callback_phone"], action=action_url, method="POST")
     elif action == "opt_out":
         # The number this call reached: Twilio's signed ``To`` if the patient's record has
         # been erased meanwhile (their wish still counts).
@@ -178,6 +179,18 @@ def gather(
 def _say(response: VoiceResponse, voice: _Voice, reply: str) -> None:
     if link := voice.reply(reply):
         response.play(link)
+
+
+@router.post("/dial")
+def dial(attempt_id: AttemptId, form: SignedForm, session: SessionDep) -> Response:
+    """The patient's call to the clinic (key 0) ended: how it ended is kept on the attempt,
+    so one the clinic did not answer reaches the staff worklist. The call then ends."""
+    attempt, _ = _load(session, attempt_id)
+    attempt.clinic_dial = form.get("DialCallStatus", "")[:20] or None
+    session.commit()
+    response = VoiceResponse()
+    response.hangup()
+    return _twiml(response)
 
 
 @router.post("/sms")

@@ -19,6 +19,7 @@ from service.console import (
     clinics_page,
     lexicon_page,
     wording_page,
+    worklist_page,
 )
 from service.console.routes import ConsoleRefusal, router, show_refusal
 from service.console.sessions import SessionCodec, SessionStore
@@ -41,5 +42,6 @@ def install(app: FastAPI, settings: Settings, clock: Clock) -> None:
     app.include_router(appointments_page.router)
     app.include_router(lexicon_page.router)
     app.include_router(wording_page.router)
+    app.include_router(worklist_page.router)
     app.add_exception_handler(ConsoleRefusal, show_refusal)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
