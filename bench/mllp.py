@@ -8,8 +8,9 @@ the database round trips one message costs are counted in this process (every st
 the BEGIN and the COMMIT).
 
 ``--baseline DIR`` also runs the listener of another checkout (``git worktree add DIR
-<commit>``) right before each run of this tree's, so old and new code meet the same
-machine in the same minute; the ratio is the figure, not either rate alone.
+<commit>``) next to each run of this tree's (before it with one process, after it with
+N), so old and new code meet the same machine in the same minutes; the ratio is the
+figure, not either rate alone.
 
 Clients are the ``hl7`` library's MLLP client, each with one message in flight at a time
 as an interface engine sends them; every message is a new appointment. The stored runs
@@ -209,17 +210,18 @@ def main() -> None:
     print(f"  handler alone: {alone:8.0f} msg/s   (MLLP keeps {rate / alone:.0%} of it)")
     print(f"  database round trips per stored message: {round_trips(50):.1f}")
     runs: dict[tuple[str, int], Stored] = {}
-    for listeners in sorted({1, processes}):
+    trees = {"stored": ROOT} if baseline is None else {"baseline": baseline, "stored": ROOT}
+    for turn, listeners in enumerate(sorted({1, processes})):
+        # The baseline first, then this tree second, then the other way round: neither
+        # always meets the machine a minute later.
+        for name in list(trees)[:: -1 if turn % 2 else 1]:
+            runs[name, listeners] = stored(connections, count, listeners, trees[name])
+            show(f"{name}, {listeners} proc:", runs[name, listeners])
         if baseline is not None:
-            runs["baseline", listeners] = stored(connections, count, listeners, baseline)
-            show(f"baseline, {listeners} proc:", runs["baseline", listeners])
-        runs["this", listeners] = stored(connections, count, listeners)
-        show(f"stored, {listeners} proc:", runs["this", listeners])
-        if baseline is not None:
-            gain = runs["this", listeners].rate / runs["baseline", listeners].rate
+            gain = runs["stored", listeners].rate / runs["baseline", listeners].rate
             print(f"  {'':15}{'':8}         {gain:.2f}x the baseline's messages per second")
     if processes > 1:
-        ratio = runs["this", processes].rate / runs["this", 1].rate
+        ratio = runs["stored", processes].rate / runs["stored", 1].rate
         print(f"  {processes} processes / 1: {ratio:.2f}x messages per second")
 
 
