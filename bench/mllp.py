@@ -3,12 +3,21 @@ latency p50/p99: parse and ACK alone (in this process), the handler alone (no ne
 then stored by ``tellwell mllp`` (``StoringSink`` on PostgreSQL: clinic lookup, duplicate
 claim, the appointment upsert and its two planned reminders) with one listener process and
 with ``--processes N``, back to back on fresh databases, so both meet the same machine.
+Each stored run prints the listeners' CPU and the PostgreSQL backends' CPU per message;
+the database round trips one message costs are counted in this process (every statement,
+the BEGIN and the COMMIT).
+
+``--baseline DIR`` also runs the listener of another checkout (``git worktree add DIR
+<commit>``) next to each run of this tree's (before it with one process, after it with
+N), so old and new code meet the same machine in the same minutes; the ratio is the
+figure, not either rate alone.
 
 Clients are the ``hl7`` library's MLLP client, each with one message in flight at a time
 as an interface engine sends them; every message is a new appointment. The stored runs
 use a database of their own (``tellwell_bench_mllp``, dropped and made again).
 
     .venv/bin/python bench/mllp.py [connections] [messages per connection] [processes]
+                                   [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -18,18 +27,30 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hl7.mllp import open_hl7_connection
+from sqlalchemy import event
 
-from bench.support import Server, bench_database, database_url, server
+from bench.support import (
+    ROOT,
+    Server,
+    bench_database,
+    database_url,
+    postgres_cpu_seconds,
+    server,
+)
 from devtools.clinics import sample_clinic
 from devtools.ports import free_port
+from service.config import Settings
 from service.intake.hl7.handler import MessageHandler
 from service.intake.hl7.listener import MllpListener
+from service.intake.hl7.store import StoringSink
+from workers.jobs import build_pipeline
 
 BENCH_DB = "mllp"
 CLINIC = sample_clinic(identifiers=["RIVERSIDE"])
@@ -88,9 +109,19 @@ async def parse_and_ack(connections: int, count: int) -> tuple[float, list[float
         await listener.close()
 
 
-def stored(connections: int, count: int, processes: int) -> tuple[float, list[float], float]:
-    """``tellwell mllp --processes N`` storing into a fresh database with one clinic:
-    messages per second, ACK latencies, and the listeners' CPU milliseconds per message."""
+@dataclass(frozen=True)
+class Stored:
+    """One stored run: its rate, each ACK's round trip, CPU milliseconds per message."""
+
+    rate: float
+    latencies: list[float]
+    listener_cpu_ms: float
+    postgres_cpu_ms: float
+
+
+def stored(connections: int, count: int, processes: int, tree: Path = ROOT) -> Stored:
+    """``tellwell mllp --processes N`` (of checkout ``tree``) storing into a fresh
+    database with one clinic."""
     port = free_port()
     command = [sys.executable, "-m", "service", "mllp", "--port", str(port)]
     command += ["--processes", str(processes)]
@@ -106,14 +137,40 @@ def stored(connections: int, count: int, processes: int) -> tuple[float, list[fl
             {
                 "TELLWELL_DATABASE_URL": database_url(BENCH_DB),
                 "TELLWELL_DATA_DIR": data_dir,
+                "PYTHONPATH": str(tree),
             },
             listening,
+            tree=tree,
         ) as listening_server,
     ):
-        before = listening_server.cpu_seconds()
+        before, postgres_before = listening_server.cpu_seconds(), postgres_cpu_seconds(BENCH_DB)
         rate, latencies = asyncio.run(load("127.0.0.1", port, connections, count))
-        cpu_ms = (listening_server.cpu_seconds() - before) / len(latencies) * 1000
-        return rate, latencies, cpu_ms
+        cpu = listening_server.cpu_seconds() - before
+        postgres = postgres_cpu_seconds(BENCH_DB) - postgres_before
+        per_message = 1000 / len(latencies)
+        return Stored(rate, latencies, cpu * per_message, postgres * per_message)
+
+
+def round_trips(count: int) -> float:
+    """Database round trips per stored message: ``StoringSink`` in this process on a
+    fresh database, each statement, BEGIN and COMMIT counted as the driver sends them."""
+    with bench_database(BENCH_DB, CLINIC) as db, tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(database_url=database_url(BENCH_DB), data_dir=Path(data_dir))
+        pipeline = build_pipeline(settings, db)  # as ``tellwell mllp`` builds its sink
+        handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+        handler.handle(message("warm-up"))  # the intake key, made once per process
+        sent = [0]
+
+        def counted(*_: object) -> None:
+            sent[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", counted)
+        event.listen(db.engine, "begin", counted)
+        event.listen(db.engine, "commit", counted)
+        for n in range(count):
+            handler.handle(message(f"counted-{n}"))
+        pipeline.queue.close()
+        return sent[0] / count
 
 
 def handler_alone(count: int) -> float:
@@ -130,22 +187,42 @@ def report(title: str, rate: float, latencies: list[float]) -> None:
     print(f"  {'':15}{'':8}         ACK p99 {cuts[98] * 1000:.2f} ms")
 
 
+def show(title: str, run: Stored) -> None:
+    report(title, run.rate, run.latencies)
+    print(f"  {'':15}{'':8}         listener CPU {run.listener_cpu_ms:.1f} ms/msg")
+    print(f"  {'':15}{'':8}         PostgreSQL CPU {run.postgres_cpu_ms:.1f} ms/msg")
+
+
 def main() -> None:
-    connections = int(sys.argv[1]) if len(sys.argv) > 1 else CONNECTIONS
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else MESSAGES
-    processes = int(sys.argv[3]) if len(sys.argv) > 3 else PROCESSES
+    arguments = sys.argv[1:]
+    baseline = None
+    if "--baseline" in arguments:
+        at = arguments.index("--baseline")
+        baseline = Path(arguments[at + 1]).resolve()
+        del arguments[at : at + 2]
+    connections = int(arguments[0]) if len(arguments) > 0 else CONNECTIONS
+    count = int(arguments[1]) if len(arguments) > 1 else MESSAGES
+    processes = int(arguments[2]) if len(arguments) > 2 else PROCESSES
     print(f"{connections} connections x {count} SIU^S12, each a new appointment")
     rate, latencies = asyncio.run(parse_and_ack(connections, count))
     report("parse + ACK:", rate, latencies)
     alone = handler_alone(connections * count)
     print(f"  handler alone: {alone:8.0f} msg/s   (MLLP keeps {rate / alone:.0%} of it)")
-    one_rate, one, one_cpu = stored(connections, count, 1)
-    report("stored, 1 proc:", one_rate, one)
-    print(f"  {'':15}{'':8}         listener CPU {one_cpu:.1f} ms/msg")
-    many_rate, many, many_cpu = stored(connections, count, processes)
-    report(f"stored, {processes} proc:", many_rate, many)
-    print(f"  {'':15}{'':8}         listener CPU {many_cpu:.1f} ms/msg")
-    print(f"  {processes} processes / 1: {many_rate / one_rate:.2f}x messages per second")
+    print(f"  database round trips per stored message: {round_trips(50):.1f}")
+    runs: dict[tuple[str, int], Stored] = {}
+    trees = {"stored": ROOT} if baseline is None else {"baseline": baseline, "stored": ROOT}
+    for turn, listeners in enumerate(sorted({1, processes})):
+        # The baseline first, then this tree second, then the other way round: neither
+        # always meets the machine a minute later.
+        for name in list(trees)[:: -1 if turn % 2 else 1]:
+            runs[name, listeners] = stored(connections, count, listeners, trees[name])
+            show(f"{name}, {listeners} proc:", runs[name, listeners])
+        if baseline is not None:
+            gain = runs["stored", listeners].rate / runs["baseline", listeners].rate
+            print(f"  {'':15}{'':8}         {gain:.2f}x the baseline's messages per second")
+    if processes > 1:
+        ratio = runs["stored", processes].rate / runs["stored", 1].rate
+        print(f"  {processes} processes / 1: {ratio:.2f}x messages per second")
 
 
 if __name__ == "__main__":

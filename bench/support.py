@@ -87,6 +87,21 @@ class Server:
         return sum(_cpu_seconds(pid) for pid in process_tree(self.pid))
 
 
+def postgres_cpu_seconds(name: str) -> float:
+    """User plus system CPU time the PostgreSQL backends serving the bench database
+    ``name`` have used so far (a backend's process title names its database)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"tellwell_bench_{name}".encode() in (entry / "cmdline").read_bytes():
+                total += _cpu_seconds(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return total
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -104,17 +119,22 @@ def process_tree(pid: int) -> list[int]:
 
 @contextmanager
 def server(
-    command: list[str], env: Mapping[str, str], ready: Callable[[Server], bool], url: str = ""
+    command: list[str],
+    env: Mapping[str, str],
+    ready: Callable[[Server], bool],
+    url: str = "",
+    tree: Path = ROOT,
 ) -> Iterator[Server]:
-    """``command`` running (from the repository root) until the block ends, once
-    ``ready`` says it serves; its stderr tail is shown if it stops before."""
+    """``command`` running (from the repository root, or another checkout ``tree`` to
+    measure its code as a baseline) until the block ends, once ``ready`` says it serves;
+    its stderr tail is shown if it stops before."""
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "stderr.log"
         with log.open("w") as stderr:
             process = subprocess.Popen(
                 command,
                 env={**os.environ, **env},
-                cwd=ROOT,
+                cwd=tree,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )

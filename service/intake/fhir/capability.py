@@ -13,6 +13,13 @@ REFERENCE_ONLY = (
     "Accepted only inside a transaction Bundle, to resolve an Appointment's references "
     "(provider's name, location, clinic); not stored."
 )
+COUNT = {
+    "name": "_count",
+    "type": "number",
+    "documentation": "The most matches on a page: 1 to 100 (more is taken as 100); the "
+    "Bundle's next link (with an opaque _cursor) gives the rest.",
+}
+"""Every search pages (docs/fhir.md, "Paging"), so every searchable type lists it."""
 
 
 @cache
@@ -68,6 +75,7 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "patient", "type": "reference"},
                             {"name": "date", "type": "date"},
                             {"name": "status", "type": "token"},
+                            COUNT,
                         ],
                     },
                     {
@@ -87,6 +95,7 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "about", "type": "reference"},
                             {"name": "patient", "type": "reference"},
                             {"name": "_lastUpdated", "type": "date"},
+                            COUNT,
                         ],
                     },
                     {
@@ -98,6 +107,7 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "appointment", "type": "reference"},
                             {"name": "patient", "type": "reference"},
                             {"name": "_lastUpdated", "type": "date"},
+                            COUNT,
                         ],
                     },
                     *(

@@ -81,8 +81,10 @@ def _may_call(phone: PhoneNumber) -> bool:
 
 def _rank(phone: PhoneNumber, parsed: phonenumbers.PhoneNumber) -> int:
     equipment = phone.equipment.upper()
-    mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
-    if equipment == "CP" or (not equipment and mobile):
+    if equipment == "CP":
+        return CELL
+    # The numbering plan (slow to ask) only when no equipment code says what the phone is.
+    if not equipment and phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
         return CELL
     if phone.use.upper() in HOME_USES:
         return HOME

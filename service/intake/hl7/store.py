@@ -129,24 +129,35 @@ def intake_caller(session: Session) -> Caller:
     return caller_for_key(key)
 
 
-def find_clinic_for(session: Session, message: ScheduleMessage) -> Clinic | None:
-    """The clinic whose identifiers name MSH-4, else an AIL-3 facility or point of care.
+def find_clinic_for(
+    session: Session, message: ScheduleMessage, facility: str, control_id: str
+) -> tuple[Clinic | None, bool]:
+    """The clinic whose identifiers name MSH-4, else an AIL-3 facility or point of care;
+    and whether this facility's message with this control id was taken before.
 
-    Reads every live clinic in one query (a short list): one round trip instead of the
-    ids first and the chosen row after, and the upsert then finds its clinic in the
-    session without asking again."""
-    clinics = session.scalars(
-        select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
+    One query for both (every live clinic, a short list, each row carrying the duplicate
+    check as a subquery): one round trip instead of three (the ids, the chosen row, the
+    ``hl7_messages`` key), and the upsert then finds its clinic in the session without
+    asking again. With no live clinic the message is refused before its duplicate
+    matters."""
+    taken = (
+        select(Hl7Message.id)
+        .where(Hl7Message.facility == facility, Hl7Message.control_id == control_id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Clinic, taken).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
     ).all()
     by_identifier: dict[str, Clinic] = {}
-    for clinic in clinics:
+    for clinic, _ in rows:
         for identifier in clinic.identifiers or ():
             by_identifier.setdefault(identifier.casefold(), clinic)
+    was_taken = bool(rows) and rows[0][1] is not None
     places = [name for place in message.places for name in (place.facility, place.point_of_care)]
     for candidate in (*message.facility.identifiers, *places):
         if candidate and candidate.casefold() in by_identifier:
-            return by_identifier[candidate.casefold()]
-    return None
+            return by_identifier[candidate.casefold()], was_taken
+    return None, was_taken
 
 
 def facility_key(message: ScheduleMessage) -> str:
@@ -193,12 +204,12 @@ class StoringSink:
         return cls(pipeline.db, pipeline.renderer.offered_kinds, pipeline.clock, enqueue)
 
     def apply(self, message: ScheduleMessage) -> SinkResult:
+        facility, control_id = facility_key(message), message.control_id[:200]
         with self.db.sessions() as session:
-            clinic = find_clinic_for(session, message)
+            clinic, taken = find_clinic_for(session, message, facility, control_id)
             if clinic is None:
                 return SinkResult(Outcome.UNKNOWN_FACILITY, "no clinic goes by this facility")
-            facility, control_id = facility_key(message), message.control_id[:200]
-            if _taken(session, facility, control_id):
+            if taken:
                 return DUPLICATE
             try:
                 return self._store(session, clinic, message, facility, control_id)

@@ -132,14 +132,17 @@ def test_metadata_is_a_capability_statement_listing_what_is_supported(api: TestC
     }
     (appointment,) = [r for r in rest.resource if r.type == "Appointment"]
     assert sorted(p.name for p in appointment.searchParam) == [
+        "_count",
         "date",
         "identifier",
         "patient",
         "status",
     ]
     outcomes = {r.type: sorted(p.name for p in r.searchParam or []) for r in rest.resource}
-    assert outcomes["Communication"] == ["_lastUpdated", "about", "patient"]
-    assert outcomes["AppointmentResponse"] == ["_lastUpdated", "appointment", "patient"]
+    assert outcomes["Communication"] == ["_count", "_lastUpdated", "about", "patient"]
+    assert outcomes["AppointmentResponse"] == ["_count", "_lastUpdated", "appointment", "patient"]
+    counts = {p.type for r in rest.resource for p in r.searchParam or [] if p.name == "_count"}
+    assert counts == {"number"}
     assert [i.code for i in rest.interaction] == ["transaction"]
 
 
