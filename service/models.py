@@ -413,6 +413,15 @@ class Attempt(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """The reminder's escalation step this attempt ran (0: the first contact)."""
+    speech_result: Mapped[str | None] = mapped_column(String(200))
+    """What Twilio heard the patient say on the call (its ``SpeechResult``), last answer."""
+    speech_confidence: Mapped[float | None] = mapped_column(Float)
+    """Twilio's confidence in ``speech_result``, 0 to 1."""
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    """A text's delivery as Twilio last reported it: queued, sent, delivered, undelivered,
+    failed (``MessageStatus``)."""
+    provider_error: Mapped[str | None] = mapped_column(String(10))
+    """Twilio's ``ErrorCode`` for an undelivered or failed text."""
 
 
 class OptOut(Base):

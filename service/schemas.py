@@ -633,6 +633,21 @@ class AttemptOut(BaseModel):
     )
     digits: str | None
     duration_s: float | None = None
+    speech_result: str | None = Field(
+        default=None,
+        description="What Twilio heard the patient say on a call (spoken replies), last answer.",
+    )
+    speech_confidence: float | None = Field(
+        default=None, description="Twilio's confidence in speech_result, 0 to 1."
+    )
+    provider_status: str | None = Field(
+        default=None,
+        description="A text's delivery as Twilio reported it: queued, sent, delivered, "
+        "undelivered or failed.",
+    )
+    provider_error: str | None = Field(
+        default=None, description="Twilio's error code for an undelivered or failed text."
+    )
 
 
 class MessageOut(BaseModel):
