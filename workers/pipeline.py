@@ -416,6 +416,7 @@ class Pipeline:
         elif outcome.status == Status.DELIVERED and attempt.provider_status in TEXT_UNDELIVERED:
             # Twilio's callback came before the worker recorded the text as sent.
             reason = f"{label}: text {attempt.provider_status}"
+            attempt.outcome = Status.FAILED
             self._next_step(session, reminder, policy, reason, Status.FAILED, now, at_once=True)
             return True
         elif outcome.status == Status.DELIVERED and channel in (APP, SMS):

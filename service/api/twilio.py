@@ -167,7 +167,7 @@ def gather(
     and say so."""
     attempt, reminder = _load(session, attempt_id)
     digit = form.get("Digits", "")[:1]
-    attempt.digits = ((attempt.digits or "") + digit)[-40:]
+    attempt.digits = ((attempt.digits or "") + digit)[-40:] or None
     speech = form.get("SpeechResult", "")[:SPEECH_RESULT_MAX].strip()
     confidence = _confidence(form.get("Confidence"))
     if speech and not digit:
