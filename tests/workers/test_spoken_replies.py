@@ -3,7 +3,7 @@
 The simulated patient says words to the call's ``<Gather>``: the simulator posts them as
 Twilio's speech recognition does (``SpeechResult`` and ``Confidence``, signed) and checks
 every ``<Gather>`` against Twilio's TwiML reference. Several patients are called in one
-worker run, each on their own number.
+worker run, each on their own number, about the same visit (so its audio is made once).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from devtools.timezones import daytime_zone
 from devtools.twilio_sim import Said, Scenario, SimCall, TwilioSimulator
 from service.config import Settings
-from tests.support.api import Keys, LiveServer
+from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.phone import phone_settings
 from tests.workers.test_twilio_calls import create, reminder, run_phone_worker, settled
 
@@ -34,8 +34,12 @@ def settings(
     )
 
 
+APPOINTMENT = reminder_body()["appointment"]
+
+
 def patient(number: str, language: str) -> dict[str, Any]:
     return {
+        "appointment": APPOINTMENT,
         "language": language,
         "patient": {
             "name": "María López",
