@@ -63,8 +63,6 @@ def test_english_words_act_like_the_keys(
         "+13125550202": [Said("Cancel", 0.88)],
         "+13125550203": [Said("Can you repeat that?", 0.81), Said("yeah", 0.9)],
         "+13125550204": [Said("I want to talk to a person", 0.77)],
-        "+13125550205": [Said("cancel", 0.31), "2"],
-        "+13125550206": [Said("Tuesday afternoon maybe", 0.85), "1"],
     }
     for number, answers in said.items():
         sim.scenario_for(number, Scenario(keys=answers))
@@ -101,6 +99,25 @@ def test_english_words_act_like_the_keys(
     agent = call_to(sim, "+13125550204")
     assert agent.dialed == [CLINIC_PHONE]
     assert reminder(live_server, keys, ids["+13125550204"])["status"] == "delivered"
+
+
+def test_english_words_heard_unsurely_or_not_replies(
+    live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
+) -> None:
+    said = {
+        "+13125550205": [Said("cancel", 0.31), "2"],
+        "+13125550206": [Said("Tuesday afternoon maybe", 0.85), "1"],
+    }
+    for number, answers in said.items():
+        sim.scenario_for(number, Scenario(keys=answers))
+    ids = {number: create(live_server, keys, **patient(number, "en")) for number in said}
+    run_phone_worker(settings)
+    final = {
+        number: settled(live_server, keys, ids[number], "confirmed", "cancel_requested")
+        for number in said
+    }
+    sim.wait_idle()
+    assert sim.problems == []
 
     # Heard unsurely: asked once, by key only, then the key decides.
     unsure = call_to(sim, "+13125550205")
