@@ -5,9 +5,12 @@ messages) and checks each request against Twilio's own OpenAPI description of th
 2010-04-01 API: parameter names, required fields, enums and types. ``text_in`` posts a
 patient's reply (STOP, START...) to the incoming-message webhook, signed. Then it
 behaves like Twilio: it fetches the call's TwiML, fetches every ``<Play>`` URL and
-checks it is audio, answers as a person or a machine, presses keys, and sends status
-callbacks signed with Twilio's own ``RequestValidator.compute_signature``. A
-``Scenario`` per called number says what happens. Anything that does not match the API
+checks it is audio, answers as a person or a machine, presses keys or says words (a
+``Said`` posts ``SpeechResult`` and ``Confidence`` as Twilio's speech recognition does),
+and sends status callbacks signed with Twilio's own ``RequestValidator.compute_signature``.
+A ``Scenario`` per called number says what happens; a text's delivery (``text_outcome_for``)
+is reported to its ``StatusCallback`` the same way. Every ``<Gather>`` is checked against
+the attributes and values Twilio documents for it. Anything that does not match the API
 description is kept in ``problems``.
 
 Demo: ``python -m devtools.twilio_sim --port 8765 --token secret`` (see README).
@@ -59,6 +62,158 @@ OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 ``OptOutType`` to the incoming message's webhook)."""
 HOLD_TIMEOUT_S = 120.0
 """A held call starts anyway after this, so a failed test cannot leave it waiting."""
+GATHER_ATTRIBUTES = frozenset(
+    {
+        "action",
+        "actionOnEmptyResult",
+        "enhanced",
+        "finishOnKey",
+        "hints",
+        "input",
+        "language",
+        "method",
+        "numDigits",
+        "partialResultCallback",
+        "partialResultCallbackMethod",
+        "profanityFilter",
+        "speechModel",
+        "speechTimeout",
+        "timeout",
+    }
+)
+"""``<Gather>``'s attributes in Twilio's TwiML reference (there is no machine-readable
+description of TwiML, so the reference's table is transcribed here)."""
+GATHER_INPUTS = frozenset({"dtmf", "speech", "dtmf speech", "speech dtmf"})
+HINT_MAX_CHARS = 100
+"""Twilio's reference: each hint (comma-separated) at most 100 characters."""
+SPEECH_LANGUAGES = frozenset(
+    [
+        "af-ZA",
+        "am-ET",
+        "ar-AE",
+        "ar-BH",
+        "ar-DZ",
+        "ar-EG",
+        "ar-IL",
+        "ar-IQ",
+        "ar-JO",
+        "ar-KW",
+        "ar-LB",
+        "ar-MA",
+        "ar-OM",
+        "ar-PS",
+        "ar-QA",
+        "ar-SA",
+        "ar-TN",
+        "ar-YE",
+        "az-AZ",
+        "bg-BG",
+        "bn-BD",
+        "bn-IN",
+        "ca-ES",
+        "cmn-Hans-CN",
+        "cmn-Hans-HK",
+        "cmn-Hant-TW",
+        "cs-CZ",
+        "da-DK",
+        "de-DE",
+        "el-GR",
+        "en-AU",
+        "en-CA",
+        "en-GB",
+        "en-GH",
+        "en-IE",
+        "en-IN",
+        "en-KE",
+        "en-NG",
+        "en-NZ",
+        "en-PH",
+        "en-TZ",
+        "en-US",
+        "en-ZA",
+        "es-AR",
+        "es-BO",
+        "es-CL",
+        "es-CO",
+        "es-CR",
+        "es-DO",
+        "es-EC",
+        "es-ES",
+        "es-GT",
+        "es-HN",
+        "es-MX",
+        "es-NI",
+        "es-PA",
+        "es-PE",
+        "es-PR",
+        "es-PY",
+        "es-SV",
+        "es-US",
+        "es-UY",
+        "es-VE",
+        "eu-ES",
+        "fa-IR",
+        "fi-FI",
+        "fil-PH",
+        "fr-CA",
+        "fr-FR",
+        "gl-ES",
+        "gu-IN",
+        "he-IL",
+        "hi-IN",
+        "hr-HR",
+        "hu-HU",
+        "hy-AM",
+        "id-ID",
+        "is-IS",
+        "it-IT",
+        "ja-JP",
+        "jv-ID",
+        "ka-GE",
+        "km-KH",
+        "kn-IN",
+        "ko-KR",
+        "lo-LA",
+        "lt-LT",
+        "lv-LV",
+        "ml-IN",
+        "mr-IN",
+        "ms-MY",
+        "nb-NO",
+        "ne-NP",
+        "nl-NL",
+        "pl-PL",
+        "pt-BR",
+        "pt-PT",
+        "ro-RO",
+        "ru-RU",
+        "si-LK",
+        "sk-SK",
+        "sl-SI",
+        "sr-RS",
+        "su-ID",
+        "sv-SE",
+        "sw-KE",
+        "sw-TZ",
+        "ta-IN",
+        "ta-LK",
+        "ta-MY",
+        "ta-SG",
+        "te-IN",
+        "th-TH",
+        "tr-TR",
+        "uk-UA",
+        "ur-IN",
+        "ur-PK",
+        "vi-VN",
+        "yue-Hant-HK",
+        "zu-ZA",
+    ]
+)
+"""The ``language`` values Twilio's speech recognition takes (its reference's table of
+speech recognition languages, transcribed); Haitian Creole, Somali, Punjabi and
+Albanian are not among them."""
+TEXT_FINAL = frozenset({"delivered", "undelivered", "failed"})
 
 
 @cache
@@ -110,14 +265,47 @@ def check_params(schema: dict[str, Any], params: dict[str, list[str]]) -> list[s
     return problems
 
 
+def check_gather(gather: ET.Element) -> list[str]:
+    """What is wrong with a ``<Gather>`` against Twilio's TwiML reference."""
+    attrs = gather.attrib
+    problems = [
+        f"<Gather> has no attribute {name}" for name in attrs if name not in GATHER_ATTRIBUTES
+    ]
+    inputs = attrs.get("input", "dtmf")
+    if inputs not in GATHER_INPUTS:
+        problems.append(f"<Gather input={inputs!r}>")
+    if "speech" in inputs and attrs.get("language", "en-US") not in SPEECH_LANGUAGES:
+        problems.append(f"<Gather language={attrs.get('language')!r}> is not recognised")
+    for name in ("numDigits", "timeout"):
+        if name in attrs and not (attrs[name].isdigit() and int(attrs[name]) > 0):
+            problems.append(f"<Gather {name}={attrs[name]!r}>")
+    speech_timeout = attrs.get("speechTimeout", "auto")
+    if speech_timeout != "auto" and not speech_timeout.isdigit():
+        problems.append(f"<Gather speechTimeout={speech_timeout!r}>")
+    if attrs.get("method", "POST") not in ("GET", "POST"):
+        problems.append(f"<Gather method={attrs['method']!r}>")
+    hints = [hint.strip() for hint in attrs.get("hints", "").split(",") if hint.strip()]
+    problems += [f"hint over {HINT_MAX_CHARS} characters" for h in hints if len(h) > HINT_MAX_CHARS]
+    return problems
+
+
+@dataclass(frozen=True)
+class Said:
+    """Words a person says to a ``<Gather>``, as Twilio's speech recognition heard them."""
+
+    words: str
+    confidence: float = 0.9
+
+
 @dataclass
 class Scenario:
     """What happens on one call."""
 
     answer: str = "human"
     """``human``, ``machine``, ``busy``, ``no-answer`` or ``failed``."""
-    keys: list[str] = field(default_factory=list)
-    """Keys pressed, one per ``<Gather>``, in order."""
+    keys: list[str | Said] = field(default_factory=list)
+    """Keys pressed or words said, one per ``<Gather>``, in order. Words said to a
+    ``<Gather>`` that takes keys only do nothing: it times out, as on Twilio."""
     duplicate_callbacks: bool = False
     """Send the final callback twice, and a stale ``ringing`` after it."""
     hold: threading.Event | None = None
@@ -139,6 +327,10 @@ class SimCall:
     played: list[str] = field(default_factory=list)
     """Every ``<Play>`` URL fetched, in order."""
     pressed: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+    """Words Twilio heard and posted to a ``<Gather>`` action."""
+    gathers: list[dict[str, str]] = field(default_factory=list)
+    """Every ``<Gather>``'s attributes, in order."""
     dialed: list[str] = field(default_factory=list)
     callbacks: list[tuple[str, int]] = field(default_factory=list)
     """(CallStatus, our HTTP status) per status callback sent."""
@@ -172,6 +364,11 @@ class SimMessage:
     sid: str
     params: dict[str, list[str]]
     date_created: datetime
+    outcome: str = "delivered"
+    """How it ends: ``delivered``, ``undelivered`` or ``failed``."""
+    status: str = "queued"
+    callbacks: list[tuple[str, int]] = field(default_factory=list)
+    """(MessageStatus, our HTTP status) per status callback sent."""
 
     def param(self, name: str) -> str:
         return self.params.get(name, [""])[0]
@@ -183,7 +380,7 @@ class SimMessage:
             "to": self.param("To"),
             "from": self.param("From"),
             "body": self.param("Body"),
-            "status": "queued",
+            "status": self.status,
             "num_segments": "1",
             "direction": "outbound-api",
             "date_created": format_datetime(self.date_created),
@@ -203,6 +400,7 @@ class TwilioSimulator:
         self.place_calls = place_calls
         self.default_scenario = Scenario()
         self.scenarios: dict[str, list[Scenario]] = {}
+        self.text_outcomes: dict[str, list[str]] = {}
         self.calls: dict[str, SimCall] = {}
         self.messages: dict[str, SimMessage] = {}
         self.problems: list[str] = []
@@ -226,6 +424,12 @@ class TwilioSimulator:
     def scenario_for(self, number: str, *scenarios: Scenario) -> None:
         """Calls to ``number`` follow these, one per call; the last one repeats."""
         self.scenarios[number] = list(scenarios)
+
+    def text_outcome_for(self, number: str, *outcomes: str) -> None:
+        """Texts to ``number`` end so (``delivered``, ``undelivered``, ``failed``), one per
+        text; the last one repeats. Default: delivered."""
+        assert set(outcomes) <= TEXT_FINAL, outcomes
+        self.text_outcomes[number] = list(outcomes)
 
     def start(self, port: int = 0) -> TwilioSimulator:
         if not port:
@@ -356,14 +560,47 @@ class TwilioSimulator:
         if found:
             self.problems.extend(found)
             return self._error(400, "; ".join(found))
-        message = SimMessage(
-            sid="SM" + uuid.uuid4().hex,
-            params=params,
-            date_created=datetime.now(UTC).replace(microsecond=0),
-        )
         with self._lock:
+            queue = self.text_outcomes.get(params["To"][0])
+            outcome = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else "delivered"
+            message = SimMessage(
+                sid="SM" + uuid.uuid4().hex,
+                params=params,
+                date_created=datetime.now(UTC).replace(microsecond=0),
+                outcome=outcome,
+            )
             self.messages[message.sid] = message
-        return JSONResponse(message.resource(self.account_sid), status_code=201)
+        answer = message.resource(self.account_sid)
+        if message.param("StatusCallback"):
+            thread = threading.Thread(target=self._deliver_text, args=(message,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return JSONResponse(answer, status_code=201)
+
+    def _deliver_text(self, message: SimMessage) -> None:
+        """The carrier's side: ``sent``, then how it ended, each posted signed to the
+        message's ``StatusCallback`` as Twilio does (with ``ErrorCode`` when it failed)."""
+        with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+            for status in ("sent", message.outcome):
+                message.status = status
+                params = {
+                    "MessageSid": message.sid,
+                    "SmsSid": message.sid,
+                    "AccountSid": self.account_sid,
+                    "From": message.param("From"),
+                    "To": message.param("To"),
+                    "MessageStatus": status,
+                    "SmsStatus": status,
+                    "ApiVersion": "2010-04-01",
+                }
+                if status in ("undelivered", "failed"):
+                    params["ErrorCode"] = "30003" if status == "undelivered" else "30008"
+                try:
+                    answer = self._signed_post(client, message.param("StatusCallback"), params)
+                    message.callbacks.append((status, answer.status_code))
+                except httpx.HTTPError as err:
+                    message.callbacks.append((status, 0))
+                    self.problems.append(f"text status callback failed: {type(err).__name__}")
 
     async def _list_messages(self, request: Request) -> Response:
         return self._list_of(request, "messages", self.messages, MESSAGE_LIST_PARAMS, "message ")
@@ -507,13 +744,14 @@ class TwilioSimulator:
                 if verb.tag == "Play":
                     self._play(client, call, verb)
                 elif verb.tag == "Gather":
+                    call.gathers.append(dict(verb.attrib))
+                    self.problems.extend(check_gather(verb))
                     for inner in verb:
                         if inner.tag == "Play":
                             self._play(client, call, inner)
-                    if keys:
-                        digit = keys.pop(0)
-                        call.pressed.append(digit)
-                        params = self._call_params(call, "in-progress") | {"Digits": digit}
+                    answer_params = self._answer(call, verb, keys.pop(0)) if keys else None
+                    if answer_params is not None:
+                        params = self._call_params(call, "in-progress") | answer_params
                         action = urljoin(url, verb.get("action", url))
                         next_answer = self._signed_post(client, action, params)
                         url = action
@@ -541,6 +779,19 @@ class TwilioSimulator:
             "DialCallSid": "CA" + uuid.uuid4().hex,
             "DialCallDuration": duration,
         }
+
+    def _answer(
+        self, call: SimCall, gather: ET.Element, given: str | Said
+    ) -> dict[str, str] | None:
+        """What Twilio posts to the ``<Gather>`` action for a key or words; None when the
+        words fall on a ``<Gather>`` that takes keys only (it times out)."""
+        if isinstance(given, str):
+            call.pressed.append(given)
+            return {"Digits": given}
+        if "speech" not in gather.get("input", "dtmf"):
+            return None
+        call.said.append(given.words)
+        return {"SpeechResult": given.words, "Confidence": f"{given.confidence:.8f}"}
 
     def _play(self, client: httpx.Client, call: SimCall, verb: ET.Element) -> None:
         link = (verb.text or "").strip()

@@ -33,7 +33,7 @@ from service.config import Settings
 from service.errors import FieldError, Problem, ValidationProblem
 from service.models import OptOut, Role, Status
 from service.security import Caller
-from templates import CALL_KEYS, KEYPAD
+from templates import CALL_KEYS, KEYPAD, heard_action, load_profile, speech_hints
 
 CALL_MESSAGE_MAX_S = 60.0
 """The longest a call or voicemail message may last at the patient's own rate: listeners
@@ -187,6 +187,35 @@ class CallPolicy:
 def key_action(kind: str, digit: str) -> str | None:
     """What pressing ``digit`` does on a call about ``kind`` (None: nothing)."""
     return (KEYPAD.get(kind, {}) | CALL_KEYS).get(digit)
+
+
+def call_actions(kind: str) -> tuple[str, ...]:
+    """The actions a call about ``kind`` takes, by key or by voice."""
+    return tuple(dict.fromkeys((KEYPAD.get(kind, {}) | CALL_KEYS).values()))
+
+
+def reply_action(kind: str, language: str, digit: str, speech: str) -> str | None:
+    """What a patient's answer on a call does: the key if one was pressed, else the
+    spoken words (``templates.replies``): "yes" does what 1 does. None: nothing."""
+    if digit:
+        return key_action(kind, digit)
+    return heard_action(language, speech, call_actions(kind)) if speech else None
+
+
+@dataclass(frozen=True)
+class SpeechInput:
+    """How a call's menu listens for words: Twilio's language tag and hints."""
+
+    language: str
+    hints: str
+
+
+def speech_input(kind: str, language: str) -> SpeechInput | None:
+    """None where Twilio has no speech recognition for the language: keys only."""
+    profile = load_profile(language)
+    if profile is None or profile.speech_language is None:
+        return None
+    return SpeechInput(profile.speech_language, speech_hints(language, call_actions(kind)))
 
 
 # -- the never-call list ------------------------------------------------------------------

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     """The account's outbound pace, shared by every worker through Redis; 0 = unlimited."""
     twilio_timeout_s: float = 10.0
     """Per HTTP request to Twilio's REST API."""
+    speech_confidence_min: float = Field(default=0.5, ge=0, le=1)
+    """A spoken reply Twilio heard with less confidence is asked once to confirm by key."""
     calls_per_day: int = 1
     """At most this many calls per patient per reminder in any 24 hours."""
     calls_per_week: int = 3

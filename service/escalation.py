@@ -19,6 +19,9 @@ retries after a busy line included.
   not retried on its own: the policy's phone steps are the retries.
 - **Hours**: calls and texts only inside the reminder's calling hours; the app and the
   staff hand-off at any hour.
+- **Texts that never arrive**: Twilio reports a text ``undelivered`` or ``failed`` after
+  it took it; then the next step runs without its wait (the patient had nothing to
+  answer), rather than waiting as if the text had been delivered.
 
 Every step that runs, waits or is skipped is an event on the reminder (``step`` set), and
 a status webhook (``reminder.escalated``) when the reminder has a ``callback_url``.
@@ -37,6 +40,10 @@ from service.errors import FieldError
 PHONE, APP, SMS, STAFF = "phone", "app", "sms", "staff"
 FIRST_CONTACT = 0
 """The step number of the reminder's own first contact."""
+TEXT_STATUSES = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+"""A text's delivery as Twilio reports it (``MessageStatus``), in the order it moves; the
+last three are final and the first of them to come stands."""
+TEXT_UNDELIVERED = frozenset({"undelivered", "failed"})
 
 
 @dataclass(frozen=True)
@@ -125,16 +132,19 @@ def plan_next(
     expires_at: datetime | None,
     hours: CallingHours,
     calls: CallPolicy,
+    at_once: bool = False,
 ) -> NextStep:
     """The step after step ``after``: a pure function of the policy, the calls placed so
-    far, the hours and the limits (no database, no clock), so it is tested case by case."""
+    far, the hours and the limits (no database, no clock), so it is tested case by case.
+    ``at_once``: without the step's wait, which is the patient's time to answer the step
+    before; a text that never arrived gives them none (still inside hours and limits)."""
     skipped: list[tuple[Step, str]] = []
     timezone = patient["timezone"]
     for step in policy.steps[after:]:
         reason = cannot_run(step.channel, reminder_channel, patient)
         due: datetime | None = None
         if reason is None:
-            earliest = now + step.wait
+            earliest = now if at_once else now + step.wait
             if step.channel == PHONE:
                 due = calls.first_call_from(dialled, earliest, timezone, expires_at, hours)
             elif step.channel == SMS:

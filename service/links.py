@@ -32,6 +32,7 @@ TWILIO_VOICE_PATH = "/v1/twilio/voice"
 TWILIO_GATHER_PATH = "/v1/twilio/gather"
 TWILIO_STATUS_PATH = "/v1/twilio/status"
 TWILIO_DIAL_PATH = "/v1/twilio/dial"
+TWILIO_SMS_STATUS_PATH = "/v1/twilio/sms/status"
 TWILIO_ATTEMPT_PARAM = "attempt"
 """The one query parameter Twilio's callbacks carry: our attempt id, nothing about the patient."""
 AUDIO_LINK_SALT = "tellwell.audio"
@@ -146,3 +147,7 @@ class Links:
     def twilio_status(self, attempt_id: str) -> str:
         """Where Twilio posts a call's progress and outcome."""
         return self._twilio(TWILIO_STATUS_PATH, attempt_id)
+
+    def twilio_sms_status(self, attempt_id: str) -> str:
+        """Where Twilio posts a text's delivery (the message's ``StatusCallback``)."""
+        return self._twilio(TWILIO_SMS_STATUS_PATH, attempt_id)

@@ -416,6 +416,15 @@ class Attempt(Base):
     clinic_dial: Mapped[str | None] = mapped_column(String(20))
     """How the patient's call to the clinic (key 0, ``<Dial>``) ended: Twilio's
     ``DialCallStatus`` (``completed``, ``no-answer``, ``busy``, ``failed``...)."""
+    speech_result: Mapped[str | None] = mapped_column(String(200))
+    """What Twilio heard the patient say on the call (its ``SpeechResult``), last answer."""
+    speech_confidence: Mapped[float | None] = mapped_column(Float)
+    """Twilio's confidence in ``speech_result``, 0 to 1."""
+    provider_status: Mapped[str | None] = mapped_column(String(20))
+    """A text's delivery as Twilio last reported it: queued, sent, delivered, undelivered,
+    failed (``MessageStatus``)."""
+    provider_error: Mapped[str | None] = mapped_column(String(10))
+    """Twilio's ``ErrorCode`` for an undelivered or failed text."""
 
 
 class OptOut(Base):

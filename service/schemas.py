@@ -124,6 +124,16 @@ class AttemptOutcome(enum.StrEnum):
     CANCELED = "canceled"
 
 
+class TextStatus(enum.StrEnum):
+    """A text's delivery as Twilio reported it (``service.escalation.TEXT_STATUSES``)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+
+
 class EngineName(enum.StrEnum):
     """The speech engine that spoke: the engines in ``voices``."""
 
@@ -633,6 +643,19 @@ class AttemptOut(BaseModel):
     )
     digits: str | None
     duration_s: float | None = None
+    speech_result: str | None = Field(
+        default=None,
+        description="What Twilio heard the patient say on a call (spoken replies), last answer.",
+    )
+    speech_confidence: float | None = Field(
+        default=None, description="Twilio's confidence in speech_result, 0 to 1."
+    )
+    provider_status: TextStatus | None = Field(
+        default=None, description="A text's delivery as Twilio reported it."
+    )
+    provider_error: str | None = Field(
+        default=None, description="Twilio's error code for an undelivered or failed text."
+    )
 
 
 class MessageOut(BaseModel):

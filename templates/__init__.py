@@ -23,6 +23,7 @@ from templates.locales import Calendar, LanguageProfile, Title, load_profile
 from templates.privacy import voicemail_findings
 from templates.readability import plain_language_findings, reading_grade
 from templates.render import (
+    ACTION_KEYS,
     CALL_KEYS,
     KEYPAD,
     KEYPAD_REPLIES,
@@ -41,6 +42,7 @@ from templates.render import (
     render_message,
     template_name,
 )
+from templates.replies import heard_action, normalise, reply_words, speech_hints
 from templates.samples import (
     SAMPLE_APPOINTMENT,
     SAMPLE_PREVIOUS_START,
@@ -60,6 +62,7 @@ from templates.text_language import FREE_TEXT_FACTS, ForeignText, foreign_text
 from templates.wording import SLOTS, shipped_wording_hash, wording_slots
 
 __all__ = [
+    "ACTION_KEYS",
     "CALL_KEYS",
     "FREE_TEXT_FACTS",
     "KEYPAD",
@@ -94,6 +97,7 @@ __all__ = [
     "environment",
     "first_name",
     "foreign_text",
+    "heard_action",
     "keypad_replies",
     "keypad_reply",
     "languages",
@@ -102,12 +106,15 @@ __all__ = [
     "load_profile",
     "local_moment",
     "make_environment",
+    "normalise",
     "plain_language_findings",
     "reading_grade",
     "render_message",
+    "reply_words",
     "sample_facts",
     "shipped_wording_hash",
     "sms_text",
+    "speech_hints",
     "spoken_date",
     "spoken_person",
     "spoken_phone",

@@ -6,6 +6,8 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
     {
       "name": "Español",          # the language's own name, for staff and patients
       "locale": "es_US",          # Babel locale for dates, times and phone regions
+      "speech_language": "es-US", # Twilio's speech recognition tag for spoken replies;
+                                  # null where Twilio has none (the call takes keys only)
       "reviewed": false,          # has a native speaker reviewed these texts?
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
       "day_periods": {"night1": "..."},  # optional: a CLDR day period ("B") said otherwise,
@@ -22,6 +24,8 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
                                   # ("date", and "date_with_year" with {year})
       "keypad_replies": {"confirm": "Thank you. ...", ...}  # said on a call after a key;
                                   # names: templates.render.KEYPAD_REPLIES
+      "reply_words": {"confirm": ["sí", ...], ...}  # spoken replies that act like the
+                                  # keys (templates.replies)
     }
 
 Beside it, an optional ``lexicon.json`` (``templates.lexicon``) fixes how the engine says
@@ -76,6 +80,10 @@ class LanguageProfile:
     """CLDR day period id -> the words said instead (``templates.speech.spoken_time``)."""
     time_as_numbers: bool = False
     provenance: str = ""
+    speech_language: str | None = None
+    """Twilio's speech recognition tag ("es-US"); None: the call takes keys only."""
+    reply_words: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Action -> the words a patient may say for it (``templates.replies``)."""
 
     def key_word(self, key: str) -> str:
         """A keypad key as said aloud: digits stay, "#" becomes "pound" (US English)."""
@@ -142,6 +150,11 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         day_periods=tuple((str(k), str(v)) for k, v in raw.get("day_periods", {}).items()),
         time_as_numbers=bool(raw.get("time_as_numbers", False)),
         provenance=str(raw.get("provenance", "")),
+        speech_language=str(raw["speech_language"]) if raw.get("speech_language") else None,
+        reply_words=tuple(
+            (str(action), tuple(str(w) for w in words))
+            for action, words in raw.get("reply_words", {}).items()
+        ),
     )
 
 

@@ -111,11 +111,19 @@ KEYPAD_REPLIES: tuple[str, ...] = (
     *dict.fromkeys(action for keys in (*KEYPAD.values(), CALL_KEYS) for action in keys.values()),
     "unknown",
     "offer_opt_out",
+    "speech_check",
 )
 """What a call says in each language (``keypad_replies`` in its ``language.json``): after a
 key, the reply named for the key's action (``unknown`` for a key that does nothing), and
 after the menu, ``offer_opt_out``. ``{opt_out}`` in a reply is said as the opt-out key.
+``speech_check`` asks to confirm a spoken reply heard with low confidence by its key:
+``{word}`` is said as the action's first reply word, ``{key}`` as its key.
 """
+
+ACTION_KEYS: dict[str, str] = {
+    action: key for keys in (*KEYPAD.values(), CALL_KEYS) for key, action in keys.items()
+}
+"""The key of each action: the same on every kind (1 confirm, 2 cancel, 9 repeat...)."""
 
 SENTENCE_ENDS: tuple[str, ...] = (".", "!", "?", "。", "！", "？", "।", "۔", "؟", "։")
 """Marks that close a sentence in the scripts we write (Latin, CJK, Devanagari, Arabic,
@@ -278,8 +286,11 @@ def _wording_template(root: Path, wording: str, name: str) -> Template:
         raise BrokenTemplate(name, f"compiled wording: {err.message}") from err
 
 
-def keypad_reply(language: str, reply: str, *, root: Path = TEMPLATE_ROOT) -> str:
-    """The words a call says for ``reply`` (one of KEYPAD_REPLIES) in ``language``.
+def keypad_reply(
+    language: str, reply: str, *, root: Path = TEMPLATE_ROOT, action: str = "confirm"
+) -> str:
+    """The words a call says for ``reply`` (one of KEYPAD_REPLIES) in ``language``;
+    ``action`` is the one a ``speech_check`` asks about.
 
     Raises UnknownTemplate when the language or its reply is missing, BrokenTemplate when
     the reply names a key that does not exist.
@@ -290,7 +301,10 @@ def keypad_reply(language: str, reply: str, *, root: Path = TEMPLATE_ROOT) -> st
     text = dict(profile.keypad_replies).get(reply) if reply in KEYPAD_REPLIES else None
     if text is None:
         raise UnknownTemplate(language, "keypad", reply, f"replies {KEYPAD_REPLIES}")
-    keys = {action: profile.key_word(key) for key, action in CALL_KEYS.items()}
+    keys = {name: profile.key_word(key) for key, name in CALL_KEYS.items()}
+    words = dict(profile.reply_words).get(action, ())
+    if words and action in ACTION_KEYS:
+        keys |= {"word": words[0], "key": profile.key_word(ACTION_KEYS[action])}
     try:
         return text.format(**keys)
     except (KeyError, IndexError, ValueError) as err:

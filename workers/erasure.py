@@ -14,8 +14,9 @@ the patient goes:
   links answer 410); a file another patient's reminder also uses stays, as the cache is
   content-addressed and that patient still needs it;
 - attempts keep channel, times, outcome and duration; the keys the patient pressed
-  (``digits``) and the provider's call id (``provider_ref``, which opens the provider's own
-  record of the call and the number) are cleared; the local outbox's copy is deleted;
+  (``digits``), the words Twilio heard (``speech_result``) and the provider's call id
+  (``provider_ref``, which opens the provider's own record of the call and the number)
+  are cleared; the local outbox's copy is deleted;
 - status webhooks (sent or pending) lose the ``external_id``; pending ones are still sent;
 - appointments of the patient (by the phone in their patient block, by their
   ``external_id``, or as the visit an erased reminder was planned for) keep the clinic,
@@ -181,7 +182,7 @@ def erase_patient(
     session.execute(
         update(Attempt)
         .where(Attempt.reminder_id.in_(ids))
-        .values(digits=None, provider_ref=None)
+        .values(digits=None, speech_result=None, provider_ref=None)
         .execution_options(synchronize_session="fetch")
     )
     for delivery in session.scalars(

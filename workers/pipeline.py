@@ -33,6 +33,8 @@ from service.escalation import (
     PHONE,
     SMS,
     STAFF,
+    TEXT_STATUSES,
+    TEXT_UNDELIVERED,
     Policy,
     channel_of,
     plan_next,
@@ -416,12 +418,55 @@ class Pipeline:
             reason, last = f"{label}: {outcome.detail or 'failed'}", Status.FAILED
         elif outcome.status == Status.VOICEMAIL and policy.continue_after_voicemail:
             reason, last = f"{label}: voicemail left, not confirmed", Status.VOICEMAIL
+        elif outcome.status == Status.DELIVERED and attempt.provider_status in TEXT_UNDELIVERED:
+            # Twilio's callback came before the worker recorded the text as sent.
+            reason = f"{label}: text {attempt.provider_status}"
+            attempt.outcome = Status.FAILED
+            self._next_step(session, reminder, policy, reason, Status.FAILED, now, at_once=True)
+            return True
         elif outcome.status == Status.DELIVERED and channel in (APP, SMS):
             reason, last = f"{label}: sent, not yet heard", Status.DELIVERED
         else:
             return False  # an answer: a person on the line, a key, or voicemail that stops
         self._next_step(session, reminder, policy, reason, last, now)
         return True
+
+    def text_status(self, session: Session, attempt_id: str, status: str, error: str) -> None:
+        """Record a text's delivery as Twilio reports it; callbacks may come twice or out
+        of order, so it only moves forward. An undelivered or failed text that the loop
+        is waiting on lets the next step run at once (``service.escalation``)."""
+        attempt = session.get_one(Attempt, attempt_id)
+        if TEXT_STATUSES.get(status, -1) <= TEXT_STATUSES.get(attempt.provider_status or "", -1):
+            return
+        attempt.provider_status = status
+        if status not in TEXT_UNDELIVERED:
+            return
+        attempt.provider_error = error[:10] or None
+        reminder = session.get_one(Reminder, attempt.reminder_id)
+        policy = policy_of(reminder.facts)
+        later = session.scalar(
+            select(Attempt.id)
+            .where(Attempt.reminder_id == reminder.id, Attempt.step > attempt.step)
+            .limit(1)
+        )
+        waiting = (
+            reminder.status == Status.DISPATCHING
+            and reminder.escalation_step > attempt.step
+            and later is None
+        )
+        if attempt.outcome is None or policy is None:
+            return  # not settled yet: ``_escalate_unanswered`` sees the status then
+        attempt.outcome = Status.FAILED
+        label = f"step {attempt.step} ({attempt.channel})"
+        if not waiting:
+            moved_on = f"{label}: text {status}; the loop had moved on"
+            step_event(session, reminder, attempt.step, moved_on)
+            return
+        reminder.escalation_step = attempt.step  # re-plan what follows this text
+        reason = f"{label}: text {status}"
+        self._next_step(
+            session, reminder, policy, reason, Status.FAILED, self.clock.now(), at_once=True
+        )
 
     def _next_step(
         self,
@@ -431,6 +476,8 @@ class Pipeline:
         reason: str,
         last: Status,
         now: datetime,
+        *,
+        at_once: bool = False,
     ) -> None:
         """Schedule the next step that can run (the sweeper runs it when its lease lapses
         at the step's time), or end the loop in ``last`` when none is left."""
@@ -444,6 +491,7 @@ class Pipeline:
             expires_at=reminder.expires_at,
             hours=self.call_policy.calling_hours(reminder.facts),
             calls=self.call_policy,
+            at_once=at_once,
         )
         for skipped, why in plan.skipped:
             step_event(session, reminder, skipped.number, f"{skipped.label()} skipped: {why}")

@@ -247,6 +247,10 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
                     "answered_by": a.answered_by,
                     "digits": a.digits,
                     "duration_s": a.duration_s,
+                    "speech_result": a.speech_result,
+                    "speech_confidence": a.speech_confidence,
+                    "provider_status": a.provider_status,
+                    "provider_error": a.provider_error,
                 }
                 for a in reminder.attempts
             ],

@@ -10,6 +10,9 @@ Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward
 Keys mean what ``service.call_policy.key_action`` says (1 confirm, 2 cancel request on
 appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again). Each key is
 answered with a short reply in the patient's language (``templates.keypad_reply``).
+Where Twilio recognises the patient's language, the menu also listens for words ("yes",
+"sí", "cancel", "agent": ``service.call_policy.reply_action``); what it heard is kept on the
+attempt, and an answer heard with little confidence is asked once to confirm by key.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from service.call_policy import (
     OPT_IN_KEYWORDS,
     OPT_OUT_KEYWORDS,
     SMS_SOURCE,
-    key_action,
+    reply_action,
+    speech_input,
 )
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
+from service.escalation import TEXT_STATUSES
 from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status, audit
 from templates import UnknownTemplate, keypad_reply
@@ -44,6 +49,8 @@ router = APIRouter(prefix="/v1/twilio", tags=["twilio"], include_in_schema=False
 
 GATHER_TIMEOUT_S = 8
 """Seconds Twilio waits for a key after the message before hanging up."""
+SPEECH_RESULT_MAX = 200
+"""Characters of Twilio's ``SpeechResult`` kept on the attempt (a reply is a few words)."""
 TWIML = "application/xml"
 
 
@@ -83,10 +90,10 @@ class _Voice:
     def link(self, audio_key: str) -> str:
         return self.services.links.audio(audio_key, self.fmt)
 
-    def reply(self, name: str) -> str | None:
+    def reply(self, name: str, action: str = "confirm") -> str | None:
         """A keypad reply's audio; None (the call goes on unsaid) if the language lacks it."""
         try:
-            text = keypad_reply(self.reminder.language, name)
+            text = keypad_reply(self.reminder.language, name, action=action)
         except UnknownTemplate:
             return None
         rate = self.reminder.facts["patient"].get("speech_rate", "normal")
@@ -97,13 +104,34 @@ class _Voice:
 
     def menu(self, response: VoiceResponse, attempt_id: str, lead_in: str | None = None) -> None:
         """The message with its keypad menu; after it, a silent caller is hung up on."""
-        action = self.services.links.twilio_gather(attempt_id)
-        gather = Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S)
+        gather = self.gather(attempt_id, speech=True)
         for link in (lead_in and self.reply(lead_in), self.link(self.reminder.audio_key or "")):
             if link:
                 gather.play(link)
         if end := self.reply("offer_opt_out"):
             gather.play(end)
+        response.append(gather)
+        response.hangup()
+
+    def gather(self, attempt_id: str, *, speech: bool) -> Gather:
+        """A one-key ``<Gather>`` posting to the attempt's action; with ``speech``, it takes
+        words too where Twilio recognises the patient's language."""
+        action = self.services.links.twilio_gather(attempt_id)
+        words: dict[str, str] = {}
+        if speech and (listen := speech_input(self.reminder.kind, self.reminder.language)):
+            words = {
+                "input": "dtmf speech",
+                "language": listen.language,
+                "hints": listen.hints,
+                "speech_timeout": "auto",
+            }
+        return Gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT_S, **words)
+
+    def check(self, response: VoiceResponse, attempt_id: str, action: str) -> None:
+        """Ask once, by key only, whether a spoken answer heard unsurely was meant."""
+        gather = self.gather(attempt_id, speech=False)
+        if link := self.reply("speech_check", action):
+            gather.play(link)
         response.append(gather)
         response.hangup()
 
@@ -135,17 +163,25 @@ def voice(
 def gather(
     attempt_id: AttemptId, form: SignedForm, session: SessionDep, services: ServicesDep
 ) -> Response:
-    """A key was pressed: the person heard the message; act on the key and say so."""
+    """A key was pressed or words said: the person heard the message; act on the answer
+    and say so."""
     attempt, reminder = _load(session, attempt_id)
     digit = form.get("Digits", "")[:1]
-    attempt.digits = ((attempt.digits or "") + digit)[-40:]
+    attempt.digits = ((attempt.digits or "") + digit)[-40:] or None
+    speech = form.get("SpeechResult", "")[:SPEECH_RESULT_MAX].strip()
+    confidence = _confidence(form.get("Confidence"))
+    if speech and not digit:
+        attempt.speech_result, attempt.speech_confidence = speech, confidence
     pipeline = services.pipeline
     heard = Outcome(status=Status.DELIVERED, provider_ref=form.get("CallSid"))
     pipeline.settle(session, attempt.id, heard)
     voice = _Voice(services, session, reminder)
     response = VoiceResponse()
-    action = key_action(reminder.kind, digit)
-    if action in KEY_STATUS:
+    action = reply_action(reminder.kind, reminder.language, digit, speech)
+    unsure = confidence is None or confidence < services.settings.speech_confidence_min
+    if action is not None and not digit and unsure:
+        voice.check(response, attempt.id, action)
+    elif action in KEY_STATUS:
         pipeline.settle(session, attempt.id, Outcome(status=KEY_STATUS[action]))
         _say(response, voice, action)
         response.hangup()
@@ -165,7 +201,7 @@ def gather(
             ReminderEvent(
                 reminder_id=reminder.id,
                 status=reminder.status,
-                detail=f"patient opted out ({digit})",
+                detail=f"patient opted out ({digit or 'spoken'})",
             )
         )
         _say(response, voice, "opt_out")
@@ -174,6 +210,15 @@ def gather(
         voice.menu(response, attempt.id, lead_in="unknown")
     session.commit()
     return _twiml(response)
+
+
+def _confidence(value: str | None) -> float | None:
+    """Twilio's ``Confidence`` (0 to 1); None when missing or not a number."""
+    try:
+        number = float(value or "")
+    except ValueError:
+        return None
+    return number if 0.0 <= number <= 1.0 else None
 
 
 def _say(response: VoiceResponse, voice: _Voice, reply: str) -> None:
@@ -209,6 +254,21 @@ def incoming_text(form: SignedForm, session: SessionDep, services: ServicesDep) 
         audit(session, None, "opt_out.sms_start", "phone", never_call.phone_hash(phone))
     session.commit()
     return Response(str(MessagingResponse()), media_type=TWIML)
+
+
+@router.post("/sms/status", status_code=204)
+def text_status(
+    attempt_id: AttemptId, form: SignedForm, session: SessionDep, services: ServicesDep
+) -> Response:
+    """A text's status callback: queued, sent, delivered, undelivered or failed (Twilio's
+    ``MessageStatus``; others are not recorded). An undelivered text lets the escalation
+    go on (``Pipeline.text_status``)."""
+    attempt, _ = _load(session, attempt_id)
+    status = form.get("MessageStatus", "")
+    if attempt.channel == "sms" and status in TEXT_STATUSES:
+        services.pipeline.text_status(session, attempt.id, status, form.get("ErrorCode", ""))
+        session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/status", status_code=204)

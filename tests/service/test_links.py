@@ -43,10 +43,12 @@ def test_every_outside_url_keeps_the_prefix(links: Links) -> None:
         links.twilio_voice("a1"),
         links.twilio_gather("a1"),
         links.twilio_status("a1"),
+        links.twilio_sms_status("a1"),
     ]
     assert all(url.startswith(BASE + "/") for url in urls), urls
     assert links.twilio_gather("a1") == BASE + "/v1/twilio/gather?attempt=a1"
     assert links.public_url("/v1/twilio/status", "attempt=a1") == links.twilio_status("a1")
+    assert links.twilio_sms_status("a1") == BASE + "/v1/twilio/sms/status?attempt=a1"
 
 
 @pytest.mark.parametrize("page", ["/listen/some-token", "/console/reminders/r1", "/console/"])

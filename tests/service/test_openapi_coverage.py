@@ -37,8 +37,9 @@ from service.app import create_app
 from service.config import Settings
 from service.deps import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, BodySizeLimit, Problem
+from service.escalation import TEXT_STATUSES
 from service.models import NEXT_STATUSES, Role, Status
-from service.schemas import AttemptOutcome, DeliveryChannel, EngineName
+from service.schemas import AttemptOutcome, DeliveryChannel, EngineName, TextStatus
 from voices.espeak import EspeakEngine
 from voices.gtts_engine import GttsEngine
 from voices.http_engine import HttpEngine
@@ -410,6 +411,7 @@ def _enum_of(document: dict[str, Any], schema: str, field: str) -> set[str]:
         ("EventOut", "status"),
         ("AttemptOut", "channel"),
         ("AttemptOut", "outcome"),
+        ("AttemptOut", "provider_status"),
         ("MessageOut", "variant"),
         ("MessageOut", "engine"),
         ("PreviewOut", "variant"),
@@ -431,6 +433,7 @@ def test_the_enums_match_what_the_code_can_store() -> None:
     assert set(AttemptOutcome) == set(reported) - by_staff | RETRYABLE_CALL_STATUSES
     channels = {AppChannel.name, OutboxChannel.name, TwilioChannel.name, TwilioSmsChannel.name}
     assert set(DeliveryChannel) == channels
+    assert set(TextStatus) == set(TEXT_STATUSES)
     engines = {
         EspeakEngine.name,
         PiperEngine.name,

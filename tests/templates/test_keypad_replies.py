@@ -30,8 +30,9 @@ ARABIC_MARK = re.compile(r"[\u064B-\u0652\u0670]")
 
 def test_there_is_a_reply_for_every_action_a_call_takes() -> None:
     actions = {a for keys in (*KEYPAD.values(), CALL_KEYS) for a in keys.values()}
-    # The Twilio flow also says "unknown" after a key that does nothing and offers opt-out.
-    assert set(KEYPAD_REPLIES) == actions | {"unknown", "offer_opt_out"}
+    # The Twilio flow also says "unknown" after a key that does nothing, offers opt-out,
+    # and asks to confirm a spoken answer heard unsurely.
+    assert set(KEYPAD_REPLIES) == actions | {"unknown", "offer_opt_out", "speech_check"}
     assert set(languages()) == set(LANGUAGES)
 
 

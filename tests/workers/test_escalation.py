@@ -317,3 +317,64 @@ def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
     sim.wait_idle()
     assert len(sim.calls_to(PATIENT)) == 2 and sim.problems == []
     assert [a["outcome"] for a in done["attempts"]] == ["no-answer", "confirmed"]
+
+
+def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, settings: Settings
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    sim.text_outcome_for(PATIENT, "undelivered")
+    policy = {
+        "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 240}]
+    }
+    reminder_id = create(live, keys, policy)
+    until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    texted_at = clock.now()
+
+    failed = until(live, keys, reminder_id, has_event("step 1 (sms): text undelivered"))
+    sim.wait_idle()
+    (text,) = sim.texts_to(PATIENT)
+    callback = text.param("StatusCallback")
+    assert callback.startswith(f"{settings.public_base_url}/v1/twilio/sms/status?attempt=")
+    assert "5550123" not in callback and sim.problems == []
+    assert text.callbacks == [("sent", 204), ("undelivered", 204)]
+    sms = failed["attempts"][1]
+    assert sms["channel"] == "sms" and sms["outcome"] == "failed"
+    assert (sms["provider_status"], sms["provider_error"]) == ("undelivered", "30003")
+    # The staff step does not wait its four hours for an answer that cannot come.
+    assert next_step_at(reminder_id) - texted_at < timedelta(minutes=5)
+    skip_to(clock, next_step_at(reminder_id))
+    with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
+    assert with_staff["events"][-1]["detail"] == "step 2 (staff): handed to the clinic's staff"
+
+    # A late or repeated callback changes nothing; a forged one is refused.
+    params = {"MessageSid": text.sid, "MessageStatus": "delivered", "AccountSid": sim.account_sid}
+    signature = sim.validator.compute_signature(callback, params)
+    late = httpx.post(callback, data=params, headers={"X-Twilio-Signature": signature})
+    assert late.status_code == 204
+    forged = httpx.post(callback, data=params | {"MessageStatus": "failed"})
+    assert forged.status_code == 403
+    final = read(live, keys, reminder_id)
+    assert final["attempts"][1]["provider_status"] == "undelivered"
+    assert final["status"] == "needs_staff"
+
+
+def test_a_delivered_text_is_recorded_and_the_next_step_keeps_its_wait(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 240}]
+    }
+    reminder_id = create(live, keys, policy)
+    until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    texted_at = clock.now()
+    until(live, keys, reminder_id, has_event("step 2 (staff) after"))
+    sim.wait_idle()
+    delivered = until(
+        live, keys, reminder_id, lambda r: r["attempts"][1]["provider_status"] == "delivered"
+    )
+    assert delivered["attempts"][1]["outcome"] == "delivered"
+    assert next_step_at(reminder_id) - texted_at >= timedelta(minutes=240)

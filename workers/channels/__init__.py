@@ -46,7 +46,7 @@ def channels_from_settings(
         connection = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         pacer = Pacer(settings.twilio_calls_per_second, connection, PACE_KEY)
         channels["phone"] = TwilioChannel(settings, db, pacer, links, never_call)
-        channels["sms"] = TwilioSmsChannel(settings, db, never_call)
+        channels["sms"] = TwilioSmsChannel(settings, db, links, never_call)
     elif settings.channel != "outbox":
         raise UnknownChannel(
             f"unknown TELLWELL_CHANNEL {settings.channel!r}; known: outbox, twilio"

@@ -2,9 +2,13 @@
 
 Texts go to the same opt-out list as calls: a number on it is never texted either, and a
 STOP reply puts it there (``service/api/twilio.py``, the inbound-message webhook). Twilio
-takes a message at once (``queued``); that counts as sent. Like a call, a text is never
-sent twice by mistake: the attempt row exists before ``messages.create``, and ``reconcile``
-looks for the attempt's message at Twilio before anything is sent again.
+takes a message at once (``queued``); that counts as sent. Its ``StatusCallback`` then
+reports sent, delivered, undelivered or failed (``/v1/twilio/sms/status``): a text that
+never arrived lets the escalation go on (``Pipeline.text_status``).
+
+Like a call, a text is never sent twice by mistake: the attempt row exists before
+``messages.create``, and ``reconcile`` looks for the attempt's message at Twilio before
+anything is sent again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from twilio.rest import Client
 from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
+from service.links import Links
 from service.models import Attempt, Reminder, Status
 from workers.channels.base import Delivery, Outcome
 from workers.channels.twilio import CLOCK_SKEW_S, RECONCILE_LOOKBACK, ApiBaseHttpClient
@@ -37,11 +42,13 @@ class TwilioSmsChannel:
         self,
         settings: Settings,
         db: Database,
+        links: Links,
         never_call: NeverCallList,
         http_client: ApiBaseHttpClient | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.links = links
         self.never_call = never_call
         http = http_client or ApiBaseHttpClient(settings.twilio_api_base, settings.twilio_timeout_s)
         self.client = Client(
@@ -59,7 +66,10 @@ class TwilioSmsChannel:
                 return Outcome(status=Status.FAILED, detail=OPTED_OUT)
         try:
             message = self.client.messages.create(
-                to=delivery.to, from_=self._from(delivery.caller_id), body=delivery.text_message
+                to=delivery.to,
+                from_=self._from(delivery.caller_id),
+                body=delivery.text_message,
+                status_callback=self.links.twilio_sms_status(delivery.attempt_id),
             )
         except TwilioRestException as err:
             if err.status >= 500 and (found := self.reconcile(delivery.attempt_id)) is not None:
