@@ -41,7 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -128,15 +128,69 @@ def call_outcome(
     )
 
 
+class _Listed(Protocol):
+    """A call or message in one of Twilio's lists."""
+
+    @property
+    def sid(self) -> object: ...
+
+    @property
+    def date_created(self) -> datetime | None: ...
+
+
+Listed = TypeVar("Listed", bound=_Listed)
+
+
 @dataclass(frozen=True)
-class _Dial:
-    """What reconcile needs to recognise an attempt's call."""
+class SentFor:
+    """What reconcile needs to recognise what an attempt sent (a call, a text)."""
 
     to: str
     from_: str
-    """The number the call was placed from: the clinic's caller ID, else ours."""
+    """The number it was sent from: the clinic's caller ID, else ours."""
     started_at: datetime
     provider_ref: str | None
+
+
+def sent_for(db: Database, attempt_id: str, default_from: str) -> SentFor | None:
+    """The attempt's addresses and start, or None if there is no such attempt."""
+    with db.session() as session:
+        row = session.execute(
+            select(Attempt, Reminder.facts)
+            .join(Reminder, Reminder.id == Attempt.reminder_id)
+            .where(Attempt.id == attempt_id)
+        ).first()
+        if row is None:
+            return None
+        attempt, facts = row
+        return SentFor(
+            to=facts["patient"]["phone"],
+            from_=facts["clinic"].get("caller_id") or default_from,
+            started_at=attempt.started_at,
+            provider_ref=attempt.provider_ref,
+        )
+
+
+def earliest_unclaimed(
+    db: Database, attempt_id: str, sent: SentFor, recent: list[Listed]
+) -> Listed | None:
+    """Of Twilio's ``recent`` calls or messages to the number, the earliest since the
+    attempt began that no other attempt owns: the one this attempt sent, if any."""
+    earliest = sent.started_at - timedelta(seconds=CLOCK_SKEW_S)
+    since = [r for r in recent if r.date_created and r.date_created >= earliest]
+    if not since:
+        return None
+    with db.session() as session:
+        taken = set(
+            session.scalars(
+                select(Attempt.provider_ref).where(
+                    Attempt.provider_ref.in_([str(r.sid) for r in since]),
+                    Attempt.id != attempt_id,
+                )
+            )
+        )
+    unclaimed = [r for r in since if str(r.sid) not in taken]
+    return min(unclaimed, key=lambda r: r.date_created or earliest, default=None)
 
 
 class TwilioChannel:
@@ -213,57 +267,22 @@ class TwilioChannel:
         return min(max(wait, 0.0), RETRY_AFTER_MAX_S)
 
     def reconcile(self, attempt_id: str) -> Outcome | None:
-        dial = self._dial(attempt_id)
-        if dial is None:
+        sent = sent_for(self.db, attempt_id, self.settings.twilio_from_number)
+        if sent is None:
             return None
         try:
-            if dial.provider_ref:
-                call = self.client.calls(dial.provider_ref).fetch()
+            if sent.provider_ref:
+                call = self.client.calls(sent.provider_ref).fetch()
             else:
-                earliest = dial.started_at - timedelta(seconds=CLOCK_SKEW_S)
                 recent = self.client.calls.list(
-                    to=dial.to, from_=dial.from_, limit=RECONCILE_LOOKBACK
+                    to=sent.to, from_=sent.from_, limit=RECONCILE_LOOKBACK
                 )
-                since = [c for c in recent if c.date_created and c.date_created >= earliest]
-                taken = self._recorded_elsewhere(attempt_id, [str(c.sid) for c in since])
-                unclaimed = [c for c in since if str(c.sid) not in taken]
-                if not unclaimed:
+                found = earliest_unclaimed(self.db, attempt_id, sent, recent)
+                if found is None:
                     return None
-                call = min(unclaimed, key=lambda c: c.date_created)
-        except TwilioException as err:
+                call = found
+        except (TwilioException, OSError) as err:
             # Unknown is not "never sent": leave the lease to lapse and ask again later.
-            raise ChannelUnavailable("could not look the call up at Twilio") from err
-        except OSError as err:
             raise ChannelUnavailable("could not look the call up at Twilio") from err
         duration = float(call.duration) if call.duration else None
         return call_outcome(str(call.status), call.answered_by, str(call.sid), duration)
-
-    def _recorded_elsewhere(self, attempt_id: str, call_sids: list[str]) -> set[str]:
-        """Which of these calls other attempts already own."""
-        if not call_sids:
-            return set()
-        with self.db.session() as session:
-            return set(
-                session.scalars(
-                    select(Attempt.provider_ref).where(
-                        Attempt.provider_ref.in_(call_sids), Attempt.id != attempt_id
-                    )
-                )
-            )
-
-    def _dial(self, attempt_id: str) -> _Dial | None:
-        with self.db.session() as session:
-            row = session.execute(
-                select(Attempt, Reminder.facts)
-                .join(Reminder, Reminder.id == Attempt.reminder_id)
-                .where(Attempt.id == attempt_id)
-            ).first()
-            if row is None:
-                return None
-            attempt, facts = row
-            return _Dial(
-                to=facts["patient"]["phone"],
-                from_=facts["clinic"].get("caller_id") or self.settings.twilio_from_number,
-                started_at=attempt.started_at,
-                provider_ref=attempt.provider_ref,
-            )

@@ -14,9 +14,7 @@ anything is sent again.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from sqlalchemy import select
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
@@ -24,9 +22,14 @@ from service.call_policy import NeverCallList
 from service.config import Settings
 from service.db import Database
 from service.links import Links
-from service.models import Attempt, Reminder, Status
+from service.models import Status
 from workers.channels.base import Delivery, Outcome
-from workers.channels.twilio import CLOCK_SKEW_S, RECONCILE_LOOKBACK, ApiBaseHttpClient
+from workers.channels.twilio import (
+    RECONCILE_LOOKBACK,
+    ApiBaseHttpClient,
+    earliest_unclaimed,
+    sent_for,
+)
 from workers.errors import ChannelUnavailable
 
 log = logging.getLogger(__name__)
@@ -84,35 +87,18 @@ class TwilioSmsChannel:
     def reconcile(self, attempt_id: str) -> Outcome | None:
         """The attempt's message if Twilio has one (the earliest to the number since the
         attempt began that no other attempt owns); None if it was never sent."""
-        with self.db.session() as session:
-            row = session.execute(
-                select(Attempt, Reminder.facts)
-                .join(Reminder, Reminder.id == Attempt.reminder_id)
-                .where(Attempt.id == attempt_id)
-            ).first()
-            if row is None:
-                return None
-            attempt, facts = row
-            if attempt.provider_ref:
-                return Outcome(status=Status.DELIVERED, provider_ref=attempt.provider_ref)
-            started = attempt.started_at - timedelta(seconds=CLOCK_SKEW_S)
-            to, from_ = facts["patient"]["phone"], self._from(facts["clinic"].get("caller_id"))
+        sent = sent_for(self.db, attempt_id, self.settings.twilio_from_number)
+        if sent is None:
+            return None
+        if sent.provider_ref:
+            return Outcome(status=Status.DELIVERED, provider_ref=sent.provider_ref)
         try:
-            recent = self.client.messages.list(to=to, from_=from_, limit=RECONCILE_LOOKBACK)
+            recent = self.client.messages.list(
+                to=sent.to, from_=sent.from_, limit=RECONCILE_LOOKBACK
+            )
         except (TwilioException, OSError) as err:
             raise ChannelUnavailable("could not look the text up at Twilio") from err
-        since = [m for m in recent if m.date_created and m.date_created >= started]
-        with self.db.session() as session:
-            taken = set(
-                session.scalars(
-                    select(Attempt.provider_ref).where(
-                        Attempt.provider_ref.in_([str(m.sid) for m in since]),
-                        Attempt.id != attempt_id,
-                    )
-                )
-            )
-        unclaimed = [m for m in since if str(m.sid) not in taken]
-        if not unclaimed:
+        first = earliest_unclaimed(self.db, attempt_id, sent, recent)
+        if first is None:
             return None
-        first = min(unclaimed, key=lambda m: m.date_created)
         return Outcome(status=Status.DELIVERED, provider_ref=str(first.sid))
