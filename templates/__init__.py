@@ -24,6 +24,8 @@ from templates.privacy import voicemail_findings
 from templates.readability import plain_language_findings, reading_grade
 from templates.render import (
     CALL_KEYS,
+    DEFAULT_FOLLOW_UP_QUESTION,
+    FOLLOW_UP_ANSWERS,
     KEYPAD,
     KEYPAD_REPLIES,
     KINDS,
@@ -61,6 +63,8 @@ from templates.wording import SLOTS, shipped_wording_hash, wording_slots
 
 __all__ = [
     "CALL_KEYS",
+    "DEFAULT_FOLLOW_UP_QUESTION",
+    "FOLLOW_UP_ANSWERS",
     "FREE_TEXT_FACTS",
     "KEYPAD",
     "KEYPAD_REPLIES",

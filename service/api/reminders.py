@@ -11,6 +11,7 @@ from service.api.responses import ANY_KEY, AUTH, JSON_BODY, RETRY_AFTER, problem
 from service.clinics import resolve_clinic
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep, Staff
+from service.follow_ups import follow_up_out
 from service.models import Reminder, Status, audit
 from service.paging import CURSOR_MAX_CHARS
 from service.reminders import (
@@ -240,6 +241,7 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
             ],
             "message": message,
             "escalation_step": reminder.escalation_step,
+            "follow_up": follow_up_out(reminder),
             "links": {"self": links.reminder(reminder.id)},
         }
     )

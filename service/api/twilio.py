@@ -8,8 +8,9 @@ comes back through the same prefix.
 Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward.
 
 Keys mean what ``service.call_policy.key_action`` says (1 confirm, 2 cancel request on
-appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again). Each key is
-answered with a short reply in the patient's language (``templates.keypad_reply``).
+appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again); on a
+``follow_up`` call the question's answer keys come first (``service.follow_ups.answer_for``).
+Each key is answered with a short reply in the patient's language (``templates.keypad_reply``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from service.call_policy import (
 )
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
+from service.follow_ups import answer_for, question_of, record_answer
 from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status, audit
 from templates import UnknownTemplate, keypad_reply
@@ -145,7 +147,12 @@ def gather(
     voice = _Voice(services, session, reminder)
     response = VoiceResponse()
     action = key_action(reminder.kind, digit)
-    if action in KEY_STATUS:
+    answer = answer_for(question_of(reminder), digit) if reminder.kind == "follow_up" else None
+    if answer is not None:
+        record_answer(session, reminder, attempt, answer, pipeline.clock.now())
+        _say(response, voice, "confirm")  # "Thank you. Your answer is saved."
+        response.hangup()
+    elif action in KEY_STATUS:
         pipeline.settle(session, attempt.id, Outcome(status=KEY_STATUS[action]))
         _say(response, voice, action)
         response.hangup()

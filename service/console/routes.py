@@ -38,6 +38,7 @@ KIND_LABELS = {
     "appointment_changed": "Appointment changed",
     "appointment_cancelled": "Appointment cancelled",
     "result_ready": "Results ready",
+    "follow_up": "Follow-up question",
 }
 """How staff read each of ``templates.KINDS``; the options follow KINDS, so none is left out."""
 KIND_OPTIONS = [(kind, KIND_LABELS[kind]) for kind in KINDS]
