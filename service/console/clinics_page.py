@@ -26,6 +26,7 @@ from service.clinics import (
     update_clinic,
 )
 from service.console.routes import (
+    FOLLOW_UP_OPTIONS,
     RATE_OPTIONS,
     CheckedVisit,
     ConsoleRefusal,
@@ -55,10 +56,6 @@ STEP_OPTIONS = [
 VOICEMAIL_OPTIONS = [
     ("stop", "Stop: a voicemail is enough"),
     ("continue", "Go on to the next step"),
-]
-FOLLOW_UP_OPTIONS = [
-    ("visit_rating", "How was your visit? (1 poor to 5 very good)"),
-    ("resolved", "Did we solve your problem? (1 yes, 2 no)"),
 ]
 SCHEDULE_FIELD = "schedule.appointment_reminder"
 STEPS_FIELD = "escalation.steps"
