@@ -35,6 +35,7 @@ SHORT = {
     "result_ready": "result",
     "appointment_changed": "changed",
     "appointment_cancelled": "cancelled",
+    "follow_up": "follow-up",
 }
 
 

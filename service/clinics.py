@@ -25,7 +25,14 @@ from service.call_policy import CallingHours
 from service.db import utcnow
 from service.errors import FieldError, Problem, ValidationProblem, validation_problem_from
 from service.models import Clinic, Role, audit
-from service.schemas import ClinicCreate, ClinicPatch, ClinicRef, ClinicSettings, MessageRequest
+from service.schemas import (
+    ClinicCreate,
+    ClinicPatch,
+    ClinicRef,
+    ClinicSettings,
+    FollowUpQuestion,
+    MessageRequest,
+)
 from service.security import Caller
 
 CLEARABLE = frozenset({"spoken_name", "caller_id", "escalation"})
@@ -45,7 +52,8 @@ def clinic_facts(clinic: Clinic) -> dict[str, Any]:
 
     ``name`` is the spoken name when the clinic set one: the name is heard, not read.
     ``escalation`` is there only when the clinic has a policy, so a reminder made without
-    one keeps exactly the facts it always had.
+    one keeps exactly the facts it always had; ``follow_up_question`` likewise only when
+    it is not the default.
     """
     facts: dict[str, Any] = {
         "id": clinic.id,
@@ -59,6 +67,8 @@ def clinic_facts(clinic: Clinic) -> dict[str, Any]:
     }
     if clinic.escalation is not None:
         facts["escalation"] = clinic.escalation
+    if clinic.follow_up_question != FollowUpQuestion.VISIT_RATING:
+        facts["follow_up_question"] = clinic.follow_up_question
     return facts
 
 
@@ -89,6 +99,7 @@ def clinic_settings(clinic: Clinic) -> dict[str, Any]:
         "refuse_other_language_text": clinic.refuse_other_language_text,
         "schedule": clinic.schedule,
         "escalation": clinic.escalation,
+        "follow_up_question": clinic.follow_up_question,
     }
 
 
@@ -141,6 +152,7 @@ def _apply(clinic: Clinic, settings: ClinicSettings) -> None:
     clinic.refuse_other_language_text = settings.refuse_other_language_text
     clinic.schedule = settings.schedule.stored()
     clinic.escalation = settings.escalation.stored() if settings.escalation else None
+    clinic.follow_up_question = settings.follow_up_question.value
 
 
 def _taken(clinic_id: str) -> Problem:

@@ -90,7 +90,7 @@ NEXT_STATUSES: dict[Status, frozenset[Status]] = {
             S.HANDLED,
         }
     ),
-    S.DELIVERED: frozenset({S.CONFIRMED, S.CANCEL_REQUESTED}),
+    S.DELIVERED: frozenset({S.CONFIRMED, S.CANCEL_REQUESTED, S.NEEDS_STAFF}),
     S.NEEDS_STAFF: frozenset({S.HANDLED, S.DELIVERED, S.CONFIRMED, S.CANCEL_REQUESTED}),
 }
 """Allowed moves; a status missing here is final."""
@@ -152,6 +152,10 @@ class Clinic(Base):
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What follows a first contact without an answer (``schemas.EscalationPolicy``);
     None: today's behaviour, the first channel only."""
+    follow_up_question: Mapped[str] = mapped_column(
+        String(20), default="visit_rating", server_default="visit_rating"
+    )
+    """What this clinic's ``follow_up`` reminders ask (``schemas.FollowUpQuestion``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -331,6 +335,7 @@ class Reminder(Base):
     __table_args__ = (
         Index("ix_reminders_status_send_at", "status", "send_at"),
         Index("ix_reminders_owner_created", "owner_key_id", "created_at"),
+        Index("ix_reminders_follow_up", "clinic_id", "follow_up_question", "send_at"),
         ForeignKeyConstraint(
             ["audio_key", "audio_format"], ["audio_assets.key", "audio_assets.format"]
         ),
@@ -374,6 +379,13 @@ class Reminder(Base):
     escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """The escalation step under way: 0 the first contact on ``channel``, n the policy's
     n-th step (``service.escalation``)."""
+    follow_up_question: Mapped[str | None] = mapped_column(String(20))
+    """``follow_up`` reminders: the question asked (also in ``facts``, here to be counted)."""
+    follow_up_answer: Mapped[str | None] = mapped_column(String(10))
+    """The patient's answer (``service.follow_ups.answer_for``); None: not answered."""
+    follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_up_needs_staff: Mapped[bool | None] = mapped_column(Boolean)
+    """The answer was low or a no: the reminder went to ``needs_staff`` (kept once handled)."""
 
     events: Mapped[list[ReminderEvent]] = relationship(
         order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"
@@ -563,12 +575,14 @@ def advance(
     expect: Status | frozenset[Status] | None = None,
     detail: str | None = None,
     step: int | None = None,
+    webhook_data: dict[str, Any] | None = None,
     **values: Any,
 ) -> bool:
     """Move a reminder to ``to`` if it is in an allowed (and expected) status.
 
     ``step``: the escalation step the change is about (``service.escalation``), kept on
-    the event and in the webhook. Returns False when another worker or request moved it
+    the event and in the webhook; ``webhook_data``: more fields for the webhook's ``data``
+    (a follow-up's answer). Returns False when another worker or request moved it
     first; nothing is written then.
     """
     sources = [s for s, nexts in NEXT_STATUSES.items() if to in nexts]
@@ -588,7 +602,9 @@ def advance(
     session.add(ReminderEvent(reminder_id=reminder_id, status=to, at=now, detail=detail, step=step))
     callback_url, external_id = moved
     if callback_url:
-        session.add(status_webhook(reminder_id, external_id, callback_url, to, now, detail, step))
+        delivery = status_webhook(reminder_id, external_id, callback_url, to, now, detail, step)
+        delivery.payload["data"].update(webhook_data or {})
+        session.add(delivery)
     return True
 
 

@@ -40,7 +40,7 @@ from service.models import (
     new_id,
 )
 from service.paging import decode_cursor, encode_cursor
-from service.schemas import APPOINTMENT_KINDS, MessageRequest, ReminderRequest
+from service.schemas import APPOINTMENT_KINDS, Kind, MessageRequest, ReminderRequest
 from service.security import Caller
 from service.webhook_targets import TargetRefused, TargetUnresolved, check_target
 from templates import ForeignText, foreign_text
@@ -102,6 +102,10 @@ def _kind_blocks(request: MessageRequest) -> list[FieldError]:
             errors.append(FieldError("result", "is only for result_ready"))
     elif appointment is not None:
         errors.append(FieldError("appointment", "is only for appointment kinds"))
+    if request.kind == Kind.FOLLOW_UP and request.result is not None:
+        errors.append(FieldError("result", "is only for result_ready"))
+    if request.follow_up is not None and request.kind != Kind.FOLLOW_UP:
+        errors.append(FieldError("follow_up", "is only for follow_up"))
     if appointment is not None and appointment.previous_start is not None:
         if request.kind != "appointment_changed":
             errors.append(
@@ -260,6 +264,9 @@ def create_reminder(
                     "callback_url": str(request.callback_url) if request.callback_url else None,
                     "facts": facts,
                     "clinic_id": clinic_id_of(facts),
+                    "follow_up_question": request.follow_up_question
+                    if request.kind == Kind.FOLLOW_UP
+                    else None,
                     "created_at": now,
                     "updated_at": now,
                     "queued_at": now if send_at <= now else None,

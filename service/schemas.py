@@ -50,12 +50,24 @@ class Kind(enum.StrEnum):
     - ``appointment_cancelled``: ``appointment`` is the visit that was cancelled (its ``start``
       still in the future: telling someone about a cancelled visit that already passed is noise).
     - ``result_ready``: ``result`` (optional ``ordered_by``), never an ``appointment``.
+    - ``follow_up``: after a visit or a resolved request, one question answered by key;
+      optional ``follow_up`` (the question; default: the clinic's), never an
+      ``appointment`` or a ``result``.
     """
 
     APPOINTMENT_REMINDER = "appointment_reminder"
     RESULT_READY = "result_ready"
     APPOINTMENT_CHANGED = "appointment_changed"
     APPOINTMENT_CANCELLED = "appointment_cancelled"
+    FOLLOW_UP = "follow_up"
+
+
+class FollowUpQuestion(enum.StrEnum):
+    """What a ``follow_up`` asks: ``visit_rating`` (keys 1-5, poor to very good) or
+    ``resolved`` (key 1 yes, 2 no); ``templates.FOLLOW_UP_ANSWERS`` holds the keys."""
+
+    VISIT_RATING = "visit_rating"
+    RESOLVED = "resolved"
 
 
 APPOINTMENT_KINDS: frozenset[str] = frozenset(
@@ -306,6 +318,12 @@ class Result(Strict):
     ordered_by: Text | None = Field(default=None, max_length=NAME_MAX_CHARS)
 
 
+class FollowUp(Strict):
+    """A ``follow_up``'s question, over the clinic's ``follow_up_question``."""
+
+    question: FollowUpQuestion
+
+
 class MessageRequest(Strict):
     """What a message is made of: shared by reminders and previews."""
 
@@ -316,6 +334,11 @@ class MessageRequest(Strict):
     clinic: ClinicChoice
     appointment: Appointment | None = None
     result: Result | None = None
+    follow_up: FollowUp | None = Field(
+        default=None,
+        description="Only for kind follow_up: the question to ask; default: the clinic's "
+        "follow_up_question (visit_rating for an inline clinic).",
+    )
     _clinic_facts: dict[str, Any] | None = PrivateAttr(default=None)
     _clinic_timezone: str | None = PrivateAttr(default=None)
 
@@ -340,7 +363,17 @@ class MessageRequest(Strict):
         facts["patient"]["timezone"] = self.patient_timezone
         if self._clinic_facts is not None:
             facts["clinic"] = self._clinic_facts
+        if self.kind == Kind.FOLLOW_UP:
+            facts["follow_up"] = {"question": self.follow_up_question}
         return facts
+
+    @property
+    def follow_up_question(self) -> FollowUpQuestion:
+        """The question a follow_up asks: its own, else its clinic's, else the default."""
+        if self.follow_up is not None:
+            return self.follow_up.question
+        clinic = self._clinic_facts or {}
+        return FollowUpQuestion(clinic.get("follow_up_question", FollowUpQuestion.VISIT_RATING))
 
 
 STEP_WAIT_MAX_MINUTES = 7 * 24 * 60
@@ -544,6 +577,11 @@ class ClinicSettings(Strict):
         default=None,
         description="What follows a first contact without an answer; none: nothing.",
     )
+    follow_up_question: FollowUpQuestion = Field(
+        default=FollowUpQuestion.VISIT_RATING,
+        description="What this clinic's follow_up reminders ask unless a reminder says "
+        "otherwise: visit_rating (1-5) or resolved (yes/no).",
+    )
 
     _phones = field_validator("callback_phone", "caller_id")(_e164)
 
@@ -589,6 +627,7 @@ class ClinicPatch(Strict):
     refuse_other_language_text: bool | None = None
     schedule: ReminderSchedule | None = None
     escalation: EscalationPolicy | None = None
+    follow_up_question: FollowUpQuestion | None = None
 
 
 class OptOutRequest(Strict):
@@ -667,6 +706,20 @@ class MessageOut(BaseModel):
     audio_url: str
 
 
+class FollowUpOut(BaseModel):
+    """A follow_up's question and the patient's answer, once there is one."""
+
+    question: FollowUpQuestion
+    answer: str | None = Field(
+        description="The answer given: 1-5 for visit_rating, yes or no for resolved; "
+        "null until the patient answers."
+    )
+    answered_at: Timestamp | None
+    needs_staff: bool = Field(
+        description="A low score (1 or 2 of 5) or a no: the reminder went to needs_staff."
+    )
+
+
 class ReminderOut(BaseModel):
     id: str
     kind: Kind
@@ -681,6 +734,9 @@ class ReminderOut(BaseModel):
     message: MessageOut | None = None
     escalation_step: int = Field(
         default=0, description="The escalation step under way or last run (0: the first contact)."
+    )
+    follow_up: FollowUpOut | None = Field(
+        default=None, description="Only for kind follow_up: the question and its answer."
     )
     links: Links
 
@@ -992,3 +1048,30 @@ class ClinicWordingOut(BaseModel):
 class ReviewIn(Strict):
     reviewer: Text = Field(min_length=1, max_length=REVIEWER_MAX_CHARS)
     version: str = Field(pattern=r"^[0-9a-f]{64}$", description="The content hash read.")
+
+
+# -- follow-up answers ---------------------------------------------------------------------
+
+FOLLOW_UP_WEEKS_MAX = 53
+
+
+class FollowUpWeek(BaseModel):
+    """One ISO week of a clinic's follow_up reminders for one question (by send time in
+    the clinic's time zone): counts only, never a patient."""
+
+    week: str = Field(description="ISO 8601 week, such as 2026-W49.", examples=["2026-W49"])
+    question: FollowUpQuestion
+    sent: int = Field(description="follow_up reminders due to be sent that week.")
+    answered: int
+    answers: dict[str, int] = Field(
+        description="How many gave each answer: 1-5 for visit_rating, yes/no for resolved."
+    )
+    average: float | None = Field(
+        description="visit_rating: the mean score, 2 decimals; null for resolved or no answer."
+    )
+    needs_staff: int = Field(description="Answers that sent the reminder to staff.")
+
+
+class FollowUpReport(BaseModel):
+    clinic_id: str
+    weeks: list[FollowUpWeek] = Field(description="Newest week first; weeks with none left out.")

@@ -25,6 +25,8 @@ from templates.readability import plain_language_findings, reading_grade
 from templates.render import (
     ACTION_KEYS,
     CALL_KEYS,
+    DEFAULT_FOLLOW_UP_QUESTION,
+    FOLLOW_UP_ANSWERS,
     KEYPAD,
     KEYPAD_REPLIES,
     KINDS,
@@ -64,6 +66,8 @@ from templates.wording import SLOTS, shipped_wording_hash, wording_slots
 __all__ = [
     "ACTION_KEYS",
     "CALL_KEYS",
+    "DEFAULT_FOLLOW_UP_QUESTION",
+    "FOLLOW_UP_ANSWERS",
     "FREE_TEXT_FACTS",
     "KEYPAD",
     "KEYPAD_REPLIES",

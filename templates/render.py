@@ -84,6 +84,7 @@ KINDS: tuple[str, ...] = (
     "result_ready",
     "appointment_changed",
     "appointment_cancelled",
+    "follow_up",
 )
 VARIANTS: tuple[str, ...] = ("call", "voicemail", "app")
 
@@ -92,14 +93,25 @@ KEYPAD: dict[str, dict[str, str]] = {
     "appointment_changed": {"1": "confirm", "2": "cancel", "9": "repeat", "0": "clinic"},
     "appointment_cancelled": {"1": "confirm", "9": "repeat", "0": "clinic"},
     "result_ready": {"1": "confirm", "9": "repeat", "0": "clinic"},
+    "follow_up": {"9": "repeat", "0": "clinic"},
 }
 """What each key does on a live call, per kind, in the order the menu offers them.
 
 The one source of truth: each language's ``_menu.j2`` says exactly these keys (it loops
 over them), and the phone channel acts on them. ``confirm`` on result_ready and
 appointment_cancelled means "I got this message": there is nothing left to cancel.
-``clinic`` connects the patient to the clinic's call-back number.
+``clinic`` connects the patient to the clinic's call-back number. A ``follow_up`` call's
+answer keys are its question's (FOLLOW_UP_ANSWERS), said by the message before the menu.
 """
+
+FOLLOW_UP_ANSWERS: dict[str, dict[str, str]] = {
+    "visit_rating": {"1": "1", "2": "2", "3": "3", "4": "4", "5": "5"},
+    "resolved": {"1": "yes", "2": "no"},
+}
+"""Per follow-up question, key -> answer. The one table of both what a ``follow_up`` call
+says ("press 1 for poor, up to 5 for very good": the template sees it inverted, as
+``answer_keys``) and what a key pressed means (``service.follow_ups.answer_for``)."""
+DEFAULT_FOLLOW_UP_QUESTION = "visit_rating"
 
 CALL_KEYS: dict[str, str] = {"8": "opt_out"}
 """Keys a live call acts on for every kind besides its menu (KEYPAD): ``opt_out`` puts the
@@ -153,6 +165,8 @@ class MessageFacts:
     ordered_by: str | None = None
     previous_start: datetime | None = None
     """appointment_changed: when the visit was before it moved (optional)."""
+    question: str | None = None
+    """follow_up: which question (FOLLOW_UP_ANSWERS); None: DEFAULT_FOLLOW_UP_QUESTION."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,11 @@ def render_message(
     context = _context(facts, profile)
     context["kind"] = kind
     context["keypad"] = KEYPAD[kind]
+    if kind == "follow_up":
+        question = context.setdefault("question", DEFAULT_FOLLOW_UP_QUESTION)
+        if question not in FOLLOW_UP_ANSWERS:
+            raise InvalidFact("question", f"it is not one of {sorted(FOLLOW_UP_ANSWERS)}")
+        context["answer_keys"] = {a: k for k, a in FOLLOW_UP_ANSWERS[question].items()}
     if wording is None:
         template = _file_template(root, name, language, kind, variant)
     else:

@@ -94,4 +94,6 @@ def sample_facts(kind: str, language: str = "en") -> MessageFacts:
         return replace(visit, location=None, instructions=None)
     if kind == "result_ready":
         return replace(common, ordered_by="Dr. Chen")
+    if kind == "follow_up":
+        return common
     raise UnknownTemplate(language, kind, "*", f"no sample facts; kinds {KINDS}")

@@ -77,6 +77,7 @@ KIND_FACTS: dict[str, frozenset[str]] = {
     | {"appointment_start", "previous_start", "provider", "location", "instructions"},
     "appointment_cancelled": _COMMON_FACTS | {"appointment_start", "provider"},
     "result_ready": _COMMON_FACTS | {"ordered_by"},
+    "follow_up": _COMMON_FACTS,
 }
 """The facts each kind carries (as ``templates.samples`` and the API's kinds say)."""
 

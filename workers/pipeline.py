@@ -85,6 +85,10 @@ def too_long(variant: str, duration_s: float) -> str:
     )
 
 
+ANSWERED = frozenset({Status.CONFIRMED, Status.CANCEL_REQUESTED})
+"""Attempt outcomes that are the patient's answer on the call."""
+
+
 @dataclass
 class Pipeline:
     settings: Settings
@@ -380,6 +384,10 @@ class Pipeline:
                 )
             return
         first_report = attempt.outcome is None
+        if not first_report and attempt.outcome in ANSWERED and outcome.status == Status.DELIVERED:
+            # The call's "completed" after the patient answered by key: the answer stands
+            # (a follow-up's low answer is ``needs_staff``, which "delivered" may follow).
+            return
         if first_report:
             attempt.outcome = outcome.detail if outcome.retryable else outcome.status
             attempt.ended_at = now

@@ -73,6 +73,7 @@ def message_facts(facts: dict[str, Any]) -> MessageFacts:
         instructions=appointment.get("instructions"),
         ordered_by=result.get("ordered_by"),
         previous_start=datetime.fromisoformat(previous) if previous else None,
+        question=(facts.get("follow_up") or {}).get("question"),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from service.api.responses import ANY_KEY, AUTH, JSON_BODY, problem, problems
 from service.clinics import (
@@ -20,8 +20,17 @@ from service.clinics import (
     update_clinic,
 )
 from service.deps import Admin, AnyCaller, ServicesDep, SessionDep
+from service.follow_ups import WEEKS_DEFAULT, weekly_counts
 from service.models import Clinic
-from service.schemas import CLINIC_ID_PATTERN, ClinicCreate, ClinicList, ClinicOut, ClinicPatch
+from service.schemas import (
+    CLINIC_ID_PATTERN,
+    FOLLOW_UP_WEEKS_MAX,
+    ClinicCreate,
+    ClinicList,
+    ClinicOut,
+    ClinicPatch,
+    FollowUpReport,
+)
 
 router = APIRouter(prefix="/v1/clinics", tags=["clinics"])
 
@@ -109,3 +118,30 @@ def remove_clinic(clinic_id: ClinicIdPath, caller: Admin, session: SessionDep) -
     """Soft delete: reads answer 404 afterwards, and the id is never reused."""
     delete_clinic(session, caller, get_clinic(session, clinic_id, caller))
     return Response(status_code=204)
+
+
+@router.get(
+    "/{clinic_id}/follow-ups",
+    operation_id="clinic_follow_ups",
+    response_model=FollowUpReport,
+    responses=problems(*ANY_KEY, 404, 422),
+)
+def read_follow_ups(
+    clinic_id: ClinicIdPath,
+    caller: AnyCaller,
+    session: SessionDep,
+    services: ServicesDep,
+    weeks: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=FOLLOW_UP_WEEKS_MAX,
+            description="How many ISO weeks back, this week included (clinic's time zone).",
+        ),
+    ] = WEEKS_DEFAULT,
+) -> FollowUpReport:
+    """The clinic's follow-up answers per ISO week and question: counts and the mean
+    score, never a patient."""
+    clinic = get_clinic(session, clinic_id, caller)
+    now = services.pipeline.clock.now()
+    return FollowUpReport(clinic_id=clinic.id, weeks=weekly_counts(session, clinic, now, weeks))

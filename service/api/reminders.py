@@ -12,6 +12,7 @@ from service.api.worklist import HandledRequest, worklist_scope
 from service.clinics import resolve_clinic
 from service.db import utcnow
 from service.deps import AnyCaller, Scheduler, Services, ServicesDep, SessionDep, Staff
+from service.follow_ups import follow_up_out
 from service.models import Reminder, Status, audit
 from service.paging import CURSOR_MAX_CHARS
 from service.reminders import (
@@ -256,6 +257,7 @@ def reminder_out(reminder: Reminder, services: Services) -> ReminderOut:
             ],
             "message": message,
             "escalation_step": reminder.escalation_step,
+            "follow_up": follow_up_out(reminder),
             "links": {"self": links.reminder(reminder.id)},
         }
     )

@@ -8,11 +8,14 @@ comes back through the same prefix.
 Callbacks may come twice or out of order: ``Pipeline.settle`` only moves forward.
 
 Keys mean what ``service.call_policy.key_action`` says (1 confirm, 2 cancel request on
-appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again). Each key is
-answered with a short reply in the patient's language (``templates.keypad_reply``).
+appointments, 9 repeat, 0 talk to the clinic, 8 never call this number again); on a
+``follow_up`` call the question's answer keys come first (``service.follow_ups.answer_for``).
+Each key is answered with a short reply in the patient's language (``templates.keypad_reply``).
 Where Twilio recognises the patient's language, the menu also listens for words ("yes",
-"sí", "cancel", "agent": ``service.call_policy.reply_action``); what it heard is kept on the
-attempt, and an answer heard with little confidence is asked once to confirm by key.
+"sí", "cancel", "agent": ``service.call_policy.reply_action``; a follow-up's answer said as
+a number or, to a yes/no question, yes or no: ``service.follow_ups.answer_heard``); what it
+heard is kept on the attempt, and an answer heard with little confidence is asked once to
+confirm by key.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from service.call_policy import (
 from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
 from service.escalation import TEXT_STATUSES
+from service.follow_ups import answer_heard, record_answer
 from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status, audit
 from templates import UnknownTemplate, keypad_reply
@@ -179,7 +183,12 @@ def gather(
     response = VoiceResponse()
     action = reply_action(reminder.kind, reminder.language, digit, speech)
     unsure = confidence is None or confidence < services.settings.speech_confidence_min
-    if action is not None and not digit and unsure:
+    answer = answer_heard(reminder, digit, speech)
+    if answer is not None and (digit or not unsure):
+        record_answer(session, reminder, attempt, answer, pipeline.clock.now())
+        _say(response, voice, "confirm")  # "Thank you. Your answer is saved."
+        response.hangup()
+    elif action is not None and not digit and unsure:
         voice.check(response, attempt.id, action)
     elif action in KEY_STATUS:
         pipeline.settle(session, attempt.id, Outcome(status=KEY_STATUS[action]))

@@ -26,6 +26,7 @@ from service.clinics import (
     update_clinic,
 )
 from service.console.routes import (
+    FOLLOW_UP_OPTIONS,
     RATE_OPTIONS,
     CheckedVisit,
     ConsoleRefusal,
@@ -35,6 +36,7 @@ from service.console.routes import (
 )
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem, ValidationProblem, validation_problem_from
+from service.follow_ups import WEEKS_DEFAULT, weekly_counts
 from service.models import Clinic, Role
 from service.schemas import DEFAULT_CALLING_HOURS, DEFAULT_SCHEDULE, ClinicCreate, ClinicPatch
 from service.security import Caller
@@ -106,6 +108,7 @@ class ClinicForm(BaseModel):
     step_channel: list[str] = []
     step_wait: list[str] = []
     on_voicemail: str = "stop"
+    follow_up_question: str = "visit_rating"
 
     @classmethod
     def blank(cls) -> ClinicForm:
@@ -133,6 +136,7 @@ class ClinicForm(BaseModel):
             identifiers="\n".join(clinic["identifiers"]),
             require_reviewed_wording="on" if clinic["require_reviewed_wording"] else "",
             hl7_notes_as_instructions="on" if clinic["hl7_notes_as_instructions"] else "",
+            follow_up_question=clinic["follow_up_question"],
             refuse_other_language_text="on" if clinic["refuse_other_language_text"] else "",
             **_rows_of(clinic),
         )
@@ -192,6 +196,7 @@ class ClinicForm(BaseModel):
             "refuse_other_language_text": bool(self.refuse_other_language_text),
             "schedule": {"appointment_reminder": offsets},
             "escalation": self.escalation_body(),
+            "follow_up_question": self.follow_up_question,
         }
 
     def escalation_body(self) -> dict[str, Any] | None:
@@ -282,6 +287,7 @@ def _form_context(services: ServicesDep, form: ClinicForm) -> dict[str, Any]:
         "unit_options": UNIT_OPTIONS,
         "step_options": STEP_OPTIONS,
         "voicemail_options": VOICEMAIL_OPTIONS,
+        "follow_up_options": FOLLOW_UP_OPTIONS,
     }
 
 
@@ -382,3 +388,22 @@ def remove_clinic(visit: CheckedVisit, db_session: SessionDep, clinic_id: str) -
     caller = _admin(visit)
     delete_clinic(db_session, caller, _clinic_or_refusal(db_session, clinic_id, caller))
     return visit.redirect(str(visit.request.url_for("clinics")) + "?deleted=1")
+
+
+@router.get(
+    "/clinics/{clinic_id}/follow-ups", name="clinic_follow_ups", response_class=HTMLResponse
+)
+def clinic_follow_ups_page(
+    visit: StaffVisit, services: ServicesDep, db_session: SessionDep, clinic_id: str
+) -> Response:
+    """The clinic's follow-up answers per ISO week: the counts the API gives, no patient."""
+    clinic = _clinic_or_refusal(db_session, clinic_id, caller_of(visit))
+    now = services.pipeline.clock.now()
+    context = {
+        "title": f"Follow-up answers: {clinic.display_name}",
+        "clinic": clinic,
+        "weeks": weekly_counts(db_session, clinic, now, WEEKS_DEFAULT),
+        "span": WEEKS_DEFAULT,
+        "questions": dict(FOLLOW_UP_OPTIONS),
+    }
+    return visit.page("follow_ups.html", context)

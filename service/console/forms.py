@@ -37,6 +37,8 @@ FORM_FIELD_FOR = {
     "appointment.instructions": "instructions",
     "result": "ordered_by",
     "result.ordered_by": "ordered_by",
+    "follow_up": "follow_up_question",
+    "follow_up.question": "follow_up_question",
 }
 """API field path -> form field, for the paths whose names differ."""
 
@@ -60,6 +62,8 @@ class PreviewForm(BaseModel):
     location: str = ""
     instructions: str = ""
     ordered_by: str = ""
+    follow_up_question: str = ""
+    """follow_up: the question to hear; empty: the clinic's (or the default)."""
 
     def request_body(self) -> dict[str, Any]:
         """The JSON body ``POST /v1/previews`` would get for these inputs."""
@@ -88,6 +92,8 @@ class PreviewForm(BaseModel):
                 body["appointment"]["previous_start"] = self._aware(self.previous_start)
         elif self.kind == "result_ready":
             body["result"] = {"ordered_by": self.ordered_by or None}
+        elif self.kind == "follow_up" and self.follow_up_question:
+            body["follow_up"] = {"question": self.follow_up_question}
         return body
 
     def _aware(self, local_minute: str) -> str:

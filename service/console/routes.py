@@ -38,11 +38,17 @@ KIND_LABELS = {
     "appointment_changed": "Appointment changed",
     "appointment_cancelled": "Appointment cancelled",
     "result_ready": "Results ready",
+    "follow_up": "Follow-up question",
 }
 """How staff read each of ``templates.KINDS``; the options follow KINDS, so none is left out."""
 KIND_OPTIONS = [(kind, KIND_LABELS[kind]) for kind in KINDS]
 VARIANT_OPTIONS = [("call", "Phone call, answered"), ("voicemail", "Voicemail"), ("app", "App")]
 RATE_OPTIONS = [("normal", "Normal"), ("slow", "Slow")]
+FOLLOW_UP_OPTIONS = [
+    ("visit_rating", "How was your visit? (1 poor to 5 very good)"),
+    ("resolved", "Did we solve your problem? (1 yes, 2 no)"),
+]
+"""The follow-up questions (``schemas.FollowUpQuestion``) as staff read them."""
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -202,6 +208,7 @@ def _preview_context(
         "kind_options": KIND_OPTIONS,
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
+        "follow_up_options": [("", "The clinic's question"), *FOLLOW_UP_OPTIONS],
         "language_options": language_options(services),
         "errors": {},
         "preview": None,

@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from templates import KEYPAD, KINDS, languages, load_profile, render_message, sample_facts
+from templates import (
+    CALL_KEYS,
+    FOLLOW_UP_ANSWERS,
+    KEYPAD,
+    KINDS,
+    languages,
+    load_profile,
+    render_message,
+    sample_facts,
+)
 from templates.render import environment
 
 CALLS = [(language, kind) for language in languages() for kind in KINDS]
@@ -30,8 +39,12 @@ def menu(language: str, kind: str, *, for_ear: bool = False) -> str:
 
 def test_the_keypad_policy() -> None:
     assert set(KEYPAD) == set(KINDS)
-    for keys in KEYPAD.values():
-        assert keys["1"] == "confirm" and keys["9"] == "repeat" and keys["0"] == "clinic"
+    for kind, keys in KEYPAD.items():
+        assert keys["9"] == "repeat" and keys["0"] == "clinic"
+        assert kind == "follow_up" or keys["1"] == "confirm"
+    # A follow-up's own keys answer its question: none of them is also a menu or call key.
+    answer_keys = {key for answers in FOLLOW_UP_ANSWERS.values() for key in answers}
+    assert not answer_keys & (set(KEYPAD["follow_up"]) | set(CALL_KEYS))
     # Nothing to cancel once results are out or the visit is already off.
     assert "2" not in KEYPAD["result_ready"]
     assert "2" not in KEYPAD["appointment_cancelled"]

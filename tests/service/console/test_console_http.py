@@ -331,7 +331,7 @@ def test_every_kind_is_offered_filled_with_its_sample_and_previewed(
     fields = dict(FORM_VALUE.findall(sample.text))
     assert fields["clinic_name"] == "Riverside Clinic"
     assert ("ordered_by" in fields) == (kind == "result_ready")
-    assert ("appointment_start" in fields) == (kind != "result_ready")
+    assert ("appointment_start" in fields) == (kind not in ("result_ready", "follow_up"))
     assert ("previous_start" in fields) == (kind == "appointment_changed")
     # The sample as shown is a preview the API accepts.
     preview = client.post(
@@ -379,6 +379,48 @@ def test_a_changed_appointment_says_both_times_and_checks_the_old_one(
     assert 'id="previous_start-error"' in page.text and "is the same as" in page.text
     assert 'aria-describedby="previous_start-hint previous_start-error"' in page.text
     assert 'href="#previous_start"' in page.text
+
+
+def test_a_follow_up_preview_asks_the_question_chosen(client: TestClient, keys: Keys) -> None:
+    csrf = sign_in(client, keys.staff)
+    sample = client.post(
+        "/console/preview",
+        data={"csrf_token": csrf, "action": "sample", "kind": "follow_up", "language": "es"},
+    )
+    assert '<select id="follow_up_question" name="follow_up_question">' in sample.text
+    fields = dict(FORM_VALUE.findall(sample.text))
+    asked = {}
+    for question in ("", "resolved", "visit_rating"):
+        preview = client.post(
+            "/console/preview",
+            data={
+                "csrf_token": csrf,
+                "action": "preview",
+                "kind": "follow_up",
+                "language": "es",
+                "variant": "call",
+                "speech_rate": "normal",
+                "follow_up_question": question,
+                **fields,
+            },
+        )
+        assert preview.status_code == 200, preview.text
+        asked[question] = preview.text
+    assert "¿Resolvimos su problema? Oprima 1 para sí." in asked["resolved"]
+    assert "¿Cómo fue su visita?" in asked["visit_rating"]
+    assert "¿Cómo fue su visita?" in asked[""]  # an inline clinic: the default question
+    bad = client.post(
+        "/console/preview",
+        data={
+            "csrf_token": csrf,
+            "action": "preview",
+            "kind": "follow_up",
+            "language": "es",
+            "follow_up_question": "net_promoter",
+            **fields,
+        },
+    )
+    assert bad.status_code == 422 and 'id="follow_up_question-error"' in bad.text
 
 
 def test_the_kind_options_follow_the_templates_kinds() -> None:

@@ -46,7 +46,7 @@ def test_staff_see_the_shipped_text_and_save_a_gated_version(
     overview = client.get(WORDING_PAGE)
     assert overview.status_code == 200
     assert "Not reviewed" in overview.text and "Mark reviewed" not in overview.text
-    assert overview.text.count(">shipped<") == 12  # 4 kinds x 3 variants, none of its own
+    assert overview.text.count(">shipped<") == 15  # 5 kinds x 3 variants, none of its own
     assert overview.text.count("María") >= 12  # the shipped text with sample facts
     message = client.get(CALL_PAGE)
     assert message.status_code == 200
@@ -77,7 +77,7 @@ def test_staff_see_the_shipped_text_and_save_a_gated_version(
     ).json()["items"]
     assert [(v["number"], v["text"]) for v in versions] == [(1, GOOD)]
     overview = client.get(WORDING_PAGE)
-    assert "version 1" in overview.text and overview.text.count(">shipped<") == 11
+    assert "version 1" in overview.text and overview.text.count(">shipped<") == 14
     created = audit_entries(database_url, "wording.create")
     assert [entry.detail for entry in created] == [
         {"language": "en", "kind": "appointment_reminder", "variant": "call", "number": 1}
