@@ -39,6 +39,7 @@ from templates.render import (
     languages,
     make_environment,
     render_message,
+    repeated,
     template_name,
 )
 from templates.samples import (
@@ -105,6 +106,7 @@ __all__ = [
     "plain_language_findings",
     "reading_grade",
     "render_message",
+    "repeated",
     "sample_facts",
     "shipped_wording_hash",
     "sms_text",

@@ -34,7 +34,7 @@ from service.deps import Services, ServicesDep, SessionDep
 from service.errors import Problem
 from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status, audit
-from templates import UnknownTemplate, keypad_reply
+from templates import UnknownTemplate
 from workers.channels import Outcome
 from workers.channels.twilio import call_outcome
 from workers.pipeline import store_audio
@@ -85,13 +85,13 @@ class _Voice:
 
     def reply(self, name: str) -> str | None:
         """A keypad reply's audio; None (the call goes on unsaid) if the language lacks it."""
+        renderer, reminder = self.services.pipeline.renderer, self.reminder
         try:
-            text = keypad_reply(self.reminder.language, name)
+            audio = renderer.reply(
+                reminder.language, name, reminder.facts, FORMAT_FOR_CHANNEL["phone"]
+            )
         except UnknownTemplate:
             return None
-        rate = self.reminder.facts["patient"].get("speech_rate", "normal")
-        speaker = self.services.pipeline.renderer.speaker
-        audio = speaker.speak(text, self.reminder.language, rate, FORMAT_FOR_CHANNEL["phone"])
         store_audio(self.session, audio, self.services.pipeline.audio_store)
         return self.link(audio.key)
 
