@@ -43,6 +43,8 @@ KIND_LABELS = {
 KIND_OPTIONS = [(kind, KIND_LABELS[kind]) for kind in KINDS]
 VARIANT_OPTIONS = [("call", "Phone call, answered"), ("voicemail", "Voicemail"), ("app", "App")]
 RATE_OPTIONS = [("normal", "Normal"), ("slow", "Slow")]
+PAUSE_OPTIONS = [("normal", "Normal"), ("long", "Long (1 second)")]
+YES_NO_OPTIONS = [("no", "No"), ("yes", "Yes")]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -202,6 +204,8 @@ def _preview_context(
         "kind_options": KIND_OPTIONS,
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
+        "pause_options": PAUSE_OPTIONS,
+        "yes_no_options": YES_NO_OPTIONS,
         "language_options": language_options(services),
         "errors": {},
         "preview": None,
