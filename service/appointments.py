@@ -80,6 +80,9 @@ the message and what it did commit together)."""
 TELLS_THE_TIME = frozenset({Kind.APPOINTMENT_REMINDER, Kind.APPOINTMENT_CHANGED})
 PATIENT_FACTS = ("name", "phone", "timezone", "app_recipient_id", "speech_rate")
 """What a reminder's ``patient`` block holds (the language is the reminder's own column)."""
+ACCESS_FACTS = ("sentence_pause", "repeat_message", "offer_repeat_twice")
+"""The accessibility profile beyond ``speech_rate``: in the block only when the visit's
+patient chose something other than the standard (``AppointmentPatient.access_facts``)."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,7 @@ def resolve_visit(
         "timezone": patient.timezone or clinic.timezone,
         "speech_rate": str(patient.speech_rate or clinic.default_speech_rate),
         "app_recipient_id": patient.app_recipient_id,
+        **patient.access_facts(),
     }
     errors: list[FieldError] = []
     if attention is None:  # a flagged visit plans nothing: it needs no voice
@@ -598,7 +602,8 @@ def appointment_facts(
     if previous_start is not None:
         visit["previous_start"] = _iso(previous_start)
     return {
-        "patient": {name: appointment.patient.get(name) for name in PATIENT_FACTS},
+        "patient": {name: appointment.patient.get(name) for name in PATIENT_FACTS}
+        | {name: appointment.patient[name] for name in ACCESS_FACTS if name in appointment.patient},
         "clinic": clinic_facts(clinic),
         "appointment": visit,
     }

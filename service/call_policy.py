@@ -36,8 +36,15 @@ from service.security import Caller
 from templates import CALL_KEYS, KEYPAD, heard_action, load_profile, speech_hints
 
 CALL_MESSAGE_MAX_S = 60.0
-"""The longest a call or voicemail message may last at the patient's own rate: listeners
-drift off after a minute, and voicemail boxes cut long messages."""
+"""The longest one hearing of a call or voicemail message may last at the patient's own
+rate: listeners drift off after a minute, and voicemail boxes cut long messages. Holds for
+every message at the slow rate (the shipped templates' tests, a clinic's wording gate)."""
+PACED_HEARING_MAX_S = 80.0
+"""The same for a patient whose accessibility profile asks for longer pauses or the repeat
+key offered twice: the words still fit ``CALL_MESSAGE_MAX_S`` at the slow rate, and the
+silence and the extra sentence the patient asked for may add up to 20 s. A profile that
+repeats the message plays this hearing twice, "Here is the message again." between: the
+limit is per hearing, so such a call's audio lasts at most twice this plus the lead-in."""
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 KEY_STATUS = {"confirm": Status.CONFIRMED, "cancel": Status.CANCEL_REQUESTED}

@@ -95,6 +95,26 @@ class SpeechRate(enum.StrEnum):
     NORMAL = "normal"
 
 
+class SentencePause(enum.StrEnum):
+    """The silence between sentences: ``normal`` (0.35 s) or ``long`` (1 s)."""
+
+    NORMAL = "normal"
+    LONG = "long"
+
+
+SPEECH_RATE_HELP = "The accessibility profile: how fast the voice speaks."
+SENTENCE_PAUSE_HELP = (
+    "The accessibility profile: the silence between sentences, normal (0.35 s) or long (1 s)."
+)
+REPEAT_MESSAGE_HELP = (
+    "The accessibility profile: a call says the whole message twice, the language's "
+    '"Here is the message again." between.'
+)
+OFFER_REPEAT_TWICE_HELP = (
+    "The accessibility profile: a call's keypad menu offers the repeat key (9) once more, last."
+)
+
+
 class DeliveryChannel(enum.StrEnum):
     """What carried an attempt: the ``name`` of a channel in ``workers.channels``."""
 
@@ -245,7 +265,14 @@ class Patient(Strict):
     app_recipient_id: Text | None = Field(
         default=None, min_length=1, max_length=APP_RECIPIENT_ID_MAX_CHARS
     )
-    speech_rate: SpeechRate = SpeechRate.NORMAL
+    speech_rate: SpeechRate = Field(default=SpeechRate.NORMAL, description=SPEECH_RATE_HELP)
+    sentence_pause: SentencePause = Field(
+        default=SentencePause.NORMAL, description=SENTENCE_PAUSE_HELP
+    )
+    repeat_message: bool = Field(default=False, strict=True, description=REPEAT_MESSAGE_HELP)
+    offer_repeat_twice: bool = Field(
+        default=False, strict=True, description=OFFER_REPEAT_TWICE_HELP
+    )
 
     _phone = field_validator("phone")(_e164)
 
@@ -746,6 +773,15 @@ class ReminderPage(BaseModel):
     next_cursor: str | None
 
 
+class AccessProfileOut(BaseModel):
+    """The patient's accessibility profile as the preview applied it."""
+
+    speech_rate: SpeechRate
+    sentence_pause: SentencePause
+    repeat_message: bool
+    offer_repeat_twice: bool
+
+
 class PreviewOut(BaseModel):
     text: str
     variant: Variant
@@ -760,6 +796,13 @@ class PreviewOut(BaseModel):
     """What to fix before a patient hears it: too long, too hard, says too much."""
     wording_version: int | None = None
     """The clinic wording version it said; None: the shipped text."""
+    profile: AccessProfileOut = Field(
+        description="The patient's accessibility profile, as the preview applied it."
+    )
+    hearing_s: float = Field(
+        description="One hearing of the message: duration_s is twice this plus the lead-in "
+        "when the profile repeats the message on a call."
+    )
 
 
 class ReviewOut(BaseModel):
@@ -875,10 +918,32 @@ class AppointmentPatient(Strict):
     phone: str | None = None
     language: Text | None = Field(default=None, min_length=2, max_length=16)
     timezone: str | None = None
-    speech_rate: SpeechRate | None = None
+    speech_rate: SpeechRate | None = Field(
+        default=None, description=SPEECH_RATE_HELP + " Default: the clinic's."
+    )
+    sentence_pause: SentencePause = Field(
+        default=SentencePause.NORMAL, description=SENTENCE_PAUSE_HELP
+    )
+    repeat_message: bool = Field(default=False, strict=True, description=REPEAT_MESSAGE_HELP)
+    offer_repeat_twice: bool = Field(
+        default=False, strict=True, description=OFFER_REPEAT_TWICE_HELP
+    )
     app_recipient_id: Text | None = Field(
         default=None, min_length=1, max_length=APP_RECIPIENT_ID_MAX_CHARS
     )
+
+    def access_facts(self) -> dict[str, Any]:
+        """The profile's choices beyond speech rate that differ from the standard: stored
+        only then, so a visit stored before profiles existed, sent again, is "unchanged"."""
+        chosen = {
+            "sentence_pause": self.sentence_pause.value,
+            "repeat_message": self.repeat_message,
+            "offer_repeat_twice": self.offer_repeat_twice,
+        }
+        standard = {"sentence_pause": SentencePause.NORMAL.value}
+        return {
+            name: value for name, value in chosen.items() if value and value != standard.get(name)
+        }
 
     _phone = field_validator("phone")(_e164)
 
@@ -914,6 +979,9 @@ class AppointmentPatientOut(BaseModel):
     language: str
     timezone: str
     speech_rate: SpeechRate
+    sentence_pause: SentencePause = SentencePause.NORMAL
+    repeat_message: bool = False
+    offer_repeat_twice: bool = False
     app_recipient_id: str | None = None
     erased_at: Timestamp | None = Field(
         default=None, description="When the patient's data was erased (DELETE /v1/patients)."

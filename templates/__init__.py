@@ -42,6 +42,7 @@ from templates.render import (
     languages,
     make_environment,
     render_message,
+    repeated,
     template_name,
 )
 from templates.replies import heard_action, normalise, reply_words, speech_hints
@@ -114,6 +115,7 @@ __all__ = [
     "plain_language_findings",
     "reading_grade",
     "render_message",
+    "repeated",
     "reply_words",
     "sample_facts",
     "shipped_wording_hash",

@@ -17,7 +17,10 @@ themselves; they pass it through a filter that reads ``for_ear``:
     sentence     free text closed with a full stop, so the engine pauses after it
 
 Besides the facts, a template sees ``kind`` and ``keypad`` (KEYPAD[kind]): each language's
-``_menu.j2`` loops over ``keypad``, so the menu a patient hears is the one the phone acts on.
+``_menu.j2`` loops over ``keypad``, so the menu a patient hears is the one the phone acts on;
+with ``offer_repeat_twice`` (the patient's accessibility profile) it ends by offering the
+repeat key once more. ``repeated`` makes a message say itself twice, the language's own
+"Here is the message again." between (the keypad reply ``repeat``).
 The spoken text then goes through the language's pronunciation lexicon (``templates.lexicon``),
 with a clinic's own entries layered over it when the caller passes them.
 
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -236,12 +239,14 @@ def render_message(
     wording: str | None = None,
     lexicon: Iterable[Entry] = (),
     today: datetime | None = None,
+    offer_repeat_twice: bool = False,
 ) -> Message:
     """Render ``kind``/``variant`` in ``language`` with ``facts``, for the eye and the ear.
 
     ``wording`` is a clinic's own text for this message (``templates.wording``), in place
     of the file; ``lexicon`` the clinic's entries, over the language's own. ``today`` is
     when the message is rendered: a day far from it is said with its year (None: never).
+    ``offer_repeat_twice``: the keypad menu (calls only) offers the repeat key again last.
     Raises UnknownTemplate, MissingFact, InvalidFact, BrokenTemplate or BadWording (all
     TemplateError).
     """
@@ -255,6 +260,7 @@ def render_message(
     context = _context(facts, profile)
     context["kind"] = kind
     context["keypad"] = KEYPAD[kind]
+    context["offer_repeat_twice"] = offer_repeat_twice
     if kind == "follow_up":
         question = context.setdefault("question", DEFAULT_FOLLOW_UP_QUESTION)
         if question not in FOLLOW_UP_ANSWERS:
@@ -330,6 +336,17 @@ def keypad_reply(
         raise BrokenTemplate(
             f"{language}/language.json", f"keypad_replies.{reply}: {err!r}"
         ) from err
+
+
+def repeated(message: Message, *, root: Path = TEMPLATE_ROOT) -> Message:
+    """``message`` said twice, with the language's "Here is the message again." (the
+    keypad reply ``repeat``) between: for a patient who asked to hear everything twice."""
+    again = keypad_reply(message.language, "repeat", root=root)
+    return replace(
+        message,
+        text=f"{message.text} {again} {message.text}",
+        spoken=f"{message.spoken} {again} {message.spoken}",
+    )
 
 
 def keypad_replies(language: str, *, root: Path = TEMPLATE_ROOT) -> dict[str, str]:

@@ -44,6 +44,7 @@ else:  # audioop is in the standard library until 3.13; its warning says so, not
 
 __all__ = [
     "FFMPEG_TIMEOUT_S",
+    "LONG_SENTENCE_PAUSE_S",
     "MAX_GAIN_DB",
     "PEAK_CEILING_DBFS",
     "SENTENCE_PAUSE_S",
@@ -75,6 +76,9 @@ MAX_GAIN_DB = 30.0
 # The pause put between two separately spoken sentences: about what a careful speaker
 # leaves, long enough for an older listener to take in one sentence before the next.
 SENTENCE_PAUSE_S = 0.35
+# The longer pause a patient's accessibility profile asks for (``sentence_pause: long``):
+# about a second, time to take in one sentence before the next begins.
+LONG_SENTENCE_PAUSE_S = 1.0
 
 # ffmpeg converts a six-minute message in well under a second; anything near this is hung.
 FFMPEG_TIMEOUT_S = 30.0

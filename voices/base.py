@@ -120,6 +120,11 @@ class Engine(Protocol):
     static sentences of a template are then spoken once); False for engines whose
     start-up costs more than speaking, which get the whole text in one run (espeak-ng
     puts its own pauses between sentences).
+
+    An engine that can place a given pause between sentences in one run (espeak-ng,
+    through SSML) may also have ``synthesize_paused(text, language, voice,
+    words_per_minute, pause_s)``; for a pause other than the usual one the Speaker then
+    uses it, and feeds any other engine sentence by sentence, joining with the pause.
     """
 
     @property

@@ -79,15 +79,15 @@ _LATIN_LETTER = r"[A-Za-z\u00C0-\u024F]"
 _LATIN_RUN = re.compile(rf"{_LATIN_LETTER}(?:[A-Za-z\u00C0-\u024F'’.\- ]*{_LATIN_LETTER})?")
 
 
-def ssml_for(text: str, voice: str = "") -> str:
+def ssml_for(text: str, voice: str = "", pause_s: float = SENTENCE_PAUSE_S) -> str:
     """The SSML body espeak-ng is given for ``text``: each sentence XML-escaped, with a
-    ``<break>`` of ``SENTENCE_PAUSE_S`` between sentences (the same pause the Speaker puts
+    ``<break>`` of ``pause_s`` between sentences (by default the pause the Speaker puts
     between separately spoken sentences, so every engine paces a message alike), and
     Latin-script names handed to an English voice where ``voice`` would spell them.
 
     No ``<speak>`` wrapper: espeak-ng already treats stdin as SSML under ``-m``.
     """
-    pause = f'<break time="{round(SENTENCE_PAUSE_S * 1000)}ms"/>'
+    pause = f'<break time="{round(pause_s * 1000)}ms"/>'
     latin_voice = LATIN_WORDS_VOICE.get(voice)
     return pause.join(_ssml_sentence(part, latin_voice) for part in sentences(text))
 
@@ -132,7 +132,14 @@ class EspeakEngine:
 
         ``language`` is unused: an espeak-ng voice already fixes its language.
         """
-        stdout = self._run(text, voice, words_per_minute, ["--stdout"])
+        return self.synthesize_paused(text, language, voice, words_per_minute, SENTENCE_PAUSE_S)
+
+    def synthesize_paused(
+        self, text: str, language: str, voice: str, words_per_minute: int, pause_s: float
+    ) -> bytes:
+        """``synthesize`` with ``pause_s`` of silence between sentences, in the same one run
+        (an SSML ``<break>``), so a longer pause costs no process start per sentence."""
+        stdout = self._run(text, voice, words_per_minute, ["--stdout"], pause_s)
         return _complete_wav(stdout)
 
     def phonemes(self, text: str, voice: str, words_per_minute: int = 150) -> str:
@@ -144,7 +151,14 @@ class EspeakEngine:
         stdout = self._run(text, voice, words_per_minute, ["-q", "-x"])
         return stdout.decode("utf-8", errors="replace").strip()
 
-    def _run(self, text: str, voice: str, words_per_minute: int, output: list[str]) -> bytes:
+    def _run(
+        self,
+        text: str,
+        voice: str,
+        words_per_minute: int,
+        output: list[str],
+        pause_s: float = SENTENCE_PAUSE_S,
+    ) -> bytes:
         """Run espeak-ng on ``text``; map every way it can fail to a ``VoiceError``."""
         text = check_text(text)
         _check_voice_name(voice)
@@ -167,7 +181,7 @@ class EspeakEngine:
         ]
         done = run_child(
             argv,
-            ssml_for(text, voice).encode("utf-8"),
+            ssml_for(text, voice, pause_s).encode("utf-8"),
             timeout_s=self._timeout_s,
             program=f"espeak-ng (voice {voice!r})",
         )

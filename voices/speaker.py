@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voices.audio import (
+    SENTENCE_PAUSE_S,
     AudioFormat,
     Pcm,
     duration_of,
@@ -43,7 +44,14 @@ from voices.catalog import Catalog, LanguageVoice, UnspokenLanguage
 from voices.espeak import EspeakEngine
 from voices.scripts import for_script, sentences
 
-__all__ = ["CACHE_KEY_VERSION", "SENTENCE_KIND", "Speaker", "SpokenAudio", "cache_key"]
+__all__ = [
+    "CACHE_KEY_VERSION",
+    "MAX_PAUSE_S",
+    "SENTENCE_KIND",
+    "Speaker",
+    "SpokenAudio",
+    "cache_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,9 @@ logger = logging.getLogger(__name__)
 # target, another codec setting) would make the same request sound different, so old
 # files are not served for new requests.
 CACHE_KEY_VERSION = "4"
+
+# The longest silence between sentences a caller may ask for: longer is a mistake, not a pace.
+MAX_PAUSE_S = 3.0
 
 # The "format" part of a cached single sentence's key: the engine's raw speech as WAV,
 # before joining, levelling and encoding (which happen per message).
@@ -92,16 +103,23 @@ def cache_key(
     fmt: AudioFormat | str,
     text: str,
     secret: bytes = b"",
+    *,
+    pause_s: float | None = None,
 ) -> str:
     """The hex digest naming the audio for this exact request.
 
     JSON-encoded as a list, so no choice of text can make two different requests
     serialise alike (as plain concatenation could). With a ``secret`` it is an
     HMAC-SHA256: someone who can list the cache folder then cannot confirm a guessed
-    short message ("your HIV results are ready") by hashing it themselves.
+    short message ("your HIV results are ready") by hashing it themselves. ``pause_s``,
+    the silence between sentences, is part of a message's key (in whole milliseconds);
+    a single sentence has none (None).
     """
     kind = fmt.value if isinstance(fmt, AudioFormat) else fmt
-    fields = [CACHE_KEY_VERSION, engine, voice, language, words_per_minute, kind, text]
+    fields: list[object] = [CACHE_KEY_VERSION, engine, voice, language, words_per_minute, kind]
+    if pause_s is not None:
+        fields.append(round(pause_s * 1000))
+    fields.append(text)
     payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if secret:
         return hmac.new(secret, payload, hashlib.sha256).hexdigest()
@@ -210,19 +228,24 @@ class Speaker:
         language: str,
         rate: str = "normal",
         fmt: AudioFormat = AudioFormat.PREVIEW,
+        *,
+        pause_s: float = SENTENCE_PAUSE_S,
     ) -> SpokenAudio:
-        """Speak ``text`` in ``language`` at a named ``rate``, as ``fmt``; cached.
+        """Speak ``text`` in ``language`` at a named ``rate``, as ``fmt``, with ``pause_s``
+        of silence between sentences; cached.
 
         Raises ``InvalidRequest`` subclasses for bad text, language or rate, and other
         ``VoiceError`` subclasses when every voice for the language failed.
         """
         check_text(text)
+        if not 0 <= pause_s <= MAX_PAUSE_S:
+            raise InvalidRequest(f"a pause of {pause_s} s is outside 0 to {MAX_PAUSE_S} s")
         chain = self._chain(self.voice_for(language))
         words_per_minute = self._catalog.words_per_minute(rate)
         failed: str | None = None
         for index, voice in enumerate(chain):
             try:
-                return self._speak_with(voice, text, words_per_minute, fmt, failed)
+                return self._speak_with(voice, text, words_per_minute, fmt, failed, pause_s)
             except InvalidRequest:
                 raise
             except VoiceError as err:
@@ -249,6 +272,7 @@ class Speaker:
         words_per_minute: int,
         fmt: AudioFormat,
         fallback_from: str | None,
+        pause_s: float,
     ) -> SpokenAudio:
         engine = self._engines[voice.engine]
         key = cache_key(
@@ -259,6 +283,7 @@ class Speaker:
             fmt,
             text,
             self._secret,
+            pause_s=pause_s,
         )
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
 
@@ -283,19 +308,7 @@ class Speaker:
                 )
                 return spoken(duration_s)
             started = time.monotonic()
-            if engine.sentence_cache:
-                speech = join(
-                    [
-                        self._sentence(engine, voice, part, words_per_minute)
-                        for part in sentences(text)
-                    ]
-                )
-            else:
-                speech = read_wav(
-                    engine.synthesize(
-                        for_script(text, voice.script), voice.code, voice.voice, words_per_minute
-                    )
-                )
+            speech = self._speech(engine, voice, text, words_per_minute, pause_s)
             audio = encode_pcm(speech, fmt)
             _store(path, audio.data, audio.duration_s)
             logger.info(
@@ -309,6 +322,26 @@ class Speaker:
                 (time.monotonic() - started) * 1000,
             )
             return spoken(audio.duration_s)
+
+    def _speech(
+        self,
+        engine: Engine,
+        voice: LanguageVoice,
+        text: str,
+        words_per_minute: int,
+        pause_s: float,
+    ) -> Pcm:
+        """The message's raw speech with ``pause_s`` between sentences: in one run where
+        the engine paces itself (its usual pause, or ``synthesize_paused``), else sentence
+        by sentence, joined."""
+        said = for_script(text, voice.script)
+        paused = getattr(engine, "synthesize_paused", None)
+        if not engine.sentence_cache and pause_s == SENTENCE_PAUSE_S:
+            return read_wav(engine.synthesize(said, voice.code, voice.voice, words_per_minute))
+        if not engine.sentence_cache and callable(paused):
+            return read_wav(paused(said, voice.code, voice.voice, words_per_minute, pause_s))
+        parts = [self._sentence(engine, voice, part, words_per_minute) for part in sentences(text)]
+        return join(parts, pause_s)
 
     def _sentence(
         self, engine: Engine, voice: LanguageVoice, sentence: str, words_per_minute: int

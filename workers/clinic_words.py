@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from service.call_policy import CALL_MESSAGE_MAX_S
+from service.call_policy import CALL_MESSAGE_MAX_S, PACED_HEARING_MAX_S
 from service.clinic_words import WordingKey, save_version
 from service.errors import FieldError, ValidationProblem
 from service.models import WordingVersion, audit
 from service.security import Caller
-from templates import check_wording
+from templates import check_wording, render_message, sample_facts
 from voices import AudioFormat, SpokenAudio
 from workers.pipeline import Pipeline, store_audio
-from workers.rendering import Renderer
+from workers.rendering import SLOWEST, Renderer
 
 SLOW = "slow"
 """The length gate speaks at the slow rate: the longest a patient may hear it."""
@@ -60,7 +60,9 @@ def gate_wording(renderer: Renderer, text: str, kind: str, language: str, varian
     """Raise ``ValidationProblem`` (field ``text``) naming every gate the wording fails.
 
     The gates of ``templates.check_wording``, then the length: the sample message spoken
-    at the slow rate by the real engine must last ``CALL_MESSAGE_MAX_S`` or less.
+    at the slow rate by the real engine must last ``CALL_MESSAGE_MAX_S`` or less, and one
+    hearing for the slowest accessibility profile (``SLOWEST``) ``PACED_HEARING_MAX_S``
+    or less, so no patient's profile can make a saved wording fail its call.
     """
     report = check_wording(text, kind, language, variant)
     problems = list(report.problems)
@@ -73,8 +75,32 @@ def gate_wording(renderer: Renderer, text: str, kind: str, language: str, varian
                 f"too long: {said.duration_s:.0f} s at the slow rate with sample facts, "
                 f"over {CALL_MESSAGE_MAX_S:.0f} s"
             )
+        elif (paced := _slowest_hearing_s(renderer, text, kind, language, variant)) > (
+            PACED_HEARING_MAX_S
+        ):
+            problems.append(
+                f"too long: {paced:.0f} s with sample facts for a patient who asked for "
+                f"long pauses and the repeat key twice, over {PACED_HEARING_MAX_S:.0f} s"
+            )
     if problems:
         raise ValidationProblem([FieldError("text", problem) for problem in problems])
+
+
+def _slowest_hearing_s(
+    renderer: Renderer, text: str, kind: str, language: str, variant: str
+) -> float:
+    """One hearing of the wording with sample facts for the slowest profile (``SLOWEST``)."""
+    message = render_message(
+        kind,
+        language,
+        variant,
+        sample_facts(kind, language),
+        wording=text,
+        offer_repeat_twice=SLOWEST.offer_repeat_twice,
+    )
+    return renderer.speaker.speak(
+        message.spoken, language, SLOWEST.speech_rate, AudioFormat.PHONE, pause_s=SLOWEST.pause_s
+    ).duration_s
 
 
 def save_wording(

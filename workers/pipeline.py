@@ -51,7 +51,7 @@ from service.models import (
     advance,
     step_event,
 )
-from templates import TemplateError, keypad_replies, sms_text
+from templates import KEYPAD_REPLIES, TemplateError, sms_text
 from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
 from workers.errors import ChannelUnavailable, QueueUnavailable
@@ -78,10 +78,10 @@ def fallback_detail(words: ClinicWords) -> str | None:
     )
 
 
-def too_long(variant: str, duration_s: float) -> str:
+def too_long(variant: str, duration_s: float, limit_s: float = CALL_MESSAGE_MAX_S) -> str:
     return (
         f"message too long: the {variant} message lasts {duration_s:.0f} s at the patient's "
-        f"rate, over {CALL_MESSAGE_MAX_S:.0f} s"
+        f"rate, over {limit_s:.0f} s"
     )
 
 
@@ -159,9 +159,10 @@ class Pipeline:
         except (TemplateError, VoiceError) as err:
             self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
             return
-        audio = rendered.audio
-        if channel == "phone" and audio.duration_s > CALL_MESSAGE_MAX_S:
-            self._fail_render(reminder_id, too_long(rendered.message.variant, audio.duration_s))
+        audio, limit_s = rendered.audio, rendered.profile.hearing_max_s
+        if channel == "phone" and rendered.hearing_s > limit_s:
+            detail = too_long(rendered.message.variant, rendered.hearing_s, limit_s)
+            self._fail_render(reminder_id, detail)
             return
         RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
@@ -170,8 +171,8 @@ class Pipeline:
             # The live message is ready; a call that reaches a machine just leaves none.
             log.warning("voicemail audio not rendered: %s", type(err).__name__)
             voicemail = None
-        if voicemail is not None and voicemail.duration_s > CALL_MESSAGE_MAX_S:
-            self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s))
+        if voicemail is not None and voicemail.duration_s > limit_s:
+            self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s, limit_s))
             return
         due = send_at <= self.clock.now()
         with self.db.session() as session:
@@ -241,10 +242,9 @@ class Pipeline:
         if channel != "phone" or self.settings.channel != "twilio":
             return None
         fmt = FORMAT_FOR_CHANNEL[channel]
-        rate = facts["patient"].get("speech_rate", "normal")
         language = words.language
-        for text in keypad_replies(language).values():
-            self.renderer.speaker.speak(text, language, rate, fmt)
+        for reply in KEYPAD_REPLIES:
+            self.renderer.reply(language, reply, facts, fmt)
         return self.renderer.render(kind, language, "voicemail", facts, fmt, words, today=now).audio
 
     # -- dispatch --------------------------------------------------------------------

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from service.call_policy import CALL_MESSAGE_MAX_S
 from service.clinic_words import ClinicWords, find_version, is_reviewed, words_for
 from service.clinics import resolve_clinic
 from service.errors import FieldError, ValidationProblem
@@ -83,10 +82,10 @@ def make_preview(
             f"The clinic speaks only reviewed wording, and the {words.fell_back_from} wording "
             f"is not reviewed: the patient hears the clinic's default language, {words.language}."
         )
-    if audio.duration_s > CALL_MESSAGE_MAX_S:
+    limit_s = rendered.profile.hearing_max_s
+    if rendered.hearing_s > limit_s:
         warnings.append(
-            f"The message lasts {audio.duration_s:.0f} s, over {CALL_MESSAGE_MAX_S:.0f} s: "
-            "shorten it."
+            f"The message lasts {rendered.hearing_s:.0f} s, over {limit_s:.0f} s: shorten it."
         )
     if grade is not None and grade > READING_GRADE_MAX:
         warnings.append(

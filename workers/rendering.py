@@ -3,6 +3,9 @@
 Shared by the render job and the staff preview, so what staff hear is exactly what the
 patient will hear. A message from a clinic is rendered with the clinic's words
 (``service.clinic_words.ClinicWords``): its lexicon, and its own wording where it has one.
+The patient's accessibility profile (``AccessProfile``, from their facts) decides the rate,
+the pause between sentences, the repeat key offered twice and the whole call said twice;
+keypad replies are spoken with the same rate and pause (``Renderer.reply``).
 """
 
 from __future__ import annotations
@@ -12,20 +15,67 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from service.call_policy import CALL_MESSAGE_MAX_S, PACED_HEARING_MAX_S
 from service.clinic_words import ChosenWording, ClinicWords
 from templates import (
     Message,
     MessageFacts,
     available_kinds,
+    keypad_reply,
     load_profile,
     reading_grade,
     render_message,
+    repeated,
 )
 from templates import languages as template_languages
 from voices import AudioFormat, LanguageVoice, Speaker, SpokenAudio
+from voices.audio import LONG_SENTENCE_PAUSE_S, SENTENCE_PAUSE_S
 
 VARIANT_FOR_CHANNEL = {"phone": "call", "app": "app"}
 FORMAT_FOR_CHANNEL = {"phone": AudioFormat.PHONE, "app": AudioFormat.APP}
+
+
+REPEATED_VARIANTS = frozenset({"call"})
+"""Where ``repeat_message`` says the message twice: a live call passes once; a voicemail
+or the app's audio can be played again at will."""
+PAUSES_S = {"normal": SENTENCE_PAUSE_S, "long": LONG_SENTENCE_PAUSE_S}
+"""Seconds of silence between sentences, by the profile's ``sentence_pause``."""
+
+
+@dataclass(frozen=True)
+class AccessProfile:
+    """How a patient asked to hear their messages: the ``patient`` facts ``speech_rate``,
+    ``sentence_pause``, ``repeat_message`` and ``offer_repeat_twice`` (absent: standard)."""
+
+    speech_rate: str = "normal"
+    sentence_pause: str = "normal"
+    repeat_message: bool = False
+    offer_repeat_twice: bool = False
+
+    @classmethod
+    def of(cls, facts: dict[str, Any]) -> AccessProfile:
+        patient = facts["patient"]
+        return cls(
+            speech_rate=patient.get("speech_rate") or "normal",
+            sentence_pause=patient.get("sentence_pause") or "normal",
+            repeat_message=bool(patient.get("repeat_message")),
+            offer_repeat_twice=bool(patient.get("offer_repeat_twice")),
+        )
+
+    @property
+    def pause_s(self) -> float:
+        return PAUSES_S[self.sentence_pause]
+
+    @property
+    def hearing_max_s(self) -> float:
+        """The longest one hearing may last for this profile (``service.call_policy``)."""
+        paced = self.sentence_pause != "normal" or self.offer_repeat_twice
+        return PACED_HEARING_MAX_S if paced else CALL_MESSAGE_MAX_S
+
+
+SLOWEST = AccessProfile(speech_rate="slow", sentence_pause="long", offer_repeat_twice=True)
+"""The longest one hearing can be: what a clinic's wording is timed at, besides the slow
+rate alone."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +84,10 @@ class RenderedMessage:
     audio: SpokenAudio
     wording: ChosenWording | None = None
     """The clinic wording version it said; None: the shipped text."""
+    hearing_s: float = 0.0
+    """How long one hearing of the message lasts: ``audio`` holds two when the profile
+    repeats it (``AccessProfile.repeat_message``)."""
+    profile: AccessProfile = AccessProfile()
 
 
 @dataclass(frozen=True)
@@ -94,10 +148,11 @@ class Renderer:
     ) -> RenderedMessage:
         """``words``: the clinic's, for ``language`` (``words.language`` wins, as the
         clinic's fallback may have changed it); ``today``: when it is rendered, so a day
-        far from it is said with its year."""
+        far from it is said with its year. The patient's ``AccessProfile`` shapes it."""
         language = words.language if words is not None else language
         version = words.version_for(kind, variant) if words is not None else None
-        message = render_message(
+        profile = AccessProfile.of(facts)
+        once = render_message(
             kind,
             language,
             variant,
@@ -105,10 +160,38 @@ class Renderer:
             wording=version.text if version else None,
             lexicon=words.lexicon if words is not None else (),
             today=today,
+            offer_repeat_twice=profile.offer_repeat_twice,
         )
-        rate = facts["patient"].get("speech_rate", "normal")
-        audio = self.speaker.speak(message.spoken, language, rate, fmt)
-        return RenderedMessage(message=message, audio=audio, wording=version)
+        audio = self._speak(once.spoken, language, profile, fmt)
+        if not (profile.repeat_message and variant in REPEATED_VARIANTS):
+            return RenderedMessage(once, audio, version, audio.duration_s, profile)
+        twice = repeated(once)
+        return RenderedMessage(
+            twice,
+            self._speak(twice.spoken, language, profile, fmt),
+            version,
+            audio.duration_s,
+            profile,
+        )
+
+    def reply(
+        self,
+        language: str,
+        name: str,
+        facts: dict[str, Any],
+        fmt: AudioFormat,
+        action: str = "confirm",
+    ) -> SpokenAudio:
+        """A keypad reply (``templates.keypad_reply``; ``action``: the one a
+        ``speech_check`` asks about) as this patient hears the message: same rate, same
+        pauses. Raises ``UnknownTemplate`` if the language lacks it."""
+        text = keypad_reply(language, name, action=action)
+        return self._speak(text, language, AccessProfile.of(facts), fmt)
+
+    def _speak(
+        self, text: str, language: str, profile: AccessProfile, fmt: AudioFormat
+    ) -> SpokenAudio:
+        return self.speaker.speak(text, language, profile.speech_rate, fmt, pause_s=profile.pause_s)
 
     @cached_property
     def _offered(self) -> dict[str, Language]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from service.api.responses import AUTH, JSON_BODY, problems
@@ -39,5 +41,7 @@ def post_preview(
             audio_url=services.links.audio(audio.key, audio.format.value),
             warnings=preview.warnings,
             wording_version=preview.wording_version,
+            profile=asdict(preview.rendered.profile),
+            hearing_s=preview.rendered.hearing_s,
         )
     )

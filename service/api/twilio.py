@@ -43,7 +43,7 @@ from service.escalation import TEXT_STATUSES
 from service.follow_ups import answer_heard, record_answer
 from service.links import TWILIO_ATTEMPT_PARAM
 from service.models import Attempt, Reminder, ReminderEvent, Status, audit
-from templates import UnknownTemplate, keypad_reply
+from templates import UnknownTemplate
 from workers.channels import Outcome
 from workers.channels.twilio import call_outcome
 from workers.pipeline import store_audio
@@ -96,13 +96,13 @@ class _Voice:
 
     def reply(self, name: str, action: str = "confirm") -> str | None:
         """A keypad reply's audio; None (the call goes on unsaid) if the language lacks it."""
+        renderer, reminder = self.services.pipeline.renderer, self.reminder
         try:
-            text = keypad_reply(self.reminder.language, name, action=action)
+            audio = renderer.reply(
+                reminder.language, name, reminder.facts, FORMAT_FOR_CHANNEL["phone"], action
+            )
         except UnknownTemplate:
             return None
-        rate = self.reminder.facts["patient"].get("speech_rate", "normal")
-        speaker = self.services.pipeline.renderer.speaker
-        audio = speaker.speak(text, self.reminder.language, rate, FORMAT_FOR_CHANNEL["phone"])
         store_audio(self.session, audio, self.services.pipeline.audio_store)
         return self.link(audio.key)
 

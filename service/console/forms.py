@@ -26,6 +26,9 @@ FORM_FIELD_FOR = {
     "patient.name": "patient_name",
     "patient.timezone": "timezone",
     "patient.speech_rate": "speech_rate",
+    "patient.sentence_pause": "sentence_pause",
+    "patient.repeat_message": "repeat_message",
+    "patient.offer_repeat_twice": "offer_repeat_twice",
     "clinic.id": "clinic",
     "clinic.name": "clinic_name",
     "clinic.callback_phone": "callback_phone",
@@ -41,6 +44,8 @@ FORM_FIELD_FOR = {
     "follow_up.question": "follow_up_question",
 }
 """API field path -> form field, for the paths whose names differ."""
+YES_NO = {"yes": True, "no": False}
+"""A yes/no select's value as the API's boolean; anything else is passed on to be refused."""
 
 
 class PreviewForm(BaseModel):
@@ -50,6 +55,10 @@ class PreviewForm(BaseModel):
     language: str = "en"
     variant: str = "call"
     speech_rate: str = "normal"
+    sentence_pause: str = "normal"
+    repeat_message: str = "no"
+    offer_repeat_twice: str = "no"
+    """The accessibility profile's yes/no choices, as their select sends them."""
     clinic: str = ""
     """A clinic record's id: its facts and words are used. Empty: the clinic typed inline."""
     patient_name: str = ""
@@ -76,6 +85,9 @@ class PreviewForm(BaseModel):
                 "name": self.patient_name,
                 "timezone": self.timezone,
                 "speech_rate": self.speech_rate,
+                "sentence_pause": self.sentence_pause,
+                "repeat_message": YES_NO.get(self.repeat_message, self.repeat_message),
+                "offer_repeat_twice": YES_NO.get(self.offer_repeat_twice, self.offer_repeat_twice),
             },
             "clinic": {"id": self.clinic}
             if self.clinic

@@ -49,6 +49,8 @@ FOLLOW_UP_OPTIONS = [
     ("resolved", "Did we solve your problem? (1 yes, 2 no)"),
 ]
 """The follow-up questions (``schemas.FollowUpQuestion``) as staff read them."""
+PAUSE_OPTIONS = [("normal", "Normal"), ("long", "Long (1 second)")]
+YES_NO_OPTIONS = [("no", "No"), ("yes", "Yes")]
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -209,6 +211,8 @@ def _preview_context(
         "variant_options": VARIANT_OPTIONS,
         "rate_options": RATE_OPTIONS,
         "follow_up_options": [("", "The clinic's question"), *FOLLOW_UP_OPTIONS],
+        "pause_options": PAUSE_OPTIONS,
+        "yes_no_options": YES_NO_OPTIONS,
         "language_options": language_options(services),
         "errors": {},
         "preview": None,

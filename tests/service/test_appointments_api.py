@@ -129,6 +129,9 @@ def test_what_the_patient_leaves_out_comes_from_the_clinic(
         "language": "en",
         "timezone": "America/New_York",
         "speech_rate": "slow",
+        "sentence_pause": "normal",
+        "repeat_message": False,
+        "offer_repeat_twice": False,
         "app_recipient_id": None,
         "erased_at": None,
     }
@@ -478,3 +481,49 @@ def test_writes_and_reads_are_audited_without_phi(
     text = repr([(e.detail, e.subject_id) for e in entries])
     for phi in ("María", "+1312", "Chen", "suite", "A-1"):
         assert phi not in text
+
+
+def test_the_patients_accessibility_profile_reaches_their_reminders(
+    api: TestClient, keys: Keys, database_url: str, zone: str
+) -> None:
+    """The visit's patient carries the profile, and every reminder planned for it says it
+    that way; a visit sent again as before is unchanged, and a profile changed alone
+    re-plans."""
+    header = keys.header(keys.scheduler)
+    profile = {"sentence_pause": "long", "repeat_message": True, "offer_repeat_twice": True}
+    request = appointment_body(visit_at())
+    request["patient"] |= {"timezone": zone, "speech_rate": "slow", **profile}
+    answer = api.put(URL, json=request, headers=header)
+    assert answer.status_code == 201, answer.text
+    assert {name: answer.json()["patient"][name] for name in profile} == profile
+    planned = stored_reminders(database_url, answer.json()["id"])
+    assert planned and all(
+        {name: r.facts["patient"][name] for name in (*profile, "speech_rate")}
+        == {**profile, "speech_rate": "slow"}
+        for r in planned
+    )
+    assert api.put(URL, json=request, headers=header).json()["change"] == "unchanged"
+    standard = {**request, "patient": {**request["patient"], "repeat_message": False}}
+    changed = api.put(URL, json={**standard, "version": 2}, headers=header)
+    assert changed.json()["change"] == "updated"
+    assert changed.json()["patient"]["repeat_message"] is False
+    assert all(
+        "repeat_message" not in r.facts["patient"]
+        for r in stored_reminders(database_url, answer.json()["id"])
+        if r.status == "scheduled"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sentence_pause", "slower"), ("repeat_message", "yes"), ("accessibility", {})],
+)
+def test_a_bad_accessibility_profile_is_refused_naming_the_field(
+    api: TestClient, keys: Keys, database_url: str, zone: str, field: str, value: Any
+) -> None:
+    request = appointment_body(visit_at())
+    request["patient"] |= {"timezone": zone, field: value}
+    answer = api.put(URL, json=request, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == [f"patient.{field}"]
+    assert count_appointments(database_url) == 0

@@ -86,6 +86,30 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown channel", reminder_body(channel="fax"), "channel", ""),
     ("speech rate", patched("patient.speech_rate", "fast"), "patient.speech_rate", ""),
     (
+        "sentence pause",
+        patched("patient.sentence_pause", "longer"),
+        "patient.sentence_pause",
+        "'normal' or 'long'",
+    ),
+    (
+        "repeat as a word",
+        patched("patient.repeat_message", "yes"),
+        "patient.repeat_message",
+        "boolean",
+    ),
+    (
+        "repeat offer as a number",
+        patched("patient.offer_repeat_twice", 2),
+        "patient.offer_repeat_twice",
+        "boolean",
+    ),
+    (
+        "unknown profile key",
+        patched("patient.repeat_menu", True),
+        "patient.repeat_menu",
+        "not a known field",
+    ),
+    (
         "result on a reminder",
         reminder_body(result={"ordered_by": "Dr. Chen"}),
         "result",

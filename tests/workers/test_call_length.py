@@ -1,5 +1,10 @@
 """A live call says everything in 60 seconds or less, even at the slow speech rate.
 
+For a patient whose accessibility profile asks for long pauses and the repeat key offered
+twice, one hearing lasts 80 seconds or less (``PACED_HEARING_MAX_S``); a profile that
+repeats the message plays that hearing twice with a lead-in between, so the limit is per
+hearing (``service.call_policy``).
+
 Parametrised over the languages the running configuration can both write and speak
 (``Renderer.languages()``): when the voice catalog gains a language, this covers it too.
 """
@@ -11,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from templates import KINDS, render_message, sample_facts
+from service.call_policy import PACED_HEARING_MAX_S
+from templates import KINDS, keypad_reply, render_message, sample_facts
 from voices import AudioFormat, Speaker
-from workers.rendering import Renderer
+from workers.rendering import SLOWEST, AccessProfile, Renderer
 
 CALL_SECONDS_MAX = 60.0
 """Phone rules for healthcare reminders cap a message at 60 seconds."""
@@ -45,3 +51,44 @@ def test_a_slow_call_lasts_a_minute_or_less(renderer: Renderer, language: str, k
     # The slow rate really is slower, and the audio is the whole message, not a stub.
     assert audio.duration_s > normal.duration_s
     assert audio.duration_s > len(message.spoken.split()) / 4
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("language", SPOKEN)
+def test_one_hearing_for_the_slowest_profile_lasts_80_seconds_or_less(
+    renderer: Renderer, language: str, kind: str
+) -> None:
+    facts = sample_facts(kind, language)
+    message = render_message(kind, language, "call", facts, offer_repeat_twice=True)
+    paced = renderer.speaker.speak(
+        message.spoken, language, SLOW, AudioFormat.PHONE, pause_s=SLOWEST.pause_s
+    )
+    plain = render_message(kind, language, "call", facts)
+    slow = renderer.speaker.speak(plain.spoken, language, SLOW, AudioFormat.PHONE)
+    assert paced.duration_s <= PACED_HEARING_MAX_S, f"{language} {kind}: {paced.duration_s:.1f} s"
+    assert paced.duration_s > slow.duration_s + 2
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_repeated_call_is_two_hearings_and_the_lead_in(renderer: Renderer, language: str) -> None:
+    kind = "appointment_changed"
+    facts = {
+        "patient": {
+            "name": "María López",
+            "timezone": "America/Chicago",
+            "speech_rate": SLOW,
+            "sentence_pause": "long",
+            "repeat_message": True,
+            "offer_repeat_twice": True,
+        },
+        "clinic": {"name": "Riverside Clinic", "callback_phone": "+13125550100"},
+        "appointment": {"start": "2030-01-08T20:30:00+00:00", "previous_start": None},
+    }
+    rendered = renderer.render(kind, language, "call", facts, AudioFormat.PHONE)
+    assert rendered.profile == AccessProfile(SLOW, "long", True, True)
+    lead_in = renderer.reply(language, "repeat", facts, AudioFormat.PHONE)
+    assert keypad_reply(language, "repeat") in rendered.message.spoken
+    assert rendered.hearing_s <= rendered.profile.hearing_max_s == PACED_HEARING_MAX_S
+    # The pauses around the lead-in are the profile's second each.
+    two_hearings = 2 * rendered.hearing_s + lead_in.duration_s
+    assert two_hearings < rendered.audio.duration_s < two_hearings + 4

@@ -12,6 +12,7 @@ from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from service.appointments import ACCESS_FACTS, PATIENT_FACTS
 from service.clinics import find_clinic, resolve_clinic
 from service.errors import FieldError, ValidationProblem
 from service.fhir_store import SourceOrder, find_resource, save_resource
@@ -82,7 +83,7 @@ def request_message(
                 "language": patient["language"],
                 "patient": {
                     name: patient.get(name)
-                    for name in ("name", "phone", "timezone", "app_recipient_id", "speech_rate")
+                    for name in (*PATIENT_FACTS, *ACCESS_FACTS)
                     if patient.get(name) is not None
                 },
                 "clinic": {"id": stored.clinic_id},

@@ -490,3 +490,26 @@ def test_the_languages_page_shows_the_new_languages_unreviewed_and_the_silent_on
     assert '<th scope="row">tl</th>' not in spoken and '<th scope="row">so</th>' not in spoken
     assert '<th scope="row">tl</th>' in silent and "no offline voice" in silent
     assert '<th scope="row">so</th>' in silent and "No engine speaks Somali" in silent
+
+
+def test_preview_shows_the_accessibility_profile_and_its_effect(
+    client: TestClient, keys: Keys
+) -> None:
+    csrf = sign_in(client, keys.staff)
+    profile = {"sentence_pause": "long", "repeat_message": "yes", "offer_repeat_twice": "yes"}
+    page = client.post("/console/preview", data=preview_form(csrf, **profile))
+    assert page.status_code == 200, page.text
+    said = re.search(r'id="profile">([^<]*)<', page.text)
+    assert said is not None
+    assert said.group(1) == ("speech normal, long pauses, message said twice, key 9 offered twice")
+    assert "(said twice)" in page.text
+    transcript = re.search(r'id="transcript">([^<]*)<', page.text)
+    assert transcript is not None
+    assert transcript.group(1).count("Here is the message again.") == 1
+    assert transcript.group(1).count("Press 9 to hear this again.") == 4
+    for name, value in profile.items():
+        assert f'<option value="{value}" selected>' in page.text, name
+
+    refused = client.post("/console/preview", data=preview_form(csrf, repeat_message="sometimes"))
+    assert refused.status_code == 422
+    assert 'id="repeat_message-error"' in refused.text
