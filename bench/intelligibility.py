@@ -19,10 +19,22 @@ downloads from outside the package registries), so for those only render time is
 measured; the catalog's choice there rests on the English result for the same engine
 family and on listening (see docs/architecture.md, "Voices").
 
+The recogniser is pocketsphinx's default en-us model (16 kHz), untouched: phone-band
+audio (8 kHz) is fed to it upsampled to 16 kHz by soxr's HQ resampler (``hear``), so it
+hears an empty band above 4 kHz, as it would from any phone recording.
+
 Piper samples noise on every render: WER is averaged over several messages.
+
+``--phone-tuning`` compares, for English with Piper, the phone shapings of
+``PHONE_VARIANTS`` (band limits, tilt, level compression; "before" is what the phone line
+got until they were measured) on the Speaker's own rendering (sentence by sentence, joined
+with the sentence pause), then other rates and pauses (``RENDERINGS``) through the shaping
+in use, each next to wide band and the plain line. Piper's noise is made repeatable there:
+onnxruntime's seed (``--seed``) is set and the model loaded anew before each rendering.
 
     .venv/bin/python bench/intelligibility.py [--messages 5] [--languages en,es] \\
         [--voices piper/en_US-joe-medium,espeak/en-us] [--jobs 2]
+    .venv/bin/python bench/intelligibility.py --phone-tuning [--messages 3] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ import sys
 import time
 import unicodedata
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +60,22 @@ sys.path.insert(0, str(ROOT))
 
 from templates import KINDS, render_message, sample_facts  # noqa: E402
 from voices import EspeakEngine, PiperEngine  # noqa: E402
-from voices.audio import AudioFormat, Pcm, encode_pcm, read_wav  # noqa: E402
+from voices.audio import (  # noqa: E402
+    PHONE_SHAPING,
+    PHONE_UNSHAPED,
+    SENTENCE_PAUSE_S,
+    AudioFormat,
+    Pcm,
+    PhoneShaping,
+    encode_pcm,
+    join,
+    read_wav,
+)
 from voices.base import Engine, VoiceError  # noqa: E402
 from voices.pico_engine import PicoEngine  # noqa: E402
 from voices.piper_engine import BUILTIN_VOICE  # noqa: E402
 from voices.rhvoice_engine import RhvoiceEngine  # noqa: E402
+from voices.scripts import sentences  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -168,9 +192,9 @@ def plain_phone_line(pcm: Pcm) -> Pcm:
     return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
 
 
-def tellwell_phone_line(pcm: Pcm) -> Pcm:
+def tellwell_phone_line(pcm: Pcm, shaping: PhoneShaping = PHONE_SHAPING) -> Pcm:
     """What Twilio plays: Tellwell's phone encoding, decoded back from mu-law."""
-    data = encode_pcm(pcm, AudioFormat.PHONE).data
+    data = encode_pcm(pcm, AudioFormat.PHONE, phone=shaping).data
     start = data.index(b"data") + 8
     decoded = audioop.ulaw2lin(data[start:], 2)
     return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
@@ -265,6 +289,114 @@ def measure(
     )
 
 
+# The phone shapings compared by --phone-tuning. "before" is what the phone line got until
+# this comparison (docs/architecture.md, "Voices"); PHONE_SHAPING is what it gets now.
+PHONE_VARIANTS: dict[str, PhoneShaping] = {
+    "before: band, +6 dB tilt, 3:1": PhoneShaping(presence_db=6.0, ratio=3.0),
+    "unshaped (level only)": PHONE_UNSHAPED,
+    "band 300-3400 Hz": PhoneShaping(),
+    "low cut 300 Hz only": PhoneShaping(high_cut_hz=None),
+    "band, +3 dB tilt": PhoneShaping(presence_db=3.0),
+    "band, 2:1": PhoneShaping(ratio=2.0),
+    "3:1 only": PhoneShaping(low_cut_hz=None, high_cut_hz=None, ratio=3.0),
+}
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How the engine speaks for the line: its rate and the pause between sentences."""
+
+    words_per_minute: int
+    pause_s: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.words_per_minute} wpm, {self.pause_s:.2f} s"
+
+
+RENDERINGS = [
+    Rendering(WORDS_PER_MINUTE, SENTENCE_PAUSE_S),
+    Rendering(130, SENTENCE_PAUSE_S),
+    Rendering(WORDS_PER_MINUTE, 0.6),
+    Rendering(130, 0.6),
+]
+
+
+def spoken_like_the_speaker(engine: Engine, voice: str, text: str, rendering: Rendering) -> Pcm:
+    """``text`` as the Speaker renders it for a sentence-caching engine (Piper): each
+    sentence on its own, joined with a pause."""
+    return join(
+        [
+            read_wav(engine.synthesize(part, "en", voice, rendering.words_per_minute))
+            for part in sentences(text)
+        ],
+        pause_s=rendering.pause_s,
+    )
+
+
+def tune_phone(texts: list[str], pool: Executor, seed: int) -> None:
+    """Word error rate of every phone shaping (``PHONE_VARIANTS``) on the Speaker's own
+    rendering of Piper's English, then of every rendering (``RENDERINGS``: rate and pause)
+    through the phone shaping in use, each next to wide band and the plain line.
+
+    Piper's noise is made repeatable: onnxruntime's random seed is set and the model
+    loaded anew before each rendering, so each rendering draws the same noise.
+    """
+    print(
+        f"Phone tuning, piper/{BUILTIN_VOICE}, {len(texts)} messages, seed {seed}; "
+        "WER = mean per message (words wrong / words said)"
+    )
+    print(f"{'rendering':18} {'line':34} {'WER':>5} {'vs plain line':>14}")
+    shapings = {"wide": None, "phone plain": None, **PHONE_VARIANTS}
+    _tuning_rows(texts, pool, seed, RENDERINGS[0], shapings)
+    now = {name: shaping for name, shaping in PHONE_VARIANTS.items() if shaping == PHONE_SHAPING}
+    for rendering in RENDERINGS[1:]:
+        _tuning_rows(texts, pool, seed, rendering, {"wide": None, "phone plain": None, **now})
+
+
+def _tuning_rows(
+    texts: list[str],
+    pool: Executor,
+    seed: int,
+    rendering: Rendering,
+    shapings: dict[str, PhoneShaping | None],
+) -> None:
+    """One rendering through each line of ``shapings`` (None: "wide" or "phone plain")."""
+    import onnxruntime
+
+    from voices import piper_engine
+
+    piper_engine._LOADED.clear()
+    onnxruntime.set_seed(seed)
+    engine = PiperEngine()
+    pcms = [spoken_like_the_speaker(engine, BUILTIN_VOICE, text, rendering) for text in texts]
+    lines: dict[str, Callable[[Pcm], Pcm]] = {
+        "wide": lambda pcm: pcm,
+        "phone plain": plain_phone_line,
+    }
+    futures = {
+        name: [
+            (
+                words(text),
+                pool.submit(
+                    hear,
+                    lines[name](pcm) if shaping is None else tellwell_phone_line(pcm, shaping),
+                ),
+            )
+            for text, pcm in zip(texts, pcms, strict=True)
+        ]
+        for name, shaping in shapings.items()
+    }
+    wer = {
+        name: statistics.mean(word_error_rate(ref, future.result()) for ref, future in pairs)
+        for name, pairs in futures.items()
+    }
+    for name, value in wer.items():
+        mark = " (in use)" if shapings[name] == PHONE_SHAPING else ""
+        delta = "" if shapings[name] is None else f"{(value - wer['phone plain']) * 100:+13.0f}p"
+        print(f"{rendering.label:18} {name + mark:34} {value:5.0%} {delta}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5)
@@ -276,7 +408,17 @@ def main() -> None:
         "--rounds", type=int, default=3, help="render time: the fastest of this many runs"
     )
     parser.add_argument("--jobs", type=int, default=1, help="recogniser processes")
+    parser.add_argument(
+        "--phone-tuning",
+        action="store_true",
+        help="compare phone shapings, rates and pauses for English (Piper) instead",
+    )
+    parser.add_argument("--seed", type=int, default=15, help="Piper's noise seed (tuning)")
     args = parser.parse_args()
+    if args.phone_tuning:
+        with ProcessPoolExecutor(args.jobs) as tuning_pool:
+            tune_phone(messages("en", args.messages), tuning_pool, args.seed)
+        return
     available = engines()
     only = set(filter(None, args.voices.split(",")))
     pool = ProcessPoolExecutor(args.jobs)

@@ -56,7 +56,13 @@ from service.planning import (
     plan_reminders,
     schedule_offsets,
 )
-from service.reminders import HORIZON, HORIZON_MESSAGE, REMINDER_EVENTS, REMINDERS
+from service.reminders import (
+    HORIZON,
+    HORIZON_MESSAGE,
+    REMINDER_EVENTS,
+    REMINDERS,
+    free_text_in_other_language,
+)
 from service.schemas import APPOINTMENT_KINDS, AppointmentRequest, Kind
 from service.security import Caller
 
@@ -96,6 +102,9 @@ class Visit:
     instructions: str | None
     patient: dict[str, Any]
     needs_attention: str | None = None
+    warnings: tuple[FieldError, ...] = field(default=(), compare=False)
+    """Free text in another language than the patient's (``resolve_visit``): said to the
+    writer, not stored, and no part of what "unchanged" compares."""
 
     @classmethod
     def of(cls, appointment: Appointment) -> Visit:
@@ -137,6 +146,8 @@ class Written:
     change: str
     """``created``, ``updated`` or ``unchanged``."""
     due: list[str]
+    warnings: tuple[FieldError, ...] = ()
+    """``Visit.warnings`` of the request written."""
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -323,6 +334,11 @@ def resolve_visit(
         )
     if errors:
         raise ValidationProblem(errors)
+    warnings: list[FieldError] = []
+    if language in offered:  # judged in the language its reminders will be spoken in
+        texts = {"location": request.location, "instructions": request.instructions}
+        refuse = clinic.refuse_other_language_text
+        warnings = free_text_in_other_language(texts, language, refuse=refuse)
     return Visit(
         status=request.status.value,
         start=request.start.astimezone(UTC),
@@ -331,6 +347,7 @@ def resolve_visit(
         instructions=request.instructions,
         patient=resolved,
         needs_attention=attention,
+        warnings=tuple(warnings),
     )
 
 
@@ -392,7 +409,7 @@ def put_appointment(
             except IntegrityError:
                 session.rollback()  # created by a racing request: update it instead
                 continue
-            return Written(appointment, "created", replanned.due)
+            return Written(appointment, "created", replanned.due, visit.warnings)
         if not visible_to(stored, caller):
             raise Problem(404, "Not found", "No appointment with this id.", slug="not-found")
         same = Visit.of(stored) == visit
@@ -402,7 +419,7 @@ def put_appointment(
                 if record is not None:
                     record(session, stored, "unchanged")
                 session.commit()
-                return Written(stored, "unchanged", [])
+                return Written(stored, "unchanged", [], visit.warnings)
         elif written := store_change(
             session, stored, visit, request, clinic, caller, now, record=record
         ):
@@ -559,7 +576,7 @@ def store_change(
     if record is not None:
         record(session, stored, "updated")
     session.commit()
-    return Written(stored, "updated", replanned.due)
+    return Written(stored, "updated", replanned.due, visit.warnings)
 
 
 def audit_write(

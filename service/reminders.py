@@ -135,23 +135,36 @@ def other_language_text(request: MessageRequest, language: str, *, refuse: bool)
     appointment = request.appointment
     if appointment is None:
         return []
-    found = foreign_text(
-        {"location": appointment.location, "instructions": appointment.instructions}, language
-    )
+    texts = {"location": appointment.location, "instructions": appointment.instructions}
+    warnings = free_text_in_other_language(texts, language, refuse=refuse, prefix="appointment.")
+    return [f"{warning.field} {warning.message}" for warning in warnings]
+
+
+def free_text_in_other_language(
+    texts: Mapping[str, str | None], language: str, *, refuse: bool, prefix: str = ""
+) -> list[FieldError]:
+    """A warning per free-text fact (``location``, ``instructions``) that reads as another
+    language than ``language``, on ``prefix`` + its name; with ``refuse`` a
+    ValidationProblem naming each instead. What a reminder, an appointment, HL7 and FHIR
+    intake say about such text, each in its own form."""
+    found = foreign_text(texts, language)
     if refuse and found:
         raise ValidationProblem(
             [
                 FieldError(
-                    f"appointment.{text.fact}",
+                    prefix + text.fact,
                     f"reads as {_language_said(text)}, not {language!r}: {OTHER_LANGUAGE_REFUSED}",
                 )
                 for text in found
             ]
         )
     return [
-        f"appointment.{text.fact} reads as {_language_said(text)}, not the message's "
-        f"language ({language!r}): its voice would read it with the wrong sounds. "
-        f"Write it in {language!r} or send the message in that language."
+        FieldError(
+            prefix + text.fact,
+            f"reads as {_language_said(text)}, not the message's language ({language!r}): "
+            f"its voice would read it with the wrong sounds. Write it in {language!r} or send "
+            "the message in that language.",
+        )
         for text in found
     ]
 

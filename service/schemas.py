@@ -1026,6 +1026,12 @@ class AppointmentOut(BaseModel):
 
 class AppointmentWritten(AppointmentOut):
     change: Literal["created", "updated", "unchanged"]
+    warnings: list[str] = Field(
+        default=[],
+        description="What staff should fix though the visit was stored: its location or "
+        "instructions read as another language than the patient's, which the voice would "
+        "read with the wrong sounds. Not stored; said on every write of such text.",
+    )
 
 
 class AppointmentPage(BaseModel):

@@ -12,6 +12,8 @@ A new language is a new folder (``templates/<code>/``) holding its ``language.js
       "time_skeleton": "Bhm",     # optional CLDR skeleton for times; default: locale's own
       "day_periods": {"night1": "..."},  # optional: a CLDR day period ("B") said otherwise,
                                   # where CLDR's word would place the time wrongly
+      "clock_words": {"00:00": "midnight", "12:00": "noon"},  # optional: a time said as
+                                  # a word, where it fits the language's sentences
       "time_as_numbers": false,   # say "14:30" as "14 30" and "10:00" as "10": for voices
                                   # that read the colon or dot aloud (Croatian "dvotočka")
       "provenance": "...",        # who wrote the wording and how, while it is unreviewed
@@ -35,6 +37,7 @@ names and words it gets wrong.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -78,6 +81,8 @@ class LanguageProfile:
     keypad_replies: tuple[tuple[str, str], ...] = ()
     day_periods: tuple[tuple[str, str], ...] = ()
     """CLDR day period id -> the words said instead (``templates.speech.spoken_time``)."""
+    clock_words: tuple[tuple[str, str], ...] = ()
+    """Local "HH:MM" -> the word said for that whole time ("12:00" -> "noon")."""
     time_as_numbers: bool = False
     provenance: str = ""
     speech_language: str | None = None
@@ -148,6 +153,7 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
         calendar=_calendar(raw["calendar"]) if "calendar" in raw else None,
         keypad_replies=tuple((str(k), str(v)) for k, v in raw.get("keypad_replies", {}).items()),
         day_periods=tuple((str(k), str(v)) for k, v in raw.get("day_periods", {}).items()),
+        clock_words=_clock_words(raw.get("clock_words", {})),
         time_as_numbers=bool(raw.get("time_as_numbers", False)),
         provenance=str(raw.get("provenance", "")),
         speech_language=str(raw["speech_language"]) if raw.get("speech_language") else None,
@@ -156,6 +162,14 @@ def _profile(code: str, raw: dict[str, Any]) -> LanguageProfile:
             for action, words in raw.get("reply_words", {}).items()
         ),
     )
+
+
+def _clock_words(raw: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``clock_words`` keyed by local "HH:MM"; any other key would never match a time."""
+    for clock in raw:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", clock):
+            raise ValueError(f"clock_words key {clock!r} is not a time such as 12:00")
+    return tuple((str(k), str(v)) for k, v in raw.items())
 
 
 def _calendar(raw: dict[str, Any]) -> Calendar:

@@ -421,6 +421,7 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
             ctx.get("timezone"),
             skeleton=said.time_skeleton,
             day_periods=dict(said.day_periods),
+            clock_words=dict(said.clock_words),
         )
         return time_as_numbers(written) if said.time_as_numbers and ctx["for_ear"] else written
 

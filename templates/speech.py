@@ -153,6 +153,7 @@ def spoken_time(
     *,
     skeleton: str | None = None,
     day_periods: Mapping[str, str] | None = None,
+    clock_words: Mapping[str, str] | None = None,
 ) -> str:
     """The clock time as said aloud, in the patient's time zone.
 
@@ -162,9 +163,15 @@ def spoken_time(
     say it; a 24-hour clock keeps them ("14:00"). ``day_periods`` (from the language
     profile) replaces CLDR's word for a day period where it misleads: Arabic's CLDR calls
     00:30 "في المساء" ("in the evening"), which sends a patient twelve hours off.
+    ``clock_words`` (from the profile) says a whole time as a word where the language
+    has one that fits its sentences: English "at noon", "at midnight" for "12 PM"/"12 AM",
+    which many listeners place twelve hours off.
     """
     where = _locale(locale)
     when = local_moment(moment, timezone)
+    word = (clock_words or {}).get(f"{when:%H:%M}")
+    if word:
+        return word
     if skeleton is None:
         short = where.time_formats["short"].pattern
         skeleton = "hm" if re.search(r"[hK]", _QUOTED.sub("", short)) else "Hm"

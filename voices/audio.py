@@ -25,6 +25,7 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lameenc
 import numpy as np
@@ -47,11 +48,14 @@ __all__ = [
     "LONG_SENTENCE_PAUSE_S",
     "MAX_GAIN_DB",
     "PEAK_CEILING_DBFS",
+    "PHONE_SHAPING",
+    "PHONE_UNSHAPED",
     "SENTENCE_PAUSE_S",
     "TARGET_RMS_DBFS",
     "AudioFormat",
     "EncodedAudio",
     "Pcm",
+    "PhoneShaping",
     "decode_to_wav",
     "duration_of",
     "encode",
@@ -83,22 +87,50 @@ LONG_SENTENCE_PAUSE_S = 1.0
 # ffmpeg converts a six-minute message in well under a second; anything near this is hung.
 FFMPEG_TIMEOUT_S = 30.0
 
-# The phone line's shaping (see ``_for_the_phone``). A telephone channel passes about
-# 300-3400 Hz; energy below it only takes headroom from the level, and the consonants
-# that tell "fifteen" from "fifty" sit at 2-3.4 kHz, where the mu-law step is coarsest
-# relative to loud vowels. So: cut below the band, lift its top, and even out the level.
-_PHONE_LOW_CUT_HZ = (200.0, 300.0)  # gain rises from nothing to full across this span
-_PHONE_HIGH_CUT_HZ = (3400.0, 3700.0)  # and falls to nothing across this one
-_PHONE_PRESENCE_HZ = (1000.0, 3000.0)  # a tilt rising from 0 dB to PRESENCE_DB across
-_PHONE_PRESENCE_DB = 6.0
-# Level compression over 10 ms frames: frames are pulled towards the message's speech
-# level by (1 - 1/ratio) of their distance, within the bounds; frames quieter than the
-# floor (pauses) are left alone, so the line's noise is not lifted.
+# Shaping for the phone line (see ``_for_the_phone``). A telephone channel passes about
+# 300-3400 Hz, and the consonants that tell "fifteen" from "fifty" sit at 2-3.4 kHz, so
+# cutting below the band, lifting its top and evening out the level looked like help.
+# Measured, none of it helped (``PHONE_SHAPING``).
+
+
+@dataclass(frozen=True)
+class PhoneShaping:
+    """How speech is shaped for the phone line before mu-law encoding.
+
+    ``low_cut_hz``/``high_cut_hz``: gain rises from nothing to full across the first span
+    and falls to nothing across the second (None: no cut there). ``presence_db``: a tilt
+    rising from 0 dB at ``presence_hz[0]`` to this at ``presence_hz[1]``. ``ratio``: level
+    compression over 10 ms frames, each pulled towards the message's speech level by
+    (1 - 1/ratio) of its distance, within ``max_lift_db``/``max_cut_db``; frames more than
+    ``floor_db`` under the loudest (pauses) are left alone, so the line's noise is not
+    lifted. 1.0 is no compression.
+    """
+
+    low_cut_hz: tuple[float, float] | None = (200.0, 300.0)
+    high_cut_hz: tuple[float, float] | None = (3400.0, 3700.0)
+    presence_hz: tuple[float, float] = (1000.0, 3000.0)
+    presence_db: float = 0.0
+    ratio: float = 1.0
+    max_lift_db: float = 9.0
+    max_cut_db: float = 12.0
+    floor_db: float = -40.0
+
+    @property
+    def shapes(self) -> bool:
+        """Whether this shaping changes the signal at all."""
+        return bool(self.low_cut_hz or self.high_cut_hz or self.presence_db or self.ratio != 1)
+
+
+PHONE_UNSHAPED = PhoneShaping(low_cut_hz=None, high_cut_hz=None)
+"""Resample, level, limit and encode only: what a plain 8 kHz line gets."""
+
+PHONE_SHAPING = PHONE_UNSHAPED
+"""What the phone line gets: no shaping. Measured with an independent recogniser
+(bench/intelligibility.py --phone-tuning), every band limit, tilt and compression tried
+scored 2-10 points worse than the plain line, and the unshaped encoding as well as it;
+the variants stay for the bench to measure again (docs/architecture.md, "Voices")."""
+
 _PHONE_FRAME_S = 0.010
-_PHONE_RATIO = 3.0
-_PHONE_MAX_LIFT_DB = 9.0
-_PHONE_MAX_CUT_DB = 12.0
-_PHONE_FLOOR_DB = -40.0  # relative to the loudest frame
 
 # The limiter's gain changes over blocks this long: short enough to act on one syllable's
 # peak, long enough that the gain change is not heard as a click.
@@ -246,17 +278,18 @@ def encode(wav: bytes, fmt: AudioFormat) -> EncodedAudio:
     return encode_pcm(read_wav(wav), fmt)
 
 
-def encode_pcm(pcm: Pcm, fmt: AudioFormat) -> EncodedAudio:
+def encode_pcm(pcm: Pcm, fmt: AudioFormat, *, phone: PhoneShaping = PHONE_SHAPING) -> EncodedAudio:
     """Resample, set the level, limit and encode ``pcm`` as ``fmt``.
 
+    ``phone`` shapes the PHONE format only (the bench passes the variants it compares).
     Raises ``EncodingFailed`` if the audio is empty or the encoder fails.
     """
     spec = _ENCODINGS[fmt]
     if not len(pcm.samples):
         raise EncodingFailed("the audio holds no samples")
     speech = _resampled(pcm, spec.sample_rate_hz).samples
-    if fmt is AudioFormat.PHONE:
-        speech = _for_the_phone(speech, spec.sample_rate_hz)
+    if fmt is AudioFormat.PHONE and phone.shapes:
+        speech = _for_the_phone(speech, spec.sample_rate_hz, phone)
     levelled = _limit(speech * np.float32(10 ** (_gain_db(speech) / 20)), spec.sample_rate_hz)
     if fmt is AudioFormat.PHONE:
         data = _mulaw_wav(levelled, spec.sample_rate_hz)
@@ -337,35 +370,44 @@ def _resampled(pcm: Pcm, rate_hz: int) -> Pcm:
     return Pcm(np.asarray(samples, dtype=np.float32), rate_hz)
 
 
-def _for_the_phone(samples: Samples, rate_hz: int) -> Samples:
-    """Band-limit, tilt and level-compress speech for a telephone line (``_PHONE_*``).
+def _for_the_phone(samples: Samples, rate_hz: int, shaping: PhoneShaping) -> Samples:
+    """Band-limit, tilt and level-compress speech for a telephone line (``PhoneShaping``).
 
     In the frequency domain over the whole message (a reminder is under a minute: one
     FFT), so the filter has no phase delay and the same input gives the same bytes.
     """
     spectrum = np.fft.rfft(samples.astype(np.float64))
     hz = np.fft.rfftfreq(len(samples), 1 / rate_hz)
-    rise = np.clip((hz - _PHONE_LOW_CUT_HZ[0]) / np.subtract(*_PHONE_LOW_CUT_HZ[::-1]), 0, 1)
-    fall = np.clip((_PHONE_HIGH_CUT_HZ[1] - hz) / np.subtract(*_PHONE_HIGH_CUT_HZ[::-1]), 0, 1)
-    tilt_db = _PHONE_PRESENCE_DB * np.clip(
-        (hz - _PHONE_PRESENCE_HZ[0]) / np.subtract(*_PHONE_PRESENCE_HZ[::-1]), 0, 1
-    )
-    response = np.sin(rise * np.pi / 2) ** 2 * np.sin(fall * np.pi / 2) ** 2 * 10 ** (tilt_db / 20)
+    response = 10 ** (_ramp(hz, shaping.presence_hz) * shaping.presence_db / 20)
+    if shaping.low_cut_hz:
+        response *= np.sin(_ramp(hz, shaping.low_cut_hz) * np.pi / 2) ** 2
+    if shaping.high_cut_hz:
+        response *= np.cos(_ramp(hz, shaping.high_cut_hz) * np.pi / 2) ** 2
     shaped = np.fft.irfft(spectrum * response, n=len(samples))
-    return _compressed(shaped, rate_hz).astype(np.float32)
+    if shaping.ratio != 1:
+        shaped = _compressed(shaped, rate_hz, shaping)
+    return shaped.astype(np.float32)
 
 
-def _compressed(samples: npt.NDArray[np.float64], rate_hz: int) -> npt.NDArray[np.float64]:
-    """Pull each 10 ms frame's level towards the speech level (``_PHONE_RATIO``)."""
+def _ramp(hz: npt.NDArray[np.floating[Any]], span: tuple[float, float]) -> npt.NDArray[np.float64]:
+    """0 below ``span``, 1 above it, linear across it."""
+    ramp: npt.NDArray[np.float64] = np.clip((hz - span[0]) / (span[1] - span[0]), 0, 1)
+    return ramp
+
+
+def _compressed(
+    samples: npt.NDArray[np.float64], rate_hz: int, shaping: PhoneShaping
+) -> npt.NDArray[np.float64]:
+    """Pull each 10 ms frame's level towards the speech level (``PhoneShaping.ratio``)."""
     frame = max(1, round(_PHONE_FRAME_S * rate_hz))
     padded = np.pad(samples, (0, -len(samples) % frame))
     level_db = 10 * np.log10(np.mean(np.square(padded.reshape(-1, frame)), axis=1) + 1e-12)
-    speech = level_db > level_db.max() + _PHONE_FLOOR_DB
+    speech = level_db > level_db.max() + shaping.floor_db
     if not speech.any():
         return samples
     target_db = float(np.median(level_db[speech]))
     gain_db = np.clip(
-        (target_db - level_db) * (1 - 1 / _PHONE_RATIO), -_PHONE_MAX_CUT_DB, _PHONE_MAX_LIFT_DB
+        (target_db - level_db) * (1 - 1 / shaping.ratio), -shaping.max_cut_db, shaping.max_lift_db
     )
     gain_db[~speech] = 0.0
     # Each frame takes its neighbours' lower gain, so a loud onset is already turned down.

@@ -164,7 +164,10 @@ def _enqueue_due(services: Services, written: Written) -> None:
 
 def written_out(session: SessionDep, services: Services, written: Written) -> AppointmentWritten:
     out = appointment_out(session, services, written.appointment)
-    return AppointmentWritten.model_validate({**out.model_dump(), "change": written.change})
+    warnings = [f"{warning.field} {warning.message}" for warning in written.warnings]
+    return AppointmentWritten.model_validate(
+        {**out.model_dump(), "change": written.change, "warnings": warnings}
+    )
 
 
 def appointment_out(

@@ -527,3 +527,56 @@ def test_a_bad_accessibility_profile_is_refused_naming_the_field(
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == [f"patient.{field}"]
     assert count_appointments(database_url) == 0
+
+
+SPANISH_TEXT = {"location": "Segundo piso, consultorio 210", "instructions": "Traiga su lista."}
+
+
+def test_free_text_in_another_language_is_stored_with_a_warning_per_field(
+    api: TestClient, keys: Keys, zone: str
+) -> None:
+    # The example: a Spanish patient, the clinic's English location and instructions.
+    start = visit_at(3)
+    first = api.put(URL, json=body(start, zone), headers=keys.header(keys.scheduler))
+    assert first.status_code == 201, first.text
+    warnings = first.json()["warnings"]
+    assert [w.split(" ")[0] for w in warnings] == ["location", "instructions"]
+    assert all("reads as English ('en'" in w for w in warnings)
+    assert all("not the message's language ('es')" in w for w in warnings)
+    assert len(first.json()["reminders"]) == 2  # planned all the same
+    # Not stored: the same request again says it again.
+    again = api.put(URL, json=body(start, zone), headers=keys.header(keys.scheduler))
+    assert again.json()["change"] == "unchanged" and again.json()["warnings"] == warnings
+    # Listed visits carry no warnings field: it belongs to the write's answer.
+    listed = api.get("/v1/appointments", headers=keys.header(keys.staff)).json()["items"]
+    assert "warnings" not in listed[0]
+
+
+def test_free_text_in_the_patients_language_brings_no_warning(
+    api: TestClient, keys: Keys, zone: str
+) -> None:
+    spanish = body(visit_at(3), zone, **SPANISH_TEXT)
+    answer = api.put(URL, json=spanish, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 201 and answer.json()["warnings"] == []
+    english = body(visit_at(3), zone, version=2)
+    english["patient"]["language"] = "en"
+    answer = api.put(URL, json=english, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 200 and answer.json()["warnings"] == []
+
+
+def test_a_clinic_that_refuses_it_answers_422_and_stores_nothing(
+    api: TestClient, keys: Keys, database_url: str, zone: str
+) -> None:
+    store_clinic(database_url, id="hillside", refuse_other_language_text=True)
+    url = "/v1/appointments/hillside/A-1"
+    answer = api.put(url, json=body(visit_at(3), zone), headers=keys.header(keys.scheduler))
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    errors = {e["field"]: e["message"] for e in answer.json()["errors"]}
+    assert set(errors) == {"location", "instructions"}
+    assert errors["location"].startswith("reads as English ('en'")
+    assert "not 'es'" in errors["location"] and "refuses" in errors["location"]
+    assert count_appointments(database_url) == 0 and count_reminders(database_url) == 0
+    fixed = body(visit_at(3), zone, **SPANISH_TEXT)
+    stored = api.put(url, json=fixed, headers=keys.header(keys.scheduler))
+    assert stored.status_code == 201 and stored.json()["warnings"] == []

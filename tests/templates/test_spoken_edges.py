@@ -7,14 +7,19 @@ checks the words a patient hears.
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from templates import render_message, sample_facts
-from templates.speech import YEARLESS_AHEAD, says_year
+from templates.errors import BrokenTemplate
+from templates.locales import language_codes, load_profile
+from templates.speech import YEARLESS_AHEAD, says_year, spoken_time
 
 NEW_YORK = "America/New_York"
 BERLIN = "Europe/Berlin"
@@ -125,7 +130,7 @@ def test_new_years_eve_and_day_keep_their_local_year() -> None:
 @pytest.mark.parametrize(
     ("language", "midnight", "noon"),
     [
-        ("en", "12 AM", "12 PM"),
+        ("en", "at midnight.", "at noon."),
         ("es", "12 de la madrugada", "12 del mediodía"),
         ("fr", "00:00", "12:00"),
         ("de", "00:00", "12:00"),
@@ -134,12 +139,76 @@ def test_new_years_eve_and_day_keep_their_local_year() -> None:
         ("ja", "午前0時", "午後0時"),
         ("ar", "12 بعد منتصف الليل", "12 ظهرًا"),
         ("hi", "मध्यरात्रि 12 बजे", "दोपहर 12 बजे"),
+        ("ml", "അർദ്ധരാത്രി 12", "ഉച്ച 12"),
     ],
 )
 def test_midnight_and_noon(language: str, midnight: str, noon: str) -> None:
     day = datetime(2027, 3, 4, 5, 0, tzinfo=UTC)  # 00:00 in New York (EST, UTC-5)
     assert midnight in heard(language, day, NEW_YORK)
     assert noon in heard(language, day + timedelta(hours=12), NEW_YORK)
+
+
+def test_english_says_midnight_and_noon_only_on_the_exact_minute() -> None:
+    midnight = datetime(2027, 3, 4, 5, 0, tzinfo=UTC)
+    at_midnight = heard("en", midnight, NEW_YORK)
+    assert "Thursday, March fourth, at midnight." in at_midnight
+    assert "12 AM" not in at_midnight
+    assert "at 12:30 AM." in heard("en", midnight + timedelta(minutes=30), NEW_YORK)
+    assert "at 11:59 AM." in heard("en", midnight + timedelta(hours=11, minutes=59), NEW_YORK)
+    assert "at 12:01 PM." in heard("en", midnight + timedelta(hours=12, minutes=1), NEW_YORK)
+    # The transcript (for the eye) says it the same way.
+    facts = replace(sample_facts("appointment_reminder", "en"), appointment_start=midnight)
+    facts = replace(facts, timezone=NEW_YORK)
+    assert "at midnight." in render_message("appointment_reminder", "en", "app", facts).text
+
+
+def test_midnight_on_the_days_clocks_change() -> None:
+    # New York falls back on November 7, 2027 at 2:00, so that day's midnight is still EDT.
+    fall = datetime(2027, 11, 7, 4, 0, tzinfo=UTC)
+    said = heard("en", fall, NEW_YORK, today=fall - timedelta(days=7))
+    assert "Sunday, November seventh, at midnight" in said
+    # Santiago springs forward at midnight (September 5, 2027: 24:00 -> 01:00): that day
+    # has no midnight, so the same instant is said as the 1 AM it is on the clock.
+    spring = datetime(2027, 9, 5, 4, 0, tzinfo=UTC)
+    santiago = heard("en", spring, "America/Santiago", today=spring - timedelta(days=7))
+    assert "Sunday, September fifth, at 1 AM" in santiago
+    assert "midnight" not in santiago
+
+
+@pytest.mark.parametrize("language", language_codes())
+def test_midnight_and_noon_are_said_in_words_not_letters(language: str) -> None:
+    """A day period cut to one letter (Malayalam CLDR's "അ" for midnight) is read as a
+    letter's name: no word of a time said at midnight or noon is a lone letter (outside
+    Latin script, where "e" and "a" are words)."""
+    day = datetime(2027, 3, 4, 5, 0, tzinfo=UTC)
+    profile = load_profile(language)
+    assert profile is not None
+    for moment in (day, day + timedelta(hours=12)):
+        said = spoken_time(
+            moment,
+            profile.locale,
+            NEW_YORK,
+            skeleton=profile.time_skeleton,
+            day_periods=dict(profile.day_periods),
+            clock_words=dict(profile.clock_words),
+        )
+        letters = [
+            w
+            for w in said.split()
+            if len(w) == 1 and w.isalpha() and not unicodedata.name(w).startswith("LATIN")
+        ]
+        assert not letters, said
+
+
+def test_clock_words_must_name_a_time(tmp_path: Path) -> None:
+    folder = tmp_path / "xx"
+    folder.mkdir()
+    (folder / "language.json").write_text(
+        json.dumps({"name": "X", "locale": "en_US", "clock_words": {"noon": "noon"}}),
+        encoding="utf-8",
+    )
+    with pytest.raises(BrokenTemplate, match="clock_words"):
+        load_profile("xx", tmp_path)
 
 
 def test_arabic_never_calls_the_first_hour_after_midnight_evening() -> None:
@@ -169,7 +238,7 @@ def test_arabic_never_calls_the_first_hour_after_midnight_evening() -> None:
             "3:30 de la madrugada",
             "03:30",
         ),
-        (datetime(2027, 3, 14, 16, 0, tzinfo=UTC), NEW_YORK, "12 PM", "12 del mediodía", "12:00"),
+        (datetime(2027, 3, 14, 16, 0, tzinfo=UTC), NEW_YORK, "noon", "12 del mediodía", "12:00"),
         # ... and falls back on Sunday November 7, 2027: 1:30 comes twice, both said so.
         (
             datetime(2027, 11, 7, 5, 30, tzinfo=UTC),

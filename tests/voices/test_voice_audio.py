@@ -7,7 +7,15 @@ import subprocess
 import pytest
 
 from voices import AudioFormat, EncodingFailed
-from voices.audio import PEAK_CEILING_DBFS, TARGET_RMS_DBFS, duration_of, encode
+from voices.audio import (
+    PEAK_CEILING_DBFS,
+    TARGET_RMS_DBFS,
+    PhoneShaping,
+    duration_of,
+    encode,
+    encode_pcm,
+    read_wav,
+)
 
 # volumedetect reports to 0.1 dB; codecs move the level a little more than that.
 LOUDNESS_TOLERANCE_DB = 1.0
@@ -114,10 +122,9 @@ def test_phone_resampling_filters_what_the_line_cannot_carry(tmp_path, levels):
     assert band(2000) < band(1000) - 40
 
 
-def test_phone_audio_is_shaped_for_the_telephone_band(tmp_path, levels):
-    """Equal tones at 100 Hz (below the band), 1 kHz and 3 kHz (its consonant region):
-    the phone encoding removes the hum and lifts the top of the band over the middle."""
-    tones = ffmpeg_wav(
+def three_tones(tmp_path) -> bytes:
+    """Equal tones at 100 Hz (below the phone band), 1 kHz and 3 kHz (its consonants)."""
+    return ffmpeg_wav(
         tmp_path,
         [
             "-f",
@@ -127,7 +134,27 @@ def test_phone_audio_is_shaped_for_the_telephone_band(tmp_path, levels):
         ],
         "tones.wav",
     )
-    path = saved(tmp_path, encode(tones, AudioFormat.PHONE).data, AudioFormat.PHONE)
+
+
+def test_phone_audio_is_not_reshaped(tmp_path, levels):
+    """The phone line gets the message's own spectrum: every shaping measured worse
+    (``voices.audio.PHONE_SHAPING``), so equal tones stay equal."""
+    path = saved(tmp_path, encode(three_tones(tmp_path), AudioFormat.PHONE).data, AudioFormat.PHONE)
+
+    def band(hz: int) -> float:
+        narrow = f"bandpass=f={hz}:t=q:w=10"
+        return levels(path, f"{narrow},{narrow}").mean_db
+
+    assert abs(band(100) - band(1000)) < 1.5
+    assert abs(band(3000) - band(1000)) < 1.5
+
+
+def test_the_shapings_the_bench_compares_do_what_they_say(tmp_path, levels):
+    """The variants bench/intelligibility.py measures: the band removes the hum, the tilt
+    lifts the top of the band over the middle."""
+    shaped = PhoneShaping(presence_db=6.0, ratio=3.0)
+    audio = encode_pcm(read_wav(three_tones(tmp_path)), AudioFormat.PHONE, phone=shaped)
+    path = saved(tmp_path, audio.data, AudioFormat.PHONE)
 
     def band(hz: int) -> float:
         narrow = f"bandpass=f={hz}:t=q:w=10"

@@ -88,6 +88,22 @@ def outcome_body(problem: Problem) -> dict[str, Any]:
     return outcome.model_dump(mode="json", exclude_none=True)
 
 
+def warning_outcome(warnings: Sequence[FieldError]) -> dict[str, Any]:
+    """An OperationOutcome of warnings on a resource that was stored (free text in another
+    language than the patient's), each naming its element as FHIRPath."""
+    issues = [
+        {
+            "severity": "warning",
+            "code": "business-rule",
+            "diagnostics": f"{FIELD_PATHS.get(w.field, w.field)} {w.message}",
+            "expression": [FIELD_PATHS.get(w.field, w.field)],
+        }
+        for w in warnings
+    ] or [{"severity": "information", "code": "informational", "diagnostics": "Stored."}]
+    outcome = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": issues})
+    return outcome.model_dump(mode="json", exclude_none=True)
+
+
 def outcome_response(problem: Problem) -> JSONResponse:
     return JSONResponse(
         outcome_body(problem),

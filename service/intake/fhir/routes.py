@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.bundle import Bundle
@@ -57,7 +57,12 @@ from service.intake.fhir.mapping import (
     reference_key,
     source_order,
 )
-from service.intake.fhir.outcome import FHIR_JSON, install_outcome_handlers, invalid
+from service.intake.fhir.outcome import (
+    FHIR_JSON,
+    install_outcome_handlers,
+    invalid,
+    warning_outcome,
+)
 from service.intake.fhir.requests import request_message
 from service.models import Appointment, Clinic, FhirResource, audit, is_record_id, new_id
 from service.paging import CURSOR_MAX_CHARS, decode_cursor, encode_cursor
@@ -104,6 +109,8 @@ class Stored:
     resource_type: str
     resource_id: str
     created: bool
+    warnings: tuple[FieldError, ...] = ()
+    """An Appointment's free text in another language than its patient's."""
 
 
 def store(
@@ -172,7 +179,8 @@ def store(
             patient_id=found.patient_id,
         )
         due += written.due
-        done.append(Stored("Appointment", appointment["id"], written.change == "created"))
+        created = written.change == "created"
+        done.append(Stored("Appointment", appointment["id"], created, written.warnings))
     return done, due
 
 
@@ -241,15 +249,25 @@ def write(services: Services, caller: Caller, resources: list[dict[str, Any]]) -
 
 
 def _put(
-    services: Services, caller: Caller, kind: str, resource_id: str, body: Any
+    services: Services,
+    caller: Caller,
+    kind: str,
+    resource_id: str,
+    body: Any,
+    prefer: str | None = None,
 ) -> JSONResponse:
+    """Store one resource; answer it as stored, or with ``Prefer: return=OperationOutcome``
+    an OperationOutcome holding its warnings (FHIR's place for them on a success)."""
     resource = validated(body)
     if resource["resourceType"] != kind:
         raise ValidationProblem([FieldError(f"{kind}.resourceType", f"must be {kind}")])
     if resource.get("id") != resource_id:
         raise ValidationProblem([FieldError(f"{kind}.id", "must be the id in the URL")])
     (stored,) = [s for s in write(services, caller, [resource]) if s.resource_type == kind]
-    return fhir(resource, 201 if stored.created else 200)
+    status = 201 if stored.created else 200
+    if prefer and "return=operationoutcome" in prefer.replace(" ", "").lower():
+        return fhir(warning_outcome(stored.warnings), status)
+    return fhir(resource, status)
 
 
 def create_fhir_app(state: State) -> FastAPI:
@@ -279,9 +297,13 @@ def create_fhir_app(state: State) -> FastAPI:
 
     @app.put("/Appointment/{resource_id}", operation_id="fhir_put_appointment")
     def put_fhir_appointment(
-        resource_id: ResourceId, body: Resource, caller: Scheduler, services: ServicesDep
+        resource_id: ResourceId,
+        body: Resource,
+        caller: Scheduler,
+        services: ServicesDep,
+        prefer: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
-        return _put(services, caller, "Appointment", resource_id, body)
+        return _put(services, caller, "Appointment", resource_id, body, prefer)
 
     @app.get("/Appointment/{resource_id}", operation_id="fhir_get_appointment")
     def get_fhir_appointment(
@@ -368,7 +390,14 @@ def create_fhir_app(state: State) -> FastAPI:
     @app.post("/", operation_id="fhir_transaction")
     def transaction(body: Resource, caller: Scheduler, services: ServicesDep) -> JSONResponse:
         resources, answers = _unpack(body)
-        write(services, caller, resources)
+        warned = {
+            (s.resource_type, s.resource_id): s.warnings
+            for s in write(services, caller, resources)
+            if s.warnings
+        }
+        for resource, answer in zip(resources, answers, strict=True):
+            if warnings := warned.get((resource["resourceType"], resource["id"])):
+                answer["response"]["outcome"] = warning_outcome(warnings)
         response = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
         Bundle.model_validate(response)
         return fhir(response)

@@ -22,6 +22,7 @@ OUR_APPLICATION = "TELLWELL"
 DEFAULT_VERSION = "2.5.1"
 ERROR_TABLE = "HL70357"
 ERROR_SEVERITY = "E"
+WARNING_SEVERITY = "W"
 CONTROL_ID_BYTES = 10
 """20 hex characters: MSH-10 is at most 20 long in 2.3-2.4."""
 _DELIMITERS = re.compile(r"[^\w\s]{5}")
@@ -35,6 +36,8 @@ class AckError:
     location: Location
     code: ErrorCode
     reason: str
+    severity: str = ERROR_SEVERITY
+    """ERR-4 (2.5 on): ``E``, or ``W`` for a warning on a message that was taken (AA)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def _err(error: AckError, delimiters: Delimiters, old_style: bool) -> list[str]:
         "",
         component.join(erl).rstrip(component),
         component.join(code),
-        ERROR_SEVERITY,
+        error.severity,
         "",
         "",
         "",

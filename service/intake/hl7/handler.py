@@ -76,7 +76,7 @@ class MessageHandler:
         code = _SINK_ACKS[result.outcome]
         unknown = UNKNOWN_FACILITY if result.outcome is Outcome.UNKNOWN_FACILITY else None
         said = result.outcome.value + (f" ({result.reason})" if result.reason else "")
-        return self._answer(text, code, unknown, said, name)
+        return self._answer(text, code, unknown or result.warning, said, name)
 
     def _answer(
         self, text: str, code: AckCode, error: AckError | None, outcome: str, name: str = ""

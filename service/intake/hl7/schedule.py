@@ -41,8 +41,10 @@ class AckCode(StrEnum):
 
 
 class ErrorCode(StrEnum):
-    """HL7 table 0357: why a message was not taken, as ERR names it."""
+    """HL7 table 0357: why a message was not taken, as ERR names it (``ACCEPTED``: taken,
+    with a warning)."""
 
+    ACCEPTED = "0"
     SEGMENT_SEQUENCE = "100"
     REQUIRED_FIELD_MISSING = "101"
     DATA_TYPE = "102"
@@ -58,6 +60,7 @@ class ErrorCode(StrEnum):
 
 
 _ERROR_TEXTS = {
+    ErrorCode.ACCEPTED: "Message accepted",
     ErrorCode.SEGMENT_SEQUENCE: "Segment sequence error",
     ErrorCode.REQUIRED_FIELD_MISSING: "Required field missing",
     ErrorCode.DATA_TYPE: "Data type error",

@@ -18,6 +18,9 @@ outcome                       ACK   meaning
                                     first: nothing changed
 ``unknown_facility``          AE    no clinic goes by MSH-4 (ERR names MSH-4, code 204)
 ============================  ====  =====================================================
+
+A stored message may carry a ``warning``: its ACK is still AA, with an ERR of severity W
+naming the field (free text in another language than the patient's).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from service.intake.hl7.ack import AckError
 from service.intake.hl7.schedule import ScheduleMessage
 
 
@@ -43,6 +47,8 @@ class SinkResult:
 
     outcome: Outcome
     reason: str = ""
+    warning: AckError | None = None
+    """An ERR of severity W for the ACK: stored, but a field should be fixed."""
 
 
 class ScheduleSink(Protocol):

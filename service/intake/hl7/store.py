@@ -40,6 +40,7 @@ from service.appointments import put_appointment
 from service.clock import Clock
 from service.db import Database
 from service.errors import Problem
+from service.intake.hl7.ack import WARNING_SEVERITY, AckError
 from service.intake.hl7.phones import choose_phone
 from service.intake.hl7.schedule import (
     AckCode,
@@ -299,6 +300,14 @@ class StoringSink:
             raise
         if written.due and self.enqueue is not None:
             self.enqueue(written.due)
+        if written.warnings:  # AA, with an ERR of severity W naming the first such field
+            said = f"{written.warnings[0].field} {written.warnings[0].message}"
+            warning = AckError(
+                _location_of(written.warnings[0].field), ErrorCode.ACCEPTED, said, WARNING_SEVERITY
+            )
+            reasons = [result.reason] if result.reason else []
+            reasons += [f"{w.field} reads as another language" for w in written.warnings]
+            result = SinkResult(result.outcome, "; ".join(reasons), warning)
         return result
 
     def _upsert(
@@ -391,5 +400,9 @@ def _first(values: Iterable[str]) -> str | None:
 
 def _refused(field: str, reason: str) -> MessageRefused:
     """An AE naming where in the message the field it could not store came from."""
-    location = FIELD_LOCATIONS.get(field, FIELD_LOCATIONS.get(field.split(".")[0], Location("SCH")))
-    return MessageRefused(AckCode.ERROR, location, ErrorCode.DATA_TYPE, reason)
+    return MessageRefused(AckCode.ERROR, _location_of(field), ErrorCode.DATA_TYPE, reason)
+
+
+def _location_of(field: str) -> Location:
+    """Where in the message a field of the appointment store came from."""
+    return FIELD_LOCATIONS.get(field, FIELD_LOCATIONS.get(field.split(".")[0], Location("SCH")))

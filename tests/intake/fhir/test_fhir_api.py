@@ -691,3 +691,74 @@ def test_a_patient_update_alone_replans_the_pending_reminders_of_their_visits(
     # The same Patient again changes nothing.
     assert put(api, keys.scheduler, patient).status_code == 200
     assert len(stored_reminders(database_url, visit["id"])) == 3
+
+
+def spanish_visit_bundle() -> dict[str, Any]:
+    """Our Bundle: a Spanish-speaking patient, the clinic's Location ("Second floor, suite
+    210") and patientInstruction ("Bring your medicine list.") in English."""
+    bundle = example("own-transaction-bundle.json")
+    start = visit_at(4)
+    bundle["entry"][4]["resource"]["start"] = zulu(start)
+    bundle["entry"][4]["resource"]["end"] = zulu(start + timedelta(minutes=30))
+    return bundle
+
+
+def test_free_text_in_another_language_is_stored_with_a_warning_outcome(
+    api: TestClient, keys: Keys
+) -> None:
+    answer = api.post("/fhir/r4", json=spanish_visit_bundle(), headers=keys.header(keys.scheduler))
+    assert answer.status_code == 200, answer.text
+    response = Bundle.model_validate(answer.json())
+    assert [e.response.outcome for e in response.entry[:4]] == [None] * 4
+    outcome = response.entry[4].response.outcome
+    assert outcome is not None
+    issues = [
+        (i.severity, i.code, list(i.expression or []), i.diagnostics or "")
+        for i in OperationOutcome.model_validate(outcome.model_dump()).issue
+    ]
+    assert [(s, c, e) for s, c, e, _ in issues] == [
+        ("warning", "business-rule", ["Appointment.participant"]),
+        ("warning", "business-rule", ["Appointment.patientInstruction"]),
+    ]
+    assert all("reads as English ('en'" in d and "('es')" in d for *_, d in issues)
+    assert len(appointment_row(api, keys, "riverside", "visit-9001")["reminders"]) == 2
+
+
+def test_a_put_that_prefers_an_outcome_gets_its_warnings(api: TestClient, keys: Keys) -> None:
+    patient = published_patient()
+    patient["communication"] = [
+        {"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "es"}]}}
+    ]
+    assert put(api, keys.scheduler, patient).status_code == 201
+    appointment = published_appointment(visit_at(3))
+    appointment["patientInstruction"] = "Please bring your medicine list and arrive early."
+    url = f"/fhir/r4/Appointment/{appointment['id']}"
+    headers = {**keys.header(keys.scheduler), "Content-Type": FHIR_JSON}
+    answer = api.put(
+        url, json=appointment, headers={**headers, "Prefer": "return=OperationOutcome"}
+    )
+    assert answer.status_code == 201
+    assert ("business-rule", ["Appointment.patientInstruction"]) in issues(answer)
+    # Without the preference the answer is the resource, as before.
+    appointment["meta"] = {"versionId": "2"}
+    plain = api.put(url, json=appointment, headers=headers)
+    assert plain.status_code == 200 and plain.json()["resourceType"] == "Appointment"
+
+
+def test_a_clinic_that_refuses_it_answers_an_outcome_naming_the_elements(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    refused = api.patch(
+        "/v1/clinics/riverside",
+        json={"refuse_other_language_text": True},
+        headers=keys.header(keys.admin),
+    )
+    assert refused.status_code == 200, refused.text
+    answer = api.post("/fhir/r4", json=spanish_visit_bundle(), headers=keys.header(keys.scheduler))
+    assert answer.status_code == 422
+    assert issues(answer) == [
+        ("invalid", ["Appointment.participant"]),
+        ("invalid", ["Appointment.patientInstruction"]),
+    ]
+    assert "refuses free text in another language" in answer.text
+    assert count_appointments(database_url) == 0

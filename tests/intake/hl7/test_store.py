@@ -378,3 +378,56 @@ def test_a_published_s12_reaches_the_patient(
     wait_for(lambda: status() == "delivered")
     text = intake.client.get(f"/v1/reminders/{planned['id']}", headers=intake.staff).json()
     assert "PAUL SMITH" in text["message"]["text"]
+
+
+def spanish_patient_english_notes() -> str:
+    """Our 2.5.1 SIU^S12: a Spanish-speaking patient (PID-15 SPA), the clinic's place
+    (AIL-3 "Riverside Clinic, second floor") and notes ("Bring your medication list &
+    insurance card.") in English, its visit moved from 2030 to five days from now."""
+    return sample("own-siu_s12-v2.5.1-tq1.hl7").replace("20301105143000-0500", hl7_time(later(5)))
+
+
+def test_notes_in_another_language_are_stored_with_a_warning_in_the_ack(
+    intake: Intake, database_url: str
+) -> None:
+    store_clinic(database_url, identifiers=["RIVERSIDE"], hl7_notes_as_instructions=True)
+    (ack,) = intake.send(spanish_patient_english_notes())
+    assert ack_code(ack) == "AA"
+    err = ack.segment("ERR")
+    assert str(err(2)) == "AIL^1^3^1"  # the first such field: the location's
+    assert str(err(3)) == "0^Message accepted^HL70357"
+    assert str(err(4)) == "W"
+    assert "reads as English" in str(err(8)) and "'es'" in str(err(8))
+    assert "medication" not in str(ack)  # the ACK names the field, never its text
+    stored = intake.only()
+    assert stored["patient"]["language"] == "es"
+    assert stored["instructions"].startswith("Bring your medication list")
+    assert len(stored["reminders"]) == 2 and stored["needs_attention"] is None
+
+
+def test_notes_in_the_patients_language_bring_a_plain_aa(intake: Intake, database_url: str) -> None:
+    store_clinic(database_url, identifiers=["RIVERSIDE"], hl7_notes_as_instructions=True)
+    notes = ("Traiga su lista de medicamentos y su tarjeta del seguro.",)
+    (ack,) = intake.send(siu(start=hl7_time(later(5)), notes=notes))
+    assert ack_code(ack) == "AA"
+    assert [str(s[0]) for s in ack] == ["MSH", "MSA"]
+
+
+def test_a_clinic_that_refuses_other_language_notes_answers_ae_at_nte_3(
+    intake: Intake, database_url: str
+) -> None:
+    store_clinic(
+        database_url,
+        identifiers=["RIVERSIDE"],
+        hl7_notes_as_instructions=True,
+        refuse_other_language_text=True,
+    )
+    notes = ("Bring your medicine list and your insurance card.",)
+    (ack,) = intake.send(siu(start=hl7_time(later(5)), notes=notes))
+    assert ack_code(ack) == "AE"
+    err = ack.segment("ERR")
+    assert str(err(2)) == "NTE^1^3^1"  # the notes: where the instructions came from
+    assert str(err(4)) == "E"
+    assert "refuses free text in another language" in str(err(8))
+    assert intake.appointments() == []
+    assert hl7_messages(database_url) == 0  # not taken: the fixed message is stored
