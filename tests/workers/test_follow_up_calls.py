@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from devtools.timezones import daytime_zone
-from devtools.twilio_sim import Scenario, TwilioSimulator
+from devtools.twilio_sim import Said, Scenario, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.models import WebhookDelivery
@@ -205,3 +205,27 @@ def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted
     assert rating["answers"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
     assert rating["average"] == 5.0 and rating["sent"] == 1 and rating["needs_staff"] == 0
     assert "López" not in report.text and PATIENT not in report.text
+
+
+def test_an_answer_may_be_said_a_number_or_yes_and_no_and_an_unsure_one_is_asked_again(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator
+) -> None:
+    """Twilio writes a said number as a digit; to the yes/no question the language's own
+    yes and no words answer; heard with little confidence, nothing is kept."""
+    rated, unsure, declined = "+13125550131", "+13125550132", "+13125550133"
+    sim.scenario_for(rated, Scenario(answer="human", keys=[Said("4.", 0.9)]))
+    sim.scenario_for(unsure, Scenario(answer="human", keys=[Said("2", 0.2), "5"]))
+    sim.scenario_for(declined, Scenario(answer="human", keys=[Said("No, todavía no.", 0.9)]))
+    english = {**follow_up_body(rated), "language": "en"}
+    said_4 = create(live, keys, english)
+    said_unsure = create(live, keys, follow_up_body(unsure))
+    said_no = create(live, keys, follow_up_body(declined, follow_up={"question": "resolved"}))
+
+    four = settled(live, keys, said_4, "confirmed")
+    assert four["follow_up"]["answer"] == "4"
+    assert four["attempts"][0]["speech_result"] == "4."
+    assert settled(live, keys, said_unsure, "confirmed")["follow_up"]["answer"] == "5"
+    no = settled(live, keys, said_no, "needs_staff")
+    assert no["follow_up"]["answer"] == "no" and no["follow_up"]["needs_staff"] is True
+    sim.wait_idle()
+    assert sim.problems == []
