@@ -17,8 +17,7 @@ from devtools.timezones import daytime_zone
 from devtools.twilio_sim import Said, Scenario, SimCall, TwilioSimulator
 from service.config import Settings
 from tests.support.api import Keys, LiveServer, reminder_body
-from tests.support.phone import phone_settings
-from tests.workers.test_twilio_calls import create, reminder, run_phone_worker, settled
+from tests.support.phone import create, phone_settings, reminder, run_phone_worker, settled
 
 pytestmark = [pytest.mark.redis]
 

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -32,16 +31,23 @@ from service.config import Settings
 from service.db import Database, utcnow
 from service.models import Attempt, OptOut, Reminder, Status
 from tests.support.api import Keys, LiveServer, reminder_body
-from tests.support.phone import FROM_NUMBER, phone_settings
+from tests.support.phone import (
+    FROM_NUMBER,
+    create,
+    phone_env,
+    phone_settings,
+    reminder,
+    run_phone_worker,
+    settled,
+)
 from tests.support.proxy import PrefixStrippingProxy
 from tests.support.serving import serving
 from tests.support.waiting import wait_for
-from tests.support.workers import run_burst_worker, worker_env
+from tests.support.workers import run_burst_worker
 
 pytestmark = [pytest.mark.redis]
 
 PATIENT = "+13125550123"
-FINAL = {"delivered", "voicemail", "confirmed", "cancel_requested", "failed"}
 RETRY_BACKOFF_S = 3600.0
 """Long, as in service: the tests skip the wait (``skip_waits``) instead of sleeping it."""
 
@@ -58,48 +64,6 @@ def settings(
         call_retry_backoff_s=RETRY_BACKOFF_S,
         lease_s=2,
         requeue_after_s=0,
-    )
-
-
-def phone_env(settings: Settings) -> dict[str, str]:
-    """What a ``tellwell worker`` needs to call through the simulator."""
-    return worker_env(settings) | {
-        "TELLWELL_CHANNEL": "twilio",
-        "TELLWELL_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TELLWELL_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
-        "TELLWELL_TWILIO_FROM_NUMBER": settings.twilio_from_number,
-        "TELLWELL_TWILIO_API_BASE": settings.twilio_api_base,
-        "TELLWELL_TWILIO_CALLS_PER_SECOND": str(settings.twilio_calls_per_second),
-        "TELLWELL_CALLS_PER_DAY": str(settings.calls_per_day),
-        "TELLWELL_CALL_RETRY_BACKOFF_S": str(settings.call_retry_backoff_s),
-        "TELLWELL_LEASE_S": str(settings.lease_s),
-        "TELLWELL_REQUEUE_AFTER_S": str(settings.requeue_after_s),
-    }
-
-
-def run_phone_worker(settings: Settings) -> None:
-    run_burst_worker(settings, phone_env(settings))
-
-
-def create(live: LiveServer, keys: Keys, **changes: Any) -> str:
-    answer = httpx.post(
-        f"{live.url}/v1/reminders",
-        json=reminder_body(**changes),
-        headers=keys.header(keys.scheduler),
-    )
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["id"])
-
-
-def reminder(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
-    return dict(answer.json())
-
-
-def settled(live: LiveServer, keys: Keys, reminder_id: str, *statuses: str) -> dict[str, Any]:
-    wanted = set(statuses) or FINAL
-    return dict(
-        wait_for(lambda: (r := reminder(live, keys, reminder_id))["status"] in wanted and r)
     )
 
 
