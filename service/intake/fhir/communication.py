@@ -36,6 +36,10 @@ COMMUNICATION_STATUSES = {
     Status.EXPIRED: "not-done",
     Status.CANCELLED: "not-done",
 }
+"""A reminder's status as the Communication's; ``HANDED_TO_STAFF`` depend on the patient."""
+HANDED_TO_STAFF = (Status.NEEDS_STAFF, Status.HANDLED)
+"""With the clinic's staff: ``completed`` if the message reached the patient (a follow-up
+answered with a low score), ``not-done`` if every step went unanswered."""
 REACHED = (Status.DELIVERED, Status.VOICEMAIL, Status.CONFIRMED)
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 MEDIUM = {"phone": "PHONE", "app": "ELECTRONIC"}
@@ -142,7 +146,7 @@ def _first(reminder: Reminder, statuses: Sequence[str]) -> datetime | None:
 def communication(message: Message) -> dict[str, Any]:
     """A requested message is ``basedOn`` its CommunicationRequest (of the same id)."""
     reminder, appointment, requested = message.reminder, message.appointment, message.requested
-    status = COMMUNICATION_STATUSES[Status(reminder.status)]
+    status = _communication_status(reminder)
     resource: dict[str, Any] = {
         "resourceType": "Communication",
         "id": reminder.id,
@@ -177,8 +181,18 @@ def communication(message: Message) -> dict[str, Any]:
         resource["received"] = received.isoformat()
     if reminder.message_text:
         resource["payload"] = [{"contentString": reminder.message_text}]
+    if steps := [e for e in reminder.events if e.step is not None and e.detail]:
+        # Each escalation step that ran, waited or was skipped, and why (no patient data).
+        resource["note"] = [{"text": e.detail, "time": e.at.isoformat()} for e in steps]
     Communication.model_validate(resource)
     return resource
+
+
+def _communication_status(reminder: Reminder) -> str:
+    status = Status(reminder.status)
+    if status in HANDED_TO_STAFF:
+        return "completed" if _first(reminder, REACHED) else "not-done"
+    return COMMUNICATION_STATUSES[status]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from devtools.timezones import daytime_zone
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
-from service.models import Reminder
+from service.models import Reminder, ReminderEvent, Status, advance
 from tests.support.api import Keys
 from tests.support.appointments import (
     advance_to,
@@ -440,6 +440,59 @@ def test_each_reminder_comes_back_as_a_communication(
     missing = api.get("/fhir/r4/Communication", headers=keys.header(keys.staff))
     assert missing.status_code == 422
     assert issues(missing) == [("invalid", ["about"])]
+
+
+def test_a_message_with_the_staff_is_a_communication_with_its_steps(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    """Escalated to the clinic's staff, then handled: the search still answers, the
+    Communication says the patient was not reached, and each step is a note."""
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    reminder_id = appointment_row(api, keys, "acme", "example")["reminders"][1]["id"]
+    db = Database(database_url)
+    with db.session() as session:
+        for status in (Status.RENDERING, Status.READY, Status.DISPATCHING):
+            assert advance(session, reminder_id, status)
+        session.add(  # as the pipeline records a step the reminder stays dispatching for
+            ReminderEvent(
+                reminder_id=reminder_id,
+                status=Status.DISPATCHING,
+                step=1,
+                detail="step 1 (sms): text sent",
+            )
+        )
+        session.flush()
+        assert advance(
+            session,
+            reminder_id,
+            Status.NEEDS_STAFF,
+            step=2,
+            detail="step 2 (staff): handed to the clinic's staff",
+        )
+    db.dispose()
+
+    def communication() -> dict[str, Any]:
+        answer = api.get(
+            "/fhir/r4/Communication?about=Appointment/example", headers=keys.header(keys.staff)
+        )
+        assert answer.status_code == 200, answer.text
+        Bundle.model_validate(answer.json())
+        (found,) = [
+            e["resource"] for e in answer.json()["entry"] if e["resource"]["id"] == reminder_id
+        ]
+        return dict(found)
+
+    with_staff = communication()
+    assert with_staff["status"] == "not-done"
+    assert with_staff["statusReason"] == {"text": "step 2 (staff): handed to the clinic's staff"}
+    assert [note["text"] for note in with_staff["note"]] == [
+        "step 1 (sms): text sent",
+        "step 2 (staff): handed to the clinic's staff",
+    ]
+    handled = api.post(f"/v1/reminders/{reminder_id}/handled", headers=keys.header(keys.staff))
+    assert handled.status_code == 200, handled.text
+    assert communication()["status"] == "not-done"
 
 
 def test_communications_are_searched_by_last_updated(
