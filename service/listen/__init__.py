@@ -4,20 +4,28 @@ Server-rendered, with no front-end build: the transcript and the browser's own `
 controls>`` work without JavaScript; a small script adds a large play/pause button. The
 token is signed and expires, and names the reminder by its opaque id only, so the URL
 carries no PHI. The page is never cached and sends no referrer, so the token leaks nowhere.
+
+A follow-up's question (``service.follow_ups``) is answered here too, with one large
+button per answer key, a plain form that needs no script: the app and the text's listen
+link get the same answer a key on a call gives.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
 from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
+from service.follow_ups import answer_for, question_of, record_answer
 from service.links import LinkError
-from service.models import Reminder, audit
+from service.models import Attempt, Reminder, Status, audit
+from templates import FOLLOW_UP_ANSWERS
 
 router = APIRouter(tags=["pages"])
 templates = Jinja2Templates(directory=Path(__file__).parent)
@@ -29,6 +37,7 @@ PAGE_HEADERS = {
 UNAVAILABLE = {
     403: "This link has expired or is not valid. Please ask your clinic for a new one.",
     410: "This message is no longer available. Please ask your clinic for a new one.",
+    422: "That is not an answer to this question. Please go back and choose again.",
 }
 
 
@@ -54,9 +63,53 @@ def listen(
             "transcript": reminder.message_text or "",
             "audio_url": services.links.audio_for_page(asset.key, asset.format, request.url.path),
             "audio_media_type": asset.media_type,
+            "answer_keys": _answer_keys(reminder),
+            "answered": reminder.follow_up_answer is not None,
+            "token": token,
         },
         headers=PAGE_HEADERS,
     )
+
+
+def _answer_keys(reminder: Reminder) -> list[str]:
+    """The keys a delivered, unanswered follow-up takes; none for any other message."""
+    if reminder.kind != "follow_up" or reminder.follow_up_answer is not None:
+        return []
+    if reminder.status != Status.DELIVERED:
+        return []
+    return sorted(FOLLOW_UP_ANSWERS.get(question_of(reminder), {}))
+
+
+@router.post("/listen/{token}/answer", include_in_schema=False)
+def answer(
+    token: str,
+    key: Annotated[str, Form(max_length=1)],
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    """The follow-up answered on the page: recorded as a key on a call would be (the
+    first answer wins), then back to the page, which thanks the patient."""
+    try:
+        reminder_id = services.links.open_listen(token)
+    except LinkError:
+        return unavailable(request, 403)
+    reminder = session.get(Reminder, reminder_id)
+    attempt = session.scalars(
+        select(Attempt)
+        .where(Attempt.reminder_id == reminder_id)
+        .order_by(Attempt.started_at.desc())
+    ).first()
+    if reminder is None or attempt is None:
+        return unavailable(request, 410)
+    given = answer_for(question_of(reminder), key) if reminder.kind == "follow_up" else None
+    if given is None:
+        return unavailable(request, 422)
+    if record_answer(session, reminder, attempt, given, services.pipeline.clock.now()):
+        audit(session, None, "listen.answer", "reminder", reminder_id)
+    session.commit()
+    # Relative, so a path prefix in front of the service is kept (…/listen/<token>).
+    return RedirectResponse(f"../{token}", status_code=303, headers=PAGE_HEADERS)
 
 
 @router.post("/listen/{token}/ended", status_code=204, include_in_schema=False)

@@ -96,3 +96,56 @@ def test_a_forged_link_shows_an_accessible_explanation(
     assert response is not None and response.status == 403
     assert "not valid" in page.inner_text("[role=alert]")
     page.close()
+
+
+def test_a_follow_up_is_answered_on_the_page_by_keyboard_once(
+    browser: Browser, live_server: LiveServer, keys: Keys, receiver: Receiver, settings: Settings
+) -> None:
+    """The app's follow-up, answered where the patient listens: large buttons, keys only,
+    no script needed; the first answer is kept, as a key on a call would be."""
+    body = reminder_body(kind="follow_up", channel="app")
+    del body["appointment"]
+    body["patient"] = body["patient"] | {"phone": None, "app_recipient_id": "app-user-8"}
+    created = httpx.post(
+        f"{live_server.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler)
+    )
+    assert created.status_code == 202, created.text
+    url = f"{live_server.url}/v1/reminders/{created.json()['id']}"
+
+    def read() -> dict[str, Any]:
+        return dict(httpx.get(url, headers=keys.header(keys.staff)).json())
+
+    (request,) = wait_for(receiver.accepted)
+    listen_url = live_server.url + request.payload["data"]["listen_url"].removeprefix(
+        settings.public_base_url
+    )
+    wait_for(lambda: read()["status"] == "delivered")
+    page = browser.new_page()
+    page.goto(listen_url)
+    buttons = page.get_by_role("button", name="Answer")
+    assert [buttons.nth(i).inner_text().strip()[-1] for i in range(buttons.count())] == list(
+        "12345"
+    )
+    serious = blocking(axe_violations(page))
+    assert serious == [], [(v["id"], v["help"]) for v in serious]
+
+    for _ in range(12):  # the play button, the player's controls, then the answers
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.value") == "4":
+            break
+    assert page.evaluate("() => document.activeElement.value") == "4"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#answered")
+    assert page.inner_text("#answered") == "Thank you. Your answer is saved."
+    assert page.get_by_role("button", name="Answer").count() == 0
+    assert blocking(axe_violations(page)) == []
+    page.close()
+
+    answered = read()
+    assert answered["status"] == "confirmed" and answered["follow_up"]["answer"] == "4"
+    again = httpx.post(f"{listen_url}/answer", data={"key": "1"})
+    assert again.status_code == 303
+    assert read()["follow_up"]["answer"] == "4"  # the first answer stays
+    not_an_answer = httpx.post(f"{listen_url}/answer", data={"key": "7"})
+    assert not_an_answer.status_code == 422
+    assert "not an answer" in not_an_answer.text
