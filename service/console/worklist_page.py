@@ -2,9 +2,11 @@
 
 Staff see here what ``GET /v1/worklist`` answers, filtered by clinic, reason and the day
 an item arose (on the clinic's clock), and act with the same rules as the API: mark
-handled with a note, re-send (in another language: change language). Call back is the
-patient's number as a ``tel:`` link, shown only on this signed-in page, never in a URL.
-Every view and action is audited under the signed-in key.
+handled with a note, re-send (in another language: change language). Call back opens
+the patient's number (``tel:``) through a redirect that audits it first; the number is
+shown only on this signed-in page and never in one of our URLs. A call back leaves the
+item on the list (the call may not reach anyone). Every view and action is audited under
+the signed-in key.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from service.console.routes import (
     CheckedVisit,
     ConsoleRefusal,
     StaffVisit,
+    Visit,
     caller_of,
     language_options,
 )
@@ -32,7 +35,15 @@ from service.errors import Problem, ValidationProblem, validation_problem_from
 from service.models import Clinic, Role, audit
 from service.reminders import PAGE_LIMIT_DEFAULT
 from service.security import Caller
-from service.worklist import Item, WorklistReason, find_item, handle, list_worklist, resend
+from service.worklist import (
+    Item,
+    WorklistAction,
+    WorklistReason,
+    find_item,
+    handle,
+    list_worklist,
+    resend,
+)
 from workers.queue import RENDER_JOB
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -110,7 +121,7 @@ def worklist_page(
 
 
 def _item(
-    visit: CheckedVisit, services: ServicesDep, db_session: SessionDep, item_id: str
+    visit: Visit, services: ServicesDep, db_session: SessionDep, item_id: str
 ) -> tuple[Caller, Item]:
     """The item to act on, for staff (a scheduler signed in reads only)."""
     caller = caller_of(visit)
@@ -161,6 +172,21 @@ def resent(
     if copy.send_at <= now:
         pipeline.enqueue(RENDER_JOB, copy.id)
     return visit.redirect(str(visit.request.url_for("worklist")) + "?done=resent")
+
+
+@router.get("/worklist/{item_id}/call-back", name="worklist_call_back")
+def call_back(
+    visit: StaffVisit, services: ServicesDep, db_session: SessionDep, item_id: str
+) -> Response:
+    """Audited, then the patient's number for the phone to dial (303 to ``tel:``)."""
+    caller, item = _item(visit, services, db_session, item_id)
+    phone = item.patient.get("phone") if WorklistAction.CALL_BACK in item.actions else None
+    if not phone:
+        raise ConsoleRefusal(409, "This item has no number to call back.")
+    detail: dict[str, object] = {"reason": item.reason.value, "fields": []}
+    audit(db_session, caller.id, "worklist.call_back", item.subject_type, item.subject_id, detail)
+    db_session.commit()
+    return visit.redirect(f"tel:{phone}")
 
 
 def _refusal(err: Exception) -> Exception:

@@ -60,8 +60,13 @@ def test_staff_work_the_list_by_keyboard(
     expect(cancel).to_contain_text("the patient asked to cancel (2)")
     expect(page.get_by_role("article")).to_have_count(1)
     call_back = cancel.get_by_role("link", name="Call back +13125550123")
-    expect(call_back).to_have_attribute("href", "tel:+13125550123")
-    assert "5550123" not in page.url
+    href = call_back.get_attribute("href")
+    assert href is not None and "5550123" not in href and "5550123" not in page.url
+    # Followed, it is audited, then hands the phone the number (the browser's session).
+    dialled = page.request.get(href, max_redirects=0)
+    assert dialled.status == 303 and dialled.headers["location"] == "tel:+13125550123"
+    (called,) = audit_entries(database_url, "worklist.call_back")
+    assert called.detail == {"reason": "cancel_request", "fields": []}
     cancel.get_by_label("Note (optional)").focus()
     page.keyboard.type("Called back; moved the visit to Friday")
     page.keyboard.press("Tab")
