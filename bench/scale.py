@@ -74,6 +74,7 @@ TIMED = 40
 """Reminders rendered ahead that fall due during the load."""
 TIMED_SPREAD_S = 60.0
 """Their send times spread over the first minute of the load (any run takes longer)."""
+LOAD_HEAD_START_S = 10.0
 BARE_SAMPLE = 60
 """Reminders whose texts the bare engine speaks (the rate is per reminder)."""
 END_STATES = ("delivered", "voicemail", "confirmed", "failed", "expired", "cancelled")
@@ -226,6 +227,9 @@ def run_language(language: str, total: int, workers: int) -> Run:
         wait_until(lambda: waiting(db_conn, ("scheduled", "rendering"), "timed-%") == 0, 600)
         if datetime.now(UTC) > due_from:
             print("  (the timed reminders took longer than their lead to render)")
+        # The load starts just before the first timed reminder falls due, so they all do
+        # while it runs (it takes longer than their minute).
+        time.sleep(max(0.0, (due_from - datetime.now(UTC)).total_seconds() - LOAD_HEAD_START_S))
         print(f"  {TIMED} timed reminders rendered ahead; posting {total} due now...", flush=True)
         before = counters(db_conn, queue)
         cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
