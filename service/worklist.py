@@ -159,28 +159,24 @@ def _reminders_of(query: Query, scope: Scope) -> Query:
     """Reminders still worth acting on (their visit has not begun, a notice is not stale);
     a scheduler sees its own, in its clinics; the clinic filter for all."""
     query = query.where(Reminder.expires_at.is_(None) | (Reminder.expires_at > scope.now))
-    caller = scope.caller
-    if caller.role == Role.SCHEDULER:
-        query = query.where(Reminder.owner_key_id == caller.id)
-        if caller.clinic_ids is not None:
-            query = query.where(Reminder.clinic_id.in_(sorted(caller.clinic_ids)))
-    if scope.clinic_id is not None:
-        query = query.where(Reminder.clinic_id == scope.clinic_id)
-    if scope.subject is not None:
-        query = query.where(Reminder.id == scope.subject)
-    return query
+    return _in_scope(query, scope, Reminder)
 
 
 def _appointments_of(query: Query, scope: Scope) -> Query:
+    return _in_scope(query, scope, Appointment)
+
+
+def _in_scope(query: Query, scope: Scope, record: type[Reminder] | type[Appointment]) -> Query:
+    """A scheduler's own records, in its clinics; the clinic and subject filters for all."""
     caller = scope.caller
     if caller.role == Role.SCHEDULER:
-        query = query.where(Appointment.owner_key_id == caller.id)
+        query = query.where(record.owner_key_id == caller.id)
         if caller.clinic_ids is not None:
-            query = query.where(Appointment.clinic_id.in_(sorted(caller.clinic_ids)))
+            query = query.where(record.clinic_id.in_(sorted(caller.clinic_ids)))
     if scope.clinic_id is not None:
-        query = query.where(Appointment.clinic_id == scope.clinic_id)
+        query = query.where(record.clinic_id == scope.clinic_id)
     if scope.subject is not None:
-        query = query.where(Appointment.id == scope.subject)
+        query = query.where(record.id == scope.subject)
     return query
 
 
