@@ -54,6 +54,23 @@ def call_to(sim: TwilioSimulator, number: str) -> SimCall:
     return call
 
 
+def call_each(
+    live_server: LiveServer,
+    keys: Keys,
+    settings: Settings,
+    sim: TwilioSimulator,
+    said: dict[str, list[str | Said]],
+    language: str,
+) -> dict[str, str]:
+    """A reminder in ``language`` to each number, whose patient answers as ``said``; a
+    worker places the calls. The reminders' ids by number."""
+    for number, answers in said.items():
+        sim.scenario_for(number, Scenario(keys=answers))
+    ids = {number: create(live_server, keys, **patient(number, language)) for number in said}
+    run_phone_worker(settings)
+    return ids
+
+
 def test_english_words_act_like_the_keys(
     live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
 ) -> None:
@@ -63,10 +80,7 @@ def test_english_words_act_like_the_keys(
         "+13125550203": [Said("Can you repeat that?", 0.81), Said("yeah", 0.9)],
         "+13125550204": [Said("I want to talk to a person", 0.77)],
     }
-    for number, answers in said.items():
-        sim.scenario_for(number, Scenario(keys=answers))
-    ids = {number: create(live_server, keys, **patient(number, "en")) for number in said}
-    run_phone_worker(settings)
+    ids = call_each(live_server, keys, settings, sim, said, "en")
     final = {
         number: settled(live_server, keys, ids[number], "confirmed", "cancel_requested")
         for number in said
@@ -107,10 +121,7 @@ def test_english_words_heard_unsurely_or_not_replies(
         "+13125550205": [Said("cancel", 0.31), "2"],
         "+13125550206": [Said("Tuesday afternoon maybe", 0.85), "1"],
     }
-    for number, answers in said.items():
-        sim.scenario_for(number, Scenario(keys=answers))
-    ids = {number: create(live_server, keys, **patient(number, "en")) for number in said}
-    run_phone_worker(settings)
+    ids = call_each(live_server, keys, settings, sim, said, "en")
     final = {
         number: settled(live_server, keys, ids[number], "confirmed", "cancel_requested")
         for number in said
@@ -140,10 +151,7 @@ def test_spanish_words_and_a_low_confidence_answer_confirmed_by_key(
         "+13125550213": [Said("sí", 0.2), "1"],
         "+13125550214": [Said("sí", 0.2), Said("sí", 0.99)],
     }
-    for number, answers in said.items():
-        sim.scenario_for(number, Scenario(keys=answers))
-    ids = {number: create(live_server, keys, **patient(number, "es")) for number in said}
-    run_phone_worker(settings)
+    ids = call_each(live_server, keys, settings, sim, said, "es")
     final = {
         number: settled(live_server, keys, ids[number], "confirmed", "cancel_requested")
         for number in said
