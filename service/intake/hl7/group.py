@@ -30,6 +30,11 @@ from workers.pipeline import Pipeline
 
 BATCH_LIMIT = 64
 """At most this many messages in one transaction (the listener's threads bound it first)."""
+WRITERS = 2
+"""Batches being stored at once: while one waits on the database (a round trip, or a
+core held by another process), the next is read and written, as separate connections'
+transactions overlapped before group commit. Two batches that create the same
+appointment meet on its unique key: the later one is rolled back and stored one by one."""
 
 
 class BatchSink(Protocol):
@@ -44,12 +49,18 @@ Waiting = tuple[ScheduleMessage, "Future[SinkResult | None]"]
 class GroupCommit:
     """A ``ScheduleSink`` that stores through ``sink`` in batches (see the module)."""
 
-    def __init__(self, sink: BatchSink, limit: int = BATCH_LIMIT) -> None:
+    def __init__(self, sink: BatchSink, limit: int = BATCH_LIMIT, writers: int = WRITERS) -> None:
         self.sink = sink
         self.limit = limit
+        self.writers = writers
         self._waiting: queue.SimpleQueue[Waiting] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._started = False
         self._start = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Messages handed over and not yet taken into a batch."""
+        return self._waiting.qsize()
 
     def apply(self, message: ScheduleMessage) -> SinkResult:
         answer: Future[SinkResult | None] = Future()
@@ -60,11 +71,11 @@ class GroupCommit:
 
     def _ensure_writer(self) -> None:
         with self._start:
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_batches, name="hl7-group-commit", daemon=True
-                )
-                self._writer.start()
+            if not self._started:
+                for n in range(self.writers):
+                    name = f"hl7-group-commit-{n}"
+                    threading.Thread(target=self._write_batches, name=name, daemon=True).start()
+                self._started = True
 
     def _write_batches(self) -> None:
         while True:
