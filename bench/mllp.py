@@ -120,6 +120,8 @@ class Stored:
     latencies: list[float]
     listener_cpu_ms: float
     postgres_cpu_ms: float
+    clients_cpu_ms: float
+    """The bench's own MLLP clients (this process), which share the cores too."""
 
 
 def stored(connections: int, count: int, processes: int, tree: Path = ROOT) -> Stored:
@@ -147,11 +149,15 @@ def stored(connections: int, count: int, processes: int, tree: Path = ROOT) -> S
         ) as listening_server,
     ):
         before, postgres_before = listening_server.cpu_seconds(), postgres_cpu_seconds(BENCH_DB)
+        clients_before = time.process_time()
         rate, latencies = asyncio.run(load("127.0.0.1", port, connections, count))
+        clients = time.process_time() - clients_before
         cpu = listening_server.cpu_seconds() - before
         postgres = postgres_cpu_seconds(BENCH_DB) - postgres_before
         per_message = 1000 / len(latencies)
-        return Stored(rate, latencies, cpu * per_message, postgres * per_message)
+        return Stored(
+            rate, latencies, cpu * per_message, postgres * per_message, clients * per_message
+        )
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,7 @@ def show(title: str, run: Stored) -> None:
     report(title, run.rate, run.latencies)
     print(f"  {'':15}{'':8}         listener CPU {run.listener_cpu_ms:.1f} ms/msg")
     print(f"  {'':15}{'':8}         PostgreSQL CPU {run.postgres_cpu_ms:.1f} ms/msg")
+    print(f"  {'':15}{'':8}         clients' CPU {run.clients_cpu_ms:.1f} ms/msg")
 
 
 def main() -> None:
