@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -262,13 +263,13 @@ class StoringSink:
             )
             named = [clinic_named(clinics, message) for message in messages]
             known = [key for key, clinic in zip(keys, named, strict=True) if clinic is not None]
-            taken = _taken_of(session, known)
+            taken = _present(session, (Hl7Message.facility, Hl7Message.control_id), known)
             visits = [
                 (clinic.id, message.appointment_id[:200])
                 for message, clinic in zip(messages, named, strict=True)
                 if clinic is not None
             ]
-            existing = _existing(session, visits)
+            existing = _present(session, (Appointment.clinic_id, Appointment.external_id), visits)
             now = self.clock.now()
             creations: dict[int, tuple[Creation, Upsert]] = {}
             batched_keys: set[tuple[str, str]] = set()
@@ -511,26 +512,14 @@ def _taken(session: Session, facility: str, control_id: str) -> bool:
     return found is not None
 
 
-def _taken_of(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (facility, control id) pairs were taken before: one query."""
-    if not keys:
+def _present(
+    session: Session, columns: tuple[Any, Any], pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these pairs of values a table holds in its two ``columns``: one query."""
+    if not pairs:
         return set()
-    pair = tuple_(Hl7Message.facility, Hl7Message.control_id)
-    found = session.execute(
-        select(Hl7Message.facility, Hl7Message.control_id).where(pair.in_(keys))
-    )
-    return {(facility, control_id) for facility, control_id in found}
-
-
-def _existing(session: Session, visits: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (clinic, external id) appointments are stored: one query."""
-    if not visits:
-        return set()
-    pair = tuple_(Appointment.clinic_id, Appointment.external_id)
-    found = session.execute(
-        select(Appointment.clinic_id, Appointment.external_id).where(pair.in_(visits))
-    )
-    return {(clinic_id, external_id) for clinic_id, external_id in found}
+    found = session.execute(select(*columns).where(tuple_(*columns).in_(pairs)))
+    return {(first, second) for first, second in found}
 
 
 def _copy(received: Hl7Message, outcome: Outcome) -> Hl7Message:
