@@ -1,11 +1,11 @@
 """MLLP figures: SIU messages per second through the MLLP listener, with ACK round-trip
 latency p50/p99: parse and ACK alone (in this process), the handler alone (no network),
-then stored by ``tellwell mllp`` (``StoringSink`` on PostgreSQL: clinic lookup, duplicate
-claim, the appointment upsert and its two planned reminders) with one listener process and
-with ``--processes N``, back to back on fresh databases, so both meet the same machine.
+then stored by ``tellwell mllp`` (group commit over ``StoringSink`` on PostgreSQL: clinic
+lookup, duplicate claim, the appointment and its two planned reminders) with one listener
+process and with ``--processes N``, back to back on fresh databases, so both meet the same machine.
 Each stored run prints the listeners' CPU and the PostgreSQL backends' CPU per message;
-the database round trips one message costs are counted in this process (every statement,
-the BEGIN and the COMMIT).
+the database round trips and the CPU one message costs, stored alone and in a batch of
+one message per connection, are measured in this process too.
 
 ``--baseline DIR`` also runs the listener of another checkout (``git worktree add DIR
 <commit>``) next to each run of this tree's (before it with one process, after it with
@@ -47,8 +47,11 @@ from bench.support import (
 from devtools.clinics import sample_clinic
 from devtools.ports import free_port
 from service.config import Settings
+from service.intake.hl7.ack import build_ack
 from service.intake.hl7.handler import MessageHandler
 from service.intake.hl7.listener import MllpListener
+from service.intake.hl7.parse import parse_schedule_message
+from service.intake.hl7.schedule import AckCode
 from service.intake.hl7.store import StoringSink
 from workers.jobs import build_pipeline
 
@@ -117,6 +120,8 @@ class Stored:
     latencies: list[float]
     listener_cpu_ms: float
     postgres_cpu_ms: float
+    clients_cpu_ms: float
+    """The bench's own MLLP clients (this process), which share the cores too."""
 
 
 def stored(connections: int, count: int, processes: int, tree: Path = ROOT) -> Stored:
@@ -144,20 +149,37 @@ def stored(connections: int, count: int, processes: int, tree: Path = ROOT) -> S
         ) as listening_server,
     ):
         before, postgres_before = listening_server.cpu_seconds(), postgres_cpu_seconds(BENCH_DB)
+        clients_before = time.process_time()
         rate, latencies = asyncio.run(load("127.0.0.1", port, connections, count))
+        clients = time.process_time() - clients_before
         cpu = listening_server.cpu_seconds() - before
         postgres = postgres_cpu_seconds(BENCH_DB) - postgres_before
         per_message = 1000 / len(latencies)
-        return Stored(rate, latencies, cpu * per_message, postgres * per_message)
+        return Stored(
+            rate, latencies, cpu * per_message, postgres * per_message, clients * per_message
+        )
 
 
-def round_trips(count: int) -> float:
-    """Database round trips per stored message: ``StoringSink`` in this process on a
-    fresh database, each statement, BEGIN and COMMIT counted as the driver sends them."""
+@dataclass(frozen=True)
+class Cost:
+    """What storing one message costs the listener: database round trips, CPU ms."""
+
+    round_trips: float
+    cpu_ms: float
+
+
+def in_process(count: int, batch: int) -> tuple[Cost, Cost]:
+    """Each message read, stored and acknowledged in this process, on a fresh database:
+    alone (``MessageHandler`` over ``StoringSink.apply``, one after another) and in
+    batches of ``batch`` (``apply_many``, as group commit stores the messages of that many
+    connections arriving together). Round trips count each statement, BEGIN and COMMIT as
+    the driver sends them; CPU is this process's, without the network and the database's
+    own, so it varies less with the machine's load than the rates do."""
     with bench_database(BENCH_DB, CLINIC) as db, tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(database_url=database_url(BENCH_DB), data_dir=Path(data_dir))
         pipeline = build_pipeline(settings, db)  # as ``tellwell mllp`` builds its sink
-        handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+        sink = StoringSink.for_pipeline(pipeline)
+        handler = MessageHandler(sink, pipeline.clock)
         handler.handle(message("warm-up"))  # the intake key, made once per process
         sent = [0]
 
@@ -167,10 +189,25 @@ def round_trips(count: int) -> float:
         event.listen(db.engine, "before_cursor_execute", counted)
         event.listen(db.engine, "begin", counted)
         event.listen(db.engine, "commit", counted)
-        for n in range(count):
-            handler.handle(message(f"counted-{n}"))
+        texts = [message(f"alone-{n}") for n in range(count)]
+        started = time.process_time()
+        for text in texts:
+            handler.handle(text)
+        alone = Cost(sent[0] / count, (time.process_time() - started) * 1000 / count)
+        sent[0] = 0
+        batches = [
+            [message(f"batch-{b}-{n}") for n in range(batch)] for b in range(max(1, count // batch))
+        ]
+        started = time.process_time()
+        for texts in batches:
+            results = sink.apply_many([parse_schedule_message(text) for text in texts])
+            assert None not in results, "every message of a bench batch is a new appointment"
+            for text in texts:
+                build_ack(text, AckCode.ACCEPT, pipeline.clock.now())
+        stored = len(batches) * batch
+        together = Cost(sent[0] / stored, (time.process_time() - started) * 1000 / stored)
         pipeline.queue.close()
-        return sent[0] / count
+        return alone, together
 
 
 def handler_alone(count: int) -> float:
@@ -191,6 +228,7 @@ def show(title: str, run: Stored) -> None:
     report(title, run.rate, run.latencies)
     print(f"  {'':15}{'':8}         listener CPU {run.listener_cpu_ms:.1f} ms/msg")
     print(f"  {'':15}{'':8}         PostgreSQL CPU {run.postgres_cpu_ms:.1f} ms/msg")
+    print(f"  {'':15}{'':8}         clients' CPU {run.clients_cpu_ms:.1f} ms/msg")
 
 
 def main() -> None:
@@ -206,9 +244,12 @@ def main() -> None:
     print(f"{connections} connections x {count} SIU^S12, each a new appointment")
     rate, latencies = asyncio.run(parse_and_ack(connections, count))
     report("parse + ACK:", rate, latencies)
-    alone = handler_alone(connections * count)
-    print(f"  handler alone: {alone:8.0f} msg/s   (MLLP keeps {rate / alone:.0%} of it)")
-    print(f"  database round trips per stored message: {round_trips(50):.1f}")
+    unstored = handler_alone(connections * count)
+    print(f"  handler alone: {unstored:8.0f} msg/s   (MLLP keeps {rate / unstored:.0%} of it)")
+    single, together = in_process(count, connections)
+    print(f"  in this process, per stored message: {single.round_trips:.1f} round trips and")
+    print(f"  {'':15}{single.cpu_ms:.1f} ms CPU alone; {together.round_trips:.2f} and")
+    print(f"  {'':15}{together.cpu_ms:.1f} ms in batches of {connections} (group commit)")
     runs: dict[tuple[str, int], Stored] = {}
     trees = {"stored": ROOT} if baseline is None else {"baseline": baseline, "stored": ROOT}
     for turn, listeners in enumerate(sorted({1, processes})):

@@ -37,9 +37,8 @@ from service.db import Database
 from service.deps import Services
 from service.errors import BodySizeLimit, install_problem_handlers
 from service.intake.fhir import routes as fhir
-from service.intake.hl7.handler import MessageHandler
+from service.intake.hl7.group import storing_handler
 from service.intake.hl7.listener import MllpListener
-from service.intake.hl7.store import StoringSink
 from service.rate_limits import RateLimiter
 from service.security import KeyRing
 from workers import jobs
@@ -53,7 +52,7 @@ async def _start_mllp(settings: Settings, pipeline: Pipeline) -> MllpListener | 
     """With ``TELLWELL_MLLP_PORT``, the HL7 listener storing into this process's pipeline."""
     if settings.mllp_port is None:
         return None
-    handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+    handler = storing_handler(pipeline)
     listener = MllpListener(handler.handle)
     host, port = await listener.start(settings.mllp_host, settings.mllp_port)
     log.info("mllp: listening on %s:%d", host, port)

@@ -380,36 +380,13 @@ def put_appointment(
             .execution_options(populate_existing=True)  # the revision as it is now
         )
         if stored is None:
-            appointment = Appointment(
-                id=new_id(),
-                clinic_id=clinic_id,
-                external_id=external_id,
-                owner_key_id=caller.id,
-                status=visit.status,
-                start=visit.start,
-                provider=visit.provider,
-                location=visit.location,
-                instructions=visit.instructions,
-                patient=visit.patient,
-                needs_attention=visit.needs_attention,
-                source_version=request.version,
-                source_updated_at=request.updated_at,
-                revision=1,
-                created_at=now,
-                updated_at=now,
-            )
+            creation = Creation(clinic, external_id, visit, request, record)
             try:
-                session.add(appointment)
-                session.flush()
-                replanned = replan(session, appointment, clinic, now, new=True)
-                audit_write(session, caller, appointment, replanned, "created")
-                if record is not None:
-                    record(session, appointment, "created")
-                session.commit()
+                (created,) = create_appointments(session, caller, [creation], now)
             except IntegrityError:
                 session.rollback()  # created by a racing request: update it instead
                 continue
-            return Written(appointment, "created", replanned.due, visit.warnings)
+            return created
         if not visible_to(stored, caller):
             raise Problem(404, "Not found", "No appointment with this id.", slug="not-found")
         same = Visit.of(stored) == visit
@@ -426,6 +403,61 @@ def put_appointment(
             return written
         session.rollback()  # changed by another request since it was read: read it again
     raise _busy()
+
+
+@dataclass(frozen=True)
+class Creation:
+    """One appointment to create, as ``put_appointment`` found it: not stored yet."""
+
+    clinic: Clinic
+    external_id: str
+    visit: Visit
+    request: AppointmentRequest
+    record: Recorder | None = None
+
+
+def create_appointments(
+    session: Session, caller: Caller, creations: Sequence[Creation], now: datetime
+) -> list[Written]:
+    """Create each appointment with its planned reminders, its audit entry and its
+    recorder's rows, all in one transaction, committed on return (HL7 intake stores the
+    messages that arrive together this way: a few statements for all instead of a few
+    for each). An ``IntegrityError`` (one of them created meanwhile by another request)
+    leaves the session to be rolled back, with none of them written."""
+    appointments = [
+        Appointment(
+            id=new_id(),
+            clinic_id=creation.clinic.id,
+            external_id=creation.external_id,
+            owner_key_id=caller.id,
+            status=creation.visit.status,
+            start=creation.visit.start,
+            provider=creation.visit.provider,
+            location=creation.visit.location,
+            instructions=creation.visit.instructions,
+            patient=creation.visit.patient,
+            needs_attention=creation.visit.needs_attention,
+            source_version=creation.request.version,
+            source_updated_at=creation.request.updated_at,
+            revision=1,
+            created_at=now,
+            updated_at=now,
+        )
+        for creation in creations
+    ]
+    session.add_all(appointments)
+    session.flush()
+    reminder_rows: list[dict[str, Any]] = []
+    written = []
+    for creation, appointment in zip(creations, appointments, strict=True):
+        replanned = replan(session, appointment, creation.clinic, now, new=reminder_rows)
+        audit_write(session, caller, appointment, replanned, "created")
+        if creation.record is not None:
+            creation.record(session, appointment, "created")
+        written.append(Written(appointment, "created", replanned.due, creation.visit.warnings))
+    _insert_reminders(session, reminder_rows, now)
+    session.commit()
+    return written
 
 
 def _busy() -> Problem:
@@ -627,15 +659,21 @@ def appointment_facts(
 
 
 def replan(
-    session: Session, appointment: Appointment, clinic: Clinic, now: datetime, *, new: bool = False
+    session: Session,
+    appointment: Appointment,
+    clinic: Clinic,
+    now: datetime,
+    *,
+    new: list[dict[str, Any]] | None = None,
 ) -> Replanned:
     """Bring the appointment's reminders in line with what it is now (see the module).
 
-    ``new``: the appointment was just created, so it has no reminders to read.
+    ``new``: the appointment was just created, so it has no reminders to read; its
+    reminder rows are added to this list, for the caller to insert with others'.
     """
     done = Replanned()
     reminders: list[Reminder] = []
-    if not new:
+    if new is None:
         reminders = list(
             session.scalars(
                 select(Reminder)
@@ -705,7 +743,10 @@ def replan(
     if notice is not None:
         rows.append(notice)
         done.notice = notice["kind"]
-    _insert_reminders(session, rows, now)
+    if new is None:
+        _insert_reminders(session, rows, now)
+    else:
+        new.extend(rows)
     done.due.extend(row["id"] for row in rows if row["send_at"] <= now)
     return done
 

@@ -110,15 +110,14 @@ def serve_mllp(host: str, port: int, reuse_port: bool) -> None:
     hence the logging set up here: a spawned process does not pass through ``main``)."""
     import asyncio
 
-    from service.intake.hl7.handler import MessageHandler
+    from service.intake.hl7.group import storing_handler
     from service.intake.hl7.listener import MllpListener, serve_until_stopped
-    from service.intake.hl7.store import StoringSink
     from workers import jobs
 
     settings = get_settings()
     configure_logging(settings.log_format)
     pipeline = jobs.build_pipeline(settings)
-    handler = MessageHandler(StoringSink.for_pipeline(pipeline), pipeline.clock)
+    handler = storing_handler(pipeline)
     try:
         asyncio.run(serve_until_stopped(MllpListener(handler.handle), host, port, reuse_port))
     finally:

@@ -3,8 +3,8 @@
 Framing is the ``hl7`` library's asyncio MLLP server (``hl7.mllp``): its stream reader
 collects a block (``<VT> message <FS><CR>``) however the bytes were split across TCP
 reads, and one connection may carry any number of messages, each answered in turn, in
-order. The handler (``MessageHandler.handle``) runs in a worker thread, so a slow store
-never stalls other connections.
+order. The handler (``MessageHandler.handle``) runs in one of the listener's worker
+threads, so a slow store never stalls other connections.
 
 What a sender's bytes cannot break:
 
@@ -31,6 +31,7 @@ import re
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from hl7.mllp import HL7StreamProtocol, HL7StreamReader, HL7StreamWriter, InvalidBlockError
 from hl7.mllp.streams import START_BLOCK
@@ -44,6 +45,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MAX_MESSAGE_BYTES = 1024 * 1024
 """The largest message taken. An SIU message is a few kilobytes; a block this long is a
 garbage stream, and the connection sending it is closed."""
+HANDLER_THREADS = 32
+"""Messages handled at once (one per connection at most): a handler mostly waits for its
+group commit, so a thread per busy connection, up to this, lets the batches hold every
+connection's message rather than the event loop's default handful (cores + 4)."""
 FALLBACK_ENCODING = "iso-8859-1"
 """Decodes any bytes: what a message that is not UTF-8 and names no charset is read as."""
 CHARSETS = {
@@ -103,9 +108,15 @@ class _BlockReader(HL7StreamReader):
 class MllpListener:
     """Serves ``handler`` over MLLP; ``start`` binds, ``close`` stops taking connections."""
 
-    def __init__(self, handler: Handler, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        threads: int = HANDLER_THREADS,
+    ) -> None:
         self.handler = handler
         self.max_message_bytes = max_message_bytes
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="mllp-handler")
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -136,6 +147,7 @@ class MllpListener:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
+        self._threads.shutdown(wait=False)
 
     async def _serve_connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         task = asyncio.current_task()
@@ -167,7 +179,8 @@ class MllpListener:
                 return
             text, codec = decode_message(bytes(block))
             try:
-                ack = await asyncio.to_thread(self.handler, text)
+                loop = asyncio.get_running_loop()
+                ack = await loop.run_in_executor(self._threads, self.handler, text)
             except Exception as err:  # a handler must answer; one that cannot ends the line
                 log.error("mllp: the handler failed (%s); connection closed", type(err).__name__)
                 return

@@ -29,14 +29,22 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.appointments import put_appointment
+from service.appointments import (
+    Creation,
+    Recorder,
+    Written,
+    create_appointments,
+    put_appointment,
+    resolve_visit,
+)
 from service.clock import Clock
 from service.db import Database
 from service.errors import Problem
@@ -149,16 +157,26 @@ def find_clinic_for(
     rows = session.execute(
         select(Clinic, taken).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
     ).all()
-    by_identifier: dict[str, Clinic] = {}
-    for clinic, _ in rows:
-        for identifier in clinic.identifiers or ():
-            by_identifier.setdefault(identifier.casefold(), clinic)
     was_taken = bool(rows) and rows[0][1] is not None
+    return clinic_named(by_identifier([clinic for clinic, _ in rows]), message), was_taken
+
+
+def by_identifier(clinics: Iterable[Clinic]) -> dict[str, Clinic]:
+    """Live clinics by each of their identifiers, case folded (the first clinic wins)."""
+    named: dict[str, Clinic] = {}
+    for clinic in clinics:
+        for identifier in clinic.identifiers or ():
+            named.setdefault(identifier.casefold(), clinic)
+    return named
+
+
+def clinic_named(clinics: Mapping[str, Clinic], message: ScheduleMessage) -> Clinic | None:
+    """The clinic MSH-4 names (any component), else an AIL-3 facility or point of care."""
     places = [name for place in message.places for name in (place.facility, place.point_of_care)]
     for candidate in (*message.facility.identifiers, *places):
-        if candidate and candidate.casefold() in by_identifier:
-            return by_identifier[candidate.casefold()], was_taken
-    return None, was_taken
+        if candidate and candidate.casefold() in clinics:
+            return clinics[candidate.casefold()]
+    return None
 
 
 def facility_key(message: ScheduleMessage) -> str:
@@ -222,6 +240,150 @@ class StoringSink:
                     return DUPLICATE
                 raise
 
+    def apply_many(self, messages: Sequence[ScheduleMessage]) -> list[SinkResult | None]:
+        """Store the messages that arrived together and each create an appointment, in
+        one transaction (``appointments.create_appointments``): one read of the clinics,
+        the control ids and the appointment ids for all, then a few INSERTs for all.
+
+        The result of each message, or None for one to be stored alone with ``apply``
+        once this returns: one whose appointment exists (an update), whose clinic is
+        unknown, whose control id or appointment another message of the batch also
+        carries, or that cannot be stored as it is (``apply`` then says why); and every
+        one of them when the transaction fails (an appointment or a control id stored
+        meanwhile by another process): it is rolled back whole, so nothing is half
+        stored and each message meets exactly the checks it meets alone."""
+        results: list[SinkResult | None] = [None] * len(messages)
+        keys = [(facility_key(m), m.control_id[:200]) for m in messages]
+        with self.db.sessions() as session:
+            owner = self._intake_owner(session)
+            clinics = by_identifier(
+                session.scalars(
+                    select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
+                )
+            )
+            named = [clinic_named(clinics, message) for message in messages]
+            known = [key for key, clinic in zip(keys, named, strict=True) if clinic is not None]
+            taken = _present(session, (Hl7Message.facility, Hl7Message.control_id), known)
+            visits = [
+                (clinic.id, message.appointment_id[:200])
+                for message, clinic in zip(messages, named, strict=True)
+                if clinic is not None
+            ]
+            existing = _present(session, (Appointment.clinic_id, Appointment.external_id), visits)
+            now = self.clock.now()
+            creations: dict[int, tuple[Creation, Upsert]] = {}
+            batched_keys: set[tuple[str, str]] = set()
+            batched_visits: set[tuple[str, str]] = set()
+            for n, (message, key, clinic) in enumerate(zip(messages, keys, named, strict=True)):
+                if clinic is None:
+                    continue
+                if key in taken:
+                    results[n] = DUPLICATE
+                    continue
+                visit_key = (clinic.id, message.appointment_id[:200])
+                if key in batched_keys or visit_key in batched_visits or visit_key in existing:
+                    continue  # after this batch, alone: as a duplicate or an update
+                batched_keys.add(key)
+                batched_visits.add(visit_key)
+                creation = self._creation(message, clinic, owner, key, now)
+                if creation is not None:
+                    creations[n] = creation
+            if not creations:
+                return results
+            try:
+                written = create_appointments(
+                    session, owner, [creation for creation, _ in creations.values()], now
+                )
+            except Exception as err:  # each is then stored alone, with its own answer
+                session.rollback()
+                log.info(
+                    "hl7 batch of %d stored one by one: %s", len(creations), type(err).__name__
+                )
+                return results
+        for n, (_, upsert), stored in zip(creations, creations.values(), written, strict=True):
+            results[n] = self._answer(self._result(upsert), stored)
+        return results
+
+    def _creation(
+        self,
+        message: ScheduleMessage,
+        clinic: Clinic,
+        owner: Caller,
+        key: tuple[str, str],
+        now: datetime,
+    ) -> tuple[Creation, Upsert] | None:
+        """A new appointment as ``put_appointment`` would create it for this message;
+        None when it is not to be created in a batch (``apply`` then stores or refuses it
+        alone, with the same checks)."""
+        if message.start is None or not message.start.has_time_of_day:
+            return None  # nothing stored to keep a start from: ``apply`` answers
+        if owner.role == Role.SCHEDULER and not owner.may_use_clinic(clinic.id):
+            return None
+        try:
+            upsert = self._upsert(message, clinic, None)
+            if upsert is None:
+                return None
+            visit = resolve_visit(upsert.request, clinic, self.offered, now, upsert.attention)
+        except (MessageRefused, Problem):
+            return None
+        record = self._recorder(self._received(*key), self._result(upsert), upsert, owner)
+        creation = Creation(clinic, message.appointment_id[:200], visit, upsert.request, record)
+        return creation, upsert
+
+    def _intake_owner(self, session: Session) -> Caller:
+        """The "hl7 intake" key, read once for the process's life."""
+        if self._owner is None:
+            self._owner = intake_caller(session)
+        return self._owner
+
+    def _received(self, facility: str, control_id: str) -> Hl7Message:
+        """The message's record, outcome filled in when it is stored."""
+        return Hl7Message(
+            facility=facility,
+            control_id=control_id,
+            ack_code=AckCode.ACCEPT.value,
+            outcome=Outcome.OUT_OF_DATE.value,
+            received_at=self.clock.now(),
+        )
+
+    @staticmethod
+    def _result(upsert: Upsert) -> SinkResult:
+        if upsert.attention is not None:
+            return SinkResult(Outcome.NEEDS_ATTENTION, upsert.attention)
+        return SinkResult(Outcome.STORED, upsert.language_note)
+
+    @staticmethod
+    def _recorder(
+        received: Hl7Message, result: SinkResult, upsert: Upsert, owner: Caller
+    ) -> Recorder:
+        """What the write adds to its transaction: the message's record, and the audit
+        entry of a visit spoken in the clinic's default language."""
+
+        def record(session: Session, appointment: Appointment, change: str) -> None:
+            received.outcome = result.outcome.value
+            received.appointment_id = appointment.id
+            session.add(received)
+            if upsert.language_note and upsert.attention is None and change != "unchanged":
+                detail = {"reason": upsert.language_note}
+                audit(session, owner.id, LANGUAGE_FALLBACK, "appointment", appointment.id, detail)
+
+        return record
+
+    def _answer(self, result: SinkResult, written: Written) -> SinkResult:
+        """Once committed: due reminders enqueued, and the ACK's warning if any."""
+        if written.due and self.enqueue is not None:
+            self.enqueue(written.due)
+        if not written.warnings:
+            return result
+        # AA, with an ERR of severity W naming the first such field
+        said = f"{written.warnings[0].field} {written.warnings[0].message}"
+        warning = AckError(
+            _location_of(written.warnings[0].field), ErrorCode.ACCEPTED, said, WARNING_SEVERITY
+        )
+        reasons = [result.reason] if result.reason else []
+        reasons += [f"{w.field} reads as another language" for w in written.warnings]
+        return SinkResult(result.outcome, "; ".join(reasons), warning)
+
     def _store(
         self,
         session: Session,
@@ -240,35 +402,13 @@ class StoringSink:
                 )
             )
         upsert = self._upsert(message, clinic, stored)
-        received = Hl7Message(
-            facility=facility,
-            control_id=control_id,
-            ack_code=AckCode.ACCEPT.value,
-            outcome=Outcome.OUT_OF_DATE.value,
-            received_at=self.clock.now(),
-        )
+        received = self._received(facility, control_id)
         if upsert is None:
             session.add(received)
             session.commit()
             return SinkResult(Outcome.OUT_OF_DATE, "no such appointment and no start")
-        result = (
-            SinkResult(Outcome.NEEDS_ATTENTION, upsert.attention)
-            if upsert.attention is not None
-            else SinkResult(Outcome.STORED, upsert.language_note)
-        )
-
-        if self._owner is None:  # one key for the process's life: read it once
-            self._owner = intake_caller(session)
-        owner = self._owner
-
-        def record(session: Session, appointment: Appointment, change: str) -> None:
-            received.outcome = result.outcome.value
-            received.appointment_id = appointment.id
-            session.add(received)
-            if upsert.language_note and upsert.attention is None and change != "unchanged":
-                detail = {"reason": upsert.language_note}
-                audit(session, owner.id, LANGUAGE_FALLBACK, "appointment", appointment.id, detail)
-
+        result = self._result(upsert)
+        owner = self._intake_owner(session)
         try:
             written = put_appointment(
                 session,
@@ -279,7 +419,7 @@ class StoringSink:
                 self.offered,
                 self.clock.now(),
                 attention=upsert.attention,
-                record=record,
+                record=self._recorder(received, result, upsert, owner),
             )
         except Problem as problem:
             session.rollback()
@@ -298,17 +438,7 @@ class StoringSink:
                 first = problem.errors[0]
                 raise _refused(first.field, f"{first.field} {first.message}") from problem
             raise
-        if written.due and self.enqueue is not None:
-            self.enqueue(written.due)
-        if written.warnings:  # AA, with an ERR of severity W naming the first such field
-            said = f"{written.warnings[0].field} {written.warnings[0].message}"
-            warning = AckError(
-                _location_of(written.warnings[0].field), ErrorCode.ACCEPTED, said, WARNING_SEVERITY
-            )
-            reasons = [result.reason] if result.reason else []
-            reasons += [f"{w.field} reads as another language" for w in written.warnings]
-            result = SinkResult(result.outcome, "; ".join(reasons), warning)
-        return result
+        return self._answer(result, written)
 
     def _upsert(
         self, message: ScheduleMessage, clinic: Clinic, stored: Appointment | None
@@ -380,6 +510,16 @@ def _taken(session: Session, facility: str, control_id: str) -> bool:
         )
     )
     return found is not None
+
+
+def _present(
+    session: Session, columns: tuple[Any, Any], pairs: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these pairs of values a table holds in its two ``columns``: one query."""
+    if not pairs:
+        return set()
+    found = session.execute(select(*columns).where(tuple_(*columns).in_(pairs)))
+    return {(first, second) for first, second in found}
 
 
 def _copy(received: Hl7Message, outcome: Outcome) -> Hl7Message:
