@@ -220,9 +220,12 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, shared by a module's page tests (see devtools/browser.py)."""
+    """Debian's Chromium, headless, started once per test process for every page test
+    (see devtools/browser.py): each test opens its own page or context, which share
+    nothing, and most page modules hold one or two tests, so a start per module cost
+    more than their tests."""
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched
