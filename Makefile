@@ -36,7 +36,9 @@ run: serve-setup
 	  TELLWELL_LOG_FORMAT=$${TELLWELL_LOG_FORMAT:-text} \
 	  $(BIN)/tellwell serve --host $(HOST) --port $(PORT)
 
-PYTEST_ARGS ?= -n 2
+# worksteal: a worker that runs out of tests takes half of the other's queue, so both
+# finish together (tests/conftest.py runs the long tests first, the short ones last).
+PYTEST_ARGS ?= -n 2 --dist worksteal
 
 test: setup lint
 	@.ci/services

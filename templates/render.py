@@ -196,6 +196,7 @@ def make_environment(root: Path = TEMPLATE_ROOT) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        cache_size=-1,
     )
     env.filters.update(_filters(root))
     return env

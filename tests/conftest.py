@@ -67,6 +67,30 @@ TABLES = (
 )
 
 
+RUN_FIRST = ("tests/workers/", "tests/voices/", "tests/intake/", "tests/service/")
+"""Folders whose tests start processes, servers, browsers and voices, run first in this
+order; the other folders follow, and ``RUN_LAST`` ends the run."""
+RUN_LAST = "tests/templates/"
+"""Thousands of millisecond checks: at the end of a parallel run they even out the
+workers' finishing times (``make test`` runs ``--dist worksteal``), where a long test
+would keep one worker busy while the other waits."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first, short ones last; a stable sort keeps each file's tests in their
+    order, so module fixtures are still made once per file."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(RUN_LAST):
+            return len(RUN_FIRST) + 1
+        return next(
+            (i for i, folder in enumerate(RUN_FIRST) if path.startswith(folder)), len(RUN_FIRST)
+        )
+
+    items.sort(key=rank)
+
+
 def _postgres_db_name() -> str:
     return f"tellwell_test_{RUN_ID}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
@@ -196,9 +220,12 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, shared by a module's page tests (see devtools/browser.py)."""
+    """Debian's Chromium, headless, started once per test process for every page test
+    (see devtools/browser.py): each test opens its own page or context, which share
+    nothing, and most page modules hold one or two tests, so a start per module cost
+    more than their tests."""
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched
