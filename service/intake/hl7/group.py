@@ -3,7 +3,7 @@ one transaction, each acknowledged only once it is committed.
 
 A connection has at most one message in flight (the listener answers each before it
 reads the next), so a batch holds at most one message of each connection and a sender's
-order is kept. One writer thread takes whatever messages are waiting when it is free:
+order is kept. A writer thread takes whatever messages are waiting when it is free:
 it never waits for more, so a lone message is stored at once, and under load the
 batches grow by themselves while the previous one commits. Most of a message's cost in
 the listener is per statement, not per row, so a batch of eight costs little more than
