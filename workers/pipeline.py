@@ -517,6 +517,10 @@ class Pipeline:
         current = reminder.escalation_step
         reminder.escalation_step = plan.step.number
         reminder.lease_until = plan.due
+        # The step's job is a new one: the sweeper takes it at its time, not first
+        # ``requeue_after_s`` after this step's job was queued (a step due at once,
+        # after a text that can never arrive, would otherwise wait a minute).
+        reminder.queued_at = None
         step_event(
             session,
             reminder,

@@ -91,19 +91,6 @@ def next_step_at(reminder_id: str) -> datetime:
     return due
 
 
-def taken_at(reminder_id: str) -> datetime:
-    """When the sweeper takes the waiting step: at its time, or later when the sweeper
-    queued the reminder less than ``requeue_after_s`` before (it queues a reminder at
-    most once per that interval), as for a step due at once after the last one."""
-    pipeline = jobs.pipeline()
-    with pipeline.db.session() as session:
-        queued_at = session.get_one(Reminder, reminder_id).queued_at
-    due = next_step_at(reminder_id)
-    if queued_at is None:
-        return due
-    return max(due, queued_at + timedelta(seconds=pipeline.settings.requeue_after_s))
-
-
 def skip_to(clock: OffsetClock, moment: datetime) -> None:
     clock.skip(max(0.0, (moment - clock.now()).total_seconds()) + 1)
 
@@ -357,7 +344,7 @@ def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(
     assert (sms["provider_status"], sms["provider_error"]) == ("undelivered", "30003")
     # The staff step does not wait its four hours for an answer that cannot come.
     assert next_step_at(reminder_id) - texted_at < timedelta(minutes=5)
-    skip_to(clock, taken_at(reminder_id))
+    skip_to(clock, next_step_at(reminder_id))
     with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
     assert with_staff["events"][-1]["detail"] == "step 2 (staff): handed to the clinic's staff"
 
