@@ -30,7 +30,7 @@ from service.db import Database
 from service.models import ApiKey, IdempotencyRecord, Reminder, Status
 from service.reminders import request_hash
 from service.schemas import ReminderRequest
-from tests.support.api import Keys, LiveServer, reminder_body
+from tests.support.api import ANSWER_WITHIN_S, Keys, LiveServer, reminder_body
 from tests.support.clinics import clinic_body
 
 PACKAGE = "tellwell_client"
@@ -60,10 +60,13 @@ class Generated:
         return importlib.import_module(f"{PACKAGE}.api.{tag}.{name}")
 
     def client(self, live: LiveServer, key: str | None = None) -> Any:
+        wait = httpx.Timeout(ANSWER_WITHIN_S)
         if key is None:
-            return self.package.Client(base_url=live.url, raise_on_unexpected_status=True)
+            return self.package.Client(
+                base_url=live.url, raise_on_unexpected_status=True, timeout=wait
+            )
         return self.package.AuthenticatedClient(
-            base_url=live.url, token=key, raise_on_unexpected_status=True
+            base_url=live.url, token=key, raise_on_unexpected_status=True, timeout=wait
         )
 
 
@@ -132,7 +135,7 @@ def assert_problem(generated: Generated, answer: Any, status: int) -> Any:
 def test_client_creates_reads_lists_and_cancels(
     generated: Generated, live_server: LiveServer, keys: Keys
 ) -> None:
-    served = httpx.get(f"{live_server.url}/openapi.json").json()
+    served = httpx.get(f"{live_server.url}/openapi.json", timeout=ANSWER_WITHIN_S).json()
     assert served == generated.document, "the client must be generated from what is served"
     models = generated.models
     client = generated.client(live_server, keys.scheduler)
