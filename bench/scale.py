@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -67,9 +68,11 @@ from voices import (  # noqa: E402
 from voices.base import Engine  # noqa: E402
 from workers.rendering import message_facts  # noqa: E402
 
-BENCH_DB = "scale"
+BENCH_DB = os.environ.get("BENCH_SCALE_DB", "scale")
+"""Two runs at once (two worktrees) need two names: the database is dropped at the start."""
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-QUEUE = "tellwell-bench-scale"
+"""A Redis of the run's own gives exact command counts: ``INFO`` counts every client's."""
+QUEUE = f"tellwell-bench-{BENCH_DB}"
 TIMED = 40
 """Reminders rendered ahead that fall due during the load."""
 TIMED_SPREAD_S = 60.0
@@ -77,6 +80,7 @@ TIMED_SPREAD_S = 60.0
 LOAD_HEAD_START_S = 10.0
 BARE_SAMPLE = 60
 """Reminders whose texts the bare engine speaks (the rate is per reminder)."""
+REDIS_COMMANDS_SHOWN = 12
 END_STATES = ("delivered", "voicemail", "confirmed", "failed", "expired", "cancelled")
 ZONE = daytime_zone()
 CLINICS = [
@@ -147,6 +151,7 @@ class Run:
     delays_s: list[float]
     pg_transactions: int
     redis_commands: int
+    redis_by_command: Counter[str]
 
     @property
     def per_min(self) -> float:
@@ -181,6 +186,11 @@ def main() -> None:
         print(f"\n{run.language}: per process, during the load")
         for process, cpu in run.cpu_s.items():
             print(f"  {process:9} {cpu:8.1f} CPU-s  peak RSS {run.peak_rss_mb[process]:6.0f} MB")
+        print(
+            f"{run.language}: Redis commands per reminder, the most frequent (scripts' own count)"
+        )
+        for command, calls in run.redis_by_command.most_common(REDIS_COMMANDS_SHOWN):
+            print(f"  {command:24} {calls / run.reminders:7.1f}")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -231,7 +241,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
         # while it runs (it takes longer than their minute).
         time.sleep(max(0.0, (due_from - datetime.now(UTC)).total_seconds() - LOAD_HEAD_START_S))
         print(f"  {TIMED} timed reminders rendered ahead; posting {total} due now...", flush=True)
-        before = counters(db_conn, queue)
+        before, commands_before = counters(db_conn, queue), redis_commands(queue)
         cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
         began, load_from = time.monotonic(), datetime.now(UTC)
         post_all(
@@ -242,7 +252,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
         cpu_s = {name: tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items()}
         rss = {name: tree_peak_rss_mb(pid) for name, pid in running.items()}
         time.sleep(1)  # PostgreSQL publishes its statistics about every half second
-        after = counters(db_conn, queue)
+        after, commands_after = counters(db_conn, queue), redis_commands(queue)
         delays = dispatch_delays(db_conn, load_from, load_until)
     support.drop_database(BENCH_DB)
     queue.flushdb()
@@ -256,6 +266,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
         delays_s=delays,
         pg_transactions=after[0] - before[0],
         redis_commands=after[1] - before[1],
+        redis_by_command=commands_after - commands_before,
     )
 
 
@@ -318,6 +329,14 @@ def counters(db_conn: psycopg.Connection[Any], queue: redis.Redis) -> tuple[int,
     ).fetchone()
     assert row is not None
     return int(row[0]), int(queue.info("stats")["total_commands_processed"])
+
+
+def redis_commands(queue: redis.Redis) -> Counter[str]:
+    """Redis commands so far by name (``INFO commandstats``; a script's calls count too)."""
+    stats = queue.info("commandstats")
+    return Counter(
+        {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+    )
 
 
 def dispatch_delays(
