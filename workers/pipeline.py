@@ -1,5 +1,9 @@
 """The two steps of a reminder's life after it is accepted: render, then dispatch.
 
+A render that finds its reminder due goes on to dispatch it in the same job, claimed in
+the transaction that records it ready; the dispatch job is for what the sweeper finds
+(a reminder rendered ahead falling due, a retry, an escalation step, a lapsed lease).
+
 Each step first claims the reminder with a compare-and-set on its status and a lease, so
 of two workers handed the same job only one does the work. A worker that dies leaves a
 lapsed lease; the sweeper enqueues the job again and the next worker takes over. Before a
