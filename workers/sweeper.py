@@ -96,8 +96,9 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     claimed: list[tuple[str, str, Sequence[str]]] = []
     # One transaction for the whole look (issue 13: a commit per question was most of the
     # sweepers' share of PostgreSQL's transactions); the claims commit before enqueueing.
+    # Writes first: on SQLite a transaction that has read fails to write if another
+    # connection wrote meanwhile, where one that writes first waits its turn.
     with pipeline.db.session() as session:
-        report.expired = _expire_late(session, now)
         for job, reason, condition in work:
             ids = session.scalars(
                 update(Reminder)
@@ -107,13 +108,16 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
                 .execution_options(synchronize_session=False)
             ).all()
             claimed.append((job, reason, ids))
+        report.expired = _expire_late(session, now)
         report.next_due = session.scalar(
             select(func.min(Reminder.send_at)).where(
                 Reminder.status == Status.READY, Reminder.send_at > now
             )
         )
     SWEEPER_EXPIRED.inc(len(report.expired))
-    for job, reason, ids in claimed:
+    expired = set(report.expired)
+    for job, reason, claimed_ids in claimed:
+        ids = [reminder_id for reminder_id in claimed_ids if reminder_id not in expired]
         if queued := pipeline.enqueue(job, *ids, replace_started=reason == LEASE_LAPSED):
             report.enqueued.setdefault(job, []).extend(queued)
             SWEEPER_ENQUEUED.labels(STEPS[job], reason).inc(len(queued))
