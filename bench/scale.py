@@ -18,10 +18,16 @@ Per language, on a fresh PostgreSQL database and a Redis queue of its own:
    without templates, cache, encoding, queue or database.
 
 Printed per language: reminders a minute end to end and the bare engine's, their ratio,
-CPU seconds and peak RSS per process (a worker's forked work-horses count in its CPU),
+CPU seconds per reminder of the whole pipeline (API, workers and their children, Redis,
+the bench database's PostgreSQL backends) and of the bare engine, their ratio (what the
+rate ratio would be on a machine running nothing else: both are CPU-bound), CPU seconds
+and peak RSS per process (a worker's forked work-horses count in its CPU),
 due-to-dispatch p50/p99, and per reminder the PostgreSQL transactions (``pg_stat_database``
-commits and rollbacks: every statement runs in one, so it is a floor on round trips) and
-Redis commands (``INFO stats``, every process included).
+commits and rollbacks, the bench's own polls left out: every statement runs in one, so
+it is a floor on round trips) and
+Redis commands (``INFO stats``, every process included), the most frequent by name.
+``BENCH_REDIS_URL`` should name a Redis of the bench's own (``redis-server --port 6391``):
+``INFO`` counts every client of the server, and the run flushes its database.
 
     .venv/bin/python bench/scale.py [--reminders 1000] [--workers 2] [--languages en,es]
 """
@@ -36,6 +42,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -67,9 +74,11 @@ from voices import (  # noqa: E402
 from voices.base import Engine  # noqa: E402
 from workers.rendering import message_facts  # noqa: E402
 
-BENCH_DB = "scale"
+BENCH_DB = os.environ.get("BENCH_SCALE_DB", "scale")
+"""Two runs at once (two worktrees) need two names: the database is dropped at the start."""
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-QUEUE = "tellwell-bench-scale"
+"""A Redis of the run's own gives exact command counts: ``INFO`` counts every client's."""
+QUEUE = f"tellwell-bench-{BENCH_DB}"
 TIMED = 40
 """Reminders rendered ahead that fall due during the load."""
 TIMED_SPREAD_S = 60.0
@@ -77,6 +86,7 @@ TIMED_SPREAD_S = 60.0
 LOAD_HEAD_START_S = 10.0
 BARE_SAMPLE = 60
 """Reminders whose texts the bare engine speaks (the rate is per reminder)."""
+REDIS_COMMANDS_SHOWN = 12
 END_STATES = ("delivered", "voicemail", "confirmed", "failed", "expired", "cancelled")
 ZONE = daytime_zone()
 CLINICS = [
@@ -142,15 +152,25 @@ class Run:
     reminders: int
     elapsed_s: float
     bare_per_min: float
+    bare_cpu_s: float
+    """CPU seconds the bare engine spent per reminder (its processes and their children)."""
     cpu_s: dict[str, float]
+    server_cpu_s: float
+    """CPU seconds Redis and the bench database's PostgreSQL backends spent on the load."""
     peak_rss_mb: dict[str, float]
     delays_s: list[float]
     pg_transactions: int
     redis_commands: int
+    redis_by_command: Counter[str]
 
     @property
     def per_min(self) -> float:
         return self.reminders / self.elapsed_s * 60
+
+    @property
+    def cpu_per_reminder(self) -> float:
+        """Everything the pipeline spent: the API and workers, Redis and PostgreSQL."""
+        return (sum(self.cpu_s.values()) + self.server_cpu_s) / self.reminders
 
 
 def main() -> None:
@@ -166,13 +186,15 @@ def main() -> None:
     runs = [run_language(code, args.reminders, args.workers) for code in args.languages.split(",")]
     print(
         f"\n{'lang':4} {'per min':>8} {'bare/min':>8} {'ratio':>6} {'CPU-s/rem':>9} "
+        f"{'bare CPU-s':>10} {'CPU ratio':>9} "
         f"{'due n':>5} {'due p50 s':>9} {'due p99 s':>9} {'PG tx/rem':>9} {'Redis cmd/rem':>13}"
     )
     for run in runs:
         print(
             f"{run.language:4} {run.per_min:8.0f} {run.bare_per_min:8.0f} "
             f"{run.per_min / run.bare_per_min:6.2f} "
-            f"{sum(run.cpu_s.values()) / run.reminders:9.3f} "
+            f"{run.cpu_per_reminder:9.3f} {run.bare_cpu_s:10.3f} "
+            f"{run.bare_cpu_s / run.cpu_per_reminder:9.2f} "
             f"{len(run.delays_s):5} "
             f"{percentile(run.delays_s, 0.5):9.2f} {percentile(run.delays_s, 0.99):9.2f} "
             f"{run.pg_transactions / run.reminders:9.1f} {run.redis_commands / run.reminders:13.1f}"
@@ -181,6 +203,12 @@ def main() -> None:
         print(f"\n{run.language}: per process, during the load")
         for process, cpu in run.cpu_s.items():
             print(f"  {process:9} {cpu:8.1f} CPU-s  peak RSS {run.peak_rss_mb[process]:6.0f} MB")
+        print(f"  {'servers':9} {run.server_cpu_s:8.1f} CPU-s  (Redis and PostgreSQL)")
+        print(
+            f"{run.language}: Redis commands per reminder, the most frequent (scripts' own count)"
+        )
+        for command, calls in run.redis_by_command.most_common(REDIS_COMMANDS_SHOWN):
+            print(f"  {command:24} {calls / run.reminders:7.1f}")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -195,7 +223,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
     new_names = names()
     print(f"\n{language}: the bare engine on {BARE_SAMPLE} reminders' texts...", flush=True)
     sample = [reminder_body(n, next(new_names), language, rng) for n in range(BARE_SAMPLE)]
-    bare_per_min = bare_rate(language, workers, sample)
+    bare_per_min, bare_cpu_s = bare_rate(language, workers, sample)
     expected_s = total / bare_per_min * 60
     db = support.fresh_database(BENCH_DB)
     with db.session() as session:
@@ -231,7 +259,9 @@ def run_language(language: str, total: int, workers: int) -> Run:
         # while it runs (it takes longer than their minute).
         time.sleep(max(0.0, (due_from - datetime.now(UTC)).total_seconds() - LOAD_HEAD_START_S))
         print(f"  {TIMED} timed reminders rendered ahead; posting {total} due now...", flush=True)
-        before = counters(db_conn, queue)
+        before, commands_before = counters(db_conn, queue), redis_commands(queue)
+        polls_before = waiting.polls
+        servers_before = server_cpu_s(db_conn, queue)
         cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
         began, load_from = time.monotonic(), datetime.now(UTC)
         post_all(
@@ -242,7 +272,9 @@ def run_language(language: str, total: int, workers: int) -> Run:
         cpu_s = {name: tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items()}
         rss = {name: tree_peak_rss_mb(pid) for name, pid in running.items()}
         time.sleep(1)  # PostgreSQL publishes its statistics about every half second
-        after = counters(db_conn, queue)
+        after, commands_after = counters(db_conn, queue), redis_commands(queue)
+        own_transactions = waiting.polls - polls_before
+        servers_used = server_cpu_s(db_conn, queue) - servers_before
         delays = dispatch_delays(db_conn, load_from, load_until)
     support.drop_database(BENCH_DB)
     queue.flushdb()
@@ -251,11 +283,14 @@ def run_language(language: str, total: int, workers: int) -> Run:
         reminders=total,
         elapsed_s=elapsed,
         bare_per_min=bare_per_min,
+        bare_cpu_s=bare_cpu_s,
         cpu_s=cpu_s,
+        server_cpu_s=servers_used,
         peak_rss_mb=rss,
         delays_s=delays,
-        pg_transactions=after[0] - before[0],
+        pg_transactions=after[0] - before[0] - own_transactions,
         redis_commands=after[1] - before[1],
+        redis_by_command=commands_after - commands_before,
     )
 
 
@@ -293,8 +328,24 @@ def post_all(client: httpx.Client, bodies: list[dict[str, Any]]) -> None:
                 raise SystemExit(f"POST refused: {response.status_code} {response.text[:300]}")
 
 
-def waiting(db_conn: psycopg.Connection[Any], statuses: tuple[str, ...], ids: str) -> int:
-    """Reminders whose external id is like ``ids`` still in one of ``statuses``."""
+class _Waiting:
+    """Reminders whose external id is like ``ids`` still in one of ``statuses``.
+
+    Counts its calls: each is a transaction in the bench database, which the bench's
+    count of the pipeline's transactions leaves out (two a second: on a slow run, as many
+    as the pipeline's own).
+    """
+
+    polls = 0
+
+    def __call__(
+        self, db_conn: psycopg.Connection[Any], statuses: tuple[str, ...], ids: str
+    ) -> int:
+        self.polls += 1
+        return _count_waiting(db_conn, statuses, ids)
+
+
+def _count_waiting(db_conn: psycopg.Connection[Any], statuses: tuple[str, ...], ids: str) -> int:
     row = db_conn.execute(
         "SELECT count(*) FROM reminders WHERE status = ANY(%s) AND external_id LIKE %s",
         (list(statuses), ids),
@@ -310,6 +361,9 @@ def wait_until(done: Any, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
+waiting = _Waiting()
+
+
 def counters(db_conn: psycopg.Connection[Any], queue: redis.Redis) -> tuple[int, int]:
     """PostgreSQL transactions in the bench database and Redis commands, so far."""
     row = db_conn.execute(
@@ -318,6 +372,33 @@ def counters(db_conn: psycopg.Connection[Any], queue: redis.Redis) -> tuple[int,
     ).fetchone()
     assert row is not None
     return int(row[0]), int(queue.info("stats")["total_commands_processed"])
+
+
+def server_cpu_s(db_conn: psycopg.Connection[Any], queue: redis.Redis) -> float:
+    """CPU seconds so far of Redis (all of it: give the bench a Redis of its own) and of
+    the PostgreSQL backends connected to the bench database now (the pools keep theirs
+    for the run; one that ends between two readings is missed)."""
+    stats = queue.info("cpu")
+    total = float(stats["used_cpu_user"]) + float(stats["used_cpu_sys"])
+    pids = db_conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (f"tellwell_bench_{BENCH_DB}",),
+    ).fetchall()
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def redis_commands(queue: redis.Redis) -> Counter[str]:
+    """Redis commands so far by name (``INFO commandstats``; a script's calls count too)."""
+    stats = queue.info("commandstats")
+    return Counter(
+        {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+    )
 
 
 def dispatch_delays(
@@ -385,23 +466,32 @@ def _start_engine(language: str) -> None:
     _engine = (engine, voice.voice, speaker.catalog.words_per_minute("normal"))
 
 
-def _speak(job: tuple[str, list[str]]) -> None:
+def _speak(job: tuple[str, list[str]]) -> float:
+    """Speak one reminder's texts; the CPU seconds it took (engine children included)."""
     language, texts = job
     assert _engine is not None
     engine, voice, words_per_minute = _engine
+    began = _cpu_with_children_s()
     for text in texts:
         engine.synthesize(text, language, voice, words_per_minute)
+    return _cpu_with_children_s() - began
 
 
-def bare_rate(language: str, workers: int, sample: list[dict[str, Any]]) -> float:
-    """Reminders a minute the language's engine alone speaks, in ``workers`` processes."""
+def _cpu_with_children_s() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def bare_rate(language: str, workers: int, sample: list[dict[str, Any]]) -> tuple[float, float]:
+    """Reminders a minute the language's engine alone speaks, in ``workers`` processes, and
+    the CPU seconds it spends per reminder (a figure a busy machine does not change)."""
     jobs = [(language, spoken_texts(body)) for body in sample]
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_start_engine, initargs=(language,)) as pool:
         pool.map(_speak, jobs[:workers])  # load the models first
         began = time.monotonic()
-        pool.map(_speak, jobs, chunksize=1)
-        return len(jobs) / (time.monotonic() - began) * 60
+        cpu_s = pool.map(_speak, jobs, chunksize=1)
+        return len(jobs) / (time.monotonic() - began) * 60, sum(cpu_s) / len(jobs)
 
 
 if __name__ == "__main__":

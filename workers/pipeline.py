@@ -1,5 +1,9 @@
 """The two steps of a reminder's life after it is accepted: render, then dispatch.
 
+A render that finds its reminder due goes on to dispatch it in the same job, claimed in
+the transaction that records it ready; the dispatch job is for what the sweeper finds
+(a reminder rendered ahead falling due, a retry, an escalation step, a lapsed lease).
+
 Each step first claims the reminder with a compare-and-set on its status and a lease, so
 of two workers handed the same job only one does the work. A worker that dies leaves a
 lapsed lease; the sweeper enqueues the job again and the next worker takes over. Before a
@@ -55,7 +59,7 @@ from templates import KEYPAD_REPLIES, TemplateError, sms_text
 from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
 from workers.errors import ChannelUnavailable, QueueUnavailable
-from workers.queue import DISPATCH_JOB, JobQueue
+from workers.queue import JobQueue
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
 from workers.webhooks import WebhookSender
 
@@ -174,7 +178,8 @@ class Pipeline:
         if voicemail is not None and voicemail.duration_s > limit_s:
             self._fail_render(reminder_id, too_long("voicemail", voicemail.duration_s, limit_s))
             return
-        due = send_at <= self.clock.now()
+        now = self.clock.now()
+        due = send_at <= now
         with self.db.session() as session:
             store_audio(session, audio, self.audio_store)
             if voicemail is not None:
@@ -196,10 +201,13 @@ class Pipeline:
                 detail=fallback_detail(words),
                 lease_until=None,
                 # Not due yet: the sweeper queues the dispatch the moment it is.
-                queued_at=self.clock.now() if due else None,
+                queued_at=now if due else None,
             )
-        if moved and due:
-            self.enqueue(DISPATCH_JOB, reminder_id)
+            # Due: dispatched by this job, claimed in this transaction (issue 13: a second
+            # job and commit per reminder cost more than espeak-ng's speech).
+            begun = self._begin_dispatch(session, reminder_id, now) if moved and due else None
+        if begun is not None:
+            self._deliver(*begun)
 
     def _fail_render(self, reminder_id: str, detail: str) -> None:
         with self.db.session() as session:
@@ -250,69 +258,83 @@ class Pipeline:
     # -- dispatch --------------------------------------------------------------------
 
     def dispatch(self, reminder_id: str) -> None:
-        now = self.clock.now()
         with self.db.session() as session:
-            reminder = session.get(Reminder, reminder_id)
-            if reminder is None or self._hold_for_window(session, reminder, now):
-                return
-            was_ready = reminder.status == Status.READY
-            if not self._claim(session, reminder_id, Status.READY, Status.DISPATCHING, now):
-                return
-            if was_ready and self._expire_if_late(session, reminder, now):
-                return
-            if was_ready:
-                late_s = (now - reminder.send_at).total_seconds()
-                DUE_TO_DISPATCH_SECONDS.observe(max(late_s, 0.0))
-            policy = policy_of(reminder.facts)
-            step = reminder.escalation_step
-            step_channel = channel_of(reminder.channel, policy, step)
-            if step_channel == STAFF:
-                advance(
-                    session,
-                    reminder_id,
-                    Status.NEEDS_STAFF,
-                    expect=Status.DISPATCHING,
-                    detail=f"step {step} (staff): handed to the clinic's staff",
-                    step=step,
-                    lease_until=None,
-                )
-                return
-            channel = self.channels[step_channel]
-            attempt, reopened = self._open_attempt(session, reminder, channel)
-            asset = reminder.audio
-            assert asset is not None, "a ready reminder has its audio"
-            text_message = None
-            if step_channel == SMS:
-                text_message = sms_text(
-                    reminder.language,
-                    reminder.kind,
-                    reminder.facts["clinic"]["name"],
-                    self.links.listen(reminder.id),
-                )
-            delivery = Delivery(
-                attempt_id=attempt.id,
-                reminder_id=reminder.id,
-                channel=reminder.channel,
-                language=reminder.language,
-                transcript=reminder.message_text or "",
-                audio_path=Path(asset.path),
-                audio_media_type=asset.media_type,
-                duration_s=asset.duration_s,
-                audio_key=asset.key,
-                audio_format=asset.format,
-                to=reminder.facts["patient"].get("phone", ""),
-                app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
-                caller_id=reminder.facts["clinic"].get("caller_id"),
-                text_message=text_message,
+            begun = self._begin_dispatch(session, reminder_id, self.clock.now())
+        if begun is not None:
+            self._deliver(*begun)
+
+    def _begin_dispatch(
+        self, session: Session, reminder_id: str, now: datetime
+    ) -> tuple[Channel, Delivery, bool] | None:
+        """Claim the reminder and open (or reopen) its attempt in ``session``: the channel,
+        the delivery and whether the attempt was reopened, or None when there is nothing
+        to send (held for the window, taken by another worker, expired, handed to staff).
+        The caller commits before ``_deliver`` calls the channel."""
+        reminder = session.get(Reminder, reminder_id)
+        if reminder is None or self._hold_for_window(session, reminder, now):
+            return None
+        was_ready = reminder.status == Status.READY
+        if not self._claim(session, reminder_id, Status.READY, Status.DISPATCHING, now):
+            return None
+        if was_ready and self._expire_if_late(session, reminder, now):
+            return None
+        if was_ready:
+            late_s = (now - reminder.send_at).total_seconds()
+            DUE_TO_DISPATCH_SECONDS.observe(max(late_s, 0.0))
+        policy = policy_of(reminder.facts)
+        step = reminder.escalation_step
+        step_channel = channel_of(reminder.channel, policy, step)
+        if step_channel == STAFF:
+            advance(
+                session,
+                reminder_id,
+                Status.NEEDS_STAFF,
+                expect=Status.DISPATCHING,
+                detail=f"step {step} (staff): handed to the clinic's staff",
+                step=step,
+                lease_until=None,
             )
-        # The attempt row is committed before the channel is called (see the module doc).
+            return None
+        channel = self.channels[step_channel]
+        attempt, reopened = self._open_attempt(session, reminder, channel)
+        asset = reminder.audio
+        assert asset is not None, "a ready reminder has its audio"
+        text_message = None
+        if step_channel == SMS:
+            text_message = sms_text(
+                reminder.language,
+                reminder.kind,
+                reminder.facts["clinic"]["name"],
+                self.links.listen(reminder.id),
+            )
+        delivery = Delivery(
+            attempt_id=attempt.id,
+            reminder_id=reminder.id,
+            channel=reminder.channel,
+            language=reminder.language,
+            transcript=reminder.message_text or "",
+            audio_path=Path(asset.path),
+            audio_media_type=asset.media_type,
+            duration_s=asset.duration_s,
+            audio_key=asset.key,
+            audio_format=asset.format,
+            to=reminder.facts["patient"].get("phone", ""),
+            app_recipient_id=reminder.facts["patient"].get("app_recipient_id"),
+            caller_id=reminder.facts["clinic"].get("caller_id"),
+            text_message=text_message,
+        )
+        return channel, delivery, reopened
+
+    def _deliver(self, channel: Channel, delivery: Delivery, reopened: bool) -> None:
+        """Hand the committed attempt to its channel (asking first what became of a reopened
+        one, so a patient is never called twice) and record the outcome."""
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
             channel, delivery
         )
         if outcome is None:
             return
         with self.db.session() as session:
-            self._close_attempt(session, reminder_id, delivery.attempt_id, outcome)
+            self._close_attempt(session, delivery.reminder_id, delivery.attempt_id, outcome)
 
     def _send(self, channel: Channel, delivery: Delivery) -> Outcome | None:
         try:

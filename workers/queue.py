@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -69,9 +70,9 @@ ENQUEUE_BATCH = 500
 """Jobs per Redis pipeline when the sweeper enqueues a backlog."""
 
 ENQUEUE_UNLESS_LIVE = """
--- KEYS: the job's hash, its queue's list, its queue's failed-job registry.
--- ARGV: job id, RQ's worker key prefix, "1" to replace a started job, then the hash's
--- fields and values. Returns 1 if the job was queued, 0 if it was already live.
+-- KEYS: the job's hash, its queue's list, its queue's failed-job registry, RQ's set of
+-- queues. ARGV: job id, RQ's worker key prefix, "1" to replace a started job, then the
+-- hash's fields and values. Returns 1 if the job was queued, 0 if it was already live.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status == 'queued' then
   -- Queued counts only while the id is in the list: a worker that popped it and died
@@ -97,6 +98,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[4], KEYS[2])
 return 1
 """
 
@@ -165,36 +167,44 @@ class RedisQueue:
     def enqueue(
         self, job: str, record_ids: Sequence[str], *, replace_started: bool = False
     ) -> list[str]:
-        # One pipeline per batch: a single round trip however many jobs.
-        queued: list[str] = []
-        for start in range(0, len(record_ids), ENQUEUE_BATCH):
-            batch = record_ids[start : start + ENQUEUE_BATCH]
-            queued.extend(self._enqueue_batch(job, batch, replace_started))
-        return queued
+        # One round trip for one job (the script alone), one pipeline per batch for more.
+        try:
+            if len(record_ids) == 1:
+                (record_id,) = record_ids
+                return [record_id] if self._enqueue_one(job, record_id, replace_started) else []
+            queued: list[str] = []
+            for start in range(0, len(record_ids), ENQUEUE_BATCH):
+                batch = record_ids[start : start + ENQUEUE_BATCH]
+                queued.extend(self._enqueue_batch(job, batch, replace_started))
+            return queued
+        except RedisError as err:
+            raise QueueUnavailable(type(err).__name__) from err
+
+    def _enqueue_one(
+        self, job: str, record_id: str, replace_started: bool, client: Pipeline | None = None
+    ) -> Any:
+        """Run ``ENQUEUE_UNLESS_LIVE`` for one record: at once (1 if queued, 0 if live), or
+        added to ``client``, a pipeline."""
+        queue = self.queues[job]
+        rq_job = self._new_job(queue, job, record_id)
+        return self._enqueue_unless_live(
+            keys=[rq_job.key, queue.key, queue.failed_job_registry.key, queue.redis_queues_keys],
+            args=[
+                rq_job.id,
+                Worker.redis_worker_namespace_prefix,
+                "1" if replace_started else "0",
+                *_hash_fields(rq_job),
+            ],
+            client=client,
+        )
 
     def _enqueue_batch(
         self, job: str, record_ids: Sequence[str], replace_started: bool
     ) -> list[str]:
-        queue = self.queues[job]
-        failed_registry = queue.failed_job_registry.key
-        try:
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.sadd(queue.redis_queues_keys, queue.key)
-                for record_id in record_ids:
-                    rq_job = self._new_job(queue, job, record_id)
-                    self._enqueue_unless_live(
-                        keys=[rq_job.key, queue.key, failed_registry],
-                        args=[
-                            rq_job.id,
-                            Worker.redis_worker_namespace_prefix,
-                            "1" if replace_started else "0",
-                            *_hash_fields(rq_job),
-                        ],
-                        client=pipe,
-                    )
-                added = pipe.execute()[1:]
-        except RedisError as err:
-            raise QueueUnavailable(type(err).__name__) from err
+        with self.connection.pipeline(transaction=False) as pipe:
+            for record_id in record_ids:
+                self._enqueue_one(job, record_id, replace_started, client=pipe)
+            added = pipe.execute()
         return [
             record_id for record_id, was_added in zip(record_ids, added, strict=True) if was_added
         ]

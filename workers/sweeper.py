@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.db import DATABASE_UNREACHABLE
@@ -92,10 +93,13 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         (DISPATCH_JOB, LEASE_LAPSED, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
     ]
     report = SweepReport()
-    report.expired = _expire_late(pipeline, now)
-    SWEEPER_EXPIRED.inc(len(report.expired))
-    for job, reason, condition in work:
-        with pipeline.db.session() as session:
+    claimed: list[tuple[str, str, Sequence[str]]] = []
+    # One transaction for the whole look (issue 13: a commit per question was most of the
+    # sweepers' share of PostgreSQL's transactions); the claims commit before enqueueing.
+    # Writes first: on SQLite a transaction that has read fails to write if another
+    # connection wrote meanwhile, where one that writes first waits its turn.
+    with pipeline.db.session() as session:
+        for job, reason, condition in work:
             ids = session.scalars(
                 update(Reminder)
                 .where(condition, not_recently_queued)
@@ -103,6 +107,17 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
                 .returning(Reminder.id)
                 .execution_options(synchronize_session=False)
             ).all()
+            claimed.append((job, reason, ids))
+        report.expired = _expire_late(session, now)
+        report.next_due = session.scalar(
+            select(func.min(Reminder.send_at)).where(
+                Reminder.status == Status.READY, Reminder.send_at > now
+            )
+        )
+    SWEEPER_EXPIRED.inc(len(report.expired))
+    expired = set(report.expired)
+    for job, reason, claimed_ids in claimed:
+        ids = [reminder_id for reminder_id in claimed_ids if reminder_id not in expired]
         if queued := pipeline.enqueue(job, *ids, replace_started=reason == LEASE_LAPSED):
             report.enqueued.setdefault(job, []).extend(queued)
             SWEEPER_ENQUEUED.labels(STEPS[job], reason).inc(len(queued))
@@ -110,12 +125,6 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         report.enqueued[WEBHOOK_JOB] = webhook_ids
         SWEEPER_ENQUEUED.labels(STEPS[WEBHOOK_JOB], DUE).inc(len(webhook_ids))
     report.purged = purge_audio_daily(pipeline.db, pipeline.settings, now, pipeline.audio_store)
-    with pipeline.db.session() as session:
-        report.next_due = session.scalar(
-            select(func.min(Reminder.send_at)).where(
-                Reminder.status == Status.READY, Reminder.send_at > now
-            )
-        )
     return report
 
 
@@ -128,24 +137,23 @@ def next_wait_s(report: SweepReport, interval_s: float, now: datetime) -> float:
     return min(interval_s, max(until_due, SOONEST_WAKE_S))
 
 
-def _expire_late(pipeline: Pipeline, now: datetime) -> list[str]:
+def _expire_late(session: Session, now: datetime) -> list[str]:
     """Reminders not yet started whose appointment has begun: calling now would confuse."""
     waiting = (Status.SCHEDULED, Status.READY)
-    with pipeline.db.session() as session:
-        late = session.scalars(
-            select(Reminder.id).where(Reminder.status.in_(waiting), Reminder.expires_at <= now)
-        ).all()
-        return [
-            reminder_id
-            for reminder_id in late
-            if advance(
-                session,
-                reminder_id,
-                Status.EXPIRED,
-                expect=frozenset(waiting),
-                detail="the appointment has begun",
-            )
-        ]
+    late = session.scalars(
+        select(Reminder.id).where(Reminder.status.in_(waiting), Reminder.expires_at <= now)
+    ).all()
+    return [
+        reminder_id
+        for reminder_id in late
+        if advance(
+            session,
+            reminder_id,
+            Status.EXPIRED,
+            expect=frozenset(waiting),
+            detail="the appointment has begun",
+        )
+    ]
 
 
 def sweep_until(pipeline: Pipeline, stop: Callable[[float], bool]) -> None:

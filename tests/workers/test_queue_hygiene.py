@@ -53,6 +53,7 @@ SWEEPS = 5
 RECOVERED = 12
 """Reminders whose jobs Redis loses, then delivered for real by a worker process."""
 DUE_TO_DISPATCH_COUNT = "tellwell_due_to_dispatch_seconds_count"
+HALF_HOUR_S = 30 * 60
 
 
 @pytest.fixture
@@ -175,14 +176,16 @@ def test_sweeps_over_a_backlog_queue_each_reminder_and_step_once(
     assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, reminder_ids)
     slow.register_death()
 
-    # One reminder rendered: its next step is queued once, and its finished render does
-    # not stand in the way of anything.
+    # One reminder rendered: due, it is dispatched by the same job (no second job), and
+    # its finished job does not stand in the way of anything.
     work_one_job(pipeline)
-    (rendered,) = [r for r, status in statuses(pipeline, reminder_ids).items() if status == "ready"]
+    done = [r for r, status in statuses(pipeline, reminder_ids).items() if status == "delivered"]
+    assert len(done) == 1
+    assert attempts_per_reminder(pipeline, reminder_ids) == Counter(done)
     for _ in range(SWEEPS):
         assert sweep_later(pipeline, clock) == {}
-    waiting = once_each(pipeline, RENDER_JOB, [r for r in reminder_ids if r != rendered])
-    assert jobs_waiting(pipeline) == waiting + once_each(pipeline, DISPATCH_JOB, [rendered])
+    waiting = [r for r in reminder_ids if r not in done]
+    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, waiting)
 
 
 @pytest.mark.redis
@@ -210,10 +213,13 @@ def test_jobs_lost_with_redis_are_queued_again_once_and_every_reminder_is_delive
 def test_a_due_dispatch_is_taken_before_queued_renders(
     redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
 ) -> None:
+    (due,) = post_reminders(redis_settings, keys, clock, 1, send_in_s=HALF_HOUR_S)
+    assert sweep(pipeline).enqueued == {RENDER_AHEAD_JOB: [due]}
+    work_one_job(pipeline)  # rendered ahead, it waits ready for its send time
     backlog = post_reminders(redis_settings, keys, clock, 5)
-    (due,) = post_reminders(redis_settings, keys, clock, 1)
-    pipeline.render(due)  # rendered (by another worker): its dispatch is queued now
-    renders = once_each(pipeline, RENDER_JOB, [*backlog, due])
+    clock.skip(HALF_HOUR_S + 60)  # it falls due behind the backlog's renders
+    assert sweep(pipeline).enqueued == {DISPATCH_JOB: [due]}
+    renders = once_each(pipeline, RENDER_JOB, backlog)
     assert jobs_waiting(pipeline) == renders + once_each(pipeline, DISPATCH_JOB, [due])
     dispatched_before = REGISTRY.get_sample_value(DUE_TO_DISPATCH_COUNT) or 0.0
 
@@ -222,8 +228,7 @@ def test_a_due_dispatch_is_taken_before_queued_renders(
     assert statuses(pipeline, [due]) == {due: "delivered"}
     assert set(statuses(pipeline, backlog).values()) == {"scheduled"}
     assert REGISTRY.get_sample_value(DUE_TO_DISPATCH_COUNT) == dispatched_before + 1
-    # The due reminder's stale render stays queued; it is a no-op when its turn comes.
-    assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, [*backlog, due])
+    assert jobs_waiting(pipeline) == renders
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -233,8 +238,9 @@ def test_the_in_process_queue_runs_a_reminders_step_once_at_a_time(
     clock: OffsetClock,
     receiver: Receiver,
 ) -> None:
-    """One job thread, held by a dispatch whose app backend is slow to answer: what is
-    queued behind it is queued once, whatever the sweeper or anyone else asks."""
+    """One job thread, held by a render whose dispatch meets an app backend slow to
+    answer: what is queued behind it is queued once, whatever the sweeper or anyone else
+    asks."""
     settings = make_settings(
         in_process_workers=1,
         app_webhook_url=receiver.url,
@@ -248,14 +254,13 @@ def test_the_in_process_queue_runs_a_reminders_step_once_at_a_time(
     with TestClient(create_app(settings, clock=clock, run_sweeper=False)) as client:
         headers = keys.header(keys.scheduler)
         slow = client.post("/v1/reminders", json=body, headers=headers).json()["id"]
-        wait_for(lambda: len(receiver.requests) == 1)  # its dispatch holds the only thread
+        wait_for(lambda: len(receiver.requests) == 1)  # its job holds the only thread
         waiting = [
             client.post("/v1/reminders", json=body, headers=headers).json()["id"] for _ in range(3)
         ]
         current = jobs.pipeline()
         assert isinstance(current.queue, InProcessQueue)
-        assert current.enqueue(DISPATCH_JOB, slow) == []
-        assert current.enqueue(RENDER_JOB, *waiting) == []
+        assert current.enqueue(RENDER_JOB, slow, *waiting) == []
         assert sweep_later(current, clock) == {}
 
         wait_for(lambda: set(statuses(current, [slow, *waiting]).values()) == {"delivered"})
@@ -289,7 +294,7 @@ def test_a_failed_job_kept_by_rq_does_not_block_the_retry(
     redis_settings: Settings, keys: Keys, clock: OffsetClock, pipeline: Pipeline
 ) -> None:
     """RQ keeps a failed job's hash for ``FAILED_JOB_TTL_S`` under the same id; the retry
-    the sweeper queues must replace it, not be refused by it."""
+    the sweeper queues must replace it, not be refused by it (and, due, it is delivered)."""
     (reminder_id,) = post_reminders(redis_settings, keys, clock, 1)
     assert isinstance(pipeline.queue, RedisQueue)
     render = pipeline.queue.queues[RENDER_JOB]
@@ -302,10 +307,7 @@ def test_a_failed_job_kept_by_rq_does_not_block_the_retry(
     assert jobs_waiting(pipeline) == once_each(pipeline, RENDER_JOB, [reminder_id])
     assert render.failed_job_registry.get_job_ids() == []
     work_one_job(pipeline)
-    assert statuses(pipeline, [reminder_id]) == {reminder_id: "ready"}
-
-
-HALF_HOUR_S = 30 * 60
+    assert statuses(pipeline, [reminder_id]) == {reminder_id: "delivered"}
 
 
 @pytest.mark.redis
@@ -348,7 +350,9 @@ def test_a_due_render_is_taken_before_renders_ahead(
 
     work_one_job(pipeline)
 
-    assert statuses(pipeline, [due, *ahead]) == {due: "ready"} | dict.fromkeys(ahead, "scheduled")
+    assert statuses(pipeline, [due, *ahead]) == {due: "delivered"} | dict.fromkeys(
+        ahead, "scheduled"
+    )
 
 
 @pytest.mark.redis

@@ -128,18 +128,20 @@ def test_worker_killed_mid_render_is_taken_over_once(
 
 
 def _killed_mid_dispatch(client: TestClient, keys: Keys, pipeline: Pipeline) -> tuple[str, str]:
-    """Render for real, then leave the state of a worker killed right after opening an attempt."""
+    """Render for real (ahead, so the render stops at ready), then leave the state of a
+    worker killed right after opening an attempt once the reminder fell due."""
+    send_at = (utcnow() + timedelta(minutes=30)).isoformat()
     reminder_id = client.post(
-        "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
+        "/v1/reminders", json=reminder_body(send_at=send_at), headers=keys.header(keys.scheduler)
     ).json()["id"]
     pipeline.render(reminder_id)
-    lose_queued_jobs(pipeline)  # the dispatch job died with the worker
+    lose_queued_jobs(pipeline)  # the job died with the worker
     with pipeline.db.session() as session:
         attempt = Attempt(reminder_id=reminder_id, channel="outbox")
         session.add(attempt)
         session.flush()
         attempt_id = attempt.id
-    lapse_lease(pipeline, reminder_id, Status.DISPATCHING)
+    lapse_lease(pipeline, reminder_id, Status.DISPATCHING, send_at=utcnow())
     return reminder_id, attempt_id
 
 
