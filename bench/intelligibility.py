@@ -46,6 +46,7 @@ import functools
 import re
 import resource
 import statistics
+import struct
 import sys
 import time
 import unicodedata
@@ -199,7 +200,10 @@ def tellwell_phone_line(pcm: Pcm, shaping: PhoneShaping = PHONE_SHAPING) -> Pcm:
     """What Twilio plays: Tellwell's phone encoding, decoded back from mu-law."""
     data = encode_pcm(pcm, AudioFormat.PHONE, phone=shaping).data
     start = data.index(b"data") + 8
-    decoded = audioop.ulaw2lin(data[start:], 2)
+    (size,) = struct.unpack("<I", data[start - 4 : start])
+    # Only the data chunk's own bytes: an odd-length chunk is followed by a pad byte,
+    # which as mu-law is a full-scale click that no player plays.
+    decoded = audioop.ulaw2lin(data[start : start + size], 2)
     return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / np.float32(32768), PHONE_RATE_HZ)
 
 
