@@ -74,8 +74,8 @@ TARGET_RMS_DBFS = -20.0
 # The phone line's level: 6 dB under the other channels. A telephone network carries speech
 # at about -26 dBov (ITU-T P.56 active speech level, G.711's full scale being 0 dBov), so
 # -20 dBFS ran 6 dB hot into mu-law; measured with an independent recogniser
-# (bench/intelligibility.py) the phone line scored 62% word errors at -20 and 55% at -26,
-# the plain peak-normalised line 56% (docs/architecture.md, "Voices").
+# (bench/intelligibility.py, two seeds of five messages) the phone line scored 60.5% word
+# errors at -20 and 56% at -26, the plain peak-normalised line 55% (docs/architecture.md).
 PHONE_TARGET_RMS_DBFS = -26.0
 
 # Peaks above this are limited, not clipped; the decibel of room keeps MP3 and mu-law
