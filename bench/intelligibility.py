@@ -25,24 +25,28 @@ hears an empty band above 4 kHz, as it would from any phone recording.
 
 Piper samples noise on every render: WER is averaged over several messages.
 
-``--phone-tuning`` compares, for English with Piper, the phone shapings of
-``PHONE_VARIANTS`` (band limits, tilt, level compression; "before" is what the phone line
-got until they were measured) on the Speaker's own rendering (sentence by sentence, joined
-with the sentence pause), then other rates and pauses (``RENDERINGS``) through the shaping
-in use, each next to wide band and the plain line. Piper's noise is made repeatable there:
-onnxruntime's seed (``--seed``) is set and the model loaded anew before each rendering.
+``--phone-tuning`` compares, for English with Piper, renderings for the phone line
+(``RENDERINGS``: rate, pause between sentences, Piper's sampling noise) on the Speaker's
+own rendering (sentence by sentence, joined with the pause), each against the baseline
+(``BEFORE``) in the same run; ``--shapings`` adds the phone shapings of ``PHONE_VARIANTS``
+(band limits, tilt, level compression) on the baseline. Piper's noise is made repeatable
+there: onnxruntime's seed is set and the model loaded anew before each rendering; give
+several ``--seeds``, as one draw of noise moves a single message's WER by 20 points.
 
     .venv/bin/python bench/intelligibility.py [--messages 5] [--languages en,es] \\
         [--voices piper/en_US-joe-medium,espeak/en-us] [--jobs 2]
-    .venv/bin/python bench/intelligibility.py --phone-tuning [--messages 3] [--jobs 2]
+    .venv/bin/python bench/intelligibility.py --phone-tuning [--messages 5] [--seeds 15,16] \\
+        [--shapings] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import resource
 import statistics
+import struct
 import sys
 import time
 import unicodedata
@@ -189,15 +193,18 @@ def plain_phone_line(pcm: Pcm) -> Pcm:
     peak = float(np.max(np.abs(narrow))) or 1.0
     linear = (np.clip(narrow / peak * 0.9, -1, 1) * 32767).astype("<i2").tobytes()
     decoded = audioop.ulaw2lin(audioop.lin2ulaw(linear, 2), 2)
-    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
+    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / np.float32(32768), PHONE_RATE_HZ)
 
 
 def tellwell_phone_line(pcm: Pcm, shaping: PhoneShaping = PHONE_SHAPING) -> Pcm:
     """What Twilio plays: Tellwell's phone encoding, decoded back from mu-law."""
     data = encode_pcm(pcm, AudioFormat.PHONE, phone=shaping).data
     start = data.index(b"data") + 8
-    decoded = audioop.ulaw2lin(data[start:], 2)
-    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / 32768, PHONE_RATE_HZ)
+    (size,) = struct.unpack("<I", data[start - 4 : start])
+    # Only the data chunk's own bytes: an odd-length chunk is followed by a pad byte,
+    # which as mu-law is a full-scale click that no player plays.
+    decoded = audioop.ulaw2lin(data[start : start + size], 2)
+    return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / np.float32(32768), PHONE_RATE_HZ)
 
 
 _decoder = None
@@ -304,21 +311,34 @@ PHONE_VARIANTS: dict[str, PhoneShaping] = {
 
 @dataclass(frozen=True)
 class Rendering:
-    """How the engine speaks for the line: its rate and the pause between sentences."""
+    """How Piper speaks for the line: its rate, the pause between sentences, its sampling
+    noise (None: the voice's own, 0.667 and 0.8 for en_US-joe-medium), and the lines
+    (``BANDS``) it is heard through."""
 
     words_per_minute: int
     pause_s: float
+    noise_scale: float | None = None
+    noise_w: float | None = None
+    lines: tuple[str, ...] = ("wide", "phone tw")
 
     @property
     def label(self) -> str:
-        return f"{self.words_per_minute} wpm, {self.pause_s:.2f} s"
+        noise = (
+            ""
+            if self.noise_scale is None and self.noise_w is None
+            else f", noise {self.noise_scale}/{self.noise_w}"
+        )
+        return f"{self.words_per_minute} wpm, {self.pause_s:.2f} s{noise}"
 
+
+BEFORE = Rendering(WORDS_PER_MINUTE, SENTENCE_PAUSE_S, lines=tuple(BANDS))
+"""The rendering every phone message had before this tuning: the baseline of each run."""
 
 RENDERINGS = [
-    Rendering(WORDS_PER_MINUTE, SENTENCE_PAUSE_S),
-    Rendering(130, SENTENCE_PAUSE_S),
-    Rendering(WORDS_PER_MINUTE, 0.6),
-    Rendering(130, 0.6),
+    BEFORE,
+    Rendering(WORDS_PER_MINUTE, SENTENCE_PAUSE_S, noise_scale=0.333, noise_w=0.333),
+    Rendering(120, 0.6, lines=("phone tw",)),
+    Rendering(120, 0.6, noise_scale=0.333, noise_w=0.333, lines=("phone tw",)),
 ]
 
 
@@ -334,67 +354,59 @@ def spoken_like_the_speaker(engine: Engine, voice: str, text: str, rendering: Re
     )
 
 
-def tune_phone(texts: list[str], pool: Executor, seed: int) -> None:
-    """Word error rate of every phone shaping (``PHONE_VARIANTS``) on the Speaker's own
-    rendering of Piper's English, then of every rendering (``RENDERINGS``: rate and pause)
-    through the phone shaping in use, each next to wide band and the plain line.
-
-    Piper's noise is made repeatable: onnxruntime's random seed is set and the model
-    loaded anew before each rendering, so each rendering draws the same noise.
-    """
-    print(
-        f"Phone tuning, piper/{BUILTIN_VOICE}, {len(texts)} messages, seed {seed}; "
-        "WER = mean per message (words wrong / words said)"
-    )
-    print(f"{'rendering':18} {'line':34} {'WER':>5} {'vs plain line':>14}")
-    shapings = {"wide": None, "phone plain": None, **PHONE_VARIANTS}
-    _tuning_rows(texts, pool, seed, RENDERINGS[0], shapings)
-    now = {name: shaping for name, shaping in PHONE_VARIANTS.items() if shaping == PHONE_SHAPING}
-    for rendering in RENDERINGS[1:]:
-        _tuning_rows(texts, pool, seed, rendering, {"wide": None, "phone plain": None, **now})
-
-
-def _tuning_rows(
-    texts: list[str],
-    pool: Executor,
-    seed: int,
-    rendering: Rendering,
-    shapings: dict[str, PhoneShaping | None],
-) -> None:
-    """One rendering through each line of ``shapings`` (None: "wide" or "phone plain")."""
+def seeded_piper(rendering: Rendering, seed: int) -> PiperEngine:
+    """Piper with repeatable noise: onnxruntime's seed set and the model loaded anew, so
+    every rendering of a run draws from the same generator state."""
     import onnxruntime
 
     from voices import piper_engine
 
     piper_engine._LOADED.clear()
     onnxruntime.set_seed(seed)
-    engine = PiperEngine()
-    pcms = [spoken_like_the_speaker(engine, BUILTIN_VOICE, text, rendering) for text in texts]
-    lines: dict[str, Callable[[Pcm], Pcm]] = {
-        "wide": lambda pcm: pcm,
-        "phone plain": plain_phone_line,
-    }
-    futures = {
-        name: [
-            (
-                words(text),
-                pool.submit(
-                    hear,
-                    lines[name](pcm) if shaping is None else tellwell_phone_line(pcm, shaping),
-                ),
-            )
-            for text, pcm in zip(texts, pcms, strict=True)
-        ]
-        for name, shaping in shapings.items()
-    }
-    wer = {
-        name: statistics.mean(word_error_rate(ref, future.result()) for ref, future in pairs)
-        for name, pairs in futures.items()
-    }
-    for name, value in wer.items():
-        mark = " (in use)" if shapings[name] == PHONE_SHAPING else ""
-        delta = "" if shapings[name] is None else f"{(value - wer['phone plain']) * 100:+13.0f}p"
-        print(f"{rendering.label:18} {name + mark:34} {value:5.0%} {delta}", flush=True)
+    return PiperEngine(noise_scale=rendering.noise_scale, noise_w=rendering.noise_w)
+
+
+def tune_phone(texts: list[str], pool: Executor, seeds: list[int], shapings: bool) -> None:
+    """Word error rate of every rendering (``RENDERINGS``: rate, pause, Piper's noise) of
+    Piper's English through its lines, each seed rendered anew, with the ratio to the
+    baseline rendering (``BEFORE``) measured in the same run. With ``shapings``, the
+    baseline is also heard through every phone shaping of ``PHONE_VARIANTS``.
+
+    Every line is heard by the same recogniser (``hear``); only the audio differs.
+    Renderings are made here while the pool hears the previous ones.
+    """
+    print(
+        f"Phone tuning, piper/{BUILTIN_VOICE}, {len(texts)} messages x seeds "
+        f"{','.join(map(str, seeds))}; WER = mean over messages and seeds (words wrong / "
+        "words said); range = the best and worst single message"
+    )
+    print(f"{'rendering':34} {'line':30} {'WER':>5} {'range':>9} {'vs before':>10}")
+    variants = {f"phone tw, {name}": shaping for name, shaping in PHONE_VARIANTS.items()}
+    pending = []
+    for rendering in RENDERINGS:
+        lines: dict[str, Callable[[Pcm], Pcm]] = {name: BANDS[name] for name in rendering.lines}
+        if shapings and rendering == BEFORE:
+            for name, shaping in variants.items():
+                lines[name] = functools.partial(tellwell_phone_line, shaping=shaping)
+        heard: dict[str, list[tuple[list[str], Future[list[str]]]]] = {name: [] for name in lines}
+        for seed in seeds:
+            engine = seeded_piper(rendering, seed)
+            for text in texts:
+                pcm = spoken_like_the_speaker(engine, BUILTIN_VOICE, text, rendering)
+                for name, line in lines.items():
+                    heard[name].append((words(text), pool.submit(hear, line(pcm))))
+        pending.append((rendering, heard))
+    before: dict[str, float] = {}
+    for rendering, heard in pending:
+        for name, pairs in heard.items():
+            wers = [word_error_rate(reference, future.result()) for reference, future in pairs]
+            wer = statistics.mean(wers)
+            if rendering == BEFORE:
+                before[name] = wer
+            baseline = before.get(name.split(",")[0])
+            ratio = f"{wer / baseline:9.2f}x" if baseline else f"{'-':>10}"
+            spread = f"{min(wers):.0%}-{max(wers):.0%}"
+            print(f"{rendering.label:34} {name:30} {wer:5.0%} {spread:>9} {ratio}", flush=True)
 
 
 def main() -> None:
@@ -413,11 +425,17 @@ def main() -> None:
         action="store_true",
         help="compare phone shapings, rates and pauses for English (Piper) instead",
     )
-    parser.add_argument("--seed", type=int, default=15, help="Piper's noise seed (tuning)")
+    parser.add_argument(
+        "--seeds", default="15", help="Piper's noise seeds (tuning), comma-separated"
+    )
+    parser.add_argument(
+        "--shapings", action="store_true", help="tuning: also every phone shaping on the baseline"
+    )
     args = parser.parse_args()
     if args.phone_tuning:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
         with ProcessPoolExecutor(args.jobs) as tuning_pool:
-            tune_phone(messages("en", args.messages), tuning_pool, args.seed)
+            tune_phone(messages("en", args.messages), tuning_pool, seeds, args.shapings)
         return
     available = engines()
     only = set(filter(None, args.voices.split(",")))

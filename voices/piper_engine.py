@@ -107,9 +107,19 @@ class PiperEngine:
     sentence_cache = True
 
     def __init__(
-        self, voices_dir: Path | None = None, *, threads: int = PIPER_DEFAULT_THREADS
+        self,
+        voices_dir: Path | None = None,
+        *,
+        threads: int = PIPER_DEFAULT_THREADS,
+        noise_scale: float | None = None,
+        noise_w: float | None = None,
     ) -> None:
+        """``noise_scale``/``noise_w``: Piper's sampling noise in the voice and in the
+        phoneme lengths (None: the voice's own setting); bench/intelligibility.py compares
+        them for the phone line."""
         self._threads = threads
+        self._noise_scale = noise_scale
+        self._noise_w = noise_w
         self._files = _builtin_voice()
         if voices_dir is not None and voices_dir.is_dir():
             for config in sorted(voices_dir.glob("*.onnx.json")):
@@ -156,6 +166,8 @@ class PiperEngine:
         base_scale = model.config.length_scale or 1.0
         config = SynthesisConfig(
             length_scale=base_scale * PIPER_NATURAL_WORDS_PER_MINUTE / words_per_minute,
+            noise_scale=self._noise_scale,
+            noise_w_scale=self._noise_w,
             # Piper's own peak normalisation; voices.audio sets the level afterwards.
             normalize_audio=True,
         )

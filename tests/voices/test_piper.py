@@ -64,3 +64,18 @@ def test_a_dropped_voice_leads_its_language_and_records_its_licence(tmp_path):
     )
     assert spanish.fallback == Catalog.load().get("es")
     assert spanish.native_name == "Español"
+
+
+def test_without_sampling_noise_piper_says_a_sentence_the_same_way_twice(catalog):
+    """The noise settings reach the model: at zero noise two renders are identical,
+    while the voice's own noise makes them differ (why the Speaker caches Piper)."""
+    sample = catalog.get("en").sample
+    quiet = PiperEngine(noise_scale=0.0, noise_w=0.0)
+    noisy = PiperEngine()
+
+    assert quiet.synthesize(sample, "en", BUILTIN_VOICE, 150) == quiet.synthesize(
+        sample, "en", BUILTIN_VOICE, 150
+    )
+    assert noisy.synthesize(sample, "en", BUILTIN_VOICE, 150) != noisy.synthesize(
+        sample, "en", BUILTIN_VOICE, 150
+    )
