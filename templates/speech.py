@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -45,6 +46,13 @@ def _locale(locale: str) -> Locale:
         return Locale.parse(locale)
     except (UnknownLocaleError, ValueError) as err:
         raise InvalidFact("locale", f"{locale!r} is not a known locale") from err
+
+
+@cache
+def _closest_skeleton(where: Locale, wanted: str) -> str | None:
+    """The locale's CLDR skeleton closest to ``wanted``. babel scores every skeleton of
+    the locale on each call (a few ms, twice per reminder); the answer never changes."""
+    return match_skeleton(wanted, where.datetime_skeletons.keys())
 
 
 def _spaces(text: str) -> str:
@@ -139,7 +147,7 @@ def spoken_date(
         )
     where = _locale(locale)
     wanted = DATE_YEAR_SKELETON if with_year else DATE_SKELETON
-    skeleton = match_skeleton(wanted, where.datetime_skeletons.keys())
+    skeleton = _closest_skeleton(where, wanted)
     pattern = _widen(where.datetime_skeletons[skeleton].pattern) if skeleton else "EEEE d MMMM"
     if ordinal:
         pattern = _ordinal_day(pattern, when.day, where.language)
@@ -177,7 +185,7 @@ def spoken_time(
         skeleton = "hm" if re.search(r"[hK]", _QUOTED.sub("", short)) else "Hm"
     if when.minute == 0 and re.search(r"[hK]", skeleton):
         skeleton = skeleton.replace("m", "")
-    match = match_skeleton(skeleton, where.datetime_skeletons.keys())
+    match = _closest_skeleton(where, skeleton)
     pattern = where.datetime_skeletons[match].pattern if match else where.time_formats["short"]
     pattern = _wide_day_periods(str(pattern))
     if day_periods:
