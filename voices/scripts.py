@@ -16,12 +16,15 @@ from functools import cache
 import pykakasi
 from pypinyin import Style, lazy_pinyin
 
-__all__ = ["for_script", "sentences"]
+__all__ = ["for_script", "phrases", "sentences"]
 
 # A sentence ends at . ! ? and their CJK, Arabic, Urdu, Devanagari and Armenian forms, when the
 # mark is followed by a space or the end (so "Dr." inside "Dr. Chen" at a word's end
 # still splits, which only costs a pause; decimals such as "2.5" do not split).
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।։])(?:\s+|$)|(?<=[。！？])")
+
+# A phrase ends at a comma, semicolon or colon followed by a space ("1,000" stays whole).
+_PHRASE_END = re.compile(r"(?<=[,;:])\s+")
 
 # pykakasi reads a counter kanji after a number on its own ("10時" becomes "10とき",
 # "十時" becomes "ととき"); the hour counter is the one every reminder has, so it is
@@ -37,6 +40,17 @@ _DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९
 def sentences(text: str) -> list[str]:
     """``text`` cut into sentences, each stripped, none empty."""
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def phrases(sentence: str) -> list[str]:
+    """``sentence`` cut at its commas, semicolons and colons, each part keeping its mark.
+
+    A neural voice says "Again," with the rise of an unfinished sentence and leaves about
+    the pause it leaves at that comma inside the whole sentence, so parts spoken on their
+    own and put back end to end sound like the sentence, and a date, a time or a
+    provider's name repeated across thousands of messages is spoken once.
+    """
+    return [part for part in _PHRASE_END.split(sentence.strip()) if part]
 
 
 def for_script(text: str, script: str) -> str:

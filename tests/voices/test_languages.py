@@ -10,7 +10,7 @@ import pytest
 from templates import render_message, sample_facts
 from tests.support.voices import voice_of
 from voices import AudioFormat, Catalog, Speaker
-from voices.scripts import for_script, sentences
+from voices.scripts import for_script, phrases, sentences
 
 # A sample is one or two short sentences: at 150 words per minute (or the syllable
 # rate of a language without spaces) that is 2 to 12 s; outside it, audio is cut or stuck.
@@ -151,3 +151,19 @@ def test_sentences_split_on_every_scripts_full_stop():
     assert sentences("नमस्ते। कल मिलेंगे।") == ["नमस्ते।", "कल मिलेंगे।"]
     assert sentences("Բարև ձեզ։ Վաղը։") == ["Բարև ձեզ։", "Վաղը։"]
     assert sentences("It costs 2.5 dollars.") == ["It costs 2.5 dollars."]
+
+
+def test_phrases_split_after_a_comma_colon_or_semicolon_and_keep_the_mark():
+    assert phrases("Again, that is Monday, June third, at 9 AM, with Doctor Chen.") == [
+        "Again,",
+        "that is Monday,",
+        "June third,",
+        "at 9 AM,",
+        "with Doctor Chen.",
+    ]
+    assert phrases("Please come to: room 4; ask at the desk.") == [
+        "Please come to:",
+        "room 4;",
+        "ask at the desk.",
+    ]
+    assert phrases("It costs 1,000 dollars.") == ["It costs 1,000 dollars."]

@@ -1,5 +1,5 @@
-"""Piper with the shipped voice: English speaks with it; static sentences are cached;
-a voice dropped into the voices directory is offered for its language."""
+"""Piper with the shipped voice: English speaks with it; static sentences and shared
+phrases are cached; a voice dropped into the voices directory is offered for its language."""
 
 from __future__ import annotations
 
@@ -41,6 +41,27 @@ def test_static_sentences_are_synthesised_once(tmp_path, piper, catalog, espeak)
     assert counting.calls == 3  # "Hello Maria.", the static sentence, "Hello Jose."
     assert (first.engine, first.voice) == ("piper", BUILTIN_VOICE)
     assert second.duration_s > 1.0 and first.key != second.key
+
+
+def test_a_message_is_composed_from_cached_phrases_with_natural_pauses(
+    tmp_path, piper, catalog, espeak
+):
+    """Two reminders for the same visit share every phrase but the name: the second
+    speaks only "Jose Silva." anew, and the composed message lasts about as long as the
+    sentence spoken whole (Piper's own pause at each comma is kept)."""
+    counting = CountingEngine(piper)
+    speaker = Speaker(tmp_path, catalog, {"piper": counting, "espeak": espeak})
+    visit = "Again, that is Monday, June third, at 9 AM, with Doctor Chen."
+
+    speaker.speak(f"Hello, Maria Lopez. {visit}", "en", "normal", AudioFormat.APP)
+    assert counting.calls == 7  # "Hello,", "Maria Lopez.", and the visit's five phrases
+    speaker.speak(f"Hello, Jose Silva. {visit}", "en", "normal", AudioFormat.APP)
+    assert counting.calls == 8
+
+    composed = speaker.speak(visit, "en", "normal", AudioFormat.PHONE)
+    assert counting.calls == 8
+    whole = read_wav(piper.synthesize(visit, "en", BUILTIN_VOICE, 150))
+    assert 0.85 < composed.duration_s / whole.duration_s < 1.15, (composed, whole.duration_s)
 
 
 def test_a_dropped_voice_leads_its_language_and_records_its_licence(tmp_path):
