@@ -183,6 +183,29 @@ class Message:
     variant: str
 
 
+class Name(str):
+    """A fact that names someone or something (a patient, a clinic, a provider).
+
+    For the ear its initials lose their full stops ("Ana L. Lopez" is said "Ana L Lopez"):
+    the speaker reads a full stop and a space as a sentence's end, and would pause in the
+    middle of the name and drop its voice as if the message had moved on.
+    """
+
+
+_INITIAL_STOP = re.compile(r"(?<![^\W\d_])([^\W\d_])\.(?=\s)")
+NAME_FACTS = ("patient_name", "clinic_name", "provider", "ordered_by")
+
+
+def said_name(name: str) -> str:
+    """``name`` as the engine is given it: the full stops after its initials left out."""
+    return _INITIAL_STOP.sub(r"\1", name)
+
+
+@pass_context
+def _finalize(ctx: Context, value: object) -> object:
+    return said_name(value) if isinstance(value, Name) and ctx["for_ear"] else value
+
+
 def make_environment(root: Path = TEMPLATE_ROOT) -> SandboxedEnvironment:
     """A sandboxed, strict, plain-text Jinja environment over the language folders.
 
@@ -197,6 +220,7 @@ def make_environment(root: Path = TEMPLATE_ROOT) -> SandboxedEnvironment:
         lstrip_blocks=True,
         auto_reload=False,
         cache_size=-1,
+        finalize=_finalize,
     )
     env.filters.update(_filters(root))
     return env
@@ -369,8 +393,11 @@ def _context(facts: MessageFacts, profile: LanguageProfile) -> dict[str, Any]:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         context[field.name] = value.strip() if isinstance(value, str) else value
+    for name in NAME_FACTS:
+        if name in context:
+            context[name] = Name(context[name])
     if "patient_name" in context:
-        context["first_name"] = first_name(context["patient_name"])
+        context["first_name"] = Name(first_name(context["patient_name"]))
     context["language"] = profile.code
     context["locale"] = profile.locale
     return context
@@ -439,7 +466,8 @@ def _filters(root: Path) -> dict[str, Callable[..., object]]:
     @pass_context
     def person(ctx: Context, value: object, article: bool = False) -> str:
         titles = profile(ctx).titles
-        return spoken_person(_text(value), titles, for_ear=bool(ctx["for_ear"]), article=article)
+        said = spoken_person(_text(value), titles, for_ear=bool(ctx["for_ear"]), article=article)
+        return said_name(said) if ctx["for_ear"] else said
 
     @pass_context
     def key(ctx: Context, value: object) -> str:

@@ -27,6 +27,7 @@ from templates import (
     sample_facts,
 )
 from tests.support.languages import LANGUAGES
+from voices.scripts import sentences
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2] / "templates"
 
@@ -266,3 +267,24 @@ def test_a_broken_language_file_is_a_broken_template_not_a_crash(tmp_path: Path)
     (tmp_path / "en" / "language.json").write_text('{"name": "English"', encoding="utf-8")
     with pytest.raises(BrokenTemplate, match=r"en/language\.json"):
         render_message("result_ready", "en", "app", sample_facts("result_ready"), root=tmp_path)
+
+
+@pytest.mark.parametrize("variant", ["call", "voicemail"])
+def test_initials_in_names_are_not_heard_as_the_end_of_a_sentence(variant: str) -> None:
+    facts = dataclasses.replace(
+        sample_facts("appointment_reminder"),
+        patient_name="Ana L. Lopez",
+        clinic_name="J. R. Hill Clinic",
+        provider="Dr. M. Chen",
+    )
+    message = render_message("appointment_reminder", "en", variant, facts)
+    said = sentences(message.spoken)
+    # No sentence the engine speaks ends on an initial: it would pause inside the name.
+    assert not [s for s in said if re.search(r"(^|\s)[A-Z]\.$", s)], said
+    assert "J R Hill Clinic" in message.spoken
+    assert "J. R. Hill Clinic" in message.text, "the reader still sees the name as written"
+    if variant == "call":
+        assert "Ana L Lopez" in message.spoken and "Doctor M Chen" in message.spoken
+        assert "Ana L. Lopez" in message.text and "Dr. M. Chen" in message.text
+    else:
+        assert "Ana" in message.spoken and "Lopez" not in message.spoken  # first name only
