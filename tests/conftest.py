@@ -220,12 +220,15 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, started once per test process for every page test
-    (see devtools/browser.py): each test opens its own page or context, which share
-    nothing, and most page modules hold one or two tests, so a start per module cost
-    more than their tests."""
+    """Debian's Chromium, headless, shared by a module's page tests (see devtools/browser.py).
+
+    Not once per test process: Playwright's sync API keeps an event loop running in the
+    main thread while it lives, and later tests in that process that run asyncio (the
+    MLLP listener's) then fail with "asyncio.run() cannot be called from a running event
+    loop".
+    """
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched
