@@ -35,8 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.intelligibility import (  # noqa: E402
     WORDS_PER_MINUTE,
+    Rendering,
     hear,
     messages,
+    seeded_piper,
     tellwell_phone_line,
     word_error_rate,
     words,
@@ -80,17 +82,6 @@ RENDERINGS: dict[str, Callable[[PiperEngine, str], Pcm]] = {
 }
 
 
-def fresh_engine(seed: int) -> PiperEngine:
-    """Piper with its noise made repeatable: seed set, model loaded anew."""
-    import onnxruntime
-
-    from voices import piper_engine
-
-    piper_engine._LOADED.clear()
-    onnxruntime.set_seed(seed)
-    return PiperEngine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5)
@@ -110,7 +101,7 @@ def main() -> None:
             heard[name] = {line: [] for line in LINES}
             cpu_s[name] = audio_s[name] = 0.0
             for seed in range(1, args.seeds + 1):
-                engine = fresh_engine(seed)
+                engine = seeded_piper(Rendering(WORDS_PER_MINUTE, SENTENCE_PAUSE_S), seed)
                 engine.synthesize("Hello.", "en", BUILTIN_VOICE, WORDS_PER_MINUTE)  # load
                 for text in texts:
                     started = time.process_time()
