@@ -64,13 +64,17 @@ def read(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
 
 
 def until(
-    live: LiveServer, keys: Keys, reminder_id: str, found: Callable[[dict[str, Any]], bool]
+    live: LiveServer,
+    keys: Keys,
+    reminder_id: str,
+    found: Callable[[dict[str, Any]], bool],
+    within_s: float = 60,
 ) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         reminder = read(live, keys, reminder_id)
         return reminder if found(reminder) else None
 
-    return dict(wait_for(reached, timeout_s=60))
+    return dict(wait_for(reached, timeout_s=within_s))
 
 
 def nothing_due(reminder_id: str) -> bool:
@@ -330,7 +334,6 @@ def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(
     reminder_id = create(live, keys, policy)
     until(live, keys, reminder_id, has_event("step 1 (sms) after"))
     skip_to(clock, next_step_at(reminder_id))
-    texted_at = clock.now()
 
     failed = until(live, keys, reminder_id, has_event("step 1 (sms): text undelivered"))
     sim.wait_idle()
@@ -342,10 +345,10 @@ def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(
     sms = failed["attempts"][1]
     assert sms["channel"] == "sms" and sms["outcome"] == "failed"
     assert (sms["provider_status"], sms["provider_error"]) == ("undelivered", "30003")
-    # The staff step does not wait its four hours for an answer that cannot come.
-    assert next_step_at(reminder_id) - texted_at < timedelta(minutes=5)
-    skip_to(clock, next_step_at(reminder_id))
-    with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
+    # The staff step does not wait its four hours for an answer that cannot come: the
+    # sweeper hands it over at once, with the test's clock standing where it was (well
+    # within the minute it once waited for the sweeper's requeue guard).
+    with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff", within_s=20)
     assert with_staff["events"][-1]["detail"] == "step 2 (staff): handed to the clinic's staff"
 
     # A late or repeated callback changes nothing; a forged one is refused.
