@@ -46,8 +46,8 @@ from bench.intelligibility import (  # noqa: E402
 from voices import PiperEngine  # noqa: E402
 from voices.audio import SENTENCE_PAUSE_S, Pcm, join, read_wav  # noqa: E402
 from voices.piper_engine import BUILTIN_VOICE  # noqa: E402
-from voices.scripts import phrases, sentences  # noqa: E402
-from voices.speaker import PHRASE_JOIN_PAUSE_S  # noqa: E402
+from voices.scripts import sentences  # noqa: E402
+from voices.speaker import composed  # noqa: E402
 
 LINES: dict[str, Callable[[Pcm], Pcm]] = {"wide": lambda pcm: pcm, "phone": tellwell_phone_line}
 
@@ -65,14 +65,8 @@ def by_sentence(engine: PiperEngine, text: str) -> Pcm:
 
 
 def by_phrase(engine: PiperEngine, text: str) -> Pcm:
-    """As the Speaker composes a message for Piper (``Speaker._speech``)."""
-    return join(
-        [
-            join([spoken(engine, part) for part in phrases(sentence)], PHRASE_JOIN_PAUSE_S)
-            for sentence in sentences(text)
-        ],
-        SENTENCE_PAUSE_S,
-    )
+    """As the Speaker composes a message for Piper (``voices.speaker.composed``)."""
+    return composed(text, lambda part: spoken(engine, part), SENTENCE_PAUSE_S)
 
 
 RENDERINGS: dict[str, Callable[[PiperEngine, str], Pcm]] = {

@@ -21,7 +21,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,7 @@ __all__ = [
     "Speaker",
     "SpokenAudio",
     "cache_key",
+    "composed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,18 @@ def _why_off(entry: LanguageVoice) -> str:
     if set(engines) <= ONLINE_ENGINES:
         return f"no offline voice; needs the online engine {needs} (Google's voice), which is off"
     return f"needs the engine {needs}, which is off"
+
+
+def composed(text: str, speak: Callable[[str], Pcm], pause_s: float) -> Pcm:
+    """``text`` spoken phrase by phrase with ``speak``: a sentence's phrases joined end to
+    end (``PHRASE_JOIN_PAUSE_S``), its sentences with ``pause_s`` between them."""
+    return join(
+        [
+            join([speak(part) for part in phrases(sentence)], PHRASE_JOIN_PAUSE_S)
+            for sentence in sentences(text)
+        ],
+        pause_s,
+    )
 
 
 class Speaker:
@@ -349,14 +362,9 @@ class Speaker:
             return read_wav(engine.synthesize(said, voice.code, voice.voice, words_per_minute))
         if not engine.sentence_cache and callable(paused):
             return read_wav(paused(said, voice.code, voice.voice, words_per_minute, pause_s))
-        composed = [
-            join(
-                [self._phrase(engine, voice, part, words_per_minute) for part in phrases(sentence)],
-                PHRASE_JOIN_PAUSE_S,
-            )
-            for sentence in sentences(text)
-        ]
-        return join(composed, pause_s)
+        return composed(
+            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute), pause_s
+        )
 
     def _phrase(
         self, engine: Engine, voice: LanguageVoice, phrase: str, words_per_minute: int
