@@ -138,6 +138,11 @@ def intake_caller(session: Session) -> Caller:
     return caller_for_key(key)
 
 
+LIVE_CLINICS = select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
+"""Every live clinic, oldest first: the order decides which clinic an identifier that two
+clinics share names (``by_identifier``), alike for a message stored alone or in a batch."""
+
+
 def find_clinic_for(
     session: Session, message: ScheduleMessage, facility: str, control_id: str
 ) -> tuple[Clinic | None, bool]:
@@ -154,9 +159,7 @@ def find_clinic_for(
         .where(Hl7Message.facility == facility, Hl7Message.control_id == control_id)
         .scalar_subquery()
     )
-    rows = session.execute(
-        select(Clinic, taken).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
-    ).all()
+    rows = session.execute(LIVE_CLINICS.add_columns(taken)).all()
     was_taken = bool(rows) and rows[0][1] is not None
     return clinic_named(by_identifier([clinic for clinic, _ in rows]), message), was_taken
 
@@ -256,11 +259,7 @@ class StoringSink:
         keys = [(facility_key(m), m.control_id[:200]) for m in messages]
         with self.db.sessions() as session:
             owner = self._intake_owner(session)
-            clinics = by_identifier(
-                session.scalars(
-                    select(Clinic).where(Clinic.deleted_at.is_(None)).order_by(Clinic.id)
-                )
-            )
+            clinics = by_identifier(session.scalars(LIVE_CLINICS))
             named = [clinic_named(clinics, message) for message in messages]
             known = [key for key, clinic in zip(keys, named, strict=True) if clinic is not None]
             taken = _present(session, (Hl7Message.facility, Hl7Message.control_id), known)
