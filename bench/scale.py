@@ -72,7 +72,7 @@ from voices import (  # noqa: E402
     configured_speaker,
 )
 from voices.base import Engine  # noqa: E402
-from workers.rendering import message_facts  # noqa: E402
+from workers.rendering import VARIANT_FOR_CHANNEL, message_facts  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_SCALE_DB", "scale")
 """Two runs at once (two worktrees) need two names: the database is dropped at the start."""
@@ -446,13 +446,10 @@ def tree_peak_rss_mb(pid: int) -> float:
 
 
 def spoken_texts(body: dict[str, Any]) -> list[str]:
-    """What a worker speaks for this reminder: the message, and for a call its voicemail."""
-    variants = ["call", "voicemail"] if body["channel"] == "phone" else ["app"]
-    facts = message_facts(body)
-    return [
-        render_message(body["kind"], body["language"], variant, facts).spoken
-        for variant in variants
-    ]
+    """What a worker speaks for this reminder on the outbox channel: the message only (the
+    voicemail variant is spoken only for calls placed through Twilio)."""
+    variant = VARIANT_FOR_CHANNEL[body["channel"]]
+    return [render_message(body["kind"], body["language"], variant, message_facts(body)).spoken]
 
 
 _engine: tuple[Engine, str, int] | None = None
