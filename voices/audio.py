@@ -153,11 +153,11 @@ _WAVE_FORMAT_MULAW = 7
 # true duration from the file size (a VBR file without a Xing header is misreported).
 # 48 kbit/s at 22.05 kHz keeps consonants clear at 360 kB a minute.
 _MP3_KBPS = 48
-# LAME's algorithm quality (0 best, 9 fastest). 5, LAME's own default, encodes a
-# 20-second message in about 35 ms of CPU where 2 ("high quality") took 85 ms, at the same
-# constant bit rate; for speech at 48 kbit/s the difference is not worth an app message's
-# largest cost after the voice itself.
-_MP3_ALGORITHM_QUALITY = 5
+# LAME's algorithm quality (0 best, 9 fastest). At 48 kbit/s constant, for speech, 7 (its
+# fast mode) costs 0.6x the CPU of 5 (LAME's default) with the same recogniser word error
+# rate and a decoded waveform closer to the input (bench/app_encoding.py): on the espeak-ng
+# path the encode of 5 cost more than the voice that spoke the message.
+MP3_ALGORITHM_QUALITY = 7
 # Opus at 24 kbit/s is transparent for mono speech (its SILK/hybrid modes are built for it).
 _OPUS_KBPS = 24
 
@@ -295,10 +295,17 @@ def encode(wav: bytes, fmt: AudioFormat) -> EncodedAudio:
     return encode_pcm(read_wav(wav), fmt)
 
 
-def encode_pcm(pcm: Pcm, fmt: AudioFormat, *, phone: PhoneShaping = PHONE_SHAPING) -> EncodedAudio:
+def encode_pcm(
+    pcm: Pcm,
+    fmt: AudioFormat,
+    *,
+    phone: PhoneShaping = PHONE_SHAPING,
+    mp3_quality: int = MP3_ALGORITHM_QUALITY,
+) -> EncodedAudio:
     """Resample, set the level, limit and encode ``pcm`` as ``fmt``.
 
-    ``phone`` shapes the PHONE format only (the bench passes the variants it compares).
+    ``phone`` shapes the PHONE format only, ``mp3_quality`` is LAME's for the MP3 formats
+    (the benches pass the variants they compare).
     Raises ``EncodingFailed`` if the audio is empty or the encoder fails.
     """
     spec = _ENCODINGS[fmt]
@@ -314,7 +321,7 @@ def encode_pcm(pcm: Pcm, fmt: AudioFormat, *, phone: PhoneShaping = PHONE_SHAPIN
     elif fmt is AudioFormat.APP_OPUS:
         data = _ffmpeg_opus(levelled, spec.sample_rate_hz)
     else:
-        data = _mp3(levelled, spec.sample_rate_hz)
+        data = _mp3(levelled, spec.sample_rate_hz, mp3_quality)
     duration_s = len(speech) / spec.sample_rate_hz
     if spec.container == "mp3":
         # What a player plays: LAME's start-up delay and last-frame padding included.
@@ -492,14 +499,14 @@ def _mulaw_wav(samples: Samples, rate_hz: int) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def _mp3(samples: Samples, rate_hz: int) -> bytes:
+def _mp3(samples: Samples, rate_hz: int, quality: int) -> bytes:
     """Constant-bit-rate MP3 by LAME in-process (lameenc): no ffmpeg start-up per message."""
     encoder = lameenc.Encoder()
     encoder.set_channels(1)
     encoder.set_in_sample_rate(rate_hz)
     encoder.set_out_sample_rate(rate_hz)
     encoder.set_bit_rate(_MP3_KBPS)
-    encoder.set_quality(_MP3_ALGORITHM_QUALITY)
+    encoder.set_quality(quality)
     try:
         return bytes(encoder.encode(_int16(samples)) + encoder.flush())
     except RuntimeError as err:

@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 # Part of every cache key. Bump it when a change here or in voices.audio (a new loudness
 # target, another codec setting) would make the same request sound different, so old
 # files are not served for new requests.
-CACHE_KEY_VERSION = "5"
+CACHE_KEY_VERSION = "6"
 
 # The longest silence between sentences a caller may ask for: longer is a mistake, not a pace.
 MAX_PAUSE_S = 3.0
