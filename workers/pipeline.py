@@ -55,7 +55,7 @@ from service.models import (
     advance,
     step_event,
 )
-from templates import KEYPAD_REPLIES, TemplateError, sms_text
+from templates import TemplateError, sms_text
 from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
 from workers.errors import ChannelUnavailable, QueueUnavailable
@@ -245,15 +245,10 @@ class Pipeline:
     def _render_call_extras(
         self, kind: str, channel: str, facts: dict[str, Any], words: ClinicWords, now: datetime
     ) -> SpokenAudio | None:
-        """For a call placed by a provider: the voicemail variant, and the keypad replies
-        spoken ahead so a keypress is answered at once (the cache keeps them)."""
+        """For a call placed by a provider: the voicemail variant (``Renderer.call_extras``)."""
         if channel != "phone" or self.settings.channel != "twilio":
             return None
-        fmt = FORMAT_FOR_CHANNEL[channel]
-        language = words.language
-        for reply in KEYPAD_REPLIES:
-            self.renderer.reply(language, reply, facts, fmt)
-        return self.renderer.render(kind, language, "voicemail", facts, fmt, words, today=now).audio
+        return self.renderer.call_extras(kind, facts, words, language=words.language, today=now)
 
     # -- dispatch --------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 from service.call_policy import CALL_MESSAGE_MAX_S, PACED_HEARING_MAX_S
 from service.clinic_words import ChosenWording, ClinicWords
 from templates import (
+    KEYPAD_REPLIES,
     Message,
     MessageFacts,
     available_kinds,
@@ -173,6 +174,23 @@ class Renderer:
             audio.duration_s,
             profile,
         )
+
+    def call_extras(
+        self,
+        kind: str,
+        facts: dict[str, Any],
+        words: ClinicWords | None = None,
+        *,
+        language: str,
+        today: datetime | None = None,
+    ) -> SpokenAudio:
+        """What a call placed by a provider needs beside its message: the keypad replies,
+        spoken ahead so a keypress is answered at once (the cache keeps them), and the
+        voicemail variant, returned."""
+        fmt = FORMAT_FOR_CHANNEL["phone"]
+        for reply in KEYPAD_REPLIES:
+            self.reply(language, reply, facts, fmt)
+        return self.render(kind, language, "voicemail", facts, fmt, words, today=today).audio
 
     def reply(
         self,
