@@ -30,6 +30,10 @@ Redis commands (``INFO stats``, every process included), the most frequent by na
 ``INFO`` counts every client of the server, and the run flushes its database.
 
     .venv/bin/python bench/scale.py [--reminders 1000] [--workers 2] [--languages en,es]
+
+``--peak`` measures the morning peak instead: every reminder posted for one send time far
+enough ahead to be rendered first (in the lowest-priority queue), then the time from the
+send time to each reminder's channel, when the peak is dispatch only.
 """
 
 from __future__ import annotations
@@ -178,7 +182,16 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--languages", default="en,es")
+    parser.add_argument(
+        "--peak",
+        action="store_true",
+        help="instead: all N due at one moment, rendered ahead; time the peak's dispatch",
+    )
     args = parser.parse_args()
+    if args.peak:
+        for code in args.languages.split(","):
+            run_peak(code, args.reminders, args.workers)
+        return
     print(
         f"{args.reminders} reminders per language (+{TIMED} timed), {args.workers} workers, "
         f"{os.cpu_count()} cores; PostgreSQL + Redis, outbox channel"
@@ -225,24 +238,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
     sample = [reminder_body(n, next(new_names), language, rng) for n in range(BARE_SAMPLE)]
     bare_per_min, bare_cpu_s = bare_rate(language, workers, sample)
     expected_s = total / bare_per_min * 60
-    db = support.fresh_database(BENCH_DB)
-    with db.session() as session:
-        key = issue_key(session, Role.SCHEDULER, "bench").raw
-    db.dispose()
-    queue = redis.Redis.from_url(REDIS_URL)
-    queue.flushdb()
-    port = free_port()
-    with (
-        tempfile.TemporaryDirectory() as data_dir,
-        processes(port, data_dir, workers) as running,
-        httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=60,
-        ) as client,
-        psycopg.connect(support.database_url(BENCH_DB).replace("+psycopg", "")) as db_conn,
-    ):
-        db_conn.autocommit = True
+    with pipeline(workers) as (running, client, db_conn, queue):
         # Timed reminders: rendered ahead while nothing else runs, due during the load.
         lead_s = 30 + TIMED / bare_per_min * 60 * 3  # rendered before the first is due
         timed = [reminder_body(n, next(new_names), language, rng) for n in range(TIMED)]
@@ -276,8 +272,6 @@ def run_language(language: str, total: int, workers: int) -> Run:
         own_transactions = waiting.polls - polls_before
         servers_used = server_cpu_s(db_conn, queue) - servers_before
         delays = dispatch_delays(db_conn, load_from, load_until)
-    support.drop_database(BENCH_DB)
-    queue.flushdb()
     return Run(
         language=language,
         reminders=total,
@@ -295,12 +289,88 @@ def run_language(language: str, total: int, workers: int) -> Run:
 
 
 UNFINISHED = ("scheduled", "rendering", "ready", "dispatching")
+PEAK_RENDER_RATE_FLOOR_PER_MIN = 300
+"""The slowest render rate the peak's lead allows for: the lead must outlast rendering."""
+
+
+def run_peak(language: str, total: int, workers: int) -> None:
+    """The morning peak: ``total`` reminders posted for one send time, rendered ahead in the
+    lowest-priority queue, then all due at once. Prints how long rendering took, and how
+    late after the send time each reminder reached its channel (the peak is dispatch only)."""
+    rng, new_names = random.Random(f"peak-{language}"), names()
+    bodies = [reminder_body(n, next(new_names), language, rng) for n in range(total)]
+    lead_s = 60 + total / PEAK_RENDER_RATE_FLOOR_PER_MIN * 60
+    settings = {"TELLWELL_RENDER_AHEAD_S": str(int(lead_s + 600))}
+    print(f"\n{language}: {total} reminders for one send time, {lead_s:.0f} s ahead", flush=True)
+    with pipeline(workers, settings) as (running, client, db_conn, queue):
+        send_at = datetime.now(UTC) + timedelta(seconds=lead_s)
+        for n, body in enumerate(bodies):
+            body["external_id"] = f"peak-{n}"
+            body["send_at"] = send_at.isoformat()
+        began = time.monotonic()
+        post_all(client, bodies)
+        wait_until(lambda: waiting(db_conn, ("scheduled", "rendering"), "peak-%") == 0, lead_s)
+        render_s = time.monotonic() - began
+        print(f"  rendered ahead: {total / render_s * 60:.0f}/min ({render_s:.0f} s)", flush=True)
+        time.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()))
+        cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
+        servers_before = server_cpu_s(db_conn, queue)
+        wait_until(lambda: waiting(db_conn, UNFINISHED, "peak-%") == 0, 600)
+        cpu_s = sum(tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items())
+        cpu_s += server_cpu_s(db_conn, queue) - servers_before
+        delays = [
+            float(row[0])
+            for row in db_conn.execute(
+                """SELECT extract(epoch FROM min(a.started_at) - r.send_at)
+                   FROM reminders r JOIN attempts a ON a.reminder_id = r.id
+                   WHERE r.external_id LIKE 'peak-%%' GROUP BY r.id, r.send_at"""
+            ).fetchall()
+        ]
+    last = max(delays, default=float("nan"))
+    print(
+        f"  at the send time: {len(delays)} reached their channel, the last {last:.1f} s late "
+        f"({len(delays) / last * 60:.0f}/min); p50 {percentile(delays, 0.5):.2f} s, "
+        f"p99 {percentile(delays, 0.99):.2f} s; {cpu_s / total * 1000:.1f} CPU ms per reminder"
+    )
 
 
 @contextmanager
-def processes(port: int, data_dir: str, workers: int) -> Iterator[dict[str, int]]:
+def pipeline(
+    workers: int, settings: dict[str, str] | None = None
+) -> Iterator[tuple[dict[str, int], httpx.Client, psycopg.Connection[Any], redis.Redis]]:
+    """A fresh bench database and Redis, the API and ``workers`` workers running on them
+    (``settings``: more of their environment), a scheduler's client of the API and a
+    connection to the database; both stores are emptied afterwards."""
+    db = support.fresh_database(BENCH_DB)
+    with db.session() as session:
+        key = issue_key(session, Role.SCHEDULER, "bench").raw
+    db.dispose()
+    queue = redis.Redis.from_url(REDIS_URL)
+    queue.flushdb()
+    port = free_port()
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        processes(port, data_dir, workers, settings or {}) as running,
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        ) as client,
+        psycopg.connect(support.database_url(BENCH_DB).replace("+psycopg", "")) as db_conn,
+    ):
+        db_conn.autocommit = True
+        yield running, client, db_conn, queue
+    support.drop_database(BENCH_DB)
+    queue.flushdb()
+
+
+@contextmanager
+def processes(
+    port: int, data_dir: str, workers: int, settings: dict[str, str]
+) -> Iterator[dict[str, int]]:
     """The API and ``workers`` workers, as an operator starts them: name to pid."""
     env = {
+        **settings,
         "TELLWELL_DATABASE_URL": support.database_url(BENCH_DB),
         "TELLWELL_REDIS_URL": REDIS_URL,
         "TELLWELL_QUEUE_NAME": QUEUE,
