@@ -340,7 +340,7 @@ def test_stop_and_start_by_text_share_the_list_calls_use(
     until(live, keys, reached, lambda r: r["status"] == "confirmed")
     assert len(sim.calls_to(PATIENT)) == 1
 
-    for keyword in ("STOPALL", "unsubscribe", "Cancel", "END", "QUIT"):
+    for keyword in ("STOPALL", "unsubscribe", "Cancel", "END", "QUIT", "revoke", "OptOut"):
         assert sim.text_in(webhook, PATIENT, FROM_NUMBER, keyword).status_code == 200
         with jobs.pipeline().db.session() as session:
             assert jobs.pipeline().never_call.blocks(session, PATIENT), keyword
