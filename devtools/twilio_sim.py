@@ -56,7 +56,9 @@ HTTP_TIMEOUT_S = 15.0
 """Twilio gives a webhook 15 seconds to answer."""
 AUDIO_SIGNATURES = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"OggS")
 START_TIMEOUT_S = 15.0
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 """Twilio's default opt-out and opt-in keywords for messages (Advanced Opt-Out adds
 ``OptOutType`` to the incoming message's webhook)."""

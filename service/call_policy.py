@@ -233,10 +233,13 @@ SMS_SOURCE = "sms"
 """The patient replied STOP (or another opt-out keyword) to a text: their own wish too."""
 PATIENT_SOURCES = frozenset({KEYPAD_SOURCE, SMS_SOURCE})
 """Opt-outs the patient set themselves: only an admin, or the patient's own START, lifts them."""
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
-"""Twilio's default message keywords: a reply of exactly one of them (any case) opts the
-number out of, or back into, texts; Tellwell keeps one list for calls and texts."""
+"""Twilio's default message keywords (its Advanced Opt-Out guide, 2026, which added REVOKE
+and OPTOUT): a reply of exactly one of them (any case) opts the number out of, or back
+into, texts; Tellwell keeps one list for calls and texts, so it is not called either."""
 API_SOURCE = "api"
 """A scheduling system (or an admin) set it through ``POST /v1/opt-outs``."""
 OPT_OUT_HASH_PURPOSE = "opt-out hash"

@@ -93,6 +93,12 @@ def describe(answer: Answer) -> str:
     return f"follow-up answered ({answer.question}): {said}{staff}"
 
 
+def describe_answer(reminder: Reminder) -> str:
+    """A recorded answer in the event's words, for the staff worklist's item."""
+    question = reminder.follow_up_question or question_of(reminder)
+    return describe(Answer(question, reminder.follow_up_answer or "", needs_staff=False))
+
+
 def follow_up_out(reminder: Reminder) -> dict[str, Any] | None:
     """The ``follow_up`` block of a reminder's API answer and its webhooks."""
     if reminder.follow_up_question is None:

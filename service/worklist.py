@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from service.call_policy import CallPolicy, NeverCallList, legacy_phone_hash
 from service.clinic_words import is_reviewed
 from service.errors import FieldError, Problem, ValidationProblem
+from service.follow_ups import describe_answer
 from service.models import (
     CANCELLABLE,
     Appointment,
@@ -53,6 +54,7 @@ class WorklistReason(enum.StrEnum):
     """Why an item needs a person: a closed set (an enum in the OpenAPI description)."""
 
     NEEDS_STAFF = "needs_staff"
+    FOLLOW_UP_ANSWER = "follow_up_answer"
     FAILED = "failed"
     CANCEL_REQUEST = "cancel_request"
     CLINIC_UNANSWERED = "clinic_unanswered"
@@ -183,17 +185,43 @@ def _in_scope(query: Query, scope: Scope, record: type[Reminder] | type[Appointm
 def _by_status(
     reason: WorklistReason, status: Status, detail: str, *actions: WorklistAction
 ) -> Source:
-    """Reminders that ended in ``status`` and nobody acted on since."""
+    """Reminders that ended in ``status`` and nobody acted on since (a follow-up's answer
+    for staff is its own reason, ``_follow_up_answers``)."""
 
     def source(session: Session, scope: Scope) -> list[Item]:
         at = Reminder.updated_at
         query = select(Reminder).where(
-            Reminder.status == status, _not_acted(REMINDER, Reminder.id, at)
+            Reminder.status == status,
+            Reminder.follow_up_needs_staff.is_not(True),
+            _not_acted(REMINDER, Reminder.id, at),
         )
         rows = session.scalars(_bounded(_reminders_of(query, scope), at, scope))
         return [_reminder_item(reason, r, r.updated_at, detail, actions) for r in rows]
 
     return source
+
+
+def _follow_up_answers(session: Session, scope: Scope) -> list[Item]:
+    """Follow-ups answered with a low score or a "no": a person follows the answer up.
+    Their status is ``needs_staff`` too, but nobody went unreached: the item says what
+    was answered, and there is nothing to re-send."""
+    at = Reminder.follow_up_answered_at
+    query = select(Reminder).where(
+        Reminder.status == Status.NEEDS_STAFF,
+        Reminder.follow_up_needs_staff.is_(True),
+        _not_acted(REMINDER, Reminder.id, at),
+    )
+    rows = session.scalars(_bounded(_reminders_of(query, scope), at, scope))
+    return [
+        _reminder_item(
+            WorklistReason.FOLLOW_UP_ANSWER,
+            r,
+            r.follow_up_answered_at or r.updated_at,
+            describe_answer(r),
+            (WorklistAction.HANDLED, WorklistAction.CALL_BACK),
+        )
+        for r in rows
+    ]
 
 
 def _reminder_item(
@@ -378,6 +406,7 @@ SOURCES: dict[WorklistReason, Source] = {
         WorklistAction.RESEND,
         WorklistAction.CHANGE_LANGUAGE,
     ),
+    WorklistReason.FOLLOW_UP_ANSWER: _follow_up_answers,
     WorklistReason.FAILED: _by_status(
         WorklistReason.FAILED,
         Status.FAILED,

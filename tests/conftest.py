@@ -64,6 +64,7 @@ TABLES = (
     "hl7_messages",
     "fhir_identifiers",
     "fhir_resources",
+    "staff_actions",
 )
 
 

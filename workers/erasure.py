@@ -25,7 +25,10 @@ the patient goes:
   rate, and the provider, location and instructions are cleared;
 - FHIR Appointments stored for those appointments keep the visit and lose every name
   (``service.fhir_store.erase_for_appointments``), and the FHIR Patients they name are
-  deleted.
+  deleted;
+- the staff's actions on those reminders and appointments (the worklist's) keep who did
+  what and when; their notes, a staff member's own words that may name the patient, are
+  cleared.
 
 The phone number is looked up with a portable JSON path query (SQLite and PostgreSQL),
 not an indexed copy: an erasure is rare, and a scan of one column beats keeping another
@@ -55,10 +58,12 @@ from service.models import (
     Attempt,
     AudioAsset,
     Reminder,
+    StaffAction,
     Status,
     WebhookDelivery,
     advance,
 )
+from service.worklist import APPOINTMENT, REMINDER
 from workers.channels.outbox import OutboxChannel
 
 PATIENT_REF_PURPOSE = "patient ref"
@@ -160,6 +165,7 @@ def erase_patient(
         appointments += session.scalars(
             select(Appointment).where(Appointment.id.in_(sorted(planned_for)))
         )
+    _clear_staff_notes(session, [r.id for r in reminders], [a.id for a in appointments])
     appointments = [a for a in appointments if "erased_at" not in a.patient]
     for appointment in appointments:
         _erase_appointment(appointment, now)
@@ -204,6 +210,25 @@ def erase_patient(
         audio=tuple((key, fmt) for key, fmt, _ in released),
         audio_files=tuple(path for _, _, path in released),
         outbox_files=tuple(path for path in outbox_files if path.exists()),
+    )
+
+
+def _clear_staff_notes(
+    session: Session, reminder_ids: Sequence[str], appointment_ids: Sequence[str]
+) -> None:
+    session.execute(
+        update(StaffAction)
+        .where(
+            or_(
+                (StaffAction.subject_type == REMINDER)
+                & StaffAction.subject_id.in_(list(reminder_ids)),
+                (StaffAction.subject_type == APPOINTMENT)
+                & StaffAction.subject_id.in_(list(appointment_ids)),
+            ),
+            StaffAction.note.is_not(None),
+        )
+        .values(note=None)
+        .execution_options(synchronize_session=False)
     )
 
 

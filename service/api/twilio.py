@@ -250,9 +250,9 @@ def dial(attempt_id: AttemptId, form: SignedForm, session: SessionDep) -> Respon
 @router.post("/sms")
 def incoming_text(form: SignedForm, session: SessionDep, services: ServicesDep) -> Response:
     """A patient's text to the clinic's number (Twilio's incoming-message webhook): an
-    opt-out keyword (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) puts the number on the
-    one list calls and texts share; an opt-in one (START, YES, UNSTOP) lifts the patient's
-    own opt-out. Twilio answers the keyword itself; any other text gets no reply."""
+    opt-out keyword (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT) puts the
+    number on the one list calls and texts share; an opt-in one (START, YES, UNSTOP) lifts
+    the patient's own opt-out. Twilio answers the keyword itself; any other text gets no reply."""
     phone = form.get("From", "")
     keyword = form.get("OptOutType", "").upper() or form.get("Body", "").strip().upper()
     never_call = services.pipeline.never_call

@@ -50,6 +50,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 REASON_LABELS = {
     WorklistReason.NEEDS_STAFF: "Not reached after every step",
+    WorklistReason.FOLLOW_UP_ANSWER: "Follow-up answer to follow up",
     WorklistReason.FAILED: "Delivery failed",
     WorklistReason.CANCEL_REQUEST: "Asked to cancel",
     WorklistReason.CLINIC_UNANSWERED: "Asked for the clinic, nobody answered",

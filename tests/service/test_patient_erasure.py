@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.config import Settings
 from service.db import Database
-from service.models import Attempt, AudioAsset, Reminder, Status
+from service.models import Attempt, AudioAsset, Reminder, StaffAction, Status
 from tests.support.api import Keys, reminder_body
-from tests.support.appointments import appointment_body
+from tests.support.appointments import advance_to, appointment_body
 from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
@@ -250,3 +251,50 @@ def test_an_appointment_keeps_the_visit_but_not_the_patient(
         for personal in ("María", "Ana Ruiz", PHONE, "u-9", "Dr. Chen", "suite 210"):
             assert personal not in seen
     assert erase(client, keys, {"external_id": "V-78"}).json()["appointments"] == 0
+
+
+def test_staff_notes_about_the_patient_are_cleared_and_others_kept(
+    client: TestClient, keys: Keys, database_url: str
+) -> None:
+    staff = keys.header(keys.staff)
+    handled = {}
+    for phone, note in ((PHONE, "Spoke to María López's daughter"), (OTHER_PHONE, "Rebooked")):
+        reminder_id = delivered(client, keys, reminder_body(patient=patient_with(phone)))["id"]
+        advance_to(database_url, reminder_id, "cancel_requested")  # on the worklist
+        answer = client.post(
+            f"/v1/reminders/{reminder_id}/handled", json={"note": note}, headers=staff
+        )
+        assert answer.status_code == 200, answer.text
+        handled[phone] = reminder_id
+    store_clinic(database_url)
+    start = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
+    put = client.put(
+        "/v1/appointments/riverside/V-77",
+        json=appointment_body(start),
+        headers=keys.header(keys.scheduler),
+    )
+    assert put.status_code == 201, put.text
+    opted = client.post("/v1/opt-outs", json={"phone": PHONE}, headers=keys.header(keys.scheduler))
+    assert opted.status_code == 204
+    item = f"/v1/worklist/opted_out:{put.json()['id']}/handled"
+    answer = client.post(item, json={"note": "María asked to be called at work"}, headers=staff)
+    assert answer.status_code == 200, answer.text
+
+    assert erase(client, keys, {"phone": PHONE}).status_code == 200
+
+    db = Database(database_url)
+    with db.session() as session:
+        notes = {
+            action.subject_id: (action.note, action.actor_key_id is not None)
+            for action in session.scalars(select(StaffAction))
+        }
+    db.dispose()
+    assert notes == {
+        handled[PHONE]: (None, True),
+        put.json()["id"]: (None, True),
+        handled[OTHER_PHONE]: ("Rebooked", True),
+    }
+
+
+def patient_with(phone: str) -> dict[str, Any]:
+    return reminder_body()["patient"] | {"phone": phone}

@@ -51,6 +51,13 @@ def worklist(client: TestClient, key: str, **query: Any) -> list[dict[str, Any]]
     return items
 
 
+def actors(client: TestClient, keys: Keys, action: str) -> list[str]:
+    """Who did ``action``, by the name of their key, as an admin reads the audit log."""
+    answer = client.get("/v1/audit", params={"action": action}, headers=keys.header(keys.admin))
+    assert answer.status_code == 200, answer.text
+    return [entry["actor_name"] for entry in answer.json()["items"]]
+
+
 def problems(answer: Any) -> dict[str, str]:
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -81,6 +88,7 @@ def test_an_hl7_visit_nobody_can_reach_is_listed_until_staff_handle_it_with_a_no
     assert entry.detail == {"reason": "needs_attention", "fields": ["note"]}
     assert "Okafor" not in str(entry.detail)
     assert entry.subject_id == item["subject_id"]
+    assert actors(client, keys, "worklist.handled") == ["nurse"]  # the staff member's key
     with Database(database_url).session() as session:
         (action,) = session.scalars(select(StaffAction))
         assert action.note == NOTE and action.action == "handled"
@@ -175,6 +183,7 @@ def test_a_reminder_with_the_staff_is_re_sent_in_another_language(
         "new_reminder": new["id"],
         "fields": ["language"],
     }
+    assert actors(client, keys, "worklist.resend") == ["nurse"]
 
 
 def test_a_cancel_request_leaves_the_list_through_the_reminders_own_route(
@@ -202,6 +211,7 @@ def test_a_cancel_request_leaves_the_list_through_the_reminders_own_route(
     assert worklist(client, keys.staff, reason="cancel_request") == []
     (entry,) = audit_entries(database_url, "reminder.handled")
     assert entry.detail == {"fields": ["note"]}
+    assert actors(client, keys, "reminder.handled") == ["nurse"]
 
 
 def test_an_unreviewed_language_with_reminders_to_send(

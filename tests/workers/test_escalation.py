@@ -13,20 +13,23 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import escape
 from playwright.sync_api import Browser
 from sqlalchemy import select
 
 from devtools.timezones import daytime_zone
-from devtools.twilio_sim import Scenario, TwilioSimulator
+from devtools.twilio_sim import Said, Scenario, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.models import Reminder, WebhookDelivery
 from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.clinics import add_clinic
 from tests.support.clock import OffsetClock
+from tests.support.console import sign_in
 from tests.support.phone import FROM_NUMBER, phone_settings
 from tests.support.serving import serving
 from tests.support.waiting import wait_for
+from tests.support.webhook_receiver import SECRET, Receiver
 from workers import jobs
 from workers.sweeper import sweep
 
@@ -38,8 +41,20 @@ are what the scheduler would get."""
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], sim: TwilioSimulator) -> Settings:
-    return phone_settings(make_settings, "", sim, calls_per_day=1, calls_per_week=3)
+def settings(
+    make_settings: Callable[..., Settings], sim: TwilioSimulator, receiver: Receiver
+) -> Settings:
+    """Calls and texts through the simulator; app steps to a real app backend on loopback."""
+    return phone_settings(
+        make_settings,
+        "",
+        sim,
+        calls_per_day=1,
+        calls_per_week=3,
+        app_webhook_url=receiver.url,
+        app_webhook_secret=SECRET,
+        webhook_allow_private_targets=True,
+    )
 
 
 @pytest.fixture
@@ -139,6 +154,13 @@ def test_no_answer_then_a_text_then_the_staff_who_mark_it_handled(
     ]
     assert step_events(with_staff)[0][2].startswith("step 0 (phone): no-answer; step 1 (sms)")
     assert step_events(with_staff)[1][2].startswith("step 1 (sms): sent, not yet heard; step 2")
+    # The console's reminder page shows each step and why it ran or stopped.
+    with httpx.Client(base_url=live.url) as console:
+        sign_in(console, keys.staff)
+        page = console.get(f"/console/reminders/{reminder_id}")
+    assert page.status_code == 200, page.text
+    for _, _, detail in step_events(with_staff):
+        assert str(escape(detail)) in page.text
     listed = httpx.get(
         f"{live.url}/v1/reminders",
         params={"status": "needs_staff"},
@@ -256,6 +278,47 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
     assert forged.status_code == 403
 
 
+def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_loop(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 120}]
+    }
+    body = reminder_body(escalation=policy)
+    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+
+    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    assert receiver.requests == []  # nothing before its time
+    skip_to(clock, next_step_at(reminder_id))
+    sent = until(live, keys, reminder_id, has_event("step 1 (app): sent, not yet heard; step 2"))
+    assert sent["status"] == "dispatching"
+    assert [a["channel"] for a in sent["attempts"]] == ["twilio", "app"]
+    (request,) = receiver.requests
+    assert request.valid and request.answered == 204
+    data = request.payload["data"]
+    assert data["reminder_id"] == reminder_id and data["recipient_id"] == "app-user-7"
+    audio = httpx.get(data["audio"]["url"])
+    assert audio.status_code == 200 and audio.headers["content-type"] == data["audio"]["media_type"]
+
+    # The app plays the message to the end on its listen page: the loop stops there.
+    ended = httpx.post(f"{data['listen_url']}/ended")
+    assert ended.status_code == 204
+    heard = read(live, keys, reminder_id)
+    assert heard["status"] == "delivered"
+    assert (heard["events"][-1]["step"], heard["events"][-1]["detail"]) == (
+        1,
+        "listened to the end on the listen page",
+    )
+    skip_to(clock, clock.now() + timedelta(hours=3))  # past the staff step's time
+    assert nothing_due(reminder_id)
+    assert read(live, keys, reminder_id)["status"] == "delivered"
+    assert len(sim.calls_to(PATIENT)) == 1 and sim.texts_to(PATIENT) == []
+
+
 def test_stop_and_start_by_text_share_the_list_calls_use(
     live: LiveServer, keys: Keys, sim: TwilioSimulator, settings: Settings, clock: OffsetClock
 ) -> None:
@@ -277,7 +340,7 @@ def test_stop_and_start_by_text_share_the_list_calls_use(
     until(live, keys, reached, lambda r: r["status"] == "confirmed")
     assert len(sim.calls_to(PATIENT)) == 1
 
-    for keyword in ("STOPALL", "unsubscribe", "Cancel", "END", "QUIT"):
+    for keyword in ("STOPALL", "unsubscribe", "Cancel", "END", "QUIT", "revoke", "OptOut"):
         assert sim.text_in(webhook, PATIENT, FROM_NUMBER, keyword).status_code == 200
         with jobs.pipeline().db.session() as session:
             assert jobs.pipeline().never_call.blocks(session, PATIENT), keyword
@@ -308,7 +371,10 @@ def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
             calling_hours={"start": "08:00", "end": "21:00"},
             escalation=policy,
         )
-    sim.scenario_for(PATIENT, Scenario(answer="no-answer"), Scenario(answer="human", keys=["1"]))
+    # The second call is answered by voice ("sí", Spanish): a spoken reply stops the loop
+    # like its key.
+    yes = Said("Sí, claro.", 0.93)
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"), Scenario(answer="human", keys=[yes]))
     body = reminder_body(clinic={"id": "riverside"})
     body["patient"]["timezone"] = zone
     answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.admin))
@@ -321,6 +387,11 @@ def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
     sim.wait_idle()
     assert len(sim.calls_to(PATIENT)) == 2 and sim.problems == []
     assert [a["outcome"] for a in done["attempts"]] == ["no-answer", "confirmed"]
+    assert done["attempts"][1]["speech_result"] == "Sí, claro."
+    assert done["attempts"][1]["digits"] is None
+    assert (done["events"][-1]["step"], done["events"][-1]["status"]) == (1, "confirmed")
+    skip_to(clock, clock.now() + timedelta(days=2))
+    assert nothing_due(reminder_id) and len(sim.calls_to(PATIENT)) == 2
 
 
 def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(

@@ -70,6 +70,12 @@ def settled(live: LiveServer, keys: Keys, reminder_id: str, status: str) -> dict
     return dict(wait_for(reached, timeout_s=60))
 
 
+def worklist(live: LiveServer, keys: Keys, **query: Any) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{live.url}/v1/worklist", params=query, headers=keys.header(keys.staff))
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
 def webhooks(reminder_id: str) -> list[dict[str, Any]]:
     with jobs.pipeline().db.session() as session:
         rows = session.scalars(
@@ -139,13 +145,31 @@ def test_a_visit_rated_1_goes_to_the_staff_who_handle_it(
     assert hook["type"] == "reminder.needs_staff"
     assert hook["data"]["follow_up"]["needs_staff"] is True
 
+    # On the worklist as an answer to follow up, not as a patient nobody reached.
+    (item,) = worklist(live, keys)
+    assert item["id"] == f"follow_up_answer:{reminder_id}"
+    assert item["detail"] == "follow-up answered (visit_rating): 1 of 5"
+    assert item["actions"] == ["handled", "call_back"]
+    assert item["patient"]["phone"] == PATIENT
+    assert worklist(live, keys, reason="needs_staff") == []
     handled = httpx.post(
-        f"{live.url}/v1/reminders/{reminder_id}/handled", headers=keys.header(keys.staff)
+        f"{live.url}/v1/worklist/{item['id']}/handled",
+        json={"note": "Called back: the wait was long, passed on to the manager"},
+        headers=keys.header(keys.staff),
     )
     assert handled.status_code == 200, handled.text
+    assert worklist(live, keys) == []
     # Handled, and still on the record as an answer that needed a person.
-    assert handled.json()["status"] == "handled"
-    assert handled.json()["follow_up"]["needs_staff"] is True
+    done = read(live, keys, reminder_id)
+    assert done["status"] == "handled"
+    assert done["follow_up"]["needs_staff"] is True
+    (entry,) = httpx.get(
+        f"{live.url}/v1/audit",
+        params={"action": "reminder.handled"},
+        headers=keys.header(keys.admin),
+    ).json()["items"]
+    assert entry["subject_id"] == reminder_id and entry["actor_name"] == "nurse"
+    assert entry["detail"] == {"fields": ["note"]}
 
 
 def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted(

@@ -92,5 +92,10 @@ def test_staff_work_the_list_by_keyboard(
     assert handled.detail == {"fields": ["note"]}
     (resent,) = audit_entries(database_url, "worklist.resend")
     assert resent.detail is not None and resent.detail["fields"] == ["language"]
+    # Every action under the signed-in staff member's key, named in the audit log.
+    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.admin)) as http:
+        for action in ("worklist.call_back", "reminder.handled", "worklist.resend"):
+            (entry,) = http.get("/v1/audit", params={"action": action}).json()["items"]
+            assert entry["actor_name"] == "nurse", action
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     (ARTIFACTS_DIR / "console-worklist-axe.json").write_text(json.dumps(findings, indent=1))
