@@ -6,7 +6,8 @@ A reminder's status says where the message stands: completed once it reached the
 ``statusReason`` when it never will (failed, expired, cancelled), ``preparation`` or
 ``in-progress`` before. ``sent`` is when the call or app message went out, ``received``
 when it was delivered; the transcript is the payload. ``meta.lastUpdated`` is the
-reminder's last change of status (what ``_lastUpdated`` searches).
+reminder's last change of status (what ``_lastUpdated`` searches). A follow-up's answer
+is the ``FOLLOW_UP_ANSWER`` extension (question, answer, when), and said in the payload.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fhir.resources.R4B.communication import Communication
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from service.follow_ups import question_of
 from service.models import FhirResource, Reminder, Status
 
 COMMUNICATION_STATUSES = {
@@ -43,6 +45,9 @@ answered with a low score), ``not-done`` if every step went unanswered."""
 REACHED = (Status.DELIVERED, Status.VOICEMAIL, Status.CONFIRMED)
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 MEDIUM = {"phone": "PHONE", "app": "ELECTRONIC"}
+FOLLOW_UP_ANSWER = "https://tellwell.dev/fhir/StructureDefinition/follow-up-answer"
+"""A follow-up's answer: sub-extensions ``question`` (code), ``answer`` (string: 1-5 for
+visit_rating, yes or no for resolved) and ``answered`` (dateTime)."""
 RESPONSES = {Status.CONFIRMED: "accepted", Status.CANCEL_REQUESTED: "declined"}
 """What the patient's keypress (``call_policy.KEY_STATUS``) says of the visit."""
 RESPONSE_COMMENTS = {
@@ -179,13 +184,36 @@ def communication(message: Message) -> dict[str, Any]:
         resource["sent"] = sent.isoformat()
     if received := _first(reminder, REACHED):
         resource["received"] = received.isoformat()
-    if reminder.message_text:
-        resource["payload"] = [{"contentString": reminder.message_text}]
+    payload = [{"contentString": reminder.message_text}] if reminder.message_text else []
+    if reminder.follow_up_answer is not None:
+        answer = _follow_up_answer(reminder)
+        resource["extension"] = [answer]
+        payload.append({"contentString": f"The patient answered {_said(answer)}."})
+    if payload:
+        resource["payload"] = payload
     if steps := [e for e in reminder.events if e.step is not None and e.detail]:
         # Each escalation step that ran, waited or was skipped, and why (no patient data).
         resource["note"] = [{"text": e.detail, "time": e.at.isoformat()} for e in steps]
     Communication.model_validate(resource)
     return resource
+
+
+def _follow_up_answer(reminder: Reminder) -> dict[str, Any]:
+    """The ``FOLLOW_UP_ANSWER`` extension of an answered follow-up."""
+    parts: list[dict[str, Any]] = [
+        {"url": "question", "valueCode": question_of(reminder)},
+        {"url": "answer", "valueString": str(reminder.follow_up_answer)},
+    ]
+    if reminder.follow_up_answered_at is not None:
+        answered = reminder.follow_up_answered_at.isoformat()
+        parts.append({"url": "answered", "valueDateTime": answered})
+    return {"url": FOLLOW_UP_ANSWER, "extension": parts}
+
+
+def _said(answer: dict[str, Any]) -> str:
+    """The extension in words for the payload: "4 (visit_rating)"."""
+    parts = {part["url"]: part for part in answer["extension"]}
+    return f"{parts['answer']['valueString']} ({parts['question']['valueCode']})"
 
 
 def _communication_status(reminder: Reminder) -> str:

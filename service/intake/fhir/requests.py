@@ -1,7 +1,9 @@
 """``POST /fhir/r4/CommunicationRequest``: one message about a stored Appointment, now or
 at ``occurrenceDateTime``, made the way ``POST /v1/reminders`` makes one (the same checks,
 calling hours and storage), its id the reminder's; its outcome comes back as the
-``Communication`` of the same id (``basedOn`` this request)."""
+``Communication`` of the same id (``basedOn`` this request). ``category`` may ask for a
+``follow_up`` about the visit instead of a reminder (``MESSAGE_KIND_SYSTEM``), with its
+question (``FOLLOW_UP_QUESTION_SYSTEM``); the answer comes back on the Communication."""
 
 from __future__ import annotations
 
@@ -22,12 +24,18 @@ from service.links import Links
 from service.models import Appointment
 from service.planning import REMINDER_KIND, first_channel
 from service.reminders import check_message, create_reminder, first_send_time
-from service.schemas import ReminderRequest
+from service.schemas import FollowUpQuestion, Kind, ReminderRequest
 from service.security import Caller
 from workers.pipeline import Pipeline
 
 MEDIUM_CHANNELS = {"phone": "phone", "app": "app", "electronic": "app"}
 """A medium's code or text (v3 ParticipationMode PHONE, ELECTRONIC) -> our channel."""
+MESSAGE_KIND_SYSTEM = "https://tellwell.dev/fhir/CodeSystem/message-kind"
+"""``category`` codes of what to send: ``appointment_reminder`` (the default) or ``follow_up``."""
+FOLLOW_UP_QUESTION_SYSTEM = "https://tellwell.dev/fhir/CodeSystem/follow-up-question"
+"""``category`` codes of what a follow-up asks (``schemas.FollowUpQuestion``); absent:
+the clinic's question."""
+REQUESTABLE_KINDS = (Kind(REMINDER_KIND), Kind.FOLLOW_UP)
 
 
 def _fail(path: str, message: str) -> ValidationProblem:
@@ -42,6 +50,31 @@ def _channel(resource: dict[str, Any]) -> str | None:
                 return channel
         raise _fail("medium", "must be phone (PHONE) or app (ELECTRONIC)")
     return None
+
+
+def _category(resource: dict[str, Any]) -> tuple[Kind, FollowUpQuestion | None]:
+    """The kind of message asked for and, for a follow-up, its question (None: the
+    clinic's); codes of other systems are the sender's own and are left alone."""
+    kinds, questions = set(), set()
+    for concept in resource.get("category") or []:
+        for coding in concept.get("coding") or []:
+            code = coding.get("code") or ""
+            if coding.get("system") == MESSAGE_KIND_SYSTEM:
+                if code not in REQUESTABLE_KINDS:
+                    allowed = " or ".join(REQUESTABLE_KINDS)
+                    raise _fail("category", f"{MESSAGE_KIND_SYSTEM} code must be {allowed}")
+                kinds.add(Kind(code))
+            elif coding.get("system") == FOLLOW_UP_QUESTION_SYSTEM:
+                if code not in set(FollowUpQuestion):
+                    allowed = " or ".join(FollowUpQuestion)
+                    raise _fail("category", f"{FOLLOW_UP_QUESTION_SYSTEM} code must be {allowed}")
+                questions.add(FollowUpQuestion(code))
+    if len(kinds) > 1 or len(questions) > 1:
+        raise _fail("category", "must name one kind of message and at most one question")
+    kind = kinds.pop() if kinds else Kind(REMINDER_KIND)
+    if questions and kind != Kind.FOLLOW_UP:
+        raise _fail("category", "a follow-up question is only for the follow_up kind")
+    return kind, questions.pop() if questions else None
 
 
 def request_message(
@@ -72,13 +105,26 @@ def request_message(
     recipients = [reference_key(r.get("reference") or "") for r in resource.get("recipient") or []]
     if recipients != [("Patient", row.patient_id)]:
         raise _fail("recipient", "must be the Appointment's Patient, and only them")
+    kind, question = _category(resource)
     clinic = find_clinic(session, stored.clinic_id)
     patient = stored.patient
     channel = _channel(resource) or first_channel(clinic.channels if clinic else [], patient)
+    # A reminder speaks of the visit; a follow-up (after it) asks its one question only.
+    about_visit: dict[str, Any] = {}
+    if kind == Kind.FOLLOW_UP:
+        if question is not None:
+            about_visit["follow_up"] = {"question": question}
+    else:
+        about_visit["appointment"] = {
+            "start": stored.start,
+            "provider": stored.provider,
+            "location": stored.location,
+            "instructions": stored.instructions,
+        }
     try:
         request = ReminderRequest.model_validate(
             {
-                "kind": REMINDER_KIND,
+                "kind": kind,
                 "channel": channel or "phone",
                 "language": patient["language"],
                 "patient": {
@@ -87,12 +133,7 @@ def request_message(
                     if patient.get(name) is not None
                 },
                 "clinic": {"id": stored.clinic_id},
-                "appointment": {
-                    "start": stored.start,
-                    "provider": stored.provider,
-                    "location": stored.location,
-                    "instructions": stored.instructions,
-                },
+                **about_visit,
                 "send_at": resource.get("occurrenceDateTime"),
                 "external_id": stored.external_id,
             }

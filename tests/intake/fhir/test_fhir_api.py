@@ -28,7 +28,9 @@ from devtools.timezones import daytime_zone
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
-from service.models import Reminder, ReminderEvent, Status, advance
+from service.intake.fhir.communication import FOLLOW_UP_ANSWER
+from service.intake.fhir.requests import FOLLOW_UP_QUESTION_SYSTEM, MESSAGE_KIND_SYSTEM
+from service.models import Attempt, Reminder, ReminderEvent, Status, advance
 from tests.support.api import Keys
 from tests.support.appointments import (
     advance_to,
@@ -580,6 +582,80 @@ def test_a_communication_request_sends_one_message_and_its_outcome_is_based_on_i
         assert [e for _, e in issues(refused)] == [[expression]]
     staff = api.post(url, json=asked, headers=keys.header(keys.staff))
     assert staff.status_code == 403
+
+
+def test_a_follow_up_asked_through_fhir_comes_back_with_its_answer(
+    api: TestClient, keys: Keys, database_url: str
+) -> None:
+    """After a visit the EHR asks its one question by CommunicationRequest; the patient's
+    answer (here "no", on the listen page) comes back on the Communication, machine
+    readable and in words, and a person is asked to follow it up."""
+    assert put(api, keys.scheduler, published_patient()).status_code == 201
+    assert put(api, keys.scheduler, published_appointment(visit_at(3))).status_code == 201
+    url = "/fhir/r4/CommunicationRequest"
+    asked = {
+        "resourceType": "CommunicationRequest",
+        "status": "active",
+        "category": [
+            {
+                "coding": [
+                    {"system": MESSAGE_KIND_SYSTEM, "code": "follow_up"},
+                    {"system": FOLLOW_UP_QUESTION_SYSTEM, "code": "resolved"},
+                ]
+            }
+        ],
+        "about": [{"reference": "Appointment/example"}],
+        "recipient": [{"reference": "Patient/example"}],
+        "medium": [{"coding": [{"system": PARTICIPATION_MODE, "code": "PHONE"}]}],
+    }
+    answer = api.post(url, json=asked, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 201, answer.text
+    asked_id = answer.json()["id"]
+    reminder = api.get(f"/v1/reminders/{asked_id}", headers=keys.header(keys.staff)).json()
+    assert reminder["kind"] == "follow_up"
+    assert reminder["follow_up"]["question"] == "resolved"
+
+    deliver(database_url, asked_id)
+    db = Database(database_url)
+    with db.session() as session:
+        session.add(Attempt(reminder_id=asked_id, channel="outbox"))
+    db.dispose()
+    link = api.app.state.services.pipeline.links.listen(asked_id)  # type: ignore[attr-defined]
+    token = link.rsplit("/", 1)[1]
+    said = api.post(f"/listen/{token}/answer", data={"key": "2"}, follow_redirects=False)
+    assert said.status_code == 303, said.text
+
+    outcomes = api.get(
+        "/fhir/r4/Communication?about=Appointment/example", headers=keys.header(keys.staff)
+    )
+    Bundle.model_validate(outcomes.json())
+    (outcome,) = [
+        e["resource"] for e in outcomes.json()["entry"] if e["resource"]["id"] == asked_id
+    ]
+    assert outcome["category"] == [{"text": "follow_up"}]
+    assert outcome["status"] == "completed"  # it reached the patient, who answered
+    assert outcome["basedOn"] == [{"reference": f"CommunicationRequest/{asked_id}"}]
+    (extension,) = outcome["extension"]
+    assert extension["url"] == FOLLOW_UP_ANSWER
+    parts = {part["url"]: part for part in extension["extension"]}
+    assert parts["question"]["valueCode"] == "resolved"
+    assert parts["answer"]["valueString"] == "no"
+    assert "answered" in parts
+    assert outcome["payload"][-1] == {"contentString": "The patient answered no (resolved)."}
+    stored = api.get(f"/v1/reminders/{asked_id}", headers=keys.header(keys.staff)).json()
+    assert stored["status"] == "needs_staff"
+
+    for category, why in (
+        ([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": "result_ready"}]}], "code must"),
+        ([{"coding": [{"system": FOLLOW_UP_QUESTION_SYSTEM, "code": "resolved"}]}], "only for"),
+        ([{"coding": [{"system": FOLLOW_UP_QUESTION_SYSTEM, "code": "mood"}]}], "code must"),
+    ):
+        refused = api.post(
+            url, json={**asked, "category": category}, headers=keys.header(keys.scheduler)
+        )
+        assert refused.status_code == 422, (category, refused.text)
+        assert [e for _, e in issues(refused)] == [["CommunicationRequest.category"]]
+        assert why in refused.text
 
 
 def test_a_keypress_comes_back_as_an_appointment_response(
