@@ -102,6 +102,10 @@ FASTER = 0.95
 """A candidate at most this share of today's CPU on both kinds of text counts as faster."""
 
 
+Quantise = Callable[[Path, Path], None]
+"""Makes a quantised copy of the model at the first path, at the second."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A session of the shipped voice: today's options changed by ``settings`` (attributes
@@ -110,19 +114,28 @@ class Candidate:
 
     settings: dict[str, object] = field(default_factory=dict)
     entries: dict[str, str] = field(default_factory=dict)
-    quantise: Callable[[Path, Path], None] | None = None
+    quantise: Quantise | None = None
 
 
-def _dynamic(**options: object) -> Callable[[Path, Path], None]:
+def _dynamic(weights: str, ops: list[str] | None = None, per_channel: bool = False) -> Quantise:
+    """Dynamic quantisation of ``ops`` (None: every kind it knows), weights ``weights``
+    (onnxruntime's QuantType name)."""
+
     def make(source: Path, target: Path) -> None:
-        from onnxruntime.quantization import quantize_dynamic
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(source, target, **options)
+        quantize_dynamic(
+            source,
+            target,
+            op_types_to_quantize=ops,
+            weight_type=QuantType[weights],
+            per_channel=per_channel,
+        )
 
     return make
 
 
-def _static(prefix: str, skip: tuple[str, ...] = ()) -> Callable[[Path, Path], None]:
+def _static(prefix: str, skip: tuple[str, ...] = ()) -> Quantise:
     """Static quantisation of the convolutions whose node name starts with ``prefix``
     (except those containing any of ``skip``), calibrated on ``CALIBRATION``."""
 
@@ -184,7 +197,6 @@ def _static(prefix: str, skip: tuple[str, ...] = ()) -> Callable[[Path, Path], N
 
 def _candidates() -> dict[str, Candidate]:
     import onnxruntime
-    from onnxruntime.quantization import QuantType
 
     level = onnxruntime.GraphOptimizationLevel
     return {
@@ -196,18 +208,10 @@ def _candidates() -> dict[str, Candidate]:
         "no spinning": Candidate(entries={"session.intra_op.allow_spinning": "0"}),
         "denormals as zero": Candidate(entries={"session.set_denormal_as_zero": "1"}),
         "2 threads": Candidate({"intra_op_num_threads": 2}),
-        "dynamic conv u8": Candidate(
-            quantise=_dynamic(op_types_to_quantize=["Conv"], weight_type=QuantType.QUInt8)
-        ),
-        "dynamic conv s8": Candidate(
-            quantise=_dynamic(op_types_to_quantize=["Conv"], weight_type=QuantType.QInt8)
-        ),
-        "dynamic conv s8 per-ch": Candidate(
-            quantise=_dynamic(
-                op_types_to_quantize=["Conv"], weight_type=QuantType.QInt8, per_channel=True
-            )
-        ),
-        "dynamic all u8": Candidate(quantise=_dynamic(weight_type=QuantType.QUInt8)),
+        "dynamic conv u8": Candidate(quantise=_dynamic("QUInt8", ["Conv"])),
+        "dynamic conv s8": Candidate(quantise=_dynamic("QInt8", ["Conv"])),
+        "dynamic conv s8 per-ch": Candidate(quantise=_dynamic("QInt8", ["Conv"], True)),
+        "dynamic all u8": Candidate(quantise=_dynamic("QUInt8")),
         "static decoder": Candidate(quantise=_static("/dec/")),
         "static decoder inner": Candidate(
             quantise=_static("/dec/", skip=("conv_pre", "conv_post"))
