@@ -29,13 +29,11 @@ Quantising needs the ``onnx`` package, which Tellwell does not depend on:
     .venv/bin/python bench/piper_runtime.py [--rounds 2] [--only today,static_all]
         [--wer] [--messages 3] [--seeds 3] [--jobs 2]
 
-Measured 2026-12-03 on the 2-core machine, shared and busy (load 3-10, so ratios only):
-no setting helps (arena off costs 1.25x, two threads 1.7x CPU, the rest 0.96-1.03x);
-dynamic quantisation is no faster (QUInt8 1.01-1.07x: ConvInteger costs what the float
-convolution does, plus quantising each activation) or far slower (QInt8 3.1x); static
-quantisation is faster (decoder 0.76x, every convolution 0.62-0.67x) but the recogniser
-hears it much worse wide band (+18 and +13 points over 17.8%, 3 messages x 3 seeds). See
-docs/architecture.md, "Throughput".
+Measured 2026-12-03 on the shared 2-core machine (load 2-5 for speed, 5-13 for WER): no
+session setting helps (arena off 1.11x CPU, two threads 1.05-1.18x, the rest 0.94-1.01x);
+dynamic quantisation is no faster (QUInt8 0.96-1.02x) or far slower (QInt8 2.8-3.1x);
+static quantisation is faster (0.59-0.73x) but the recogniser hears it 11-17 points worse
+wide band (today's 17.8%). docs/architecture.md, "Throughput", has the table.
 """
 
 from __future__ import annotations
