@@ -12,18 +12,21 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from service.app import create_app
 from service.config import Settings
+from service.models import Reminder, Status
 from tests.support.api import Keys, reminder_body
 from workers import jobs
-from workers.queue import RENDER_JOB, RedisQueue, job_id
+from workers.queue import DISPATCH_JOB, RENDER_AHEAD_JOB, RENDER_JOB, RedisQueue, job_id
+from workers.sweeper import sweep
 from workers.worker import new_worker
 
 JOBS = 12
@@ -188,3 +191,73 @@ def test_a_due_reminder_costs_one_load_per_transaction_and_no_collections(
     assert not [s for s in statements if "FROM reminder_events" in s]
     assert not [s for s in statements if "FROM attempts WHERE attempts.reminder_id IN" in s]
     assert len(statements) - statements.count("COMMIT") <= STATEMENTS_PER_DUE_REMINDER
+
+
+@pytest.mark.redis
+def test_a_sweep_claims_every_kind_of_work_in_one_statement_and_the_day_once(
+    make_settings: Any, keys: Keys, redis_url: str
+) -> None:
+    """Each reminder gets its step's job and reason from the one claiming UPDATE, and the
+    day's purge is asked of the database on the first sweep of the day only."""
+    settings: Settings = make_settings(redis_url=redis_url)
+    with TestClient(create_app(settings, run_sweeper=False)) as client:
+        posted = [
+            client.post(
+                "/v1/reminders",
+                json=reminder_body(external_id=f"sweep-{n}"),
+                headers=keys.header(keys.scheduler),
+            ).json()["id"]
+            for n in range(5)
+        ]
+    scheduled, ahead, rendering, ready, dispatching = posted
+    pipeline = jobs.build_pipeline(settings)
+    now = pipeline.clock.now()
+    lapsed = now - timedelta(seconds=1)
+    states: dict[str, dict[str, Any]] = {
+        scheduled: {"status": Status.SCHEDULED, "send_at": now},
+        ahead: {"status": Status.SCHEDULED, "send_at": now + timedelta(minutes=10)},
+        rendering: {"status": Status.RENDERING, "send_at": now, "lease_until": lapsed},
+        ready: {"status": Status.READY, "send_at": now},
+        dispatching: {"status": Status.DISPATCHING, "send_at": now, "lease_until": lapsed},
+    }
+    statements: list[str] = []
+    try:
+        assert isinstance(pipeline.queue, RedisQueue)
+        for queue in pipeline.queue.queues.values():
+            queue.empty()  # the POSTs' jobs: the sweep queues each step anew
+        with pipeline.db.session() as session:
+            for reminder_id, values in states.items():
+                session.execute(
+                    update(Reminder)
+                    .where(Reminder.id == reminder_id)
+                    .values(queued_at=None, **values)
+                )
+        event.listen(
+            pipeline.db.engine,
+            "before_cursor_execute",
+            lambda *args: statements.append(" ".join(args[2].split())),
+        )
+        first = sweep(pipeline, now)
+        in_first = len(statements)
+        statements.append("SWEEP")
+        again = sweep(pipeline, now + timedelta(seconds=settings.requeue_after_s + 1))
+    finally:
+        assert isinstance(pipeline.queue, RedisQueue)
+        for queue in pipeline.queue.queues.values():
+            queue.empty()
+        pipeline.queue.close()
+        pipeline.db.dispose()
+    assert {job: sorted(ids) for job, ids in first.enqueued.items()} == {
+        RENDER_JOB: sorted([scheduled, rendering]),
+        RENDER_AHEAD_JOB: [ahead],
+        DISPATCH_JOB: sorted([ready, dispatching]),
+    }
+    assert not again.enqueued  # every job is still queued: nothing added
+    claims = [
+        s
+        for s in statements
+        if s.startswith("UPDATE reminders SET") and "queued_at=" in s.split(" WHERE ")[0]
+    ]
+    assert len(claims) == 2, statements  # one per sweep
+    daily = [i for i, s in enumerate(statements) if "daily_runs" in s]
+    assert daily and max(daily) < in_first  # asked on the day's first sweep only
