@@ -12,8 +12,9 @@ once per UTC day across every sweeper sharing the database, by claiming the day'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -104,16 +105,30 @@ def purge_audio_daily(
     return purge_audio(db, settings.audio_dir, unused_for, now, store)
 
 
+_days_taken: WeakKeyDictionary[Database, dict[str, date]] = WeakKeyDictionary()
+"""Per database, each task's last day this process saw claimed, by itself or another."""
+
+
 def claim_daily_run(db: Database, task: str, now: datetime) -> bool:
-    """True for the one caller whose insert of (task, UTC day of ``now``) succeeds."""
+    """True for the one caller whose insert of (task, UTC day of ``now``) succeeds.
+
+    A day this process has seen claimed is not asked again: the sweeper calls this on
+    every sweep, up to five a second, and the question was a transaction each (issue 13).
+    """
     day = now.date()
+    taken = _days_taken.setdefault(db, {})
+    if taken.get(task) == day:
+        return False
     with db.sessions() as session:
         if session.get(DailyRun, (task, day)) is not None:
+            taken[task] = day
             return False  # the usual case on every sweep after the first: no failed insert
         session.add(DailyRun(task=task, day=day, started_at=now))
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
+            taken[task] = day
             return False
+    taken[task] = day
     return True

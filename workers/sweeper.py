@@ -22,11 +22,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -61,6 +61,31 @@ SOONEST_WAKE_S = 0.2
 """The shortest wait between sweeps when a rendered reminder falls due before the next."""
 
 
+WORK_ORDER = (
+    (RENDER_JOB, DUE),
+    (RENDER_AHEAD_JOB, AHEAD),
+    (RENDER_JOB, LEASE_LAPSED),
+    (DISPATCH_JOB, DUE),
+    (DISPATCH_JOB, LEASE_LAPSED),
+)
+"""The job a claimed reminder gets and why, in the order they are queued."""
+
+
+def work_for(status: Status, due: bool) -> tuple[str, str]:
+    """The job and reason for a reminder the sweep claimed in ``status``: a scheduled
+    one is rendered (ahead if not yet due), a ready one dispatched, and one whose worker's
+    lease lapsed gets its step's job again."""
+    if status == Status.SCHEDULED:
+        return (RENDER_JOB, DUE) if due else (RENDER_AHEAD_JOB, AHEAD)
+    if status == Status.RENDERING:
+        return RENDER_JOB, LEASE_LAPSED
+    if status == Status.READY:
+        return DISPATCH_JOB, DUE
+    if status == Status.DISPATCHING:
+        return DISPATCH_JOB, LEASE_LAPSED
+    raise ValueError(f"the sweep claims no reminder in {status}")
+
+
 @dataclass
 class SweepReport:
     enqueued: dict[str, list[str]] = field(default_factory=dict)
@@ -85,29 +110,28 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
     lease_lapsed = or_(Reminder.lease_until.is_(None), Reminder.lease_until < now)
     due = Reminder.send_at <= now
     soon = Reminder.send_at <= now + timedelta(seconds=pipeline.settings.render_ahead_s)
-    work: list[tuple[str, str, ColumnElement[bool]]] = [
-        (RENDER_JOB, DUE, and_(Reminder.status == Status.SCHEDULED, due)),
-        (RENDER_AHEAD_JOB, AHEAD, and_(Reminder.status == Status.SCHEDULED, soon, ~due)),
-        (RENDER_JOB, LEASE_LAPSED, and_(Reminder.status == Status.RENDERING, lease_lapsed)),
-        (DISPATCH_JOB, DUE, and_(Reminder.status == Status.READY, due)),
-        (DISPATCH_JOB, LEASE_LAPSED, and_(Reminder.status == Status.DISPATCHING, lease_lapsed)),
-    ]
+    claimable = or_(
+        and_(Reminder.status == Status.SCHEDULED, soon),
+        and_(Reminder.status == Status.READY, due),
+        and_(Reminder.status.in_((Status.RENDERING, Status.DISPATCHING)), lease_lapsed),
+    )
     report = SweepReport()
-    claimed: list[tuple[str, str, Sequence[str]]] = []
-    # One transaction for the whole look (issue 13: a commit per question was most of the
-    # sweepers' share of PostgreSQL's transactions); the claims commit before enqueueing.
-    # Writes first: on SQLite a transaction that has read fails to write if another
-    # connection wrote meanwhile, where one that writes first waits its turn.
+    claimed: dict[tuple[str, str], list[str]] = {work: [] for work in WORK_ORDER}
+    # One transaction for the whole look, and one UPDATE for every claim (issue 13: a
+    # commit per question, then a statement per kind of work, was most of the sweepers'
+    # share of PostgreSQL's round trips); the claims commit before enqueueing. Writes
+    # first: on SQLite a transaction that has read fails to write if another connection
+    # wrote meanwhile, where one that writes first waits its turn.
     with pipeline.db.session() as session:
-        for job, reason, condition in work:
-            ids = session.scalars(
-                update(Reminder)
-                .where(condition, not_recently_queued)
-                .values(queued_at=now)
-                .returning(Reminder.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            claimed.append((job, reason, ids))
+        rows = session.execute(
+            update(Reminder)
+            .where(claimable, not_recently_queued)
+            .values(queued_at=now)
+            .returning(Reminder.id, Reminder.status, Reminder.send_at)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for reminder_id, status, send_at in rows:
+            claimed[work_for(Status(status), send_at <= now)].append(reminder_id)
         report.expired = _expire_late(session, now)
         report.next_due = session.scalar(
             select(func.min(Reminder.send_at)).where(
@@ -116,7 +140,7 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
         )
     SWEEPER_EXPIRED.inc(len(report.expired))
     expired = set(report.expired)
-    for job, reason, claimed_ids in claimed:
+    for (job, reason), claimed_ids in claimed.items():
         ids = [reminder_id for reminder_id in claimed_ids if reminder_id not in expired]
         if queued := pipeline.enqueue(job, *ids, replace_started=reason == LEASE_LAPSED):
             report.enqueued.setdefault(job, []).extend(queued)

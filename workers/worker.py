@@ -28,9 +28,13 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
 from rq.job_lifecycle import call_exception_handlers
+from rq.registry import StartedJobRegistry
+from rq.results import Result
 from rq.serializers import JSONSerializer
+from rq.utils import now
 
 from workers.errors import JobFailed
 from workers.outages import Backoff, Outage, wait_until_reachable
@@ -68,12 +72,13 @@ class OutageTolerantWorker(SimpleWorker):
             raise RedisOutage(type(err).__name__) from err
 
     _waiting_for_job = False
+    _beats_this_wait = 0
     _last_beat_at: float | None = None
 
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        self._waiting_for_job = True
+        self._waiting_for_job, self._beats_this_wait = True, 0
         try:
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         finally:
@@ -81,18 +86,26 @@ class OutageTolerantWorker(SimpleWorker):
 
     # The Redis calls RQ's loop makes outside its own (per-retry logging) dequeue retry.
     def heartbeat(self, timeout: int | None = None, pipeline: RedisPipeline | None = None) -> None:
-        """RQ's heartbeat, at most every ``HEARTBEAT_EVERY_S`` outside the wait for a job.
+        """RQ's heartbeat, at most every ``HEARTBEAT_EVERY_S`` but before each wait for a job.
 
-        RQ beats five times a job, three Redis commands each (issue 13). The beats around
-        the wait for a job always go out: the one before it finds a Redis outage before
-        RQ's own dequeue retry would log it once a second. The others are skipped when
-        one went out less than ``HEARTBEAT_EVERY_S`` ago; the worker's key then expires at
-        most that much sooner than RQ asked, still minutes after any job ends.
+        RQ beats five times a job, three Redis commands each (issue 13). The first beat of
+        each wait for a job always goes out: it finds a Redis outage before RQ's own
+        dequeue retry would log it once a second. The others (after the wait, around the
+        job) are skipped when one went out less than ``HEARTBEAT_EVERY_S`` ago; the
+        worker's key then expires at most that much sooner than RQ asked, still minutes
+        after any job ends. A beat of its own is one round trip, not RQ's three.
         """
-        if not self._waiting_for_job and self._beat_within(HEARTBEAT_EVERY_S):
+        first_of_wait = self._waiting_for_job and self._beats_this_wait == 0
+        if not first_of_wait and self._beat_within(HEARTBEAT_EVERY_S):
             return
         with self._outage_ends_work():
-            super().heartbeat(timeout, pipeline)
+            if pipeline is not None:
+                super().heartbeat(timeout, pipeline)
+            else:
+                with self.connection.pipeline(transaction=False) as own:
+                    super().heartbeat(timeout, own)
+                    own.execute()
+        self._beats_this_wait += 1
         self._last_beat_at = time.monotonic()
 
     def _beat_within(self, seconds: float) -> bool:
@@ -118,6 +131,37 @@ class OutageTolerantWorker(SimpleWorker):
         with self._outage_ends_work():
             super().execute_job(job, queue)
 
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's, without the job's heartbeat: it keeps a job's record alive for its
+        callbacks, and these jobs have none; the record is ended in the next round trip."""
+        job.ended_at = now()
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """A finished job's record and execution deleted in one round trip.
+
+        RQ first reads the job's dependents, its stored status and (twice) its executions
+        back, about ten round trips (issue 13). Jobs made by ``workers.queue`` have no
+        dependents, repeats, group or rate limit, and keep no result (``result_ttl=0``):
+        what is left is what RQ deletes, in one transaction. The job's hash goes with it,
+        so the next step of the record is queued under the same id at once. Any other job
+        takes RQ's way.
+        """
+        if not _plain(job):
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        assert job.started_at is not None and job.ended_at is not None
+        with self.connection.pipeline() as pipeline:
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            pipeline.delete(
+                job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id)
+            )
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            pipeline.delete(ExecutionRegistry(job_id=job.id, connection=self.connection).key)
+            pipeline.execute()
+
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """A failed job as one structured line: RQ's own logs the formatted traceback,
         message included, as text. A ``JobFailed`` was logged in full by the job itself."""
@@ -136,6 +180,17 @@ class OutageTolerantWorker(SimpleWorker):
             # to stop its pubsub thread, which would otherwise retry for ever.
             if self.pubsub_thread is not None:
                 self.pubsub_thread.stop()
+
+
+def _plain(job: Job) -> bool:
+    """A job with nothing for RQ to do when it succeeds but delete it (``workers.queue``)."""
+    return (
+        job.result_ttl == 0
+        and not job.repeats_left
+        and not job.group_id
+        and not job.has_rate_limit
+        and not job.success_callback
+    )
 
 
 def new_worker(queue: RedisQueue) -> OutageTolerantWorker:
