@@ -10,7 +10,11 @@ from contextlib import contextmanager
 
 from pydantic import SecretStr
 
+from service.clock import SYSTEM_CLOCK, Clock
 from service.config import Settings
+from workers import jobs
+from workers.pipeline import Pipeline
+from workers.queue import RedisQueue
 
 BURST_TIMEOUT_S = 120
 """A burst worker that has not finished its queue by then is stuck: the test fails."""
@@ -80,3 +84,23 @@ def running_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def empty_queues(pipeline: Pipeline) -> None:
+    """Drop every job waiting in the pipeline's Redis queues."""
+    assert isinstance(pipeline.queue, RedisQueue)
+    for queue in pipeline.queue.queues.values():
+        queue.empty()
+
+
+@contextmanager
+def built_pipeline(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Iterator[Pipeline]:
+    """The pipeline a worker builds from ``settings``; afterwards its queues are emptied and
+    its connections closed, so no job or connection outlives the test."""
+    pipeline = jobs.build_pipeline(settings, clock=clock)
+    try:
+        yield pipeline
+    finally:
+        empty_queues(pipeline)
+        pipeline.queue.close()
+        pipeline.db.dispose()

@@ -30,7 +30,7 @@ from tests.support.api import Keys, reminder_body
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import Receiver
-from tests.support.workers import run_burst_worker
+from tests.support.workers import built_pipeline, run_burst_worker
 from workers import jobs
 from workers.pipeline import Pipeline
 from workers.queue import (
@@ -65,14 +65,9 @@ def redis_settings(make_settings: Callable[..., Settings], redis_url: str) -> Se
 @pytest.fixture
 def pipeline(redis_settings: Settings, clock: OffsetClock) -> Iterator[Pipeline]:
     """The sweeper's and the in-test worker's pipeline, on the test's clock."""
-    built = jobs.build_pipeline(redis_settings, clock=clock)
-    yield built
-    jobs.install(None)
-    assert isinstance(built.queue, RedisQueue)
-    for queue in built.queue.queues.values():
-        queue.empty()
-    built.queue.close()
-    built.db.dispose()
+    with built_pipeline(redis_settings, clock) as built:
+        yield built
+        jobs.install(None)
 
 
 def post_reminders(
@@ -360,18 +355,11 @@ def test_without_render_ahead_a_reminder_waits_until_it_is_due(
     make_settings: Callable[..., Settings], redis_url: str, keys: Keys, clock: OffsetClock
 ) -> None:
     settings = make_settings(redis_url=redis_url, render_ahead_s=0)
-    pipeline = jobs.build_pipeline(settings, clock=clock)
-    try:
+    with built_pipeline(settings, clock) as pipeline:
         (soon,) = post_reminders(settings, keys, clock, 1, send_in_s=60)
         assert sweep(pipeline).enqueued == {}
         clock.skip(61)
         assert sweep(pipeline).enqueued == {RENDER_JOB: [soon]}
-    finally:
-        assert isinstance(pipeline.queue, RedisQueue)
-        for queue in pipeline.queue.queues.values():
-            queue.empty()
-        pipeline.queue.close()
-        pipeline.db.dispose()
 
 
 def test_the_sweeper_wakes_for_the_next_due_reminder_not_a_whole_interval_later() -> None:

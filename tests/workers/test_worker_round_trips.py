@@ -24,7 +24,7 @@ from service.app import create_app
 from service.config import Settings
 from service.models import Reminder, Status
 from tests.support.api import Keys, reminder_body
-from workers import jobs
+from tests.support.workers import built_pipeline, empty_queues
 from workers.queue import DISPATCH_JOB, RENDER_AHEAD_JOB, RENDER_JOB, RedisQueue, job_id
 from workers.sweeper import sweep
 from workers.worker import new_worker
@@ -158,8 +158,7 @@ def test_a_due_reminder_costs_one_load_per_transaction_and_no_collections(
         ]
         assert all(response.status_code == 202 for response in posted), posted[0].text
         first, second = (response.json()["id"] for response in posted)
-        pipeline = jobs.build_pipeline(settings)
-        try:
+        with built_pipeline(settings) as pipeline:
             pipeline.render(first)  # the voice and the statement caches warm up
             statements: list[str] = []
 
@@ -169,12 +168,6 @@ def test_a_due_reminder_costs_one_load_per_transaction_and_no_collections(
             event.listen(pipeline.db.engine, "before_cursor_execute", seen)
             event.listen(pipeline.db.engine, "commit", lambda _: statements.append("COMMIT"))
             pipeline.render(second)
-        finally:
-            assert isinstance(pipeline.queue, RedisQueue)
-            for queue in pipeline.queue.queues.values():
-                queue.empty()
-            pipeline.queue.close()
-            pipeline.db.dispose()
         shown = client.get(f"/v1/reminders/{second}", headers=keys.header(keys.staff)).json()
     assert shown["status"] == "delivered"
     assert [e["status"] for e in shown["events"]] == [
@@ -210,21 +203,18 @@ def test_a_sweep_claims_every_kind_of_work_in_one_statement_and_the_day_once(
             for n in range(5)
         ]
     scheduled, ahead, rendering, ready, dispatching = posted
-    pipeline = jobs.build_pipeline(settings)
-    now = pipeline.clock.now()
-    lapsed = now - timedelta(seconds=1)
-    states: dict[str, dict[str, Any]] = {
-        scheduled: {"status": Status.SCHEDULED, "send_at": now},
-        ahead: {"status": Status.SCHEDULED, "send_at": now + timedelta(minutes=10)},
-        rendering: {"status": Status.RENDERING, "send_at": now, "lease_until": lapsed},
-        ready: {"status": Status.READY, "send_at": now},
-        dispatching: {"status": Status.DISPATCHING, "send_at": now, "lease_until": lapsed},
-    }
-    statements: list[str] = []
-    try:
-        assert isinstance(pipeline.queue, RedisQueue)
-        for queue in pipeline.queue.queues.values():
-            queue.empty()  # the POSTs' jobs: the sweep queues each step anew
+    with built_pipeline(settings) as pipeline:
+        now = pipeline.clock.now()
+        lapsed = now - timedelta(seconds=1)
+        states: dict[str, dict[str, Any]] = {
+            scheduled: {"status": Status.SCHEDULED, "send_at": now},
+            ahead: {"status": Status.SCHEDULED, "send_at": now + timedelta(minutes=10)},
+            rendering: {"status": Status.RENDERING, "send_at": now, "lease_until": lapsed},
+            ready: {"status": Status.READY, "send_at": now},
+            dispatching: {"status": Status.DISPATCHING, "send_at": now, "lease_until": lapsed},
+        }
+        statements: list[str] = []
+        empty_queues(pipeline)  # the POSTs' jobs: the sweep queues each step anew
         with pipeline.db.session() as session:
             for reminder_id, values in states.items():
                 session.execute(
@@ -241,12 +231,6 @@ def test_a_sweep_claims_every_kind_of_work_in_one_statement_and_the_day_once(
         in_first = len(statements)
         statements.append("SWEEP")
         again = sweep(pipeline, now + timedelta(seconds=settings.requeue_after_s + 1))
-    finally:
-        assert isinstance(pipeline.queue, RedisQueue)
-        for queue in pipeline.queue.queues.values():
-            queue.empty()
-        pipeline.queue.close()
-        pipeline.db.dispose()
     assert {job: sorted(ids) for job, ids in first.enqueued.items()} == {
         RENDER_JOB: sorted([scheduled, rendering]),
         RENDER_AHEAD_JOB: [ahead],
