@@ -274,10 +274,10 @@ class Pipeline:
         self, session: Session, reminder_id: str, now: datetime
     ) -> tuple[Channel, Delivery, bool, AppVariantDue | None] | None:
         """Claim the reminder and open (or reopen) its attempt in ``session``: the channel,
-        the delivery, whether the attempt was reopened and the app variant still to render
-        for it, or None when there is nothing to send (held for the window, taken by
-        another worker, expired, handed to staff). The caller commits before ``_deliver``
-        renders what is due and calls the channel."""
+        the delivery, whether the attempt was reopened and the app variant it still needs
+        (``_deliver`` renders it first), or None when there is nothing to send (held for
+        the window, taken by another worker, expired, handed to staff).
+        The caller commits before ``_deliver`` calls the channel."""
         reminder = session.get(Reminder, reminder_id)
         if reminder is None or self._hold_for_window(session, reminder, now):
             return None
