@@ -2,12 +2,14 @@
 moved step by step, with and without an escalation policy, in one process.
 
 Each reminder is stored ready to call (one shared audio file: rendering is not what is
-measured) and goes through the real ``Pipeline.dispatch`` and ``Pipeline.settle``, the
-code a worker and Twilio's callbacks drive; the sweeper's choice of what is due is the
-same query. Only the patient is simulated: a channel per step answers as the patient's
-type would (``Population``), and a patient who reads texts opens the listen link and
-plays it to the end (``Pipeline.answered``, what the listen page's report calls). Time is
-an injected clock moved to the next due moment, so a week of steps takes seconds.
+measured; the text steps' app variant is rendered once, then read from the speech cache,
+as every reminder has the same facts) and goes through the real ``Pipeline.dispatch``
+and ``Pipeline.settle``, the code a worker and Twilio's callbacks drive; the sweeper's
+choice of what is due is the same query. Only the patient is simulated: a channel per
+step answers as the patient's type would (``Population``), and a patient who reads texts
+opens the listen link and plays it to the end (``Pipeline.answered``, what the listen
+page's report calls). Time is an injected clock moved to the next due moment, so a week
+of steps takes seconds.
 
 Population (shares of 1,000): answers the first call and presses 1; voicemail every
 time, listens to a text; never answers; busy on the first call, then answers; never

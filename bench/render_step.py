@@ -7,7 +7,10 @@ cache, with nothing else around (no queue, database or API). Printed per window 
 reminders (the first ones fill the cache, the last ones show the steady state): the
 message's CPU milliseconds per reminder, and for phone reminders what a call placed
 through Twilio adds: its voicemail variant and keypad replies (``Renderer.call_extras``),
-which the outbox channel never renders. CPU includes the engines' child processes.
+which the outbox channel never renders; and what the app variant of a phone reminder
+costs (its escalation's app or text step renders it, ``Pipeline._render_app_variant``):
+the figure that decides whether it is worth rendering for every phone reminder ahead, or
+only when such a step runs. CPU includes the engines' child processes.
 
     .venv/bin/python bench/render_step.py [--reminders 600] [--window 100] [--language en]
 """
@@ -54,10 +57,11 @@ def main() -> None:
         )
         print(
             f"{'reminders':>11} {'message':>8} {'phone':>6} {'+ voicemail':>11} {'vs message':>10}"
+            f" {'app variant':>11} {'vs message':>10}"
         )
         for start in range(0, len(bodies), args.window):
             window = bodies[start : start + args.window]
-            message_s = extras_s = 0.0
+            message_s = extras_s = app_s = 0.0
             phones = 0
             for body in window:
                 channel = body["channel"]
@@ -75,11 +79,18 @@ def main() -> None:
                     began = cpu_s()
                     renderer.call_extras(body["kind"], body, language=args.language)
                     extras_s += cpu_s() - began
+                    began = cpu_s()
+                    renderer.render(
+                        body["kind"], args.language, "app", body, FORMAT_FOR_CHANNEL["app"]
+                    )
+                    app_s += cpu_s() - began
             per_message = message_s / len(window) * 1000
             per_call = extras_s / max(phones, 1) * 1000
+            per_app = app_s / max(phones, 1) * 1000
             print(
                 f"{start + 1:5}-{start + len(window):<5} {per_message:8.0f} {phones:6} "
                 f"{per_call:11.0f} {per_call / per_message:10.2f}"
+                f" {per_app:11.0f} {per_app / per_message:10.2f}"
             )
 
 

@@ -23,6 +23,10 @@ retries after a busy line included.
   it took it; then the next step runs without its wait (the patient had nothing to
   answer), rather than waiting as if the text had been delivered.
 
+- **What an app or text step says**: the app, and the listen page a text links to, get
+  the ``app`` variant; a phone reminder's is rendered when its first such step runs
+  (``workers.pipeline``), a failed render being that step's failure.
+
 Every step that runs, waits or is skipped is an event on the reminder (``step`` set), and
 a status webhook (``reminder.escalated``) when the reminder has a ``callback_url``.
 """

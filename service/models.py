@@ -339,6 +339,9 @@ class Reminder(Base):
         ForeignKeyConstraint(
             ["audio_key", "audio_format"], ["audio_assets.key", "audio_assets.format"]
         ),
+        ForeignKeyConstraint(
+            ["app_audio_key", "app_audio_format"], ["audio_assets.key", "audio_assets.format"]
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -386,14 +389,35 @@ class Reminder(Base):
     follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     follow_up_needs_staff: Mapped[bool | None] = mapped_column(Boolean)
     """The answer was low or a no: the reminder went to ``needs_staff`` (kept once handled)."""
+    app_message_text: Mapped[str | None] = mapped_column(Text)
+    """A reminder rendered for a call whose escalation reached the app or a text's listen
+    link: the ``app`` variant said there, rendered when that step ran; None until then."""
+    app_audio_key: Mapped[str | None] = mapped_column(String(64))
+    app_audio_format: Mapped[str | None] = mapped_column(String(16))
 
     events: Mapped[list[ReminderEvent]] = relationship(
         order_by="ReminderEvent.id", lazy="selectin", cascade="all, delete-orphan"
     )
-    audio: Mapped[AudioAsset | None] = relationship(lazy="joined", viewonly=True)
+    audio: Mapped[AudioAsset | None] = relationship(
+        lazy="joined", viewonly=True, foreign_keys=[audio_key, audio_format]
+    )
+    app_audio: Mapped[AudioAsset | None] = relationship(
+        viewonly=True, foreign_keys=[app_audio_key, app_audio_format]
+    )
+    """Loaded when read: only the app and the listen page of a call's reminder need it."""
     attempts: Mapped[list[Attempt]] = relationship(
         order_by="Attempt.started_at", lazy="selectin", cascade="all, delete-orphan"
     )
+
+    def app_message(self) -> tuple[str, AudioAsset] | None:
+        """What the app and the listen page give the patient: the ``app`` variant, which
+        is the message itself on an app reminder, else the one rendered for its app or
+        text step; None while there is none."""
+        if self.channel == "app":
+            text, asset = self.message_text, self.audio
+        else:
+            text, asset = self.app_message_text, self.app_audio
+        return (text, asset) if text is not None and asset is not None else None
 
 
 class ReminderEvent(Base):

@@ -173,16 +173,21 @@ def erase_patient(
     ids = [reminder.id for reminder in reminders]
     stopped = sum(_stop(session, reminder_id) for reminder_id in ids)
     used_audio = {
-        (key, reminder.audio_format)
+        (key, fmt)
         for reminder in reminders
-        for key in (reminder.audio_key, reminder.voicemail_audio_key)
-        if key and reminder.audio_format
+        for key, fmt in (
+            (reminder.audio_key, reminder.audio_format),
+            (reminder.voicemail_audio_key, reminder.audio_format),
+            (reminder.app_audio_key, reminder.app_audio_format),
+        )
+        if key and fmt
     }
     for reminder in reminders:
         reminder.facts = _tombstone(reminder.facts, now)
-        reminder.message_text = None
+        reminder.message_text = reminder.app_message_text = None
         reminder.external_id = None
         reminder.audio_key = reminder.audio_format = reminder.voicemail_audio_key = None
+        reminder.app_audio_key = reminder.app_audio_format = None
     session.flush()
     attempt_ids = list(session.scalars(select(Attempt.id).where(Attempt.reminder_id.in_(ids))))
     session.execute(
@@ -291,8 +296,11 @@ def _release(session: Session, key: str, fmt: str, now: datetime) -> str | None:
     still_used = session.scalar(
         select(Reminder.id)
         .where(
-            Reminder.audio_format == fmt,
-            or_(Reminder.audio_key == key, Reminder.voicemail_audio_key == key),
+            or_(
+                (Reminder.audio_format == fmt)
+                & or_(Reminder.audio_key == key, Reminder.voicemail_audio_key == key),
+                (Reminder.app_audio_format == fmt) & (Reminder.app_audio_key == key),
+            )
         )
         .limit(1)
     )

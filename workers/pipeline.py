@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -99,6 +99,18 @@ def too_long(variant: str, duration_s: float, limit_s: float = CALL_MESSAGE_MAX_
 
 ANSWERED = frozenset({Status.CONFIRMED, Status.CANCEL_REQUESTED})
 """Attempt outcomes that are the patient's answer on the call."""
+
+
+@dataclass(frozen=True)
+class AppVariantDue:
+    """An app or text step of a reminder rendered for a call, the first to need the app
+    variant: what it is rendered with. Until ``Pipeline._render_app_variant`` replaces it,
+    the step's delivery carries the call's message, which is never sent."""
+
+    kind: str
+    facts: dict[str, Any]
+    words: ClinicWords
+    heard_on: datetime
 
 
 @dataclass
@@ -269,10 +281,11 @@ class Pipeline:
 
     def _begin_dispatch(
         self, session: Session, reminder_id: str, now: datetime
-    ) -> tuple[Channel, Delivery, bool] | None:
+    ) -> tuple[Channel, Delivery, bool, AppVariantDue | None] | None:
         """Claim the reminder and open (or reopen) its attempt in ``session``: the channel,
-        the delivery and whether the attempt was reopened, or None when there is nothing
-        to send (held for the window, taken by another worker, expired, handed to staff).
+        the delivery, whether the attempt was reopened and the app variant it still needs
+        (``_deliver`` renders it first), or None when there is nothing to send (held for
+        the window, taken by another worker, expired, handed to staff).
         The caller commits before ``_deliver`` calls the channel."""
         reminder = load_reminder(session, reminder_id)
         if reminder is None or self._hold_for_window(session, reminder, now):
@@ -301,7 +314,14 @@ class Pipeline:
             return None
         channel = self.channels[step_channel]
         attempt, reopened = self._open_attempt(session, reminder, channel)
-        asset = reminder.audio
+        text, asset, app_due = reminder.message_text or "", reminder.audio, None
+        if step_channel in (APP, SMS):
+            # The app, and the listen page a text links to, give the app variant.
+            app_message = reminder.app_message()
+            if app_message is None:
+                app_due = self._app_variant_due(session, reminder, now)
+            else:
+                text, asset = app_message
         assert asset is not None, "a ready reminder has its audio"
         text_message = None
         if step_channel == SMS:
@@ -316,7 +336,7 @@ class Pipeline:
             reminder_id=reminder.id,
             channel=reminder.channel,
             language=reminder.language,
-            transcript=reminder.message_text or "",
+            transcript=text,
             audio_path=Path(asset.path),
             audio_media_type=asset.media_type,
             duration_s=asset.duration_s,
@@ -327,11 +347,23 @@ class Pipeline:
             caller_id=reminder.facts["clinic"].get("caller_id"),
             text_message=text_message,
         )
-        return channel, delivery, reopened
+        return channel, delivery, reopened, app_due
 
-    def _deliver(self, channel: Channel, delivery: Delivery, reopened: bool) -> None:
+    def _deliver(
+        self,
+        channel: Channel,
+        delivery: Delivery,
+        reopened: bool,
+        app_due: AppVariantDue | None = None,
+    ) -> None:
         """Hand the committed attempt to its channel (asking first what became of a reopened
-        one, so a patient is never called twice) and record the outcome."""
+        one, so a patient is never called twice) and record the outcome; with ``app_due``,
+        the app variant is rendered and stored first and is what the channel gets."""
+        if app_due is not None:
+            with_app = self._render_app_variant(delivery, app_due)
+            if with_app is None:
+                return
+            delivery = with_app
         outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
             channel, delivery
         )
@@ -339,6 +371,75 @@ class Pipeline:
             return
         with self.db.session() as session:
             self._close_attempt(session, delivery.reminder_id, delivery.attempt_id, outcome)
+
+    def _app_variant_due(
+        self, session: Session, reminder: Reminder, now: datetime
+    ) -> AppVariantDue:
+        """What the app variant of a call's reminder is rendered with, read in the claiming
+        transaction: the clinic's words as they are now and the step's own day (the year
+        rule), as the render step does."""
+        words = words_for(session, clinic_id_of(reminder.facts), reminder.language)
+        return AppVariantDue(reminder.kind, reminder.facts, words, max(now, reminder.send_at))
+
+    def _render_app_variant(self, delivery: Delivery, due: AppVariantDue) -> Delivery | None:
+        """Render the app variant outside any transaction (speech takes long; the Speaker
+        caches it), then store its audio, text and key in one transaction and return the
+        delivery carrying it. A render that fails stores nothing: the step ends ``failed``
+        with the reason and the loop goes on to the next step (None). A reminder that left
+        the loop meanwhile (erased, handled) gets nothing stored or sent, its attempt
+        ``cancelled`` (None)."""
+        started = time.perf_counter()
+        try:
+            rendered = self.renderer.render(
+                due.kind,
+                due.words.language,
+                VARIANT_FOR_CHANNEL[APP],
+                due.facts,
+                FORMAT_FOR_CHANNEL[APP],
+                due.words,
+                today=due.heard_on,
+            )
+        except (TemplateError, VoiceError) as err:
+            failed = Outcome(
+                status=Status.FAILED, detail=f"app message not rendered: {type(err).__name__}"
+            )
+            with self.db.session() as session:
+                self._close_attempt(session, delivery.reminder_id, delivery.attempt_id, failed)
+            return None
+        audio = rendered.audio
+        RENDER_SECONDS.labels(audio.engine, due.words.language).observe(
+            time.perf_counter() - started
+        )
+        with self.db.session() as session:
+            status = session.scalar(
+                select(Reminder.status).where(Reminder.id == delivery.reminder_id).with_for_update()
+            )
+            if status != Status.DISPATCHING:
+                # Erased or handled while it was rendered: nothing is stored or sent.
+                attempt = session.get_one(Attempt, delivery.attempt_id)
+                attempt.outcome, attempt.ended_at = Status.CANCELLED, self.clock.now()
+                return None
+            store_audio(session, audio, self.audio_store)
+            session.execute(
+                update(Reminder)
+                .where(Reminder.id == delivery.reminder_id)
+                .values(
+                    app_message_text=rendered.message.text,
+                    app_audio_key=audio.key,
+                    app_audio_format=audio.format.value,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        return replace(
+            delivery,
+            language=due.words.language,
+            transcript=rendered.message.text,
+            audio_path=audio.path,
+            audio_media_type=audio.media_type,
+            duration_s=audio.duration_s,
+            audio_key=audio.key,
+            audio_format=audio.format.value,
+        )
 
     def _send(self, channel: Channel, delivery: Delivery) -> Outcome | None:
         try:

@@ -50,9 +50,9 @@ def purge_audio(
         needed_keys = {
             key
             for row in session.execute(
-                select(Reminder.audio_key, Reminder.voicemail_audio_key).where(
-                    Reminder.status.in_(IN_FLIGHT)
-                )
+                select(
+                    Reminder.audio_key, Reminder.voicemail_audio_key, Reminder.app_audio_key
+                ).where(Reminder.status.in_(IN_FLIGHT))
             )
             for key in row
             if key

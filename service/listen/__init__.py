@@ -24,7 +24,7 @@ from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
 from service.follow_ups import answer_for, question_of, record_answer
 from service.links import LinkError
-from service.models import Attempt, Reminder, Status, audit
+from service.models import Attempt, AudioAsset, Reminder, Status, audit
 from templates import FOLLOW_UP_ANSWERS
 
 router = APIRouter(tags=["pages"])
@@ -50,7 +50,7 @@ def listen(
     except LinkError:
         return unavailable(request, 403)
     reminder = session.get(Reminder, reminder_id)
-    asset = reminder.audio if reminder is not None else None
+    text, asset = _message(reminder) if reminder is not None else ("", None)
     if reminder is None or asset is None or asset.purged_at is not None:
         return unavailable(request, 410)
     audit(session, None, "listen.read", "reminder", reminder.id)
@@ -60,7 +60,7 @@ def listen(
         "listen.html",
         {
             "language": reminder.language,
-            "transcript": reminder.message_text or "",
+            "transcript": text,
             "audio_url": services.links.audio_for_page(asset.key, asset.format, request.url.path),
             "audio_media_type": asset.media_type,
             "answer_keys": _answer_keys(reminder),
@@ -69,6 +69,15 @@ def listen(
         },
         headers=PAGE_HEADERS,
     )
+
+
+def _message(reminder: Reminder) -> tuple[str, AudioAsset | None]:
+    """The app variant (``Reminder.app_message``): a call's menu ("press 1...") cannot be
+    acted on here. A call's reminder whose link predates its app variant shows the call."""
+    app_message = reminder.app_message()
+    if app_message is not None:
+        return app_message
+    return reminder.message_text or "", reminder.audio
 
 
 def _answer_keys(reminder: Reminder) -> list[str]:

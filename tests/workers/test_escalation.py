@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from markupsafe import escape
 from playwright.sync_api import Browser
+from pydub import AudioSegment
 from sqlalchemy import select
 
 from devtools.timezones import daytime_zone
@@ -22,6 +24,7 @@ from devtools.twilio_sim import Said, Scenario, TwilioSimulator
 from service.app import create_app
 from service.config import Settings
 from service.models import Reminder, WebhookDelivery
+from templates import render_message
 from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.clinics import add_clinic
 from tests.support.clock import OffsetClock
@@ -30,7 +33,10 @@ from tests.support.phone import FROM_NUMBER, phone_settings
 from tests.support.serving import serving
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import SECRET, Receiver
+from voices import AudioFormat, Catalog
+from voices.engines import configured_speaker
 from workers import jobs
+from workers.rendering import Renderer, message_facts
 from workers.sweeper import sweep
 
 PATIENT = "+13125550123"
@@ -112,6 +118,17 @@ def next_step_at(reminder_id: str) -> datetime:
 
 def skip_to(clock: OffsetClock, moment: datetime) -> None:
     clock.skip(max(0.0, (moment - clock.now()).total_seconds()) + 1)
+
+
+def app_text(body: dict[str, Any], today: datetime) -> str:
+    """What the app variant says for the request's facts: the text a patient reads in the
+    app and on the listen page, not the call's with its keypad menu."""
+    facts = message_facts(body)
+    return render_message(body["kind"], body["language"], "app", facts, today=today).text
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def step_events(reminder: dict[str, Any]) -> list[tuple[int | None, str, str]]:
@@ -255,8 +272,11 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
     policy = {
         "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 120}]
     }
-    reminder_id = create(live, keys, policy)
-    until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    body = reminder_body(escalation=policy)
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+    called = until(live, keys, reminder_id, has_event("step 1 (sms) after"))
     skip_to(clock, next_step_at(reminder_id))
     until(live, keys, reminder_id, has_event("step 2 (staff) after"))
     (text,) = sim.texts_to(PATIENT)
@@ -264,6 +284,11 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
 
     page = browser.new_page()
     page.goto(link)
+    # The page shows the app's words, not the call's "Oprima 1..." that nobody can press.
+    shown = words(page.inner_text("#transcript"))
+    assert shown == words(app_text(body, clock.now()))
+    assert "Oprima" in called["message"]["text"] and "Oprima" not in shown
+    assert page.locator("#player source").get_attribute("type") == AudioFormat.APP.media_type
     page.evaluate("() => { document.getElementById('player').playbackRate = 16; }")
     page.click("#play")  # as the patient would: the big button
     heard = until(live, keys, reminder_id, lambda r: r["status"] == "delivered")
@@ -279,7 +304,12 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
 
 
 def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_loop(
-    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+    live: LiveServer,
+    keys: Keys,
+    sim: TwilioSimulator,
+    clock: OffsetClock,
+    receiver: Receiver,
+    tmp_path: Path,
 ) -> None:
     sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
     policy = {
@@ -291,7 +321,7 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     assert answer.status_code == 202, answer.text
     reminder_id = str(answer.json()["id"])
 
-    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    called = until(live, keys, reminder_id, has_event("step 1 (app) after"))
     assert receiver.requests == []  # nothing before its time
     skip_to(clock, next_step_at(reminder_id))
     sent = until(live, keys, reminder_id, has_event("step 1 (app): sent, not yet heard; step 2"))
@@ -301,8 +331,23 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     assert request.valid and request.answered == 204
     data = request.payload["data"]
     assert data["reminder_id"] == reminder_id and data["recipient_id"] == "app-user-7"
+    # The app's message, in the patient's language: no keypad menu, a number to call.
+    assert data["language"] == "es"
+    assert data["transcript"] == app_text(body, clock.now())
+    assert "Oprima" in called["message"]["text"] and "Oprima" not in data["transcript"]
+    # MP3 at the app's rate, not the call's 8 kHz mu-law.
+    assert data["audio"]["media_type"] == AudioFormat.APP.media_type
     audio = httpx.get(data["audio"]["url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == data["audio"]["media_type"]
+    fetched = tmp_path / "app-step-audio"
+    fetched.write_bytes(audio.content)
+    decoded = AudioSegment.from_file(fetched)
+    assert decoded.frame_rate == AudioFormat.APP.sample_rate_hz
+    assert abs(decoded.duration_seconds - data["audio"]["duration_s"]) < 0.5
+    # Its listen page shows the same words.
+    page = httpx.get(data["listen_url"])
+    assert page.status_code == 200
+    assert str(escape(data["transcript"])) in page.text and "Oprima" not in page.text
 
     # The app plays the message to the end on its listen page: the loop stops there.
     ended = httpx.post(f"{data['listen_url']}/ended")
@@ -317,6 +362,137 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     assert nothing_due(reminder_id)
     assert read(live, keys, reminder_id)["status"] == "delivered"
     assert len(sim.calls_to(PATIENT)) == 1 and sim.texts_to(PATIENT) == []
+
+
+def test_an_app_step_says_the_clinics_own_app_wording(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    zone = daytime_zone()
+    policy = {"steps": [{"channel": "app", "wait_minutes": 30}]}
+    app_wording = "Hola, {patient_name}. {clinic_name} le escribe en la app.\nSu cita es el {day}."
+    with httpx.Client(base_url=live.url) as http:
+        add_clinic(
+            http,
+            keys.admin,
+            timezone=zone,
+            calling_hours={"start": "08:00", "end": "21:00"},
+            escalation=policy,
+        )
+        saved = http.post(
+            "/v1/clinics/riverside/wording/es/appointment_reminder/app",
+            json={"text": app_wording},
+            headers=keys.header(keys.staff),
+        )
+    assert saved.status_code == 201, saved.text
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    body = reminder_body(clinic={"id": "riverside"})
+    body["patient"] = body["patient"] | {"timezone": zone, "app_recipient_id": "app-user-7"}
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.admin))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+
+    called = until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    assert "le escribe en la app" not in called["message"]["text"]  # the call's own words
+    skip_to(clock, next_step_at(reminder_id))
+    until(live, keys, reminder_id, has_event("step 1 (app): sent, not yet heard"))
+    (request,) = receiver.requests
+    transcript = request.payload["data"]["transcript"]
+    assert transcript.startswith(f"Hola, {PATIENT_NAME}. ")
+    assert " le escribe en la app. Su cita es el " in transcript
+    # The day is said as the call said it (the same date rules).
+    day = transcript.split("Su cita es el ", 1)[1].removesuffix(".")
+    assert f"Su cita es el {day}, " in called["message"]["text"]
+    assert "Oprima" not in transcript
+
+
+def test_an_app_step_whose_message_cannot_be_rendered_fails_and_the_loop_goes_on(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 60}]
+    }
+    body = reminder_body(escalation=policy)
+    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+
+    # The step runs on a worker whose voices speak no Spanish (nodes configured apart).
+    english_only = Catalog.from_dict(
+        {
+            "format": 2,
+            "rates_words_per_minute": {"normal": 150, "slow": 120},
+            "languages": {
+                "en": {
+                    "name": "English",
+                    "native_name": "English",
+                    "sample": "Hello.",
+                    "engine": "espeak",
+                    "voice": "en-us",
+                    "licence": "GPL-3.0-or-later",
+                    "provenance": "espeak-ng",
+                }
+            },
+        }
+    )
+    pipeline = jobs.pipeline()
+    cache = pipeline.settings.data_dir / "english-only-cache"
+    pipeline.renderer = Renderer(configured_speaker(cache, catalog=english_only))
+    skip_to(clock, next_step_at(reminder_id))
+    failed = until(live, keys, reminder_id, has_event("step 1 (app): app message not rendered"))
+    assert failed["status"] == "dispatching"
+    assert [(a["channel"], a["outcome"]) for a in failed["attempts"]] == [
+        ("twilio", "no-answer"),
+        ("app", "failed"),
+    ]
+    (event,) = [e for e in step_events(failed) if e[0] == 1]
+    assert event[2].startswith("step 1 (app): app message not rendered: UnknownLanguage; step 2")
+    assert receiver.requests == []  # nothing half-made reached the app
+    with pipeline.db.session() as session:
+        stored = session.get_one(Reminder, reminder_id)
+        assert (stored.app_message_text, stored.app_audio_key) == (None, None)
+
+    skip_to(clock, next_step_at(reminder_id))
+    with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
+    assert with_staff["events"][-1]["detail"] == "step 2 (staff): handed to the clinic's staff"
+
+
+def test_erasing_the_patient_erases_the_app_message_of_a_call(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {"steps": [{"channel": "app", "wait_minutes": 30}]}
+    body = reminder_body(escalation=policy)
+    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
+    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    assert answer.status_code == 202, answer.text
+    reminder_id = str(answer.json()["id"])
+    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    until(live, keys, reminder_id, has_event("step 1 (app): sent, not yet heard"))
+    (request,) = receiver.requests
+    data = request.payload["data"]
+    with jobs.pipeline().db.session() as session:
+        app_audio = session.get_one(Reminder, reminder_id).app_audio
+        assert app_audio is not None
+        app_file = Path(app_audio.path)
+    assert app_file.exists() and httpx.get(data["audio"]["url"]).status_code == 200
+
+    erased = httpx.request(
+        "DELETE",
+        f"{live.url}/v1/patients",
+        json={"phone": PATIENT},
+        headers=keys.header(keys.admin),
+    )
+    assert erased.status_code == 200, erased.text
+    assert httpx.get(data["audio"]["url"]).status_code == 410
+    assert httpx.get(data["listen_url"]).status_code == 410
+    assert not app_file.exists()
+    with jobs.pipeline().db.session() as session:
+        stored = session.get_one(Reminder, reminder_id)
+        assert (stored.app_message_text, stored.app_audio_key) == (None, None)
 
 
 def test_stop_and_start_by_text_share_the_list_calls_use(

@@ -67,3 +67,27 @@ def test_recently_used_audio_and_audio_a_waiting_reminder_needs_are_kept(
     assert client.get(local(needed["audio_url"])).status_code == 200
     assert client.get(local(unneeded["audio_url"])).status_code == 410
     db.dispose()
+
+
+def test_the_app_message_of_a_call_between_its_steps_is_kept(
+    client: TestClient, keys: Keys, settings: Settings, database_url: str
+) -> None:
+    app_message = preview(client, keys, "es")
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    waiting = client.post(
+        "/v1/reminders", json=reminder_body(send_at=later), headers=keys.header(keys.scheduler)
+    ).json()["id"]
+    db = Database(database_url)
+    token = app_message["audio_url"].rsplit("/", 1)[1]
+    key, fmt = client.app.state.services.links.open_audio(token)  # type: ignore[attr-defined]
+    with db.session() as session:  # as a call whose app step ran, the loop going on
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == waiting)
+            .values(app_message_text="Hola.", app_audio_key=key, app_audio_format=fmt)
+        )
+
+    purge_audio(db, settings.audio_dir, RIGHT_AWAY)
+
+    assert client.get(local(app_message["audio_url"])).status_code == 200
+    db.dispose()
