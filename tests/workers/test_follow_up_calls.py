@@ -186,9 +186,9 @@ def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted
     # 3 is no answer to a yes/no question: the menu again, then 2, "no".
     sim.scenario_for(PATIENT, Scenario(answer="human", keys=["3", "2"]))
     sim.scenario_for(OTHER_PATIENT, Scenario(answer="human", keys=["1"]))
-    clinic = {"clinic": {"id": "riverside"}}
-    said_no = create(live, keys, follow_up_body(**clinic))
-    said_yes = create(live, keys, follow_up_body(OTHER_PATIENT, **clinic))
+    clinic: dict[str, Any] = {"id": "riverside"}
+    said_no = create(live, keys, follow_up_body(clinic=clinic))
+    said_yes = create(live, keys, follow_up_body(OTHER_PATIENT, clinic=clinic))
 
     no = settled(live, keys, said_no, "needs_staff")
     assert "¿Resolvimos su problema? Oprima 1 para sí. Oprima 2 para no." in no["message"]["text"]
