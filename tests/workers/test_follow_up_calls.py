@@ -207,7 +207,7 @@ def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted
     rated = create(
         live,
         keys,
-        follow_up_body("+13125550125", follow_up={"question": "visit_rating"}, **clinic),
+        follow_up_body("+13125550125", follow_up={"question": "visit_rating"}, clinic=clinic),
     )
     assert settled(live, keys, rated, "confirmed")["follow_up"]["answer"] == "5"
 
