@@ -71,11 +71,19 @@ def live(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[LiveSer
         yield server
 
 
-def create(live: LiveServer, keys: Keys, escalation: dict[str, Any], **changes: Any) -> str:
-    body = reminder_body(escalation=escalation, **changes)
+def post(live: LiveServer, keys: Keys, body: dict[str, Any]) -> str:
     answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
+
+
+def create(live: LiveServer, keys: Keys, escalation: dict[str, Any], **changes: Any) -> str:
+    return post(live, keys, reminder_body(escalation=escalation, **changes))
+
+
+def app_patient() -> dict[str, Any]:
+    """The usual patient, who also has the clinic's app."""
+    return reminder_body()["patient"] | {"app_recipient_id": "app-user-7"}
 
 
 def read(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
@@ -273,9 +281,7 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
         "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 120}]
     }
     body = reminder_body(escalation=policy)
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
-    assert answer.status_code == 202, answer.text
-    reminder_id = str(answer.json()["id"])
+    reminder_id = post(live, keys, body)
     called = until(live, keys, reminder_id, has_event("step 1 (sms) after"))
     skip_to(clock, next_step_at(reminder_id))
     until(live, keys, reminder_id, has_event("step 2 (staff) after"))
@@ -315,11 +321,8 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     policy = {
         "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 120}]
     }
-    body = reminder_body(escalation=policy)
-    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
-    assert answer.status_code == 202, answer.text
-    reminder_id = str(answer.json()["id"])
+    body = reminder_body(escalation=policy, patient=app_patient())
+    reminder_id = post(live, keys, body)
 
     called = until(live, keys, reminder_id, has_event("step 1 (app) after"))
     assert receiver.requests == []  # nothing before its time
@@ -412,11 +415,7 @@ def test_an_app_step_whose_message_cannot_be_rendered_fails_and_the_loop_goes_on
     policy = {
         "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 60}]
     }
-    body = reminder_body(escalation=policy)
-    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
-    assert answer.status_code == 202, answer.text
-    reminder_id = str(answer.json()["id"])
+    reminder_id = create(live, keys, policy, patient=app_patient())
     until(live, keys, reminder_id, has_event("step 1 (app) after"))
 
     # The step runs on a worker whose voices speak no Spanish (nodes configured apart).
@@ -464,11 +463,7 @@ def test_erasing_the_patient_erases_the_app_message_of_a_call(
 ) -> None:
     sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
     policy = {"steps": [{"channel": "app", "wait_minutes": 30}]}
-    body = reminder_body(escalation=policy)
-    body["patient"] = body["patient"] | {"app_recipient_id": "app-user-7"}
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
-    assert answer.status_code == 202, answer.text
-    reminder_id = str(answer.json()["id"])
+    reminder_id = create(live, keys, policy, patient=app_patient())
     until(live, keys, reminder_id, has_event("step 1 (app) after"))
     skip_to(clock, next_step_at(reminder_id))
     until(live, keys, reminder_id, has_event("step 1 (app): sent, not yet heard"))
