@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
+import httpx
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -15,8 +15,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, api_key: str) -> str:
-    """Sign in with ``api_key``; returns the session's CSRF token for later forms."""
+def sign_in(client: httpx.Client, api_key: str) -> str:
+    """Sign in with ``api_key`` (an in-process ``TestClient`` or a client of a live server);
+    returns the session's CSRF token for later forms."""
     token = csrf_of(client.get("/console/sign-in").text)
     response = client.post(
         "/console/sign-in",
