@@ -420,6 +420,16 @@ class Reminder(Base):
         return (text, asset) if text is not None and asset is not None else None
 
 
+REMINDER_AUDIO = (
+    (Reminder.audio_key, Reminder.audio_format),
+    (Reminder.voicemail_audio_key, Reminder.audio_format),
+    (Reminder.app_audio_key, Reminder.app_audio_format),
+)
+"""Every place a reminder keeps audio, as (key, format) columns: its message, its
+voicemail (in the message's format) and a call's app variant. Retention and erasure ask
+this, so a new kind of audio is kept and released everywhere at once."""
+
+
 class ReminderEvent(Base):
     __tablename__ = "reminder_events"
 

@@ -53,6 +53,7 @@ from service.config import Settings
 from service.fhir_store import erase_for_appointments
 from service.models import (
     CANCELLABLE,
+    REMINDER_AUDIO,
     Appointment,
     AppointmentStatus,
     Attempt,
@@ -176,9 +177,8 @@ def erase_patient(
         (key, fmt)
         for reminder in reminders
         for key, fmt in (
-            (reminder.audio_key, reminder.audio_format),
-            (reminder.voicemail_audio_key, reminder.audio_format),
-            (reminder.app_audio_key, reminder.app_audio_format),
+            (getattr(reminder, key_column.key), getattr(reminder, format_column.key))
+            for key_column, format_column in REMINDER_AUDIO
         )
         if key and fmt
     }
@@ -186,8 +186,9 @@ def erase_patient(
         reminder.facts = _tombstone(reminder.facts, now)
         reminder.message_text = reminder.app_message_text = None
         reminder.external_id = None
-        reminder.audio_key = reminder.audio_format = reminder.voicemail_audio_key = None
-        reminder.app_audio_key = reminder.app_audio_format = None
+        for key_column, format_column in REMINDER_AUDIO:
+            setattr(reminder, key_column.key, None)
+            setattr(reminder, format_column.key, None)
     session.flush()
     attempt_ids = list(session.scalars(select(Attempt.id).where(Attempt.reminder_id.in_(ids))))
     session.execute(
@@ -297,9 +298,10 @@ def _release(session: Session, key: str, fmt: str, now: datetime) -> str | None:
         select(Reminder.id)
         .where(
             or_(
-                (Reminder.audio_format == fmt)
-                & or_(Reminder.audio_key == key, Reminder.voicemail_audio_key == key),
-                (Reminder.app_audio_format == fmt) & (Reminder.app_audio_key == key),
+                *(
+                    (key_column == key) & (format_column == fmt)
+                    for key_column, format_column in REMINDER_AUDIO
+                )
             )
         )
         .limit(1)

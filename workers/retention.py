@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from service.audio_store import AudioStore, LocalAudioStore
 from service.config import Settings
 from service.db import Database, utcnow
-from service.models import AudioAsset, DailyRun, Reminder, Status
+from service.models import REMINDER_AUDIO, AudioAsset, DailyRun, Reminder, Status
 
 IN_FLIGHT = (Status.SCHEDULED, Status.RENDERING, Status.READY, Status.DISPATCHING)
 AUDIO_PURGE_TASK = "audio_purge"
@@ -50,9 +50,9 @@ def purge_audio(
         needed_keys = {
             key
             for row in session.execute(
-                select(
-                    Reminder.audio_key, Reminder.voicemail_audio_key, Reminder.app_audio_key
-                ).where(Reminder.status.in_(IN_FLIGHT))
+                select(*(key_column for key_column, _ in REMINDER_AUDIO)).where(
+                    Reminder.status.in_(IN_FLIGHT)
+                )
             )
             for key in row
             if key
