@@ -186,9 +186,9 @@ def communication(message: Message) -> dict[str, Any]:
         resource["received"] = received.isoformat()
     payload = [{"contentString": reminder.message_text}] if reminder.message_text else []
     if reminder.follow_up_answer is not None:
-        answer = _follow_up_answer(reminder)
-        resource["extension"] = [answer]
-        payload.append({"contentString": f"The patient answered {_said(answer)}."})
+        question, answer = question_of(reminder), reminder.follow_up_answer
+        resource["extension"] = [_follow_up_answer(question, answer, reminder)]
+        payload.append({"contentString": f"The patient answered {answer} ({question})."})
     if payload:
         resource["payload"] = payload
     if steps := [e for e in reminder.events if e.step is not None and e.detail]:
@@ -198,22 +198,16 @@ def communication(message: Message) -> dict[str, Any]:
     return resource
 
 
-def _follow_up_answer(reminder: Reminder) -> dict[str, Any]:
+def _follow_up_answer(question: str, answer: str, reminder: Reminder) -> dict[str, Any]:
     """The ``FOLLOW_UP_ANSWER`` extension of an answered follow-up."""
     parts: list[dict[str, Any]] = [
-        {"url": "question", "valueCode": question_of(reminder)},
-        {"url": "answer", "valueString": str(reminder.follow_up_answer)},
+        {"url": "question", "valueCode": question},
+        {"url": "answer", "valueString": answer},
     ]
     if reminder.follow_up_answered_at is not None:
         answered = reminder.follow_up_answered_at.isoformat()
         parts.append({"url": "answered", "valueDateTime": answered})
     return {"url": FOLLOW_UP_ANSWER, "extension": parts}
-
-
-def _said(answer: dict[str, Any]) -> str:
-    """The extension in words for the payload: "4 (visit_rating)"."""
-    parts = {part["url"]: part for part in answer["extension"]}
-    return f"{parts['answer']['valueString']} ({parts['question']['valueCode']})"
 
 
 def _communication_status(reminder: Reminder) -> str:
