@@ -320,14 +320,7 @@ def run_peak(language: str, total: int, workers: int) -> None:
         wait_until(lambda: waiting(db_conn, UNFINISHED, "peak-%") == 0, 600)
         cpu_s = sum(tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items())
         cpu_s += server_cpu_s(db_conn, queue) - servers_before
-        delays = [
-            float(row[0])
-            for row in db_conn.execute(
-                """SELECT extract(epoch FROM min(a.started_at) - r.send_at)
-                   FROM reminders r JOIN attempts a ON a.reminder_id = r.id
-                   WHERE r.external_id LIKE 'peak-%%' GROUP BY r.id, r.send_at"""
-            ).fetchall()
-        ]
+        delays = first_attempt_delays(db_conn, "peak-%", send_at, send_at)
     last = max(delays, default=float("nan"))
     print(
         f"  at the send time: {len(delays)} reached their channel, the last {last:.1f} s late "
@@ -488,12 +481,20 @@ def dispatch_delays(
         ),
         600,
     )
+    return first_attempt_delays(db_conn, "timed-%", load_from, load_until)
+
+
+def first_attempt_delays(
+    db_conn: psycopg.Connection[Any], ids: str, send_from: datetime, send_until: datetime
+) -> list[float]:
+    """Seconds from each reminder's send time to its first attempt's start, for the
+    reminders whose ``external_id`` is LIKE ``ids`` and whose send time lies in the range."""
     rows = db_conn.execute(
         """SELECT extract(epoch FROM min(a.started_at) - r.send_at)
            FROM reminders r JOIN attempts a ON a.reminder_id = r.id
-           WHERE r.external_id LIKE 'timed-%%' AND r.send_at BETWEEN %s AND %s
+           WHERE r.external_id LIKE %s AND r.send_at BETWEEN %s AND %s
            GROUP BY r.id, r.send_at""",
-        (load_from, load_until),
+        (ids, send_from, send_until),
     ).fetchall()
     return [float(row[0]) for row in rows]
 
