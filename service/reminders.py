@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from service.call_policy import CallPolicy
 from service.clinic_words import clinic_id_of
@@ -377,8 +377,17 @@ def readable_by(reminder: Reminder, reader: Caller) -> bool:
     return reader.role != Role.SCHEDULER or reminder.owner_key_id == reader.id
 
 
+# A reminder with its events and attempts in one statement, so one snapshot: the worker
+# writes a step's number and its event together, and under PostgreSQL's READ COMMITTED a
+# second statement for the events could see a step the row read before it does not.
+WITH_HISTORY = (joinedload(Reminder.events), joinedload(Reminder.attempts))
+
+
 def get_reminder(session: Session, reminder_id: str, reader: Caller) -> Reminder:
-    reminder = session.get(Reminder, reminder_id) if is_record_id(reminder_id) else None
+    reminder = None
+    if is_record_id(reminder_id):
+        query = select(Reminder).where(Reminder.id == reminder_id).options(*WITH_HISTORY)
+        reminder = session.scalars(query).unique().one_or_none()
     if reminder is None or not readable_by(reminder, reader):
         # The same answer for "not there" and "not yours": ids are not to be probed.
         raise Problem(404, "Not found", "No reminder with this id.", slug="not-found")
@@ -564,7 +573,7 @@ def list_reminders(
             (Reminder.created_at < created_at)
             | ((Reminder.created_at == created_at) & (Reminder.id < last_id))
         )
-    rows = list(session.scalars(query.limit(limit + 1)))
+    rows = list(session.scalars(query.options(*WITH_HISTORY).limit(limit + 1)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None

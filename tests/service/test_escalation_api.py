@@ -3,14 +3,17 @@ that name the field, with nothing stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from service.app import create_app
+from service.config import Settings
 from service.db import Database, utcnow
-from service.models import Reminder
+from service.models import Reminder, step_event
 from tests.support.api import Keys, reminder_body
 from tests.support.clinics import clinic_body
 
@@ -130,3 +133,51 @@ def test_only_a_reminder_still_in_its_loop_can_be_marked_handled(
     assert client.post(handled, headers=keys.header(keys.scheduler)).status_code == 403
     missing = client.post("/v1/reminders/" + "0" * 32 + "/handled", headers=keys.header(keys.staff))
     assert missing.status_code == 404
+
+
+def test_a_read_never_shows_a_step_event_without_its_step(
+    make_settings: Callable[..., Settings], keys: Keys, database_url: str, redis_url: str
+) -> None:
+    """The worker writes a step's number and its event in one transaction; a read that
+    lands while it commits shows both or neither (it once showed the event of a step the
+    reminder was not yet on, under PostgreSQL's READ COMMITTED). With Redis the app runs
+    no worker or sweeper, so the only reads of the reminder are the requests'."""
+    with TestClient(create_app(make_settings(redis_url=redis_url))) as client:
+        read, listed = read_while_a_step_commits(client, keys, database_url)
+    step_events = [e for e in read["events"] if e["step"] == 1]
+    assert (read["escalation_step"] == 1) == bool(step_events), read
+    assert listed["escalation_step"] == 1 and listed["events"][-1]["step"] == 1
+
+
+def read_while_a_step_commits(
+    client: TestClient, keys: Keys, database_url: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The reminder as ``GET`` shows it when the worker's step commits just after the
+    reminder's row was read, and then as the list shows it."""
+    client.post("/v1/clinics", json=clinic_body(escalation=POLICY), headers=keys.header(keys.admin))
+    body = reminder_body(clinic={"id": "riverside"})
+    taken = client.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    reminder_id = taken.json()["id"]
+    worker = Database(database_url)
+    commits_during_the_read: list[bool] = []
+
+    def commit_a_step(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if commits_during_the_read or "FROM reminders" not in statement:
+            return
+        with worker.session() as session:  # the worker's transaction, mid-read
+            reminder = session.get(Reminder, reminder_id)
+            assert reminder is not None
+            reminder.escalation_step = 1
+            step_event(session, reminder, 1, "no answer; text message after 09:00")
+        commits_during_the_read.append(True)
+
+    engine = client.app.state.services.db.engine  # type: ignore[attr-defined]
+    event.listen(engine, "after_cursor_execute", commit_a_step)
+    try:
+        read = client.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
+    finally:
+        event.remove(engine, "after_cursor_execute", commit_a_step)
+        worker.dispose()
+    assert commits_during_the_read, "the read never reached the reminder's row"
+    listed = client.get("/v1/reminders", headers=keys.header(keys.staff)).json()["items"]
+    return read.json(), listed[0]
