@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import resource
 import statistics
@@ -267,7 +268,8 @@ class Whisper:
             joined.mkdir(parents=True, exist_ok=True)
             for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
                 shutil.copyfile(source / name, joined / name)
-            partial = model.with_suffix(".partial")
+            # A name of its own: recogniser processes started together join it at once.
+            partial = model.with_suffix(f".partial-{os.getpid()}")
             digest = hashlib.sha256()
             with partial.open("wb") as out:
                 for index, package in enumerate(self.parts, 1):

@@ -116,15 +116,11 @@ class Engine(Protocol):
     puts in the cache key instead of ``name``.
 
     ``sentence_cache`` says how the Speaker should feed the engine: True for engines slow
-    enough that each sentence is worth synthesising and caching on its own (piper: the
-    static sentences of a template are then spoken once); False for engines whose
-    start-up costs more than speaking, which get the whole text in one run (espeak-ng
-    puts its own pauses between sentences).
-
-    An engine that can place a given pause between sentences in one run (espeak-ng,
-    through SSML) may also have ``synthesize_paused(text, language, voice,
-    words_per_minute, pause_s)``; for a pause other than the usual one the Speaker then
-    uses it, and feeds any other engine sentence by sentence, joining with the pause.
+    per word or per start (piper, espeak-ng), whose phrases are each synthesised and
+    cached on their own, so the phrases thousands of messages share are spoken once;
+    False for engines that get the whole text in one run and pace it themselves. For a
+    pause between sentences other than the usual one the Speaker feeds every engine
+    phrase by phrase, joining with the pause.
     """
 
     @property

@@ -3,11 +3,11 @@
 The cache is content-addressed: the file name is a hash of everything that decides how
 the audio sounds, so a message said the same way is spoken once, a repeat costs a
 ``stat``, and a file name never reveals the words. For an engine that is slow per word
-(Piper) each phrase is cached on its own too, so a message is composed from the phrases
-(a date, a time, a provider) that thousands of others share, and only the new ones (the
-greeting with the patient's name) are spoken. Files are written whole under a
-temporary name and renamed into place, so a reader (another thread, another worker
-process, the web server) sees either the finished file or nothing.
+or per start (Piper, espeak-ng) each phrase is cached on its own too, so a message is
+composed from the phrases (a date, a time, a provider) that thousands of others share,
+and only the new ones (the greeting with the patient's name) are spoken. Files are
+written whole under a temporary name and renamed into place, so a reader (another
+thread, another worker process, the web server) sees either the finished file or nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 # Part of every cache key. Bump it when a change here or in voices.audio (a new loudness
 # target, another codec setting) would make the same request sound different, so old
 # files are not served for new requests.
-CACHE_KEY_VERSION = "6"
+CACHE_KEY_VERSION = "7"
 
 # The longest silence between sentences a caller may ask for: longer is a mistake, not a pace.
 MAX_PAUSE_S = 3.0
@@ -354,14 +354,11 @@ class Speaker:
         pause_s: float,
     ) -> Pcm:
         """The message's raw speech with ``pause_s`` between sentences: in one run where
-        the engine paces itself (its usual pause, or ``synthesize_paused``), else phrase
-        by phrase from the cache (``phrases``), joined."""
-        said = for_script(text, voice.script)
-        paused = getattr(engine, "synthesize_paused", None)
+        the engine paces itself with its usual pause, else phrase by phrase from the
+        cache (``phrases``), joined."""
         if not engine.sentence_cache and pause_s == SENTENCE_PAUSE_S:
+            said = for_script(text, voice.script)
             return read_wav(engine.synthesize(said, voice.code, voice.voice, words_per_minute))
-        if not engine.sentence_cache and callable(paused):
-            return read_wav(paused(said, voice.code, voice.voice, words_per_minute, pause_s))
         return composed(
             text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute), pause_s
         )

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from voices import Catalog, Engine, LanguageVoice
+from voices.scripts import phrases, sentences
 
 
 class CountingEngine:
@@ -32,6 +33,12 @@ class CountingEngine:
         with self._lock:
             self.calls += 1
         return self._inner.synthesize(text, language, voice, words_per_minute)
+
+
+def distinct_phrases(text: str) -> int:
+    """How many runs a phrase-caching engine (espeak-ng, Piper) needs for ``text`` on an
+    empty cache: one per distinct phrase."""
+    return len({part for sentence in sentences(text) for part in phrases(sentence)})
 
 
 def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
