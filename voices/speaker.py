@@ -392,7 +392,7 @@ class Speaker:
                 for_script(phrase, voice.script), voice.code, voice.voice, words_per_minute
             )
         )
-        _store(path, to_wav(speech), speech.duration_s)
+        _store(path, to_wav(speech), None)
         return speech
 
 
@@ -447,12 +447,15 @@ def _sidecar_bytes(duration_s: float, size_bytes: int) -> bytes:
     return json.dumps({"duration_s": duration_s, "size_bytes": size_bytes}).encode("utf-8")
 
 
-def _store(path: Path, data: bytes, duration_s: float) -> None:
-    """Put a rendered file in the cache: sidecar first, so any visible file has one."""
+def _store(path: Path, data: bytes, duration_s: float | None) -> None:
+    """Put a rendered file in the cache. A message's sidecar goes first, so any visible
+    message has one; a phrase (``duration_s`` None) needs none: it is read whole, and its
+    WAV header says how long it is."""
     # mkdir(parents=True) would give the cache root default permissions; set both levels.
     path.parent.parent.mkdir(mode=_CACHE_DIR_MODE, parents=True, exist_ok=True)
     path.parent.mkdir(mode=_CACHE_DIR_MODE, exist_ok=True)
-    _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data)))
+    if duration_s is not None:
+        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data)))
     _write_atomically(path, data)
 
 
