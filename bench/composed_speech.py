@@ -28,7 +28,6 @@ the cache's gain is ``bench/scale.py``'s; espeak-ng's and Pico's children includ
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -50,6 +49,7 @@ from bench.intelligibility import (  # noqa: E402
     word_error_rate,
     words,
 )
+from bench.support import own_cpu_s  # noqa: E402
 from voices import Catalog, Engine, EspeakEngine, PicoEngine  # noqa: E402
 from voices.audio import SENTENCE_PAUSE_S, Pcm, join, read_wav  # noqa: E402
 from voices.piper_engine import BUILTIN_VOICE  # noqa: E402
@@ -109,12 +109,6 @@ def voice_for(engine: str, language: str, seed: int) -> Voice:
     return voice
 
 
-def cpu_s() -> float:
-    """This process's CPU seconds and its finished children's (espeak-ng, Pico runs)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5)
@@ -140,9 +134,9 @@ def main() -> None:
             for seed in range(1, args.seeds + 1):
                 voice = voice_for(args.engine, language, seed)
                 for text in texts:
-                    started = cpu_s()
+                    started = own_cpu_s()
                     pcm = render(voice, text)
-                    engine_s[name] += cpu_s() - started
+                    engine_s[name] += own_cpu_s() - started
                     audio_s[name] += pcm.duration_s
                     for line, through in LINES.items():
                         hearing = pool.submit(hear, through(pcm), args.recogniser, language)

@@ -53,11 +53,9 @@ import argparse
 import functools
 import os
 import re
-import resource
 import statistics
 import struct
 import sys
-import time
 import unicodedata
 import warnings
 from collections.abc import Callable
@@ -71,6 +69,7 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import own_cpu_s  # noqa: E402
 from templates import KINDS, render_message, sample_facts  # noqa: E402
 from voices import EspeakEngine, PiperEngine  # noqa: E402
 from voices.audio import (  # noqa: E402
@@ -364,15 +363,10 @@ def render_time_s(engine: Engine, language: str, voice: str, texts: list[str]) -
     """CPU seconds the raw engine takes to speak all ``texts``: this process's and its
     children's (the engines that are programs), which a busy shared machine disturbs far
     less than wall time."""
-    started = _cpu_s()
+    started = own_cpu_s()
     for text in texts:
         engine.synthesize(text, language, voice, WORDS_PER_MINUTE)
-    return _cpu_s() - started
-
-
-def _cpu_s() -> float:
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return own_cpu_s() - started
 
 
 def measure(

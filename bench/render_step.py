@@ -18,7 +18,6 @@ only when such a step runs. CPU includes the engines' child processes.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -28,14 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scale import names, reminder_body  # noqa: E402
+from bench.support import own_cpu_s  # noqa: E402
 from voices import configured_speaker  # noqa: E402
 from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer  # noqa: E402
-
-
-def cpu_s() -> float:
-    """This process's CPU seconds and its finished children's (espeak-ng, Pico, ffmpeg)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
 
 
 def main() -> None:
@@ -65,7 +59,7 @@ def main() -> None:
             phones = 0
             for body in window:
                 channel = body["channel"]
-                began = cpu_s()
+                began = own_cpu_s()
                 renderer.render(
                     body["kind"],
                     args.language,
@@ -73,17 +67,17 @@ def main() -> None:
                     body,
                     FORMAT_FOR_CHANNEL[channel],
                 )
-                message_s += cpu_s() - began
+                message_s += own_cpu_s() - began
                 if channel == "phone":
                     phones += 1
-                    began = cpu_s()
+                    began = own_cpu_s()
                     renderer.call_extras(body["kind"], body, language=args.language)
-                    extras_s += cpu_s() - began
-                    began = cpu_s()
+                    extras_s += own_cpu_s() - began
+                    began = own_cpu_s()
                     renderer.render(
                         body["kind"], args.language, "app", body, FORMAT_FOR_CHANNEL["app"]
                     )
-                    app_s += cpu_s() - began
+                    app_s += own_cpu_s() - began
             per_message = message_s / len(window) * 1000
             per_call = extras_s / max(phones, 1) * 1000
             per_app = app_s / max(phones, 1) * 1000

@@ -552,15 +552,10 @@ def _speak(job: tuple[str, list[str]]) -> float:
     language, texts = job
     assert _engine is not None
     engine, voice, words_per_minute = _engine
-    began = _cpu_with_children_s()
+    began = support.own_cpu_s()
     for text in texts:
         engine.synthesize(text, language, voice, words_per_minute)
-    return _cpu_with_children_s() - began
-
-
-def _cpu_with_children_s() -> float:
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
+    return support.own_cpu_s() - began
 
 
 def bare_rate(language: str, workers: int, sample: list[dict[str, Any]]) -> tuple[float, float]:

@@ -37,6 +37,14 @@ SERVER_START_TIMEOUT_S = 300
 120 s at a load average of 19, 2026-12-02)."""
 
 
+def own_cpu_s() -> float:
+    """This process's CPU seconds and its finished children's (the engines that are
+    programs: espeak-ng, Pico; ffmpeg): what a bench times a step by, since a busy shared
+    machine disturbs it far less than wall time."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def database_url(name: str) -> str:
     """The SQLAlchemy URL of the bench database called ``name``."""
     base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
