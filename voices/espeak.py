@@ -30,7 +30,7 @@ from voices.base import (
     check_text,
 )
 from voices.child import run_child
-from voices.scripts import sentences
+from voices.scripts import closes_sentence, sentences
 
 __all__ = [
     "ESPEAK_MAX_WORDS_PER_MINUTE",
@@ -79,15 +79,15 @@ _LATIN_LETTER = r"[A-Za-z\u00C0-\u024F]"
 _LATIN_RUN = re.compile(rf"{_LATIN_LETTER}(?:[A-Za-z\u00C0-\u024F'’.\- ]*{_LATIN_LETTER})?")
 
 
-def ssml_for(text: str, voice: str = "", pause_s: float = SENTENCE_PAUSE_S) -> str:
-    """The SSML body espeak-ng is given for ``text``: each sentence XML-escaped, with a
-    ``<break>`` of ``pause_s`` between sentences (by default the pause the Speaker puts
+def ssml_for(text: str, voice: str = "") -> str:
+    """The SSML body espeak-ng is given for ``text``: each sentence XML-escaped, a
+    ``<break>`` of ``SENTENCE_PAUSE_S`` between sentences (the pause the Speaker puts
     between separately spoken sentences, so every engine paces a message alike), and
     Latin-script names handed to an English voice where ``voice`` would spell them.
 
     No ``<speak>`` wrapper: espeak-ng already treats stdin as SSML under ``-m``.
     """
-    pause = f'<break time="{round(pause_s * 1000)}ms"/>'
+    pause = f'<break time="{round(SENTENCE_PAUSE_S * 1000)}ms"/>'
     latin_voice = LATIN_WORDS_VOICE.get(voice)
     return pause.join(_ssml_sentence(part, latin_voice) for part in sentences(text))
 
@@ -142,7 +142,7 @@ class EspeakEngine:
         silence stays: it is the pause inside the sentence.
         """
         stdout = self._run(text, voice, words_per_minute, ["--stdout"])
-        return _complete_wav(stdout, closing_silence=text.rstrip().endswith(_PHRASE_MARKS))
+        return _complete_wav(stdout, closing_silence=not closes_sentence(text))
 
     def phonemes(self, text: str, voice: str, words_per_minute: int = 150) -> str:
         """The phonemes espeak-ng speaks for ``text``, in its ASCII mnemonics (``-x``).
@@ -195,11 +195,6 @@ class EspeakEngine:
                 f"{diagnostic}"
             )
         return done.stdout
-
-
-# What ends a phrase inside a sentence (``voices.scripts.phrases``): text ending otherwise
-# closes a sentence.
-_PHRASE_MARKS = (",", ";", ":")
 
 
 def _check_voice_name(voice: str) -> None:

@@ -16,7 +16,7 @@ from functools import cache
 import pykakasi
 from pypinyin import Style, lazy_pinyin
 
-__all__ = ["for_script", "phrases", "sentences"]
+__all__ = ["closes_sentence", "for_script", "phrases", "sentences"]
 
 # A sentence ends at . ! ? and their CJK, Arabic, Urdu, Devanagari and Armenian forms, when the
 # mark is followed by a space or the end (so "Dr." inside "Dr. Chen" at a word's end
@@ -24,7 +24,8 @@ __all__ = ["for_script", "phrases", "sentences"]
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।։])(?:\s+|$)|(?<=[。！？])")
 
 # A phrase ends at a comma, semicolon or colon followed by a space ("1,000" stays whole).
-_PHRASE_END = re.compile(r"(?<=[,;:])\s+")
+_PHRASE_MARKS = ",;:"
+_PHRASE_END = re.compile(rf"(?<=[{_PHRASE_MARKS}])\s+")
 
 # pykakasi reads a counter kanji after a number on its own ("10時" becomes "10とき",
 # "十時" becomes "ととき"); the hour counter is the one every reminder has, so it is
@@ -51,6 +52,11 @@ def phrases(sentence: str) -> list[str]:
     provider's name repeated across thousands of messages is spoken once.
     """
     return [part for part in _PHRASE_END.split(sentence.strip()) if part]
+
+
+def closes_sentence(phrase: str) -> bool:
+    """Whether ``phrase`` (one of ``phrases``) ends its sentence rather than a part of it."""
+    return not phrase.rstrip().endswith(tuple(_PHRASE_MARKS))
 
 
 def for_script(text: str, script: str) -> str:
