@@ -19,9 +19,20 @@ from pypinyin import Style, lazy_pinyin
 __all__ = ["closes_sentence", "for_script", "phrases", "sentences"]
 
 # A sentence ends at . ! ? and their CJK, Arabic, Urdu, Devanagari and Armenian forms, when the
-# mark is followed by a space or the end (so "Dr." inside "Dr. Chen" at a word's end
-# still splits, which only costs a pause; decimals such as "2.5" do not split).
+# mark is followed by a space or the end (decimals such as "2.5" do not split), unless the
+# full stop closes a title or an initial (``_closes_a_name_part``).
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟۔।։])(?:\s+|$)|(?<=[。！？])")
+
+# Titles written before a name, with the full stop the languages here give them. A name
+# cut after one was spoken as two sentences: "Hello, Mr." and a pause, then "John Smith.",
+# each with a sentence's fall.
+_TITLES = frozenset(
+    {"Dr", "Mr", "Mrs", "Ms", "Mx", "Prof", "St", "Mt"}  # English
+    | {"Dra", "Sr", "Sra", "Srta", "Profa"}  # Spanish, Portuguese ("Sr." is also "senior")
+    | {"Mme", "Mlle", "Pr", "Ste"}  # French
+    | {"Hr", "Fr"}  # German
+    | {"Sig", "Sigra"}  # Italian
+)
 
 # A phrase ends at a comma, semicolon or colon followed by a space ("1,000" stays whole).
 _PHRASE_MARKS = ",;:"
@@ -39,8 +50,30 @@ _DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९
 
 
 def sentences(text: str) -> list[str]:
-    """``text`` cut into sentences, each stripped, none empty."""
-    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+    """``text`` cut into sentences, each stripped, none empty; a title or an initial
+    stays with the name after it ("Mr. John A. Smith")."""
+    joined: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        if not part or not part.strip():
+            continue
+        if joined and _closes_a_name_part(joined[-1]):
+            joined[-1] = f"{joined[-1]} {part.strip()}"
+        else:
+            joined.append(part.strip())
+    return joined
+
+
+def _closes_a_name_part(sentence: str) -> bool:
+    """Whether the full stop ending ``sentence`` belongs to a title ("Dr.") or to a
+    capital initial after a capitalised word ("Ana A."), not to the sentence. A letter
+    after a word in lower case still ends one ("in room B.")."""
+    *before, last = sentence.split()
+    if not last.endswith(".") or last.endswith(".."):
+        return False
+    stem = last.removesuffix(".").lstrip("(\"'“‘«")
+    if stem in _TITLES:
+        return True
+    return len(stem) == 1 and stem.isupper() and bool(before) and before[-1][:1].isupper()
 
 
 def phrases(sentence: str) -> list[str]:

@@ -14,12 +14,14 @@ from voices.scripts import phrases, sentences
 
 
 class CountingEngine:
-    """The real engine, counting its runs: shows whether the cache spared the engine."""
+    """The real engine, counting its runs and keeping the texts it was given: shows
+    whether the cache spared the engine, and how the Speaker cut a message."""
 
     def __init__(self, inner: Engine) -> None:
         self._inner = inner
         self._lock = threading.Lock()
         self.calls = 0
+        self.texts: list[str] = []
 
     @property
     def name(self) -> str:
@@ -32,6 +34,7 @@ class CountingEngine:
     def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
         with self._lock:
             self.calls += 1
+            self.texts.append(text)
         return self._inner.synthesize(text, language, voice, words_per_minute)
 
 

@@ -153,6 +153,20 @@ def test_sentences_split_on_every_scripts_full_stop():
     assert sentences("It costs 2.5 dollars.") == ["It costs 2.5 dollars."]
 
 
+def test_a_title_or_an_initial_does_not_end_a_sentence():
+    assert sentences("Hello, Mr. John A. Smith. See you.") == [
+        "Hello, Mr. John A. Smith.",
+        "See you.",
+    ]
+    assert sentences("Hola, Sra. García. Hasta pronto.") == ["Hola, Sra. García.", "Hasta pronto."]
+    assert sentences("Come to St. Mary Clinic, Dr. Chen's office.") == [
+        "Come to St. Mary Clinic, Dr. Chen's office."
+    ]
+    # A capital letter after a word in lower case is a room or a wing, and ends its sentence.
+    assert sentences("Go to room B. Then wait.") == ["Go to room B.", "Then wait."]
+    assert sentences("I. Am.") == ["I.", "Am."]
+
+
 def test_phrases_split_after_a_comma_colon_or_semicolon_and_keep_the_mark():
     assert phrases("Again, that is Monday, June third, at 9 AM, with Doctor Chen.") == [
         "Again,",

@@ -75,6 +75,14 @@ def test_repeat_request_is_served_from_the_cache_without_the_engine(
     assert cached_s < rendered_s / 5
 
 
+def test_a_title_or_an_initial_stays_in_one_phrase_with_the_name(speaker, counting_espeak):
+    speaker.speak("Hello, Mr. John A. Smith. Your visit is on Monday.", "en")
+
+    # Cut after "Mr." or "A.", the name was spoken as sentences of its own, each falling
+    # and followed by the pause between sentences.
+    assert counting_espeak.texts == ["Hello,", "Mr. John A. Smith.", "Your visit is on Monday."]
+
+
 def test_another_speaker_on_the_same_cache_reuses_the_file(
     tmp_path, catalog, counting_espeak, speaker, samples
 ):
