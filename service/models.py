@@ -95,6 +95,9 @@ NEXT_STATUSES: dict[Status, frozenset[Status]] = {
 }
 """Allowed moves; a status missing here is final."""
 CANCELLABLE = frozenset({S.SCHEDULED, S.RENDERING, S.READY})
+IN_THE_LOOP = frozenset({S.DISPATCHING, S.NEEDS_STAFF})
+"""A reminder still in its loop: being delivered, waiting for a step, or with the staff.
+Staff may mark it handled, and the patient's answer outside a call delivers it."""
 
 
 class ApiKey(Base):

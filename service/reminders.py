@@ -28,6 +28,7 @@ from service.escalation import check_policy, policy_of
 from service.links import Links
 from service.models import (
     CANCELLABLE,
+    IN_THE_LOOP,
     IdempotencyRecord,
     Reminder,
     ReminderEvent,
@@ -417,10 +418,6 @@ def cancel_reminder(session: Session, reminder: Reminder) -> None:
     )
 
 
-HANDLEABLE = frozenset({Status.DISPATCHING, Status.NEEDS_STAFF})
-"""A reminder still in its loop: being delivered, waiting for a step, or with the staff."""
-
-
 def mark_handled(
     session: Session,
     reminder: Reminder,
@@ -441,7 +438,7 @@ def mark_handled(
         session,
         reminder.id,
         Status.HANDLED,
-        expect=HANDLEABLE,
+        expect=IN_THE_LOOP,
         detail="handled by a staff member",
         step=step,
         lease_until=None,

@@ -47,6 +47,7 @@ from service.escalation import (
 from service.links import Links
 from service.metrics import DELIVERY_OUTCOMES, DUE_TO_DISPATCH_SECONDS, RENDER_SECONDS
 from service.models import (
+    IN_THE_LOOP,
     Attempt,
     AudioAsset,
     Reminder,
@@ -668,7 +669,6 @@ class Pipeline:
         reminder = load_reminder(session, reminder_id)
         if reminder is None:
             return False
-        loop = frozenset({Status.DISPATCHING, Status.NEEDS_STAFF})
         step = None
         if policy_of(reminder.facts) is not None:
             # The step whose link was heard: the last that reached the patient, not the
@@ -683,7 +683,7 @@ class Pipeline:
             session,
             reminder_id,
             Status.DELIVERED,
-            expect=loop,
+            expect=IN_THE_LOOP,
             detail=detail,
             step=step,
             lease_until=None,

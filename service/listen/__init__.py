@@ -24,7 +24,7 @@ from service.deps import ServicesDep, SessionDep
 from service.errors import Problem
 from service.follow_ups import answer_for, question_of, record_answer
 from service.links import LinkError
-from service.models import Attempt, AudioAsset, Reminder, Status, audit
+from service.models import IN_THE_LOOP, Attempt, AudioAsset, Reminder, Status, audit
 from templates import FOLLOW_UP_ANSWERS
 
 router = APIRouter(tags=["pages"])
@@ -80,11 +80,17 @@ def _message(reminder: Reminder) -> tuple[str, AudioAsset | None]:
     return reminder.message_text or "", reminder.audio
 
 
+ANSWERABLE = frozenset({Status.DELIVERED, *IN_THE_LOOP})
+"""Where a follow-up can be answered on its page: delivered, or still in its loop. A
+text's link opened is the text delivered, whether or not the carrier has said so yet
+(many never do), so its patient is not told the question cannot be answered."""
+
+
 def _answer_keys(reminder: Reminder) -> list[str]:
-    """The keys a delivered, unanswered follow-up takes; none for any other message."""
+    """The keys an unanswered follow-up takes (``ANSWERABLE``); none for any other message."""
     if reminder.kind != "follow_up" or reminder.follow_up_answer is not None:
         return []
-    if reminder.status != Status.DELIVERED:
+    if reminder.status not in ANSWERABLE:
         return []
     return sorted(FOLLOW_UP_ANSWERS.get(question_of(reminder), {}))
 
@@ -114,6 +120,9 @@ def answer(
     given = answer_for(question_of(reminder), key) if reminder.kind == "follow_up" else None
     if given is None:
         return unavailable(request, 422)
+    if reminder.status in IN_THE_LOOP:
+        # Reached, by the page's own link: delivered first, as a call's answer is.
+        services.pipeline.answered(session, reminder_id, "opened on the listen page")
     if record_answer(session, reminder, attempt, given, services.pipeline.clock.now()):
         audit(session, None, "listen.answer", "reminder", reminder_id)
     session.commit()

@@ -7,6 +7,7 @@ rendering, the call's TwiML and audio, the signed callbacks, the listen page in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -623,3 +624,42 @@ def test_a_delivered_text_is_recorded_and_the_next_step_keeps_its_wait(
     )
     assert delivered["attempts"][1]["outcome"] == "delivered"
     assert next_step_at(reminder_id) - texted_at >= timedelta(minutes=240)
+
+
+def test_a_follow_up_texted_after_a_missed_call_is_answered_on_its_page(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock
+) -> None:
+    """The text's link opened is the text delivered, whatever the carrier says (many
+    never say): its page takes the answer while the loop waits for the staff step."""
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "sms", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 240}]
+    }
+    body = reminder_body(kind="follow_up", escalation=policy, follow_up={"question": "resolved"})
+    del body["appointment"]
+    reminder_id = post(live, keys, body)
+    until(live, keys, reminder_id, has_event("step 1 (sms) after"))
+    skip_to(clock, next_step_at(reminder_id))
+    until(live, keys, reminder_id, has_event("step 2 (staff) after"))
+    (text,) = sim.texts_to(PATIENT)
+    link = next(word for word in text.param("Body").split() if "/listen/" in word)
+
+    page = httpx.get(link)
+    assert page.status_code == 200
+    assert read(live, keys, reminder_id)["status"] == "dispatching"  # no delivery report yet
+    assert re.findall(r'name="key" value="(\d)"', page.text) == ["1", "2"]
+    answered = httpx.post(f"{link}/answer", data={"key": "1"})
+    assert answered.status_code == 303
+    assert "Thank you. Your answer is saved." in httpx.get(link).text
+
+    done = read(live, keys, reminder_id)
+    assert done["status"] == "confirmed"
+    assert done["follow_up"]["answer"] == "yes" and not done["follow_up"]["needs_staff"]
+    assert [(e["status"], e["step"]) for e in done["events"][-2:]] == [
+        ("delivered", 1),
+        ("confirmed", 1),
+    ]
+    skip_to(clock, clock.now() + timedelta(hours=5))  # past the staff step's time
+    assert nothing_due(reminder_id)
+    assert len(sim.calls_to(PATIENT)) == 1 and len(sim.texts_to(PATIENT)) == 1
+    assert read(live, keys, reminder_id)["status"] == "confirmed"
