@@ -47,6 +47,7 @@ __all__ = [
     "FFMPEG_TIMEOUT_S",
     "LONG_SENTENCE_PAUSE_S",
     "MAX_GAIN_DB",
+    "MP3_PIECE_GAIN_STEP_DB",
     "PEAK_CEILING_DBFS",
     "PHONE_SHAPING",
     "PHONE_TARGET_RMS_DBFS",
@@ -61,7 +62,11 @@ __all__ = [
     "duration_of",
     "encode",
     "encode_pcm",
+    "encodes_in_pieces",
     "join",
+    "mp3_joined",
+    "mp3_piece",
+    "piece_gain_db",
     "read_wav",
     "to_wav",
 ]
@@ -158,6 +163,18 @@ _MP3_KBPS = 48
 # rate and a decoded waveform closer to the input (bench/app_encoding.py): on the espeak-ng
 # path the encode of 5 cost more than the voice that spoke the message.
 MP3_ALGORITHM_QUALITY = 7
+# An MP3 frame at the MP3 formats' 22.05 kHz (MPEG-2 layer III) holds 576 samples. LAME
+# turns n samples into ceil(n / 576) + 2 frames, and a decoder plays them from the first
+# frame on: the two frames more are its lead of 1,105 samples of silence (LAME's delay of
+# 576 and the decoder's 529; no gapless tag is written) and a little silence after. A message
+# put together from its sentences' MP3 (``mp3_piece``) hides them in the pause between.
+_MP3_FRAME_SAMPLES = 576
+_MP3_ADDED_FRAMES = 2
+_MP3_PIECE_SLACK = (_MP3_ADDED_FRAMES + 1) * _MP3_FRAME_SAMPLES
+"""The shortest pause, in samples, that can take in a piece's added frames and rounding."""
+MP3_PIECE_GAIN_STEP_DB = 0.5
+"""A message's gain, for its pieces, in steps this fine: 0.25 dB at most from its own,
+under what a listener notices, and few enough steps for a sentence's piece to repeat."""
 # Opus at 24 kbit/s is transparent for mono speech (its SILK/hybrid modes are built for it).
 _OPUS_KBPS = 24
 
@@ -446,9 +463,18 @@ def _compressed(
 
 def _gain_db(samples: Samples, rms_dbfs: float) -> float:
     """The gain that brings the whole message to ``rms_dbfs`` (bounded)."""
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    if rms <= 0.0:
+    return _gain_for_energy(_energy(samples), len(samples), rms_dbfs)
+
+
+def _energy(samples: Samples) -> float:
+    return float(np.sum(np.square(samples, dtype=np.float64)))
+
+
+def _gain_for_energy(energy: float, length: int, rms_dbfs: float) -> float:
+    """The gain that brings ``length`` samples holding ``energy`` to ``rms_dbfs`` (bounded)."""
+    if energy <= 0.0 or length <= 0:
         return 0.0
+    rms = math.sqrt(energy / length)
     return min(rms_dbfs - 20 * math.log10(rms), MAX_GAIN_DB)
 
 
@@ -511,6 +537,72 @@ def _mp3(samples: Samples, rate_hz: int, quality: int) -> bytes:
         return bytes(encoder.encode(_int16(samples)) + encoder.flush())
     except RuntimeError as err:
         raise EncodingFailed(f"LAME could not encode MP3: {err}") from err
+
+
+def encodes_in_pieces(fmt: AudioFormat, pause_s: float) -> bool:
+    """Whether a message in ``fmt`` with ``pause_s`` between sentences can be put together
+    from its sentences' MP3 (``mp3_piece``): MP3 formats only, and only with a pause long
+    enough to take in each piece's start-up delay."""
+    spec = _ENCODINGS[fmt]
+    return spec.container == "mp3" and pause_s * spec.sample_rate_hz >= _MP3_PIECE_SLACK
+
+
+def piece_gain_db(sentences: Sequence[Pcm], pause_s: float, fmt: AudioFormat) -> float:
+    """The gain ``encode_pcm`` gives the sentences joined with ``pause_s`` between them
+    (``join``), rounded to ``MP3_PIECE_GAIN_STEP_DB``: what each of their pieces is
+    encoded at, so a sentence encoded for one message serves the next."""
+    spec = _ENCODINGS[fmt]
+    spoken = [_resampled(sentence, spec.sample_rate_hz).samples for sentence in sentences]
+    pauses = round(pause_s * spec.sample_rate_hz) * (len(spoken) - 1)
+    gain_db = _gain_for_energy(
+        sum(_energy(samples) for samples in spoken),
+        sum(len(samples) for samples in spoken) + pauses,
+        spec.rms_dbfs,
+    )
+    return round(gain_db / MP3_PIECE_GAIN_STEP_DB) * MP3_PIECE_GAIN_STEP_DB
+
+
+def mp3_piece(sentence: Pcm, fmt: AudioFormat, gain_db: float, pause_s: float | None) -> bytes:
+    """One sentence of a message as MP3 frames to join with its neighbours (``mp3_joined``):
+    levelled by the message's ``gain_db`` (``piece_gain_db``), limited, and followed by
+    silence that, with the delay of the next piece's start, lasts ``pause_s`` to within
+    half a frame (13 ms). ``pause_s`` None: the message's last sentence.
+
+    Each piece is a stream of its own, so its first frame borrows nothing from the one
+    before (LAME's bit reservoir starts empty), and every join falls in a pause.
+    """
+    spec = _ENCODINGS[fmt]
+    if spec.container != "mp3":
+        raise ValueError(f"{fmt} is not an MP3 format")
+    rate_hz = spec.sample_rate_hz
+    speech = _resampled(sentence, rate_hz).samples
+    if not len(speech):
+        raise EncodingFailed("the audio holds no samples")
+    levelled = _limit(speech * np.float32(10 ** (gain_db / 20)), rate_hz)
+    if pause_s is not None:
+        # Decoded, a piece lasts as many frames as LAME made of it, so it is given the
+        # silence that makes those frames last the sentence and its pause, to the nearest
+        # frame; part of that pause is played as the next piece's lead.
+        wanted = len(levelled) + round(pause_s * rate_hz)
+        fewest = -(-len(levelled) // _MP3_FRAME_SAMPLES) + _MP3_ADDED_FRAMES
+        frames = max(round(wanted / _MP3_FRAME_SAMPLES), fewest)
+        silence = (frames - _MP3_ADDED_FRAMES) * _MP3_FRAME_SAMPLES - len(levelled)
+        levelled = np.concatenate([levelled, np.zeros(silence, dtype=np.float32)])
+    return _mp3(levelled, rate_hz, MP3_ALGORITHM_QUALITY)
+
+
+def mp3_joined(pieces: Sequence[bytes], fmt: AudioFormat) -> EncodedAudio:
+    """A message's MP3 from its sentences' pieces (``mp3_piece``), in order."""
+    spec = _ENCODINGS[fmt]
+    data = b"".join(pieces)
+    if not data:
+        raise EncodingFailed("nothing to join")
+    return EncodedAudio(
+        data=data,
+        duration_s=len(data) * 8 / (_MP3_KBPS * 1000),
+        media_type=spec.media_type,
+        extension=spec.extension,
+    )
 
 
 def _ffmpeg_opus(samples: Samples, rate_hz: int) -> bytes:

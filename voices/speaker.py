@@ -28,10 +28,15 @@ from pathlib import Path
 from voices.audio import (
     SENTENCE_PAUSE_S,
     AudioFormat,
+    EncodedAudio,
     Pcm,
     duration_of,
     encode_pcm,
+    encodes_in_pieces,
     join,
+    mp3_joined,
+    mp3_piece,
+    piece_gain_db,
     read_wav,
     to_wav,
 )
@@ -50,12 +55,14 @@ from voices.scripts import for_script, phrases, sentences
 __all__ = [
     "CACHE_KEY_VERSION",
     "MAX_PAUSE_S",
+    "MP3_PIECE_KIND",
     "PHRASE_JOIN_PAUSE_S",
     "PHRASE_KIND",
     "Speaker",
     "SpokenAudio",
     "cache_key",
     "composed",
+    "spoken_sentences",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,6 +78,11 @@ MAX_PAUSE_S = 3.0
 # The "format" part of a cached phrase's key: the engine's raw speech of one phrase as
 # WAV, before joining, levelling and encoding (which happen per message).
 PHRASE_KIND = "phrase"
+
+# The "format" part of a cached MP3 piece's key (after its encoding: the app's and the
+# preview's share pieces): one sentence of a message, encoded to be joined with the others
+# (``voices.audio.mp3_piece``).
+MP3_PIECE_KIND = "piece"
 
 # Silence added between the phrases of one sentence: none. Piper leaves about 0.3 s after
 # a phrase spoken on its own and 0.05 s before one, together about the 0.4-0.5 s it leaves
@@ -115,6 +127,7 @@ def cache_key(
     secret: bytes = b"",
     *,
     pause_s: float | None = None,
+    gain_db: float | None = None,
 ) -> str:
     """The hex digest naming the audio for this exact request.
 
@@ -123,12 +136,15 @@ def cache_key(
     HMAC-SHA256: someone who can list the cache folder then cannot confirm a guessed
     short message ("your HIV results are ready") by hashing it themselves. ``pause_s``,
     the silence between sentences, is part of a message's key (in whole milliseconds);
-    a cached phrase has none (None).
+    a cached phrase has none (None). ``gain_db``: the level an MP3 piece was encoded at
+    (in tenths of a decibel).
     """
     kind = fmt.value if isinstance(fmt, AudioFormat) else fmt
     fields: list[object] = [CACHE_KEY_VERSION, engine, voice, language, words_per_minute, kind]
     if pause_s is not None:
         fields.append(round(pause_s * 1000))
+    if gain_db is not None:
+        fields.append(round(gain_db * 10))
     fields.append(text)
     payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if secret:
@@ -153,13 +169,15 @@ def _why_off(entry: LanguageVoice) -> str:
 def composed(text: str, speak: Callable[[str], Pcm], pause_s: float) -> Pcm:
     """``text`` spoken phrase by phrase with ``speak``: a sentence's phrases joined end to
     end (``PHRASE_JOIN_PAUSE_S``), its sentences with ``pause_s`` between them."""
-    return join(
-        [
-            join([speak(part) for part in phrases(sentence)], PHRASE_JOIN_PAUSE_S)
-            for sentence in sentences(text)
-        ],
-        pause_s,
-    )
+    return join([said for _, said in spoken_sentences(text, speak)], pause_s)
+
+
+def spoken_sentences(text: str, speak: Callable[[str], Pcm]) -> list[tuple[str, Pcm]]:
+    """Each sentence of ``text`` with its speech: its phrases said by ``speak``, joined."""
+    return [
+        (sentence, join([speak(part) for part in phrases(sentence)], PHRASE_JOIN_PAUSE_S))
+        for sentence in sentences(text)
+    ]
 
 
 class Speaker:
@@ -330,8 +348,7 @@ class Speaker:
                 )
                 return spoken(duration_s)
             started = time.monotonic()
-            speech = self._speech(engine, voice, text, words_per_minute, pause_s)
-            audio = encode_pcm(speech, fmt)
+            audio = self._encoded(engine, voice, text, words_per_minute, fmt, pause_s)
             _store(path, audio.data, audio.duration_s)
             logger.info(
                 "spoke %s (%s/%s, %d wpm, %s): %.1f s of audio in %.0f ms",
@@ -345,23 +362,83 @@ class Speaker:
             )
             return spoken(audio.duration_s)
 
-    def _speech(
+    def _encoded(
         self,
         engine: Engine,
         voice: LanguageVoice,
         text: str,
         words_per_minute: int,
+        fmt: AudioFormat,
         pause_s: float,
-    ) -> Pcm:
-        """The message's raw speech with ``pause_s`` between sentences: in one run where
-        the engine paces itself with its usual pause, else phrase by phrase from the
-        cache (``phrases``), joined."""
+    ) -> EncodedAudio:
+        """The message in ``fmt`` with ``pause_s`` between sentences: spoken in one run
+        where the engine paces itself with its usual pause, else phrase by phrase from the
+        cache (``phrases``). Composed as MP3, it is put together from its sentences' MP3
+        (``voices.audio.mp3_piece``), each cached: a sentence that thousands of messages
+        share is encoded once (issue 13: the encode was a fifth of a worker's time)."""
         if not engine.sentence_cache and pause_s == SENTENCE_PAUSE_S:
             said = for_script(text, voice.script)
-            return read_wav(engine.synthesize(said, voice.code, voice.voice, words_per_minute))
-        return composed(
-            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute), pause_s
+            speech = engine.synthesize(said, voice.code, voice.voice, words_per_minute)
+            return encode_pcm(read_wav(speech), fmt)
+        spoken = spoken_sentences(
+            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute)
         )
+        if len(spoken) == 1 or not encodes_in_pieces(fmt, pause_s):
+            return encode_pcm(join([said for _, said in spoken], pause_s), fmt)
+        gain_db = piece_gain_db([said for _, said in spoken], pause_s, fmt)
+        last = len(spoken) - 1
+        return mp3_joined(
+            [
+                self._mp3_piece(
+                    engine,
+                    voice,
+                    words_per_minute,
+                    fmt,
+                    sentence,
+                    said,
+                    gain_db,
+                    None if index == last else pause_s,
+                )
+                for index, (sentence, said) in enumerate(spoken)
+            ],
+            fmt,
+        )
+
+    def _mp3_piece(
+        self,
+        engine: Engine,
+        voice: LanguageVoice,
+        words_per_minute: int,
+        fmt: AudioFormat,
+        sentence: str,
+        said: Pcm,
+        gain_db: float,
+        pause_s: float | None,
+    ) -> bytes:
+        """One sentence's MP3 at the message's gain, then ``pause_s``: from the cache, or
+        encoded (then cached). Keyed by the sentence's words, not its samples: its phrases
+        come from the cache, so the same words are the same speech."""
+        key = cache_key(
+            _engine_identity(engine, voice.code),
+            voice.voice,
+            voice.code,
+            words_per_minute,
+            f"{fmt.extension}-{fmt.sample_rate_hz}-{MP3_PIECE_KIND}",
+            sentence,
+            self._secret,
+            pause_s=pause_s,
+            gain_db=gain_db,
+        )
+        path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
+        try:
+            piece = path.read_bytes()
+            _mark_used(path)
+            return piece
+        except OSError:
+            pass
+        piece = mp3_piece(said, fmt, gain_db, pause_s)
+        _store(path, piece, None)
+        return piece
 
     def _phrase(
         self, engine: Engine, voice: LanguageVoice, phrase: str, words_per_minute: int

@@ -44,6 +44,15 @@ def distinct_phrases(text: str) -> int:
     return len({part for sentence in sentences(text) for part in phrases(sentence)})
 
 
+def mp3_pieces(text: str) -> int:
+    """How many sentence pieces a composed MP3 of ``text`` caches: one per distinct
+    sentence, the last one apart (it has no pause after it); none for one sentence."""
+    said = sentences(text)
+    if len(said) == 1:
+        return 0
+    return len({(sentence, index == len(said) - 1) for index, sentence in enumerate(said)})
+
+
 def voice_of(catalog: Catalog, language: str, engine: str) -> LanguageVoice:
     """The catalog's voice for ``language`` on ``engine`` (leading or fallback)."""
     (voice,) = [voice for voice in catalog.get(language).chain() if voice.engine == engine]

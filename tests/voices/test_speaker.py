@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support.voices import distinct_phrases, voice_of
+from tests.support.voices import distinct_phrases, mp3_pieces, voice_of
 from voices import (
     AudioFormat,
     Catalog,
@@ -83,6 +83,19 @@ def test_a_title_or_an_initial_stays_in_one_phrase_with_the_name(speaker, counti
     assert counting_espeak.texts == ["Hello,", "Mr. John A. Smith.", "Your visit is on Monday."]
 
 
+def test_an_app_message_reuses_the_mp3_of_the_sentences_it_shares(speaker, decoded_seconds):
+    shared = "Your visit is on Monday at nine. Please bring your medication list."
+    first = speaker.speak(f"Hello, Ana Lopez. {shared}", "en", fmt=AudioFormat.APP)
+    before = set(speaker.cache_dir.rglob("*.mp3"))
+    second = speaker.speak(f"Hello, Ana Perez. {shared}", "en", fmt=AudioFormat.APP)
+
+    # The message and its one new sentence; the two it shares were encoded once, for both
+    # (the two messages' levels round to the same step, MP3_PIECE_GAIN_STEP_DB).
+    assert len(set(speaker.cache_dir.rglob("*.mp3")) - before) == 2
+    assert second.path.read_bytes()[-2000:] == first.path.read_bytes()[-2000:]
+    assert decoded_seconds(second.path) == pytest.approx(second.duration_s, abs=0.05)
+
+
 def test_another_speaker_on_the_same_cache_reuses_the_file(
     tmp_path, catalog, counting_espeak, speaker, samples
 ):
@@ -128,7 +141,8 @@ def test_cache_file_names_reveal_nothing_of_the_text(speaker, samples):
         assert re.fullmatch(r"[0-9a-f]{2}(/[0-9a-f]{64}\.(wav|mp3|ogg|json))?", str(name)), name
     audio = [name for name in names if name.suffix in {".wav", ".mp3", ".ogg"}]
     spoken_phrases = sum(distinct_phrases(text) for text in texts)
-    assert len(audio) == len(texts) * len(AudioFormat) + spoken_phrases
+    pieces = sum(mp3_pieces(text) for text in texts)  # the app's and the preview's alike
+    assert len(audio) == len(texts) * len(AudioFormat) + spoken_phrases + pieces
 
 
 def test_cached_audio_is_private_to_the_service_user(speaker):

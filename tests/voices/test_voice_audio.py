@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import subprocess
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from voices import AudioFormat, EncodingFailed
 from voices.audio import (
     PEAK_CEILING_DBFS,
     PHONE_TARGET_RMS_DBFS,
+    SENTENCE_PAUSE_S,
     TARGET_RMS_DBFS,
     PhoneShaping,
+    decode_to_wav,
     duration_of,
     encode,
     encode_pcm,
+    encodes_in_pieces,
+    join,
+    mp3_joined,
+    mp3_piece,
+    piece_gain_db,
     read_wav,
 )
 
@@ -205,3 +214,78 @@ def test_unreadable_input_is_an_encoding_failure(data):
 def test_undecodable_file_has_no_duration():
     with pytest.raises(EncodingFailed):
         duration_of(b"\x00" * 100, AudioFormat.APP)
+
+
+SENTENCES = [
+    "Hello Ana Lopez.",
+    "Your visit is on Monday the third of June at nine in the morning.",
+    "Please bring your medication list.",
+    "We look forward to seeing you.",
+]
+
+
+def test_a_message_joined_from_its_sentences_mp3_plays_as_the_whole_one_does(espeak):
+    """A composed app message is put together from its sentences' MP3 (issue 13): each
+    sentence starts where it would in the message encoded whole, as loud, and the pauses
+    where the pieces meet stay silent."""
+    said = [read_wav(espeak.synthesize(text, "en", "en-us", 150)) for text in SENTENCES]
+    whole = encode_pcm(join(said, SENTENCE_PAUSE_S), AudioFormat.APP)
+    gain_db = piece_gain_db(said, SENTENCE_PAUSE_S, AudioFormat.APP)
+    last = len(said) - 1
+    joined = mp3_joined(
+        [
+            mp3_piece(sentence, AudioFormat.APP, gain_db, None if n == last else SENTENCE_PAUSE_S)
+            for n, sentence in enumerate(said)
+        ],
+        AudioFormat.APP,
+    )
+    heard_whole, heard_joined = decoded(whole.data), decoded(joined.data)
+
+    rate_hz = AudioFormat.APP.sample_rate_hz
+    half_frame = 288  # samples: each pause is cut to whole frames
+    joins = len(said) - 1
+    assert abs(len(heard_joined) - len(heard_whole)) <= 2 * half_frame * (joins + 1)
+    assert joined.duration_s == pytest.approx(len(heard_joined) / rate_hz, abs=0.01)
+    assert rms_db(heard_joined) == pytest.approx(rms_db(heard_whole), abs=0.3)
+    start = 0
+    for n, sentence in enumerate(said):
+        # The sentence in the whole message, found again in the joined one.
+        span = heard_whole[start : start + len(sentence.samples)]
+        lag, likeness = best_lag(span, heard_joined, start, reach=half_frame * (n + 1))
+        assert abs(lag) <= half_frame * n, (n, lag)
+        assert likeness > 0.9, (n, likeness)
+        if n < joins:
+            pause_at = start + lag + len(sentence.samples) + 2000
+            between = heard_joined[pause_at : pause_at + round(0.5 * SENTENCE_PAUSE_S * rate_hz)]
+            assert float(np.abs(between).max()) < 10 ** (-60 / 20), n
+        start += len(sentence.samples) + round(SENTENCE_PAUSE_S * rate_hz)
+
+
+def test_pieces_fit_only_mp3_with_room_in_the_pause():
+    assert encodes_in_pieces(AudioFormat.APP, SENTENCE_PAUSE_S)
+    assert encodes_in_pieces(AudioFormat.PREVIEW, SENTENCE_PAUSE_S)
+    assert not encodes_in_pieces(AudioFormat.PHONE, SENTENCE_PAUSE_S)
+    assert not encodes_in_pieces(AudioFormat.APP_OPUS, SENTENCE_PAUSE_S)
+    assert not encodes_in_pieces(AudioFormat.APP, 0.0)  # no pause to hide a piece's lead in
+
+
+def decoded(mp3: bytes) -> npt.NDArray[np.float32]:
+    return read_wav(decode_to_wav(mp3, "mp3")).samples
+
+
+def rms_db(samples: npt.NDArray[np.float32]) -> float:
+    return float(10 * np.log10(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def best_lag(
+    span: npt.NDArray[np.float32], signal: npt.NDArray[np.float32], at: int, reach: int
+) -> tuple[int, float]:
+    """Where near ``at`` in ``signal`` the samples of ``span`` are found (the offset from
+    ``at``), and how alike they are there (correlation, 1 the same)."""
+    found = []
+    for lag in range(max(-reach, -at), reach + 1):
+        other = signal[at + lag : at + lag + len(span)]
+        if len(other) == len(span):
+            found.append((float(np.corrcoef(span, other)[0, 1]), lag))
+    likeness, lag = max(found)
+    return lag, likeness
