@@ -100,6 +100,12 @@ def too_long(variant: str, duration_s: float, limit_s: float = CALL_MESSAGE_MAX_
 
 ANSWERED = frozenset({Status.CONFIRMED, Status.CANCEL_REQUESTED})
 """Attempt outcomes that are the patient's answer on the call."""
+NOTHING_SENT = "canceled"
+"""The outcome of an attempt given up before its channel was given anything (the reminder
+was handled or erased while its message rendered): the API's one word for an attempt
+that never reached the patient (``service.schemas.AttemptOutcome.CANCELED``, Twilio's
+for a call that never connected). "cancelled", a reminder's status, is no outcome: the
+API could not show the reminder at all."""
 
 
 @dataclass(frozen=True)
@@ -418,7 +424,7 @@ class Pipeline:
             if status != Status.DISPATCHING:
                 # Erased or handled while it was rendered: nothing is stored or sent.
                 attempt = session.get_one(Attempt, delivery.attempt_id)
-                attempt.outcome, attempt.ended_at = Status.CANCELLED, self.clock.now()
+                attempt.outcome, attempt.ended_at = NOTHING_SENT, self.clock.now()
                 return None
             store_audio(session, audio, self.audio_store)
             session.execute(

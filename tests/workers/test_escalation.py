@@ -34,7 +34,7 @@ from tests.support.phone import FROM_NUMBER, phone_settings
 from tests.support.serving import serving
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import SECRET, Receiver
-from voices import AudioFormat, Catalog
+from voices import AudioFormat, Catalog, EspeakEngine, Speaker
 from voices.engines import configured_speaker
 from workers import jobs
 from workers.rendering import Renderer, message_facts
@@ -457,6 +457,63 @@ def test_an_app_step_whose_message_cannot_be_rendered_fails_and_the_loop_goes_on
     skip_to(clock, next_step_at(reminder_id))
     with_staff = until(live, keys, reminder_id, lambda r: r["status"] == "needs_staff")
     assert with_staff["events"][-1]["detail"] == "step 2 (staff): handed to the clinic's staff"
+
+
+class HandledWhileSpeaking:
+    """The real espeak-ng, during whose first phrase staff mark the reminder handled."""
+
+    def __init__(self, inner: EspeakEngine, mark_handled: Callable[[], None]) -> None:
+        self._inner = inner
+        self._mark_handled: Callable[[], None] | None = mark_handled
+        self.name, self.sentence_cache = inner.name, inner.sentence_cache
+
+    def synthesize(self, text: str, language: str, voice: str, words_per_minute: int) -> bytes:
+        if self._mark_handled is not None:
+            mark, self._mark_handled = self._mark_handled, None
+            mark()
+        return self._inner.synthesize(text, language, voice, words_per_minute)
+
+
+def test_a_reminder_handled_while_its_app_message_renders_gets_nothing_stored_or_sent(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
+    policy = {
+        "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 60}]
+    }
+    reminder_id = create(live, keys, policy, patient=app_patient())
+    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+
+    def mark_handled() -> None:
+        answer = httpx.post(
+            f"{live.url}/v1/reminders/{reminder_id}/handled", headers=keys.header(keys.staff)
+        )
+        assert answer.status_code == 200, answer.text
+
+    pipeline = jobs.pipeline()
+    speaking = HandledWhileSpeaking(EspeakEngine(), mark_handled)
+    cache = pipeline.settings.data_dir / "handled-while-speaking-cache"  # nothing cached yet
+    pipeline.renderer = Renderer(Speaker(cache, engines={"espeak": speaking}))
+    skip_to(clock, next_step_at(reminder_id))
+    done = until(
+        live,
+        keys,
+        reminder_id,
+        lambda r: len(r["attempts"]) == 2 and r["attempts"][1]["outcome"] is not None,
+    )
+
+    assert done["status"] == "handled"
+    assert [(a["channel"], a["outcome"]) for a in done["attempts"]] == [
+        ("twilio", "no-answer"),
+        ("app", "canceled"),  # given up before anything was sent
+    ]
+    assert receiver.requests == []  # the app was sent nothing
+    with pipeline.db.session() as session:
+        stored = session.get_one(Reminder, reminder_id)
+        assert (stored.app_message_text, stored.app_audio_key) == (None, None)
+    skip_to(clock, clock.now() + timedelta(hours=2))  # past the staff step's time
+    assert nothing_due(reminder_id)
+    assert read(live, keys, reminder_id)["status"] == "handled"
 
 
 def test_erasing_the_patient_erases_the_app_message_of_a_call(
