@@ -5,7 +5,9 @@ the audio sounds, so a message said the same way is spoken once, a repeat costs 
 ``stat``, and a file name never reveals the words. For an engine that is slow per word
 or per start (Piper, espeak-ng) each phrase is cached on its own too, so a message is
 composed from the phrases (a date, a time, a provider) that thousands of others share,
-and only the new ones (the greeting with the patient's name) are spoken. Files are
+and only the new ones (the greeting with the patient's name) are spoken; as MP3, each
+sentence's encoding is cached as well, and a message is its sentences' MP3 end to end
+(``Speaker._encoded``). Files are
 written whole under a temporary name and renamed into place, so a reader (another
 thread, another worker process, the web server) sees either the finished file or nothing.
 """

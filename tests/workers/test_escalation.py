@@ -409,15 +409,22 @@ def test_an_app_step_says_the_clinics_own_app_wording(
     assert "Oprima" not in transcript
 
 
-def test_an_app_step_whose_message_cannot_be_rendered_fails_and_the_loop_goes_on(
-    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
-) -> None:
+def app_step_waiting(live: LiveServer, keys: Keys, sim: TwilioSimulator) -> str:
+    """A reminder whose call went unanswered, its app step due in 30 minutes (then the
+    staff's an hour later)."""
     sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
     policy = {
         "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 60}]
     }
     reminder_id = create(live, keys, policy, patient=app_patient())
     until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    return reminder_id
+
+
+def test_an_app_step_whose_message_cannot_be_rendered_fails_and_the_loop_goes_on(
+    live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
+) -> None:
+    reminder_id = app_step_waiting(live, keys, sim)
 
     # The step runs on a worker whose voices speak no Spanish (nodes configured apart).
     english_only = Catalog.from_dict(
@@ -477,12 +484,7 @@ class HandledWhileSpeaking:
 def test_a_reminder_handled_while_its_app_message_renders_gets_nothing_stored_or_sent(
     live: LiveServer, keys: Keys, sim: TwilioSimulator, clock: OffsetClock, receiver: Receiver
 ) -> None:
-    sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
-    policy = {
-        "steps": [{"channel": "app", "wait_minutes": 30}, {"channel": "staff", "wait_minutes": 60}]
-    }
-    reminder_id = create(live, keys, policy, patient=app_patient())
-    until(live, keys, reminder_id, has_event("step 1 (app) after"))
+    reminder_id = app_step_waiting(live, keys, sim)
 
     def mark_handled() -> None:
         answer = httpx.post(
