@@ -40,6 +40,7 @@ from voices.audio import (
     mp3_piece,
     piece_gain_db,
     read_wav,
+    starts_an_mp3_frame,
     to_wav,
 )
 from voices.base import (
@@ -434,10 +435,12 @@ class Speaker:
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
         try:
             piece = path.read_bytes()
+        except OSError:
+            piece = b""
+        if starts_an_mp3_frame(piece):
             _mark_used(path)
             return piece
-        except OSError:
-            pass
+        # Missing, or damaged: an empty piece would drop a sentence from the message.
         piece = mp3_piece(said, fmt, gain_db, pause_s)
         _store(path, piece, None)
         return piece

@@ -96,6 +96,20 @@ def test_an_app_message_reuses_the_mp3_of_the_sentences_it_shares(speaker, decod
     assert decoded_seconds(second.path) == pytest.approx(second.duration_s, abs=0.05)
 
 
+@pytest.mark.parametrize("damage", [b"", b"not an mp3 frame"])
+def test_a_damaged_sentence_piece_is_encoded_again_not_left_out(speaker, damage):
+    text = "Hello, Ana Lopez. Your visit is on Monday at nine. Please bring your list."
+    first = speaker.speak(text, "en", fmt=AudioFormat.APP)
+    intact = first.path.read_bytes()
+    pieces = [path for path in speaker.cache_dir.rglob("*.mp3") if path != first.path]
+    assert len(pieces) == 3
+    for piece in pieces:
+        piece.write_bytes(damage)
+    first.path.unlink()  # the message is made again from its pieces
+
+    assert speaker.speak(text, "en", fmt=AudioFormat.APP).path.read_bytes() == intact
+
+
 def test_another_speaker_on_the_same_cache_reuses_the_file(
     tmp_path, catalog, counting_espeak, speaker, samples
 ):
