@@ -333,7 +333,7 @@ def encode_pcm(
     if fmt is AudioFormat.PHONE and phone.shapes:
         speech = _for_the_phone(speech, spec.sample_rate_hz, phone)
     gain_db = _gain_db(speech, spec.rms_dbfs)
-    levelled = _limit(speech * np.float32(10 ** (gain_db / 20)), spec.sample_rate_hz)
+    levelled = _levelled(speech, gain_db, spec.sample_rate_hz)
     if fmt is AudioFormat.PHONE:
         data = _mulaw_wav(levelled, spec.sample_rate_hz)
     elif fmt is AudioFormat.APP_OPUS:
@@ -342,9 +342,7 @@ def encode_pcm(
         data = _mp3(levelled, spec.sample_rate_hz, mp3_quality)
     duration_s = len(speech) / spec.sample_rate_hz
     if spec.container == "mp3":
-        # What a player plays: LAME's start-up delay and last-frame padding included.
-        # At a constant bit rate that is the size over the rate, as players reckon it.
-        duration_s = len(data) * 8 / (_MP3_KBPS * 1000)
+        duration_s = _mp3_duration_s(data)
     return EncodedAudio(
         data=data,
         duration_s=duration_s,
@@ -460,6 +458,17 @@ def _compressed(
     gain_at: npt.NDArray[np.float64] = np.interp(np.arange(len(samples)), centres, gain_db)
     compressed: npt.NDArray[np.float64] = samples * 10 ** (gain_at / 20)
     return compressed
+
+
+def _levelled(samples: Samples, gain_db: float, rate_hz: int) -> Samples:
+    """``samples`` turned up by ``gain_db``, their peaks then limited (``_limit``)."""
+    return _limit(samples * np.float32(10 ** (gain_db / 20)), rate_hz)
+
+
+def _mp3_duration_s(data: bytes) -> float:
+    """What a player plays of constant-bit-rate MP3: its size over the rate, LAME's
+    start-up delay and last frame's padding included, as players reckon it."""
+    return len(data) * 8 / (_MP3_KBPS * 1000)
 
 
 def _gain_db(samples: Samples, rms_dbfs: float) -> float:
@@ -579,7 +588,7 @@ def mp3_piece(sentence: Pcm, fmt: AudioFormat, gain_db: float, pause_s: float | 
     speech = _resampled(sentence, rate_hz).samples
     if not len(speech):
         raise EncodingFailed("the audio holds no samples")
-    levelled = _limit(speech * np.float32(10 ** (gain_db / 20)), rate_hz)
+    levelled = _levelled(speech, gain_db, rate_hz)
     if pause_s is not None:
         # Decoded, a piece lasts as many frames as LAME made of it, so it is given the
         # silence that makes those frames last the sentence and its pause, to the nearest
@@ -605,7 +614,7 @@ def mp3_joined(pieces: Sequence[bytes], fmt: AudioFormat) -> EncodedAudio:
         raise EncodingFailed("nothing to join")
     return EncodedAudio(
         data=data,
-        duration_s=len(data) * 8 / (_MP3_KBPS * 1000),
+        duration_s=_mp3_duration_s(data),
         media_type=spec.media_type,
         extension=spec.extension,
     )

@@ -54,12 +54,12 @@ def sentences(text: str) -> list[str]:
     stays with the name after it ("Mr. John A. Smith")."""
     joined: list[str] = []
     for part in _SENTENCE_END.split(text):
-        if not part or not part.strip():
+        if not (said := part.strip()):
             continue
         if joined and _closes_a_name_part(joined[-1]):
-            joined[-1] = f"{joined[-1]} {part.strip()}"
+            joined[-1] = f"{joined[-1]} {said}"
         else:
-            joined.append(part.strip())
+            joined.append(said)
     return joined
 
 

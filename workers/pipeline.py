@@ -56,6 +56,7 @@ from service.models import (
     advance,
     step_event,
 )
+from service.schemas import AttemptOutcome
 from templates import TemplateError, sms_text
 from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
@@ -100,12 +101,11 @@ def too_long(variant: str, duration_s: float, limit_s: float = CALL_MESSAGE_MAX_
 
 ANSWERED = frozenset({Status.CONFIRMED, Status.CANCEL_REQUESTED})
 """Attempt outcomes that are the patient's answer on the call."""
-NOTHING_SENT = "canceled"
+NOTHING_SENT = AttemptOutcome.CANCELED
 """The outcome of an attempt given up before its channel was given anything (the reminder
 was handled or erased while its message rendered): the API's one word for an attempt
-that never reached the patient (``service.schemas.AttemptOutcome.CANCELED``, Twilio's
-for a call that never connected). "cancelled", a reminder's status, is no outcome: the
-API could not show the reminder at all."""
+that never reached the patient (Twilio's for a call that never connected). "cancelled",
+a reminder's status, is no outcome: the API could not show the reminder at all."""
 
 
 @dataclass(frozen=True)
