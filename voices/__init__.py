@@ -32,7 +32,7 @@ from voices.pico_engine import PicoEngine
 from voices.piper_engine import PiperEngine
 from voices.pyttsx3_engine import Pyttsx3Engine
 from voices.rhvoice_engine import RhvoiceEngine
-from voices.speaker import Speaker, SpokenAudio
+from voices.speaker import Speaker, SpokenAudio, cached_files
 
 __all__ = [
     "AudioFormat",
@@ -62,5 +62,6 @@ __all__ = [
     "UnknownVoice",
     "UnspokenLanguage",
     "VoiceError",
+    "cached_files",
     "configured_speaker",
 ]

@@ -23,7 +23,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +64,7 @@ __all__ = [
     "Speaker",
     "SpokenAudio",
     "cache_key",
+    "cached_files",
     "composed",
     "spoken_sentences",
 ]
@@ -351,8 +352,9 @@ class Speaker:
                 )
                 return spoken(duration_s)
             started = time.monotonic()
-            audio = self._encoded(engine, voice, text, words_per_minute, fmt, pause_s)
-            _store(path, audio.data, audio.duration_s)
+            made_from: list[Path] = []
+            audio = self._encoded(engine, voice, text, words_per_minute, fmt, pause_s, made_from)
+            _store(path, audio.data, audio.duration_s, made_from)
             logger.info(
                 "spoke %s (%s/%s, %d wpm, %s): %.1f s of audio in %.0f ms",
                 key[:12],
@@ -373,18 +375,20 @@ class Speaker:
         words_per_minute: int,
         fmt: AudioFormat,
         pause_s: float,
+        made_from: list[Path],
     ) -> EncodedAudio:
         """The message in ``fmt`` with ``pause_s`` between sentences: spoken in one run
         where the engine paces itself with its usual pause, else phrase by phrase from the
         cache (``phrases``). Composed as MP3, it is put together from its sentences' MP3
         (``voices.audio.mp3_piece``), each cached: a sentence that thousands of messages
-        share is encoded once (issue 13: the encode was a fifth of a worker's time)."""
+        share is encoded once (issue 13: the encode was a fifth of a worker's time). Each
+        cached phrase or piece it uses is added to ``made_from``."""
         if not engine.sentence_cache and pause_s == SENTENCE_PAUSE_S:
             said = for_script(text, voice.script)
             speech = engine.synthesize(said, voice.code, voice.voice, words_per_minute)
             return encode_pcm(read_wav(speech), fmt)
         spoken = spoken_sentences(
-            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute)
+            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute, made_from)
         )
         if len(spoken) == 1 or not encodes_in_pieces(fmt, pause_s):
             return encode_pcm(join([said for _, said in spoken], pause_s), fmt)
@@ -401,6 +405,7 @@ class Speaker:
                     said,
                     gain_db,
                     None if index == last else pause_s,
+                    made_from,
                 )
                 for index, (sentence, said) in enumerate(spoken)
             ],
@@ -417,6 +422,7 @@ class Speaker:
         said: Pcm,
         gain_db: float,
         pause_s: float | None,
+        made_from: list[Path],
     ) -> bytes:
         """One sentence's MP3 at the message's gain, then ``pause_s``: from the cache, or
         encoded (then cached). Keyed by the sentence's words, not its samples: its phrases
@@ -433,6 +439,7 @@ class Speaker:
             gain_db=gain_db,
         )
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
+        made_from.append(path)
         try:
             piece = path.read_bytes()
         except OSError:
@@ -446,7 +453,12 @@ class Speaker:
         return piece
 
     def _phrase(
-        self, engine: Engine, voice: LanguageVoice, phrase: str, words_per_minute: int
+        self,
+        engine: Engine,
+        voice: LanguageVoice,
+        phrase: str,
+        words_per_minute: int,
+        made_from: list[Path],
     ) -> Pcm:
         """One phrase's raw speech, from the cache or the engine (then cached).
 
@@ -463,6 +475,7 @@ class Speaker:
             self._secret,
         )
         path = self._cache_dir / key[:2] / f"{key}.wav"
+        made_from.append(path)
         try:
             speech = read_wav(path.read_bytes())
             _mark_used(path)
@@ -525,20 +538,47 @@ def _cached_duration(path: Path, fmt: AudioFormat) -> float | None:
     return duration_s
 
 
-def _sidecar_bytes(duration_s: float, size_bytes: int) -> bytes:
-    return json.dumps({"duration_s": duration_s, "size_bytes": size_bytes}).encode("utf-8")
+def _sidecar_bytes(duration_s: float, size_bytes: int, made_from: list[str] | None = None) -> bytes:
+    facts: dict[str, object] = {"duration_s": duration_s, "size_bytes": size_bytes}
+    if made_from:
+        facts["made_from"] = made_from
+    return json.dumps(facts).encode("utf-8")
 
 
-def _store(path: Path, data: bytes, duration_s: float | None) -> None:
+def _store(
+    path: Path, data: bytes, duration_s: float | None, made_from: Sequence[Path] = ()
+) -> None:
     """Put a rendered file in the cache. A message's sidecar goes first, so any visible
-    message has one; a phrase (``duration_s`` None) needs none: it is read whole, and its
-    WAV header says how long it is."""
+    message has one, naming the cached phrases and pieces ``made_from`` (``cached_files``);
+    a phrase (``duration_s`` None) needs none: it is read whole, and its WAV header says
+    how long it is."""
     # mkdir(parents=True) would give the cache root default permissions; set both levels.
     path.parent.parent.mkdir(mode=_CACHE_DIR_MODE, parents=True, exist_ok=True)
     path.parent.mkdir(mode=_CACHE_DIR_MODE, exist_ok=True)
     if duration_s is not None:
-        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data)))
+        names = [str(part.relative_to(path.parent.parent)) for part in dict.fromkeys(made_from)]
+        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data), names))
     _write_atomically(path, data)
+
+
+def cached_files(path: Path) -> list[Path]:
+    """A cached message's file, its sidecar, and the cached phrases and sentence pieces it
+    was made from (as its sidecar names them): what erasing the message deletes, since its
+    greeting's phrase says the patient's name. Phrases other messages share go too; a
+    message that needs one again speaks it again. A message cached before its sidecar
+    named its parts (or whose sidecar is lost) gives only itself and its sidecar."""
+    files = [path, _sidecar(path)]
+    try:
+        made_from = json.loads(_sidecar(path).read_text(encoding="utf-8"))["made_from"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return files
+    cache_dir = path.parent.parent
+    for name in made_from if isinstance(made_from, list) else ():
+        part = cache_dir / str(name)
+        # Only a file of this cache, named as the Speaker names them: a sidecar is data.
+        if part.parent.parent == cache_dir and part.parent.name == part.name[:2]:
+            files.append(part)
+    return files
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -11,8 +11,9 @@ the patient goes:
   clinic block (the clinic's, not the patient's); the message text and ``external_id``
   are cleared;
 - audio files only erased reminders use are deleted and their records marked purged (so
-  links answer 410); a file another patient's reminder also uses stays, as the cache is
-  content-addressed and that patient still needs it;
+  links answer 410), with the speech cache's phrases and sentences they were made from
+  (``voices.speaker.cached_files``); a file another patient's reminder also uses stays,
+  as the cache is content-addressed and that patient still needs it;
 - attempts keep channel, times, outcome and duration; the keys the patient pressed
   (``digits``), the words Twilio heard (``speech_result``) and the provider's call id
   (``provider_ref``, which opens the provider's own record of the call and the number)
@@ -65,6 +66,7 @@ from service.models import (
     advance,
 )
 from service.worklist import APPOINTMENT, REMINDER
+from voices import cached_files
 from workers.channels.outbox import OutboxChannel
 
 PATIENT_REF_PURPOSE = "patient ref"
@@ -102,10 +104,13 @@ class Erasure:
         }
 
     def remove_files(self, store: AudioStore) -> None:
-        """Delete the audio and files; what a crash here leaves, the daily purge removes."""
+        """Delete the audio and files, with the cached phrases and sentences each message
+        was made from (its greeting says the patient's name); what a crash here leaves,
+        the daily purge removes."""
+        cached = [file for path in self.audio_files for file in cached_files(path)]
         for key, fmt in self.audio:
             store.delete(key, fmt)
-        for path in self.audio_files + self.outbox_files:
+        for path in cached + list(self.outbox_files):
             path.unlink(missing_ok=True)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -19,6 +20,7 @@ from tests.support.appointments import advance_to, appointment_body
 from tests.support.clinics import store_clinic
 from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
+from voices import cached_files
 from workers.sweeper import sweep
 
 PHONE = "+13125550123"
@@ -64,10 +66,21 @@ def local(url: str) -> str:
     return url.removeprefix("http://testserver")
 
 
+@pytest.mark.parametrize(
+    ("language", "cached_per_message"),
+    [("es", 2), ("en", 7)],  # Pico speaks whole; Piper phrase by phrase, each phrase cached
+)
 def test_erasing_a_delivered_reminder_leaves_nothing_about_the_patient(
-    client: TestClient, keys: Keys, settings: Settings, database_url: str
+    client: TestClient,
+    keys: Keys,
+    settings: Settings,
+    database_url: str,
+    language: str,
+    cached_per_message: int,
 ) -> None:
-    shown = delivered(client, keys, reminder_body())
+    cached_before = set(settings.audio_dir.rglob("*.*"))
+    shown = delivered(client, keys, reminder_body(language=language))
+    made_for_the_patient = set(settings.audio_dir.rglob("*.*")) - cached_before
     reminder_id, audio_url = shown["id"], shown["message"]["audio_url"]
     file = audio_path(database_url, reminder_id)
     outbox_record = settings.outbox_dir / f"{shown['attempts'][0]['id']}.json"
@@ -86,6 +99,9 @@ def test_erasing_a_delivered_reminder_leaves_nothing_about_the_patient(
     }
     assert PHONE not in answer.text
     assert not file.exists() and not outbox_record.exists()
+    # The speech cache keeps no phrase of the message either: its greeting says the name.
+    assert len(made_for_the_patient) >= cached_per_message
+    assert not made_for_the_patient & set(settings.audio_dir.rglob("*.*"))
     assert client.get(local(audio_url)).status_code == 410
     after = read(client, keys, reminder_id)
     assert after["status"] == "delivered" and after["message"] is None
@@ -118,7 +134,7 @@ def test_audio_another_patient_still_needs_is_kept(
     answer = erase(client, keys, {"phone": PHONE})
 
     assert answer.json()["reminders"] == 1 and answer.json()["audio_files"] == 0
-    assert shared.exists()
+    assert all(path.exists() for path in cached_files(shared))
     assert client.get(local(second["message"]["audio_url"])).status_code == 200
     kept = read(client, keys, second["id"])
     assert "María" in kept["message"]["text"] and kept["external_id"] == "appt-88123"

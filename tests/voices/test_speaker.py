@@ -20,6 +20,7 @@ from voices import (
     Speaker,
     SpokenAudio,
     UnknownLanguage,
+    cached_files,
 )
 
 
@@ -108,6 +109,37 @@ def test_a_damaged_sentence_piece_is_encoded_again_not_left_out(speaker, damage)
     first.path.unlink()  # the message is made again from its pieces
 
     assert speaker.speak(text, "en", fmt=AudioFormat.APP).path.read_bytes() == intact
+
+
+@pytest.mark.parametrize("fmt", [AudioFormat.PHONE, AudioFormat.APP])
+def test_cached_files_name_everything_a_message_was_made_from(speaker, fmt):
+    shared = "Your visit is on Monday at nine. Please bring your list."
+    other = speaker.speak(f"Hello, Ana Perez. {shared}", "en", fmt=fmt)
+    before = set(speaker.cache_dir.rglob("*.*"))
+    spoken = speaker.speak(f"Hello, Ana Lopez. {shared}", "en", fmt=fmt)
+    made = set(speaker.cache_dir.rglob("*.*")) - before
+
+    files = cached_files(spoken.path)
+    # What erasing the message deletes: every file its render added (the greeting with
+    # the name among them), and the shared phrases and pieces it used as well.
+    assert made <= set(files)
+    assert {path for path in files if path not in made} <= before
+    assert len(files) > len(made)
+    for path in files:
+        path.unlink()
+    assert set(speaker.cache_dir.rglob("*.*")) == before - set(files)
+    assert other.path.exists()
+    # Nothing it needs is left out: the same message is made again in full.
+    again = speaker.speak(f"Hello, Ana Lopez. {shared}", "en", fmt=fmt)
+    assert set(cached_files(again.path)) == set(files)
+
+
+def test_cached_files_of_a_message_without_named_parts_are_itself_and_its_sidecar(speaker):
+    spoken = speaker.speak("Hello, Ana Lopez. Your visit is on Monday.", "en")
+    sidecar = spoken.path.with_suffix(".json")
+    sidecar.write_text('{"duration_s": 2.0, "size_bytes": 1, "made_from": ["../../etc/x"]}')
+
+    assert cached_files(spoken.path) == [spoken.path, sidecar]
 
 
 def test_another_speaker_on_the_same_cache_reuses_the_file(
