@@ -1,20 +1,25 @@
 """Queue flood benchmark (issue 13): what the sweeper queues while a backlog drains.
 
-N reminders fall due at once on PostgreSQL + Redis. Simulated workers clear them at the
-measured pace of issue 13 (2 workers, 107 English reminders a minute: 1.12 worker-seconds
-each; a job whose reminder is already done costs 16 ms) while the real sweeper passes
-every 5 simulated seconds. Time is simulated (the sweeper gets ``now``), so minutes of
-backlog take seconds to run. The same run is made twice in one process:
+N reminders fall due at once on PostgreSQL + Redis. Simulated workers clear them at a
+given pace (by default issue 13's first measure, 2 workers at 107 English reminders a
+minute: 1.12 worker-seconds each; a job whose reminder is already done costs 16 ms) while
+the real sweeper passes every 5 simulated seconds. Time is simulated (the sweeper gets
+``now``), so minutes of backlog take seconds to run. The same run is made three times in
+one process:
 
 - ``before``: the old enqueue (a new random job id every time, no check), re-created here
   as ``LegacyQueue``;
-- ``after``: ``workers.queue.RedisQueue`` (one job id per reminder and step, queued only
-  unless it is still waiting or running).
+- ``one job``: ``workers.queue.RedisQueue`` (one job id per reminder and step, queued
+  only unless it is still waiting or running), each waiting reminder looked at every
+  ``requeue_after_s`` (``requeue_backoff_max_s`` set to it);
+- ``backoff``: the same, looked at less often the longer it has been due (the default).
 
 It prints, for each, the jobs queued per reminder, the jobs run for nothing and the CPU
-they cost, the longest the queue got and the Redis memory its jobs took then.
+they cost, the sweeps' looks per reminder (an UPDATE of the row and a scan of the queue
+each), the Redis commands per reminder, the longest the queue got and the Redis memory
+its jobs took then.
 
-    .venv/bin/python bench/queue_flood.py [--reminders 1000] [--sweepers 1]
+    .venv/bin/python bench/queue_flood.py [--reminders 1000] [--sweepers 1] [--per-minute 107]
 """
 
 from __future__ import annotations
@@ -62,8 +67,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PASS_S = 5.0
 """Simulated seconds between sweeps (``TELLWELL_SWEEP_INTERVAL_S``'s default)."""
 WORKERS = 2
-RENDER_S = WORKERS * 60 / 107
-"""Worker-seconds per reminder: issue 13's 107 English reminders a minute on 2 workers."""
+PER_MINUTE = 107
+"""Reminders the simulated workers clear a minute: issue 13's first English measure."""
 NOOP_S = 0.016
 """Worker-seconds a job costs when its reminder is already done (issue 13: 15-18 ms)."""
 MEMORY_EVERY_PASSES = 12
@@ -110,6 +115,8 @@ class Outcome:
     peak_memory_bytes: int = 0
     sweep_wall_s: float = 0.0
     wall_s: float = 0.0
+    looks: int = 0
+    redis_commands: int = 0
     per_reminder: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -152,9 +159,12 @@ def add_backlog(pipeline: Pipeline, owner: str, count: int, now: datetime) -> li
     return ids
 
 
-def work(pipeline: Pipeline, queue: RedisQueue, budget_s: float, done: set[str]) -> float:
-    """Simulated workers take jobs from the head of the render queue while time lasts;
-    returns the time left over (negative: the last job ran past the pass)."""
+def work(
+    pipeline: Pipeline, queue: RedisQueue, budget_s: float, done: set[str], render_s: float
+) -> float:
+    """Simulated workers take jobs from the head of the render queue while time lasts,
+    ``render_s`` each; returns the time left over (negative: the last job ran past the
+    pass)."""
     render = queue.queues[RENDER_JOB]
     finished: list[str] = []
     while budget_s > 0:
@@ -169,7 +179,7 @@ def work(pipeline: Pipeline, queue: RedisQueue, budget_s: float, done: set[str])
         else:
             done.add(reminder_id)
             finished.append(reminder_id)
-            budget_s -= RENDER_S
+            budget_s -= render_s
     if finished:
         with pipeline.db.session() as session:
             session.execute(
@@ -192,8 +202,11 @@ def queue_memory(queue: RedisQueue) -> tuple[int, int]:
     return queue.connection.llen(render.key), sum(size or 0 for size in sizes)
 
 
-def run(label: str, legacy: bool, reminders: int, sweepers: int) -> Outcome:
+def run(
+    label: str, legacy: bool, reminders: int, sweepers: int, per_minute: float, backoff: bool
+) -> Outcome:
     owner = fresh_database()
+    render_s = WORKERS * 60 / per_minute
     with tempfile.TemporaryDirectory(prefix="tellwell-bench-") as data_dir:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -203,6 +216,8 @@ def run(label: str, legacy: bool, reminders: int, sweepers: int) -> Outcome:
             queue_name=f"bench-flood-{uuid.uuid4().hex[:8]}",
             secret_key=secrets.token_urlsafe(32),
         )
+        if not backoff:
+            settings.requeue_backoff_max_s = settings.requeue_after_s
         pipeline = jobs.build_pipeline(settings)
         queue: RedisQueue = (
             LegacyQueue(REDIS_URL, settings.queue_name) if legacy else pipeline.queue  # type: ignore[assignment]
@@ -211,6 +226,7 @@ def run(label: str, legacy: bool, reminders: int, sweepers: int) -> Outcome:
             pipeline.queue.close()
             pipeline.queue = queue
         outcome = Outcome(label, reminders)
+        commands_before = redis_commands(queue)
         started = time.perf_counter()
         now = datetime.now(UTC).replace(microsecond=0)
         ids = add_backlog(pipeline, owner, reminders, now)
@@ -221,22 +237,29 @@ def run(label: str, legacy: bool, reminders: int, sweepers: int) -> Outcome:
         while len(done) < reminders and outcome.simulated_s < MAX_SIMULATED_S:
             passes += 1
             outcome.simulated_s += PASS_S
-            budget_s = work(pipeline, queue, budget_s + WORKERS * PASS_S, done)
+            budget_s = work(pipeline, queue, budget_s + WORKERS * PASS_S, done, render_s)
             sweep_started = time.perf_counter()
             for _ in range(sweepers):
                 report = sweep(pipeline, now + timedelta(seconds=outcome.simulated_s))
                 outcome.per_reminder.update(report.enqueued.get(RENDER_JOB, []))
+                outcome.looks += report.looked_at
             outcome.sweep_wall_s += time.perf_counter() - sweep_started
             if passes % MEMORY_EVERY_PASSES == 0:
                 length, memory = queue_memory(queue)
                 outcome.peak_queue = max(outcome.peak_queue, length)
                 outcome.peak_memory_bytes = max(outcome.peak_memory_bytes, memory)
         outcome.wall_s = time.perf_counter() - started
+        outcome.redis_commands = redis_commands(queue) - commands_before
         outcome.enqueued = outcome.per_reminder.total()
         cleanup(queue, legacy, ids)
         pipeline.queue.close()
         pipeline.db.dispose()
     return outcome
+
+
+def redis_commands(queue: RedisQueue) -> int:
+    """Commands the Redis server has run (every client: give the bench a Redis of its own)."""
+    return int(queue.connection.info("stats")["total_commands_processed"])
 
 
 def cleanup(queue: RedisQueue, legacy: bool, reminder_ids: list[str]) -> None:
@@ -260,13 +283,14 @@ def cleanup(queue: RedisQueue, legacy: bool, reminder_ids: list[str]) -> None:
 def report(outcomes: list[Outcome]) -> None:
     print(
         f"{'':8} {'reminders':>9} {'queued':>8} {'per rem.':>8} {'max':>4} {'dup.':>7}"
-        f" {'dup. CPU':>9}"
+        f" {'dup. CPU':>9} {'looks':>6} {'Redis':>6}"
         f" {'cleared':>8} {'peak queue':>10} {'peak Redis':>10} {'sweeps':>8} {'wall':>6}"
     )
     for o in outcomes:
         print(
             f"{o.label:8} {o.reminders:9d} {o.enqueued:8d} {o.enqueued / o.reminders:8.2f}"
             f" {max(o.per_reminder.values()):4d} {o.duplicates:7d} {o.duplicates * NOOP_S:8.1f}s"
+            f" {o.looks / o.reminders:6.2f} {o.redis_commands / o.reminders:6.1f}"
             f" {o.simulated_s / 60:7.1f}m"
             f" {o.peak_queue:10d} {o.peak_memory_bytes / 1e6:8.2f}MB"
             f" {o.sweep_wall_s:7.2f}s {o.wall_s:5.1f}s"
@@ -274,9 +298,11 @@ def report(outcomes: list[Outcome]) -> None:
     print(
         "queued: jobs pushed (the API's one each, plus the sweeper's); per rem./max: jobs"
         " queued per reminder, mean and most; dup.: jobs beyond one per reminder, each run"
-        " for nothing at 16 ms (dup. CPU); cleared: simulated time to drain the backlog; peak"
-        " Redis: the queue and its job hashes at the fullest minute; sweeps: wall time of"
-        " every sweep together."
+        " for nothing at 16 ms (dup. CPU); looks: the sweeps' claims per reminder (an UPDATE"
+        " each, and a check of its job in Redis; 'before' pushed a job on each); Redis:"
+        " commands per reminder, the simulated workers' included; cleared: simulated time"
+        " to drain the backlog; peak Redis: the queue and its job hashes at the fullest"
+        " minute; sweeps: wall time of every sweep together."
     )
 
 
@@ -286,19 +312,27 @@ def main() -> None:
     parser.add_argument(
         "--sweepers", type=int, default=1, help="sweeps per pass, as several machines make"
     )
-    parser.add_argument("--after-only", action="store_true", help="skip the old behaviour")
+    parser.add_argument(
+        "--per-minute", type=float, default=PER_MINUTE, help="reminders the workers clear"
+    )
+    parser.add_argument("--after-only", action="store_true", help="skip the old enqueue")
     args = parser.parse_args()
+    common = (args.reminders, args.sweepers, args.per_minute)
     try:
         outcomes = []
         if not args.after_only:
-            outcomes.append(run("before", True, args.reminders, args.sweepers))
-        outcomes.append(run("after", False, args.reminders, args.sweepers))
+            outcomes.append(run("before", True, *common, backoff=False))
+        outcomes.append(run("one job", False, *common, backoff=False))
+        outcomes.append(run("backoff", False, *common, backoff=True))
     finally:
         support.drop_database(BENCH_DB)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
     print(
         f"{args.reminders} reminders due at once; {WORKERS} simulated workers at"
-        f" {RENDER_S:.2f} worker-s per reminder, {NOOP_S * 1000:.0f} ms per no-op job;"
-        f" {args.sweepers} sweep(s) every {PASS_S:.0f} s; requeue after 60 s"
+        f" {args.per_minute:.0f} a minute ({WORKERS * 60 / args.per_minute:.2f} worker-s each),"
+        f" {NOOP_S * 1000:.0f} ms per no-op job; {args.sweepers} sweep(s) every {PASS_S:.0f} s;"
+        f" looked at again after {settings.requeue_after_s:.0f} s, with the backoff up to"
+        f" {settings.requeue_backoff_max_s:.0f} s"
     )
     report(outcomes)
 

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     """How long a worker owns a reminder it is rendering or dispatching."""
     requeue_after_s: float = 60.0
     """A due reminder whose job has not started by then is enqueued again (Redis lost it)."""
+    requeue_backoff_max_s: float = 300.0
+    """A reminder that has waited long in a backlog is looked at less often, as long again
+    as it has been due but never less often than this (``workers.sweeper``); at or below
+    ``requeue_after_s``, every ``requeue_after_s``."""
     outage_retry_max_s: float = 30.0
     """Longest wait between tries to reach Redis or the database while it is down."""
     in_process_workers: int = 2
