@@ -45,6 +45,9 @@ REDIS_UNREACHABLE: tuple[type[RedisError], ...] = (RedisConnectionError, RedisTi
 HEARTBEAT_EVERY_S = 10.0
 """Beats this close together add nothing: RQ keeps a worker's key for 480 s after one
 (``DEFAULT_WORKER_TTL`` + 60), and a job ends within ``JOB_TIMEOUT_S``."""
+COMMAND_LISTENER_POLL_S = 1.0
+"""How long the thread that hears RQ's worker commands (shutdown, kill a job) waits per
+poll: the longest a stopping worker may wait for it (RQ's is 60 s)."""
 
 
 log = logging.getLogger(__name__)
@@ -171,6 +174,22 @@ class OutageTolerantWorker(SimpleWorker):
         else:
             log.error("job %s (%s) failed", job.id, job.description, exc_info=exc_info)
         call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    def subscribe(self) -> None:
+        """RQ's, with a listener that polls every ``COMMAND_LISTENER_POLL_S``.
+
+        A stopping worker unsubscribes, then joins the listener thread (redis-py 8 waits
+        for it). A listener that heard the unsubscription before the join went back to
+        waiting for a subscription for its whole poll, RQ's 60 s: seen here, one stop in
+        six under load took 61 s, past a container's 10 s grace before SIGKILL.
+        """
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ types it None
+            sleep_time=COMMAND_LISTENER_POLL_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def teardown(self) -> None:
         try:

@@ -1,6 +1,7 @@
 """Round trips a worker makes to Redis and the database (issue 13): RQ beats a worker's
 heart five times a job, three commands each; ``tellwell worker`` beats only around each
 wait for a job. A reminder's job loads it without the events and attempts the API shows.
+A stopping worker does not wait a minute for RQ's command listener.
 
 Redis is counted with its own ``MONITOR`` on the test Redis, keeping only the commands on
 this worker's key, so other clients of a shared Redis do not count; the database with
@@ -10,6 +11,7 @@ SQLAlchemy's statement events on the job's own engine.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,6 +26,7 @@ from service.app import create_app
 from service.config import Settings
 from service.models import Reminder, Status
 from tests.support.api import Keys, reminder_body
+from tests.support.waiting import wait_for
 from tests.support.workers import built_pipeline, empty_queues
 from workers.queue import DISPATCH_JOB, RENDER_AHEAD_JOB, RENDER_JOB, RedisQueue, job_id
 from workers.sweeper import sweep
@@ -245,3 +248,21 @@ def test_a_sweep_claims_every_kind_of_work_in_one_statement_and_the_day_once(
     assert len(claims) == 2, statements  # one per sweep
     daily = [i for i, s in enumerate(statements) if "daily_runs" in s]
     assert daily and max(daily) < in_first  # asked on the day's first sweep only
+
+
+@pytest.mark.redis
+def test_a_stopping_worker_does_not_wait_out_its_command_listener(redis_url: str) -> None:
+    """The stop's race, made to happen: the listener thread hears the unsubscription
+    before the stop joins it (one stop in six under load), then waits for a subscription
+    for its whole poll; with RQ's poll of 60 s, so did the worker."""
+    worker = new_worker(RedisQueue(redis_url, f"tellwell-test-{uuid.uuid4().hex[:12]}"))
+    worker.subscribe()
+    wait_for(lambda: worker.pubsub.subscribed)
+    worker.pubsub.unsubscribe()
+    wait_for(lambda: not worker.pubsub.subscribed)  # heard first: the listener waits again
+
+    started = time.monotonic()
+    worker.unsubscribe()  # what RQ's teardown does on a stop
+
+    assert time.monotonic() - started < 5
+    assert not worker.pubsub_thread.is_alive()
