@@ -68,6 +68,7 @@ __all__ = [
     "mp3_piece",
     "piece_gain_db",
     "read_wav",
+    "resampled",
     "starts_an_mp3_frame",
     "to_wav",
 ]
@@ -304,7 +305,7 @@ def join(parts: Sequence[Pcm], pause_s: float = SENTENCE_PAUSE_S) -> Pcm:
     for index, part in enumerate(parts):
         if index:
             pieces.append(pause)
-        pieces.append(_resampled(part, rate_hz).samples)
+        pieces.append(resampled(part, rate_hz).samples)
     return Pcm(np.concatenate(pieces), rate_hz)
 
 
@@ -329,7 +330,7 @@ def encode_pcm(
     spec = _ENCODINGS[fmt]
     if not len(pcm.samples):
         raise EncodingFailed("the audio holds no samples")
-    speech = _resampled(pcm, spec.sample_rate_hz).samples
+    speech = resampled(pcm, spec.sample_rate_hz).samples
     if fmt is AudioFormat.PHONE and phone.shapes:
         speech = _for_the_phone(speech, spec.sample_rate_hz, phone)
     gain_db = _gain_db(speech, spec.rms_dbfs)
@@ -399,7 +400,7 @@ def decode_to_wav(data: bytes, container: str) -> bytes:
     )
 
 
-def _resampled(pcm: Pcm, rate_hz: int) -> Pcm:
+def resampled(pcm: Pcm, rate_hz: int) -> Pcm:
     """soxr's high-quality resampler, whose anti-alias filter pydub's ``ratecv`` lacks.
 
     Floats in, floats out: no dither is added, so the same message always encodes to the
@@ -562,7 +563,7 @@ def piece_gain_db(sentences: Sequence[Pcm], pause_s: float, fmt: AudioFormat) ->
     (``join``), rounded to ``MP3_PIECE_GAIN_STEP_DB``: what each of their pieces is
     encoded at, so a sentence encoded for one message serves the next."""
     spec = _ENCODINGS[fmt]
-    spoken = [_resampled(sentence, spec.sample_rate_hz).samples for sentence in sentences]
+    spoken = [resampled(sentence, spec.sample_rate_hz).samples for sentence in sentences]
     pauses = round(pause_s * spec.sample_rate_hz) * (len(spoken) - 1)
     gain_db = _gain_for_energy(
         sum(_energy(samples) for samples in spoken),
@@ -585,7 +586,7 @@ def mp3_piece(sentence: Pcm, fmt: AudioFormat, gain_db: float, pause_s: float | 
     if spec.container != "mp3":
         raise ValueError(f"{fmt} is not an MP3 format")
     rate_hz = spec.sample_rate_hz
-    speech = _resampled(sentence, rate_hz).samples
+    speech = resampled(sentence, rate_hz).samples
     if not len(speech):
         raise EncodingFailed("the audio holds no samples")
     levelled = _levelled(speech, gain_db, rate_hz)

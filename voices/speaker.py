@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cachetools import LRUCache
+
 from voices.audio import (
     SENTENCE_PAUSE_S,
     AudioFormat,
@@ -40,6 +42,7 @@ from voices.audio import (
     mp3_piece,
     piece_gain_db,
     read_wav,
+    resampled,
     starts_an_mp3_frame,
     to_wav,
 )
@@ -100,6 +103,12 @@ _LOCK_STRIPES = 64
 
 # The audio may be a patient's message: readable by the service's own user only.
 _CACHE_DIR_MODE = 0o700
+
+PHRASES_IN_MEMORY_BYTES = 64 * 1024 * 1024
+"""How much of its phrases' speech a Speaker keeps in memory, at the rate of the format they
+were last composed into (the phone's 8 kHz): a schedule's dates, times and clinic lines
+are in thousands of messages, and reading each from its file and resampling each message
+whole for the phone line was about an eighth of an espeak-ng worker's time (issue 13)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,10 @@ class Speaker:
         self._engines: dict[str, Engine] = dict(engines if engines is not None else default)
         self._secret = cache_secret
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self._phrases_in_memory: LRUCache[tuple[str, int], Pcm] = LRUCache(
+            PHRASES_IN_MEMORY_BYTES, getsizeof=lambda pcm: pcm.samples.nbytes
+        )
+        self._memory_lock = threading.Lock()
 
     @property
     def catalog(self) -> Catalog:
@@ -388,7 +401,10 @@ class Speaker:
             speech = engine.synthesize(said, voice.code, voice.voice, words_per_minute)
             return encode_pcm(read_wav(speech), fmt)
         spoken = spoken_sentences(
-            text, lambda phrase: self._phrase(engine, voice, phrase, words_per_minute, made_from)
+            text,
+            lambda phrase: self._phrase(
+                engine, voice, phrase, words_per_minute, fmt.sample_rate_hz, made_from
+            ),
         )
         if len(spoken) == 1 or not encodes_in_pieces(fmt, pause_s):
             return encode_pcm(join([said for _, said in spoken], pause_s), fmt)
@@ -458,9 +474,13 @@ class Speaker:
         voice: LanguageVoice,
         phrase: str,
         words_per_minute: int,
+        rate_hz: int,
         made_from: list[Path],
     ) -> Pcm:
-        """One phrase's raw speech, from the cache or the engine (then cached).
+        """One phrase's speech at ``rate_hz``: from memory, else from the cache's file or
+        the engine (then cached), resampled once and kept in memory
+        (``PHRASES_IN_MEMORY_BYTES``). Resampled phrase by phrase, a message joins as
+        resampled whole: every phrase begins and ends in the engine's own silence.
 
         Not under the message lock's stripe: two messages sharing a phrase may both
         render it once at worst, and each write is atomic.
@@ -476,19 +496,25 @@ class Speaker:
         )
         path = self._cache_dir / key[:2] / f"{key}.wav"
         made_from.append(path)
+        with self._memory_lock:
+            said = self._phrases_in_memory.get((key, rate_hz))
+        if said is not None:
+            _mark_used(path)
+            return said
         try:
             speech = read_wav(path.read_bytes())
             _mark_used(path)
-            return speech
         except (OSError, EncodingFailed):
-            pass
-        speech = read_wav(
-            engine.synthesize(
-                for_script(phrase, voice.script), voice.code, voice.voice, words_per_minute
+            speech = read_wav(
+                engine.synthesize(
+                    for_script(phrase, voice.script), voice.code, voice.voice, words_per_minute
+                )
             )
-        )
-        _store(path, to_wav(speech), None)
-        return speech
+            _store(path, to_wav(speech), None)
+        said = resampled(speech, rate_hz)
+        with self._memory_lock:
+            self._phrases_in_memory[(key, rate_hz)] = said
+        return said
 
 
 def _engine_identity(engine: Engine, language: str) -> str:
@@ -534,7 +560,7 @@ def _cached_duration(path: Path, fmt: AudioFormat) -> float | None:
         return None
     # Only a speed-up for next time: a read-only cache still serves the file.
     with contextlib.suppress(OSError):
-        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, size))
+        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, size), durable=False)
     return duration_s
 
 
@@ -557,7 +583,10 @@ def _store(
     path.parent.mkdir(mode=_CACHE_DIR_MODE, exist_ok=True)
     if duration_s is not None:
         names = [str(part.relative_to(path.parent.parent)) for part in dict.fromkeys(made_from)]
-        _write_atomically(_sidecar(path), _sidecar_bytes(duration_s, len(data), names))
+        # Not synced to disk: a sidecar a crash tore or lost is noticed (its size must be
+        # the file's) and made again by decoding the file (``_cached_duration``).
+        sidecar = _sidecar_bytes(duration_s, len(data), names)
+        _write_atomically(_sidecar(path), sidecar, durable=False)
     _write_atomically(path, data)
 
 
@@ -581,19 +610,22 @@ def cached_files(path: Path) -> list[Path]:
     return files
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write a whole file under a temporary name in the same folder, then rename it.
 
     os.replace is atomic within a file system, so concurrent writers of the same key
     (threads or processes) each leave a complete file and readers never see half of
-    one. fsync first, so a crash cannot leave a renamed but empty file behind.
+    one. ``durable``: fsync first, so a crash cannot leave a renamed but empty file
+    behind (each costs a journal commit, waited for: issue 13's workers spent a tenth
+    of their time on them).
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -7,6 +7,8 @@ import os
 import shutil
 import threading
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from voices import Catalog, Engine, LanguageVoice
@@ -97,3 +99,25 @@ def require_program(program: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{program} is not installed, but make test runs make voices")
     pytest.skip(f"{program} is not installed here (make voices installs it)")
+
+
+def level_dbfs(samples: npt.NDArray[np.float32]) -> float:
+    """The RMS level of float samples in [-1, 1], in dB under full scale."""
+    return float(10 * np.log10(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def level_envelope_db(
+    samples: npt.NDArray[np.float32], frame: int = 160
+) -> npt.NDArray[np.float64]:
+    """Each ``frame`` samples' RMS level in dBFS (20 ms at 8 kHz): loudness over time."""
+    frames = np.square(samples[: len(samples) // frame * frame], dtype=np.float64).reshape(
+        -1, frame
+    )
+    return np.asarray(10 * np.log10(frames.mean(axis=1) + 1e-12))
+
+
+def spectrogram(samples: npt.NDArray[np.float32], window: int = 256) -> npt.NDArray[np.float64]:
+    """Magnitudes of ``window``-sample Hann-windowed frames: what an ear (or a recogniser)
+    takes in, blind to a fraction of a sample's shift."""
+    frames = samples[: len(samples) // window * window].reshape(-1, window) * np.hanning(window)
+    return np.asarray(np.abs(np.fft.rfft(frames, axis=1)))

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from tests.support.voices import level_dbfs
 from voices import AudioFormat, EncodingFailed
 from voices.audio import (
     PEAK_CEILING_DBFS,
@@ -246,7 +247,7 @@ def test_a_message_joined_from_its_sentences_mp3_plays_as_the_whole_one_does(esp
     joins = len(said) - 1
     assert abs(len(heard_joined) - len(heard_whole)) <= 2 * half_frame * (joins + 1)
     assert joined.duration_s == pytest.approx(len(heard_joined) / rate_hz, abs=0.01)
-    assert rms_db(heard_joined) == pytest.approx(rms_db(heard_whole), abs=0.3)
+    assert level_dbfs(heard_joined) == pytest.approx(level_dbfs(heard_whole), abs=0.3)
     start = 0
     for n, sentence in enumerate(said):
         # The sentence in the whole message, found again in the joined one.
@@ -271,10 +272,6 @@ def test_pieces_fit_only_mp3_with_room_in_the_pause():
 
 def decoded(mp3: bytes) -> npt.NDArray[np.float32]:
     return read_wav(decode_to_wav(mp3, "mp3")).samples
-
-
-def rms_db(samples: npt.NDArray[np.float32]) -> float:
-    return float(10 * np.log10(np.mean(np.square(samples, dtype=np.float64))))
 
 
 def best_lag(
