@@ -62,7 +62,7 @@ from voices import SpokenAudio, VoiceError
 from workers.channels import PENDING, Channel, Delivery, Outcome
 from workers.errors import ChannelUnavailable, QueueUnavailable
 from workers.queue import JobQueue
-from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, Renderer
+from workers.rendering import FORMAT_FOR_CHANNEL, VARIANT_FOR_CHANNEL, RenderedMessage, Renderer
 from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -177,17 +177,8 @@ class Pipeline:
             # Rendered ahead, the message is still heard at its send time (the year rule).
             send_at = reminder.send_at
             heard_on = max(now, send_at)
-        started = time.perf_counter()
         try:
-            rendered = self.renderer.render(
-                kind,
-                language,
-                VARIANT_FOR_CHANNEL[channel],
-                facts,
-                FORMAT_FOR_CHANNEL[channel],
-                words,
-                today=heard_on,
-            )
+            rendered = self._render_for(channel, kind, facts, words, heard_on)
         except (TemplateError, VoiceError) as err:
             self._fail_render(reminder_id, f"render failed: {type(err).__name__}")
             return
@@ -196,7 +187,6 @@ class Pipeline:
             detail = too_long(rendered.message.variant, rendered.hearing_s, limit_s)
             self._fail_render(reminder_id, detail)
             return
-        RENDER_SECONDS.labels(audio.engine, language).observe(time.perf_counter() - started)
         try:
             voicemail = self._render_call_extras(kind, channel, facts, words, heard_on)
         except (TemplateError, VoiceError) as err:
@@ -388,6 +378,32 @@ class Pipeline:
         words = words_for(session, clinic_id_of(reminder.facts), reminder.language)
         return AppVariantDue(reminder.kind, reminder.facts, words, max(now, reminder.send_at))
 
+    def _render_for(
+        self,
+        channel: str,
+        kind: str,
+        facts: dict[str, Any],
+        words: ClinicWords,
+        heard_on: datetime,
+    ) -> RenderedMessage:
+        """The message ``channel`` plays, spoken (outside any transaction: speech takes
+        long), its time observed by engine and language (``RENDER_SECONDS``). Raises
+        ``TemplateError`` or ``VoiceError``."""
+        started = time.perf_counter()
+        rendered = self.renderer.render(
+            kind,
+            words.language,
+            VARIANT_FOR_CHANNEL[channel],
+            facts,
+            FORMAT_FOR_CHANNEL[channel],
+            words,
+            today=heard_on,
+        )
+        RENDER_SECONDS.labels(rendered.audio.engine, words.language).observe(
+            time.perf_counter() - started
+        )
+        return rendered
+
     def _render_app_variant(self, delivery: Delivery, due: AppVariantDue) -> Delivery | None:
         """Render the app variant outside any transaction (speech takes long; the Speaker
         caches it), then store its audio, text and key in one transaction and return the
@@ -395,17 +411,8 @@ class Pipeline:
         with the reason and the loop goes on to the next step (None). A reminder that left
         the loop meanwhile (erased, handled) gets nothing stored or sent, its attempt
         ``cancelled`` (None)."""
-        started = time.perf_counter()
         try:
-            rendered = self.renderer.render(
-                due.kind,
-                due.words.language,
-                VARIANT_FOR_CHANNEL[APP],
-                due.facts,
-                FORMAT_FOR_CHANNEL[APP],
-                due.words,
-                today=due.heard_on,
-            )
+            rendered = self._render_for(APP, due.kind, due.facts, due.words, due.heard_on)
         except (TemplateError, VoiceError) as err:
             failed = Outcome(
                 status=Status.FAILED, detail=f"app message not rendered: {type(err).__name__}"
@@ -414,9 +421,6 @@ class Pipeline:
                 self._close_attempt(session, delivery.reminder_id, delivery.attempt_id, failed)
             return None
         audio = rendered.audio
-        RENDER_SECONDS.labels(audio.engine, due.words.language).observe(
-            time.perf_counter() - started
-        )
         with self.db.session() as session:
             status = session.scalar(
                 select(Reminder.status).where(Reminder.id == delivery.reminder_id).with_for_update()
