@@ -3,10 +3,11 @@
 Redis only carries work in flight. If it loses a job (restart, flush, a worker killed
 mid-job), the reminder still sits in the database with a stale ``queued_at`` or a lapsed
 lease, and the next sweep enqueues it again. Each enqueue is claimed with an UPDATE ...
-RETURNING on ``queued_at``, so a reminder is looked at once per ``requeue_after_s`` however
-many sweepers run, and the queue itself adds a job only if that reminder's job for that
-step is not still waiting or running (``workers.queue``): a backlog larger than the
-workers clear in a minute is left as it is, not queued again on every pass. A lapsed lease
+RETURNING on ``queued_at``, so a reminder is looked at once per ``requeue_after_s`` at most
+however many sweepers run (less often the longer it waits: ``waiting_to_look_at``), and
+the queue itself adds a job only if that reminder's job for that step is not still
+waiting or running (``workers.queue``): a backlog larger than the workers clear in a
+minute is left as it is, not queued again on every pass. A lapsed lease
 replaces even a job Redis believes started, since the database says its worker is gone (a
 duplicate would be harmless anyway: the job claims the reminder itself). Pending
 status webhooks are claimed and queued the same way (``workers.status_webhooks``). Once a
