@@ -10,7 +10,9 @@ are rendered three ways:
 - **sentences**: each sentence on its own, joined with the sentence pause;
 - **phrases**: each phrase on its own (``voices.scripts.phrases``), the phrases of a
   sentence end to end, sentences joined with the sentence pause: what the Speaker does
-  for these engines now.
+  for these engines now. (For the phone line the Speaker resamples each phrase to 8 kHz
+  before joining; here the joined message is resampled whole. The two differ by each
+  phrase's place moving under half a sample, 62 us: ``tests/voices/test_speaker.py``.)
 
 Each is heard by the same independent recogniser (``--recogniser``: pocketsphinx en-us,
 or Whisper after ``make bench-asr``) wide band and through Tellwell's phone encoding,
