@@ -130,7 +130,7 @@ def waiting_to_look_at(
             )
         )
         wait_s, due_for_at_most_s = min(2 * wait_s, backoff_max_s), 2 * due_for_at_most_s
-    branches.append(Reminder.queued_at < now - timedelta(seconds=max(wait_s, requeue_after_s)))
+    branches.append(Reminder.queued_at < now - timedelta(seconds=wait_s))
     return or_(*branches)
 
 

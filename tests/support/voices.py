@@ -102,8 +102,8 @@ def require_program(program: str) -> str:
 
 
 def level_dbfs(samples: npt.NDArray[np.float32]) -> float:
-    """The RMS level of float samples in [-1, 1], in dB under full scale."""
-    return float(10 * np.log10(np.mean(np.square(samples, dtype=np.float64))))
+    """The RMS level of float samples in [-1, 1], in dB under full scale (silence: -240)."""
+    return float(10 * np.log10(np.mean(np.square(samples, dtype=np.float64)) + 1e-24))
 
 
 def level_envelope_db(

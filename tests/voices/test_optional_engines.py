@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.voices import require_program
+from tests.support.voices import level_dbfs, require_program
 from voices import (
     AudioFormat,
     Catalog,
@@ -55,10 +55,6 @@ def read(wav: bytes) -> tuple[int, np.ndarray]:
     return rate, np.frombuffer(frames, "<i2").astype(np.float32) / 32768
 
 
-def rms_dbfs(samples: np.ndarray) -> float:
-    return 20 * float(np.log10(np.sqrt(np.mean(np.square(samples))) + 1e-12))
-
-
 @pytest.mark.parametrize(("engine_class", "language", "voice", "rate_hz"), SPOKEN)
 def test_each_voice_speaks_the_catalog_sample_as_real_audio(
     engine_class: type[PicoEngine | RhvoiceEngine],
@@ -71,7 +67,7 @@ def test_each_voice_speaks_the_catalog_sample_as_real_audio(
     sample = catalog.get(language).sample
     rate, samples = read(engine_class().synthesize(sample, language, voice, 150))
     assert rate == rate_hz
-    assert rms_dbfs(samples) > -40, "speech, not silence"
+    assert level_dbfs(samples) > -40, "speech, not silence"
     # 150 words per minute is 0.4 s a word; pauses and slow syllables stay within x2.
     expected_s = len(sample.split()) * 0.4
     assert expected_s / 2 < len(samples) / rate < expected_s * 2
