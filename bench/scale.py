@@ -130,9 +130,14 @@ ENGINES: dict[str, type[Engine]] = {
 
 
 def names() -> Iterator[str]:
-    """A new patient name every time: first, middle initial, last, then a number."""
+    """A new patient name every time: first, middle initial, last (then a number, once all
+    are used), in a seeded random order. In the product's order the first 540 were all
+    "Ana": a run of 1,000 spoke names 11% shorter than one of 10,000, and Piper's cost is
+    the name's length."""
+    combinations = list(itertools.product(FIRST, "ABCDEFGHJKLMNPRSTW", LAST))
+    random.Random("names").shuffle(combinations)
     for number in itertools.count(1):
-        for first, initial, last in itertools.product(FIRST, "ABCDEFGHJKLMNPRSTW", LAST):
+        for first, initial, last in combinations:
             yield f"{first} {initial}. {last}" + (f" {number}" if number > 1 else "")
 
 

@@ -7,7 +7,7 @@ languages by dropping a Piper voice (``name.onnx`` and ``name.onnx.json``) into 
 voices directory: each is offered for the language its JSON names, ahead of the
 catalog's own voice, which stays behind it as the fallback.
 
-A model takes about half a second to load and a few hundred megabytes once loaded, so each
+A model takes about a second to load and a few hundred megabytes once loaded, so each
 is loaded once per process and shared by every engine made in it (an app, its workers and
 its previews each build one): ``_loaded_voice``. onnxruntime is given an explicit thread
 count so a worker does not take every core, and the model's 1-D convolutions as 2-D ones

@@ -85,11 +85,23 @@ def convolutions_as_2d(model: onnx.ModelProto) -> int:
         graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), _HEIGHT))
     del graph.node[:]
     graph.node.extend(nodes)
-    still_used = {name for node in nodes for name in node.input}
-    unused = [tensor for tensor in graph.initializer if tensor.name not in still_used]
-    for tensor in unused:
-        graph.initializer.remove(tensor)
+    still_read = _names_read(graph) | {output.name for output in graph.output}
+    for tensor in [t for t in graph.initializer if t.name in weights_2d]:
+        if tensor.name not in still_read:  # a 3-D kernel only the old convolution read
+            graph.initializer.remove(tensor)
     return rewritten
+
+
+def _names_read(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name a node of ``graph`` reads, in its subgraphs (If, Loop) too."""
+    read = set()
+    for node in graph.node:
+        read.update(node.input)
+        for attribute in node.attribute:
+            subgraphs = [attribute.g] if attribute.HasField("g") else []
+            for subgraph in [*subgraphs, *attribute.graphs]:
+                read |= _names_read(subgraph)
+    return read
 
 
 def _attributes_2d(

