@@ -7,6 +7,7 @@ gets a fresh copy of a migrated file per test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -254,18 +255,43 @@ def silent_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.getsockname()[1]}"
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.setenv(name, url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    yield url
+    yield _outbound_through(monkeypatch, server)
     stop.set()
     thread.join()
     for connection in accepted:
         connection.close()
     server.close()
     assert accepted, "gTTS never reached the simulated network"
+
+
+@pytest.fixture
+def proxy_that_cannot_be_reached(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """HTTPS through a local proxy whose queue of connections is full: the kernel drops a
+    new connection's SYN, so a connect waits, as to a host behind a firewall that drops."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    queued = []
+    for _ in range(3):  # listen(0) queues one; the rest wait for the queue with it full
+        client = socket.socket()
+        client.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            client.connect(server.getsockname())
+        queued.append(client)
+    yield _outbound_through(monkeypatch, server)
+    for client in queued:
+        client.close()
+    server.close()
+
+
+def _outbound_through(monkeypatch: pytest.MonkeyPatch, proxy: socket.socket) -> str:
+    """Send this test's outbound HTTP(S) through ``proxy`` (the variables requests honours)."""
+    url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    return url
 
 
 @pytest.fixture

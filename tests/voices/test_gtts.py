@@ -2,7 +2,8 @@
 
 Google is unreachable from here, so it is simulated over real TCP: gTTS is pointed (by
 the standard HTTPS_PROXY variable it honours) at a local server that accepts the
-connection and never answers, the way a silent network behaves.
+connection and never answers, the way a silent network behaves, or at one whose queue of
+connections is full, the way a firewall that drops packets behaves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from tests.support.voices import online_first_catalog
 from voices import AudioFormat, GttsEngine, Speaker, SynthesisTimeout
+from voices.gtts_engine import _fetch_mp3
 
 TIMEOUT_S = 1.5
 # The fallback render (espeak-ng, in-process encoding) takes well under a second.
@@ -49,3 +51,12 @@ def test_renders_are_throttled(silent_proxy):
         with pytest.raises(SynthesisTimeout):
             engine.synthesize("Magandang araw.", "tl", "tl", 150)
     assert time.monotonic() - started >= 0.8
+
+
+def test_a_proxy_that_cannot_be_reached_in_time_is_a_timeout(proxy_that_cannot_be_reached):
+    """requests raises this connect's timeout as a ProxyError (a connection error): it is
+    still a timeout, as a log or a metric should say."""
+    started = time.monotonic()
+    with pytest.raises(SynthesisTimeout, match="gtts failed with voice 'tl'"):
+        _fetch_mp3("Magandang araw.", "tl", False, 0.3)
+    assert time.monotonic() - started < 1.0
