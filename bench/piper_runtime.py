@@ -23,7 +23,6 @@ each of ``--seeds`` seeds (onnxruntime's seed set and the model loaded anew), he
 printed are the mean WER and its difference from today's model. The issue's bar: within 2
 points.
 
-
     .venv/bin/python bench/piper_runtime.py [--rounds 2] [--only today,static_all]
         [--wer] [--messages 3] [--seeds 3] [--jobs 2]
 

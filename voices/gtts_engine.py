@@ -91,7 +91,6 @@ class GttsEngine:
 def _fetch_mp3(text: str, voice: str, slow: bool, timeout_s: float) -> bytes:
     """All of gTTS's phrase requests into memory; each request bounded by ``timeout_s``."""
     from gtts import gTTS, gTTSError
-    from requests import Timeout
 
     out = io.BytesIO()
     try:
@@ -99,7 +98,7 @@ def _fetch_mp3(text: str, voice: str, slow: bool, timeout_s: float) -> bytes:
     except (gTTSError, AssertionError, ValueError, RuntimeError) as err:
         # gTTS wraps the network error; its __cause__ names it without quoting the text.
         cause = type(err.__cause__).__name__ if err.__cause__ else type(err).__name__
-        failure = SynthesisTimeout if _timed_out(err, Timeout) else SynthesisFailed
+        failure = SynthesisTimeout if _timed_out(err) else SynthesisFailed
         raise failure(f"gtts failed with voice {voice!r}: {cause}") from err
     data = out.getvalue()
     if not data:
@@ -107,15 +106,17 @@ def _fetch_mp3(text: str, voice: str, slow: bool, timeout_s: float) -> bytes:
     return data
 
 
-def _timed_out(err: BaseException, timeout: type[BaseException]) -> bool:
-    """Whether a timeout (``timeout``, requests' own, or the socket's) lies under ``err``.
+def _timed_out(err: BaseException) -> bool:
+    """Whether a timeout (requests' own, or the socket's) lies under ``err``.
 
     Through a proxy, requests raises a connect that timed out as a ``ProxyError``: the
     timeout is only in the chain of causes."""
+    from requests import Timeout
+
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
-        if isinstance(current, (timeout, TimeoutError)):
+        if isinstance(current, (Timeout, TimeoutError)):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
