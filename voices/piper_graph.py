@@ -12,13 +12,23 @@ hence these few lines on the ``onnx`` package's graph.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["convolutions_as_2d"]
+if TYPE_CHECKING:
+    import onnxruntime
+
+__all__ = [
+    "CLOSING_FRAMES_KEPT",
+    "TAIL_FRAMES_OUTPUT",
+    "ClosingSilenceRestored",
+    "closing_silence_skipped",
+    "convolutions_as_2d",
+]
 
 _CONVOLUTIONS = ("Conv", "ConvTranspose")
 _PREFIX = "tellwell.2d/"
@@ -132,3 +142,114 @@ def _attributes_2d(
         else:  # auto_pad, output_shape: sizes onnxruntime would work out another way
             return None
     return attributes
+
+
+_TAIL = "tellwell.tail/"
+TAIL_FRAMES_OUTPUT = f"{_TAIL}frames_skipped"
+"""The output the tail rewrite adds: how many frames of closing silence were left out."""
+CLOSING_FRAMES_KEPT = 4
+"""Frames of the closing silence still made, after the pad that follows the last spoken
+id: the speech's release then matches the shipped graph's to 35 dB or better (measured
+on 42 names and sentences without sampling noise; median 47 dB). With none kept the
+release of a short phrase changes (16 dB); with 4, 11 of a name's 15 frames are left out."""
+
+
+def closing_silence_skipped(
+    model: onnx.ModelProto, silent_ids: Collection[int], kept_frames: int = CLOSING_FRAMES_KEPT
+) -> bool:
+    """Rewrite, in place, a Piper voice's graph so it does not make most of the silence
+    it closes a text with, and says how long that was; return whether it did.
+
+    A VITS voice gives every phoneme id a length in frames (its one ``Ceil`` node), and
+    the frames of the silent ids after the speech (the closing punctuation, pads, the end
+    ``$``) cost as much to decode as speech: about a tenth of a name's. The rewritten
+    graph keeps the pad right after the last spoken id (the speech's release) and
+    ``kept_frames`` more, and gives the rest none; its second output,
+    ``TAIL_FRAMES_OUTPUT``, is the frames it left out, for ``ClosingSilenceRestored`` to
+    put back as zeros, so a text lasts as long as it did and pauses stay as they were.
+    The silence before the speech is left as it is: without it the onset changes.
+    A graph without one ``Ceil`` or an ``input`` of phoneme ids is not rewritten; one
+    rewritten before (saved after this) is left as it is, and leaves the silence out.
+    """
+    graph = model.graph
+    if TAIL_FRAMES_OUTPUT in {output.name for output in graph.output}:
+        return True
+    ceil = [node for node in graph.node if node.op_type == "Ceil"]
+    if len(ceil) != 1 or "input" not in {i.name for i in graph.input} or not silent_ids:
+        return False
+    lengths = ceil[0].output[0]
+    silent = np.zeros(max(silent_ids) + 2, dtype=np.float32)
+    silent[list(silent_ids)] = 1.0  # the last entry stays 0: an id past the table is spoken
+    constants: dict[str, np.ndarray] = {
+        "silent": silent,
+        "last_entry": np.array(len(silent) - 1, dtype=np.int64),
+        "one": np.array(1.0, dtype=np.float32),
+        "zero": np.array(0.0, dtype=np.float32),
+        "kept": np.array(float(kept_frames), dtype=np.float32),
+        "last_axis": np.array(-1, dtype=np.int64),
+        "id_axis": np.array([1], dtype=np.int64),
+        "first": np.array([0], dtype=np.int64),
+        "but_last": np.array([-1], dtype=np.int64),
+        "spoken_before_first": np.ones((1, 1), dtype=np.float32),
+    }
+    graph.initializer.extend(
+        numpy_helper.from_array(value, f"{_TAIL}{name}") for name, value in constants.items()
+    )
+    outside: dict[str, str] = {"input": "input", "lengths": lengths, "skipped": TAIL_FRAMES_OUTPUT}
+
+    def op(op_type: str, inputs: list[str], output: str, **attributes: Any) -> onnx.NodeProto:
+        def full(name: str) -> str:
+            return outside.get(name, f"{_TAIL}{name}")
+
+        return helper.make_node(
+            op_type, [full(i) for i in inputs], [full(output)], name=full(output), **attributes
+        )
+
+    added = [
+        # Per id [1, ids]: is it spoken, and is anything spoken from the one before it on.
+        op("Min", ["input", "last_entry"], "ids"),
+        op("Gather", ["silent", "ids"], "is_silent"),
+        op("Sub", ["one", "is_silent"], "is_spoken"),
+        op("CumSum", ["is_spoken", "last_axis"], "spoken_from_here", reverse=1),
+        op("Slice", ["is_spoken", "first", "but_last", "id_axis"], "is_spoken_but_last"),
+        op("Concat", ["spoken_before_first", "is_spoken_but_last"], "previous_spoken", axis=1),
+        op("Add", ["spoken_from_here", "previous_spoken"], "spoken_from_previous"),
+        op("Equal", ["spoken_from_previous", "zero"], "closing"),
+        op("Cast", ["closing"], "closing_mask", to=onnx.TensorProto.FLOAT),
+        op("Unsqueeze", ["closing_mask", "id_axis"], "closing_mask_3d"),
+        # Per id [1, 1, ids]: the closing lengths, the first kept_frames of them kept.
+        op("Mul", ["lengths", "closing_mask_3d"], "closing_lengths"),
+        op("CumSum", ["closing_lengths", "last_axis"], "closing_before", exclusive=1),
+        op("Sub", ["kept", "closing_before"], "still_to_keep"),
+        op("Max", ["still_to_keep", "zero"], "room_to_keep"),
+        op("Min", ["closing_lengths", "room_to_keep"], "closing_kept"),
+        op("Sub", ["closing_lengths", "closing_kept"], "left_out"),
+        op("Sub", ["lengths", "left_out"], "made"),
+        op("ReduceSum", ["left_out"], "frames_left_out", keepdims=0),
+        op("Unsqueeze", ["frames_left_out", "first"], "skipped"),
+    ]
+    made = f"{_TAIL}made"
+    for consumer in graph.node:
+        consumer.input[:] = [made if name == lengths else name for name in consumer.input]
+    after_ceil = list(graph.node).index(ceil[0]) + 1
+    nodes = [*graph.node[:after_ceil], *added, *graph.node[after_ceil:]]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.output.append(
+        helper.make_tensor_value_info(TAIL_FRAMES_OUTPUT, onnx.TensorProto.FLOAT, [1])
+    )
+    return True
+
+
+class ClosingSilenceRestored:
+    """A session of a graph ``closing_silence_skipped`` rewrote, run as Piper runs one:
+    the audio with the silence it left out put back as zeros, Piper's one output."""
+
+    def __init__(self, session: onnxruntime.InferenceSession, hop_length: int) -> None:
+        self._session = session
+        self._hop_length = hop_length
+
+    def run(self, output_names: list[str] | None, feed: dict[str, np.ndarray]) -> list[Any]:
+        audio, skipped = self._session.run(None, feed)
+        silence = np.zeros((*audio.shape[:-1], int(skipped[0]) * self._hop_length), audio.dtype)
+        return [np.concatenate([audio, silence], axis=-1)]
