@@ -184,6 +184,9 @@ class Run:
     cpu_s: dict[str, float]
     server_cpu_s: float
     """CPU seconds Redis and the bench database's PostgreSQL backends spent on the load."""
+    client_cpu_s: float
+    """CPU seconds this bench spent during the load, posting and polling: on the same
+    cores as the pipeline, though a scheduling system would run elsewhere."""
     peak_rss_mb: dict[str, float]
     delays_s: list[float]
     pg_transactions: int
@@ -217,7 +220,7 @@ def main() -> None:
         return
     print(
         f"{args.reminders} reminders per language (+{TIMED} timed), {args.workers} workers, "
-        f"{os.cpu_count()} cores; PostgreSQL + Redis, outbox channel"
+        f"{CORES} cores; PostgreSQL + Redis, outbox channel"
     )
     runs = [run_language(code, args.reminders, args.workers) for code in args.languages.split(",")]
     print(
@@ -240,6 +243,13 @@ def main() -> None:
         for process, cpu in run.cpu_s.items():
             print(f"  {process:9} {cpu:8.1f} CPU-s  peak RSS {run.peak_rss_mb[process]:6.0f} MB")
         print(f"  {'servers':9} {run.server_cpu_s:8.1f} CPU-s  (Redis and PostgreSQL)")
+        print(f"  {'bench':9} {run.client_cpu_s:8.1f} CPU-s  (posting and polling)")
+        idle_s = run.elapsed_s * CORES - sum(run.cpu_s.values()) - run.server_cpu_s
+        print(
+            f"  {'idle':9} {idle_s - run.client_cpu_s:8.1f} core-s "
+            f"({(idle_s - run.client_cpu_s) / (run.elapsed_s * CORES):.0%} of "
+            f"{run.elapsed_s:.1f} s x {CORES} cores: no process of the run on them)"
+        )
         print(
             f"{run.language}: Redis commands per reminder, the most frequent (scripts' own count)"
         )
@@ -282,12 +292,14 @@ def run_language(language: str, total: int, workers: int) -> Run:
         polls_before = waiting.polls
         servers_before = server_cpu_s(db_conn, queue)
         cpu_before = {name: tree_cpu_s(pid) for name, pid in running.items()}
+        client_before = time.process_time()
         began, load_from = time.monotonic(), datetime.now(UTC)
         post_all(
             client, [reminder_body(TIMED + n, next(new_names), language, rng) for n in range(total)]
         )
         wait_until(lambda: waiting(db_conn, UNFINISHED, "scale-%") == 0, max(600, expected_s * 10))
         elapsed, load_until = time.monotonic() - began, datetime.now(UTC)
+        client_cpu_s = time.process_time() - client_before
         cpu_s = {name: tree_cpu_s(pid) - cpu_before[name] for name, pid in running.items()}
         rss = {name: tree_peak_rss_mb(pid) for name, pid in running.items()}
         time.sleep(1)  # PostgreSQL publishes its statistics about every half second
@@ -303,6 +315,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
         bare_cpu_s=bare_cpu_s,
         cpu_s=cpu_s,
         server_cpu_s=servers_used,
+        client_cpu_s=client_cpu_s,
         peak_rss_mb=rss,
         delays_s=delays,
         pg_transactions=after[0] - before[0] - own_transactions,
@@ -312,6 +325,7 @@ def run_language(language: str, total: int, workers: int) -> Run:
 
 
 UNFINISHED = ("scheduled", "rendering", "ready", "dispatching")
+CORES = os.cpu_count() or 1
 PEAK_RENDER_RATE_FLOOR_PER_MIN = 300
 """The slowest render rate the peak's lead allows for: the lead must outlast rendering."""
 
