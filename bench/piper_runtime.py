@@ -4,8 +4,9 @@ it cost in word error rate?
 
 Candidates (``_candidates``), each a session of the shipped voice (en_US-joe-medium) made
 in this process: today's (``voices.piper_engine.session_options``: one intra-op thread, one
-inter-op; the graph's 1-D convolutions as 2-D, ``voices.piper_graph``), the graph as
-shipped, and today's with one setting changed; then models quantised from the shipped one
+inter-op; the graph's 1-D convolutions as 2-D and its closing silence left to zeros,
+``voices.piper_graph``), the graph as shipped, today's with the closing silence decoded,
+and today's with one setting changed; then models quantised from the shipped one
 into a temporary folder: dynamically (``quantize_dynamic``: weights 8-bit, activations
 quantised per call) and statically (``quantize_static``, QOperator: 8-bit activations
 calibrated by MinMax on ``CALIBRATION`` texts, weights int8 per channel).
@@ -19,12 +20,14 @@ today's session in the same run.
 both kinds of text), or those named in ``--wer-candidates``, speak ``--messages`` whole
 messages through the engine (``PiperEngine``, the model dropped into a voices folder) for
 each of ``--seeds`` seeds (onnxruntime's seed set and the model loaded anew), heard by
-``bench/intelligibility.py``'s recogniser wide band and through Tellwell's phone encoding;
+``bench/intelligibility.py``'s recogniser (``--recogniser``, pocketsphinx by default)
+wide band and through Tellwell's phone encoding;
 printed are the mean WER and its difference from today's model. The issue's bar: within 2
 points.
 
     .venv/bin/python bench/piper_runtime.py [--rounds 2] [--only today,static_all]
-        [--wer] [--messages 3] [--seeds 3] [--jobs 2]
+        [--wer] [--wer-candidates NAME,...] [--messages 3] [--seeds 3] [--jobs 2]
+        [--recogniser pocketsphinx|whisper-tiny.en|whisper-base]
 
 Measured 2026-12-03 on the shared 2-core machine (load 2-5 for speed, 5-13 for WER): no
 session setting helps (arena off 1.11x CPU, two threads 1.05-1.18x, the rest 0.94-1.01x);
@@ -33,6 +36,10 @@ static quantisation is faster (0.59-0.73x) but the recogniser hears it 11-17 poi
 wide band (today's 17.8%). docs/architecture.md, "Throughput", has the table.
 Measured 2026-12-04 (Intel Xeon with AVX-512, quiet): the 1-D convolutions as 2-D take
 0.81-0.82x the shipped graph's CPU for the same samples (tests/voices/test_piper_graph.py).
+Measured 2026-12-04 night (AMD EPYC with AVX-512, quiet): the closing silence left to
+zeros takes 0.89-0.95x the CPU of decoding it on greetings, 0.93-0.96x on sentences; WER
+within 2 points (``--wer-candidates "closing silence decoded"``, pocketsphinx 8 seeds and
+``--recogniser whisper-base`` 10 seeds).
 """
 
 from __future__ import annotations
