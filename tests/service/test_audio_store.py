@@ -182,3 +182,37 @@ def test_an_s3_store_without_a_bucket_is_refused_at_start(
 ) -> None:
     with pytest.raises(ValidationError, match="TELLWELL_AUDIO_S3_BUCKET"):
         make_settings(audio_store="s3")
+
+
+def test_the_s3_server_for_tests_starts_on_another_port_when_its_own_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another test's server may take the port moto was given before moto binds it; the
+    bucket must then be made on moto elsewhere, not asked of that server (a 404 once)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    import tests.support.s3 as s3
+    from devtools.ports import free_port
+
+    class NotS3(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        do_PUT = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), NotS3) as taken:
+        Thread(target=taken.serve_forever, daemon=True).start()
+        ports = iter([taken.server_address[1], free_port()])
+        monkeypatch.setattr(s3, "free_port", lambda: next(ports))
+        for name, value in S3_ENV.items():
+            monkeypatch.setenv(name, value)
+        try:
+            with moto_s3() as server:
+                assert server.endpoint_url != f"http://127.0.0.1:{taken.server_address[1]}"
+                assert server.object_names() == []
+        finally:
+            taken.shutdown()

@@ -20,6 +20,7 @@ from devtools.ports import free_port
 from tests.support.waiting import wait_for
 
 START_TIMEOUT_S = 60.0
+START_ATTEMPTS = 3
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "tellwell-test",
     "AWS_SECRET_ACCESS_KEY": "tellwell-test-secret",
@@ -57,16 +58,8 @@ def moto_s3() -> Iterator[S3Server]:
     """
     import boto3
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, url = _started_moto()
     try:
-        wait_for(lambda: process.poll() is not None or _answers(url), START_TIMEOUT_S)
-        assert process.poll() is None, "moto's S3 server did not start"
         bucket = f"tellwell-audio-{uuid.uuid4().hex[:8]}"
         boto3.client("s3", endpoint_url=url).create_bucket(Bucket=bucket)
         yield S3Server(endpoint_url=url, bucket=bucket)
@@ -75,9 +68,35 @@ def moto_s3() -> Iterator[S3Server]:
         process.wait(timeout=START_TIMEOUT_S)
 
 
-def _answers(url: str) -> bool:
+def _started_moto() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server, answering as S3 on a free loopback port, and its address.
+
+    Another test's server may take the port between ``free_port`` and moto's start (once
+    in CI it answered the bucket's creation with a 404): moto then cannot bind and exits,
+    and the next port is tried.
+    """
+    for _ in range(START_ATTEMPTS):
+        url = f"http://127.0.0.1:{free_port()}"
+        process = _moto_at(url)
+        if process is not None:
+            return process, url
+    raise AssertionError(f"moto's S3 server did not start in {START_ATTEMPTS} tries")
+
+
+def _moto_at(url: str) -> subprocess.Popen[bytes] | None:
+    """moto's server at ``url`` once it answers as S3, or None if it exited first."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", url.rsplit(":", 1)[1]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: process.poll() is not None or _answers_as_s3(url), START_TIMEOUT_S)
+    return process if process.poll() is None else None
+
+
+def _answers_as_s3(url: str) -> bool:
+    """Whether S3 answers at ``url``: a bucket listing, which no other server here gives."""
     try:
-        httpx.get(url)
-        return True
+        return b"ListAllMyBucketsResult" in httpx.get(url).content
     except httpx.TransportError:
         return False
