@@ -168,6 +168,7 @@ def closing_silence_skipped(
     ``TAIL_FRAMES_OUTPUT``, is the frames it left out, for ``ClosingSilenceRestored`` to
     put back as zeros, so a text lasts as long as it did and pauses stay as they were.
     The silence before the speech is left as it is: without it the onset changes.
+    The graph then takes one text at a time, as Piper runs it (a batch of one).
     A graph without one ``Ceil`` or an ``input`` of phoneme ids is not rewritten; one
     rewritten before (saved after this) is left as it is, and leaves the silence out.
     """
