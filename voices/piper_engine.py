@@ -28,7 +28,7 @@ import unicodedata
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from voices.base import EngineUnavailable, SynthesisFailed, UnknownVoice, check_text
 from voices.catalog import LanguageVoice
@@ -112,7 +112,7 @@ def _loaded_voice(
             from piper.config import PiperConfig
 
             from voices.piper_graph import (
-                ClosingSilenceRestored,
+                as_piper_runs_it,
                 closing_silence_skipped,
                 convolutions_as_2d,
             )
@@ -133,12 +133,7 @@ def _loaded_voice(
                 providers=["CPUExecutionProvider"],
             )
             del serialised
-            if tail_skipped:  # Piper takes any object that runs as its session does
-                session = cast(
-                    "onnxruntime.InferenceSession",
-                    ClosingSilenceRestored(session, config.hop_length),
-                )
-            model = PiperVoice(config=config, session=session)
+            model = PiperVoice(config=config, session=as_piper_runs_it(session, config.hop_length))
         except Exception as err:  # a damaged model raises onnx's or onnxruntime's own errors
             raise UnknownVoice(f"piper cannot load voice {voice!r}: {err}") from err
         _give_back_freed_heap()

@@ -13,7 +13,7 @@ hence these few lines on the ``onnx`` package's graph.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import onnx
@@ -26,6 +26,7 @@ __all__ = [
     "CLOSING_FRAMES_KEPT",
     "TAIL_FRAMES_OUTPUT",
     "ClosingSilenceRestored",
+    "as_piper_runs_it",
     "closing_silence_skipped",
     "convolutions_as_2d",
 ]
@@ -254,3 +255,14 @@ class ClosingSilenceRestored:
         audio, skipped = self._session.run(None, feed)
         silence = np.zeros((*audio.shape[:-1], int(skipped[0]) * self._hop_length), audio.dtype)
         return [np.concatenate([audio, silence], axis=-1)]
+
+
+def as_piper_runs_it(
+    session: onnxruntime.InferenceSession, hop_length: int
+) -> onnxruntime.InferenceSession:
+    """``session`` for Piper: in ``ClosingSilenceRestored`` when its graph leaves the
+    closing silence out (it has ``TAIL_FRAMES_OUTPUT``), else as it is. Piper takes any
+    object that runs as its session does."""
+    if TAIL_FRAMES_OUTPUT not in {output.name for output in session.get_outputs()}:
+        return session
+    return cast("onnxruntime.InferenceSession", ClosingSilenceRestored(session, hop_length))
