@@ -69,7 +69,6 @@ __all__ = [
     "piece_gain_db",
     "read_wav",
     "resampled",
-    "starts_an_mp3_frame",
     "to_wav",
 ]
 
@@ -600,11 +599,6 @@ def mp3_piece(sentence: Pcm, fmt: AudioFormat, gain_db: float, pause_s: float | 
         silence = (frames - _MP3_ADDED_FRAMES) * _MP3_FRAME_SAMPLES - len(levelled)
         levelled = np.concatenate([levelled, np.zeros(silence, dtype=np.float32)])
     return _mp3(levelled, rate_hz, MP3_ALGORITHM_QUALITY)
-
-
-def starts_an_mp3_frame(data: bytes) -> bool:
-    """Whether ``data`` begins with an MPEG audio frame's sync word (11 bits set)."""
-    return len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0
 
 
 def mp3_joined(pieces: Sequence[bytes], fmt: AudioFormat) -> EncodedAudio:

@@ -43,7 +43,6 @@ from voices.audio import (
     piece_gain_db,
     read_wav,
     resampled,
-    starts_an_mp3_frame,
     to_wav,
 )
 from voices.base import (
@@ -90,6 +89,9 @@ PHRASE_KIND = "phrase"
 # preview's share pieces): one sentence of a message, encoded to be joined with the others
 # (``voices.audio.mp3_piece``).
 MP3_PIECE_KIND = "piece"
+
+# A cached phrase or piece ends in a digest of what precedes it (``_seal``), this long.
+_SEAL_BYTES = 16
 
 # Silence added between the phrases of one sentence: none. Piper leaves about 0.3 s after
 # a phrase spoken on its own and 0.05 s before one, together about the 0.4-0.5 s it leaves
@@ -456,16 +458,12 @@ class Speaker:
         )
         path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
         made_from.append(path)
-        try:
-            piece = path.read_bytes()
-        except OSError:
-            piece = b""
-        if starts_an_mp3_frame(piece):
-            _mark_used(path)
+        piece = _read_part(path)
+        if piece is not None:
             return piece
-        # Missing, or damaged: an empty piece would drop a sentence from the message.
+        # Missing, or damaged: a short piece would cut a sentence from the message.
         piece = mp3_piece(said, fmt, gain_db, pause_s)
-        _store(path, piece, None)
+        _store_part(path, piece)
         return piece
 
     def _phrase(
@@ -501,16 +499,16 @@ class Speaker:
         if said is not None:
             _mark_used(path)
             return said
-        try:
-            speech = read_wav(path.read_bytes())
-            _mark_used(path)
-        except (OSError, EncodingFailed):
+        cached = _read_part(path)
+        if cached is not None:
+            speech = read_wav(cached)
+        else:
             speech = read_wav(
                 engine.synthesize(
                     for_script(phrase, voice.script), voice.code, voice.voice, words_per_minute
                 )
             )
-            _store(path, to_wav(speech), None)
+            _store_part(path, to_wav(speech))
         said = resampled(speech, rate_hz)
         with self._memory_lock:
             self._phrases_in_memory[(key, rate_hz)] = said
@@ -571,23 +569,52 @@ def _sidecar_bytes(duration_s: float, size_bytes: int, made_from: list[str] | No
     return json.dumps(facts).encode("utf-8")
 
 
-def _store(
-    path: Path, data: bytes, duration_s: float | None, made_from: Sequence[Path] = ()
-) -> None:
-    """Put a rendered file in the cache. A message's sidecar goes first, so any visible
-    message has one, naming the cached phrases and pieces ``made_from`` (``cached_files``);
-    a phrase (``duration_s`` None) needs none: it is read whole, and its WAV header says
-    how long it is."""
+def _store(path: Path, data: bytes, duration_s: float, made_from: Sequence[Path]) -> None:
+    """Put a rendered message in the cache, synced to disk: it is what a reminder recorded
+    as ready serves. Its sidecar goes first, so any visible message has one, naming the
+    cached phrases and pieces ``made_from`` (``cached_files``)."""
+    _make_folder(path)
+    names = [str(part.relative_to(path.parent.parent)) for part in dict.fromkeys(made_from)]
+    # Not synced to disk: a sidecar a crash tore or lost is noticed (its size must be the
+    # file's) and made again by decoding the file (``_cached_duration``).
+    sidecar = _sidecar_bytes(duration_s, len(data), names)
+    _write_atomically(_sidecar(path), sidecar, durable=False)
+    _write_atomically(path, data)
+
+
+def _store_part(path: Path, data: bytes) -> None:
+    """Put a phrase or an MP3 piece in the cache, sealed (``_seal``) and not synced to
+    disk: most say a name and are never read again, and a part a crash tore is caught by
+    its seal and made again (issue 13: waiting for the disk was a tenth of a worker's
+    time)."""
+    _make_folder(path)
+    _write_atomically(path, data + _seal(data), durable=False)
+
+
+def _read_part(path: Path) -> bytes | None:
+    """A cached phrase's or piece's bytes, or None when missing or not whole (its seal
+    does not match): then it is made again."""
+    try:
+        sealed = path.read_bytes()
+    except OSError:
+        return None
+    data, seal = sealed[:-_SEAL_BYTES], sealed[-_SEAL_BYTES:]
+    if not data or not hmac.compare_digest(_seal(data), seal):
+        return None
+    _mark_used(path)
+    return data
+
+
+def _seal(data: bytes) -> bytes:
+    """What a cached part ends in: written without waiting for the disk, a file a crash
+    left short or empty is known by it."""
+    return hashlib.blake2b(data, digest_size=_SEAL_BYTES).digest()
+
+
+def _make_folder(path: Path) -> None:
     # mkdir(parents=True) would give the cache root default permissions; set both levels.
     path.parent.parent.mkdir(mode=_CACHE_DIR_MODE, parents=True, exist_ok=True)
     path.parent.mkdir(mode=_CACHE_DIR_MODE, exist_ok=True)
-    if duration_s is not None:
-        names = [str(part.relative_to(path.parent.parent)) for part in dict.fromkeys(made_from)]
-        # Not synced to disk: a sidecar a crash tore or lost is noticed (its size must be
-        # the file's) and made again by decoding the file (``_cached_duration``).
-        sidecar = _sidecar_bytes(duration_s, len(data), names)
-        _write_atomically(_sidecar(path), sidecar, durable=False)
-    _write_atomically(path, data)
 
 
 def cached_files(path: Path) -> list[Path]:

@@ -108,7 +108,15 @@ def test_an_app_message_reuses_the_mp3_of_the_sentences_it_shares(speaker, decod
     assert decoded_seconds(second.path) == pytest.approx(second.duration_s, abs=0.05)
 
 
-@pytest.mark.parametrize("damage", [b"", b"not an mp3 frame"])
+# What a crash can leave of a cached phrase or piece, written without waiting for the disk.
+DAMAGE = {
+    "empty": lambda whole: b"",
+    "cut short": lambda whole: whole[: len(whole) // 2],
+    "overwritten": lambda whole: b"not audio" + whole[9:],
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
 def test_a_damaged_sentence_piece_is_encoded_again_not_left_out(speaker, damage):
     text = "Hello, Ana Lopez. Your visit is on Monday at nine. Please bring your list."
     first = speaker.speak(text, "en", fmt=AudioFormat.APP)
@@ -116,10 +124,31 @@ def test_a_damaged_sentence_piece_is_encoded_again_not_left_out(speaker, damage)
     pieces = [path for path in speaker.cache_dir.rglob("*.mp3") if path != first.path]
     assert len(pieces) == 3
     for piece in pieces:
-        piece.write_bytes(damage)
+        piece.write_bytes(damage(piece.read_bytes()))
     first.path.unlink()  # the message is made again from its pieces
 
     assert speaker.speak(text, "en", fmt=AudioFormat.APP).path.read_bytes() == intact
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_phrase_is_spoken_again_not_cut(
+    tmp_path, catalog, counting_espeak, samples, damage
+):
+    def fresh_speaker() -> Speaker:  # nothing in memory: phrases are read from the cache
+        return Speaker(tmp_path / "audio", catalog=catalog, engines={"espeak": counting_espeak})
+
+    first = fresh_speaker().speak(samples.en, "en", fmt=AudioFormat.PHONE)
+    intact = first.path.read_bytes()
+    phrases = [path for path in (tmp_path / "audio").rglob("*.wav") if path != first.path]
+    assert len(phrases) == distinct_phrases(samples.en)
+    for phrase in phrases:
+        phrase.write_bytes(damage(phrase.read_bytes()))
+    first.path.unlink()  # the message is made again from its phrases
+
+    again = fresh_speaker().speak(samples.en, "en", fmt=AudioFormat.PHONE)
+
+    assert again.path.read_bytes() == intact
+    assert counting_espeak.calls == 2 * distinct_phrases(samples.en)
 
 
 @pytest.mark.parametrize("fmt", [AudioFormat.PHONE, AudioFormat.APP])
