@@ -76,22 +76,27 @@ def _started_moto() -> tuple[subprocess.Popen[bytes], str]:
     and the next port is tried.
     """
     for _ in range(START_ATTEMPTS):
-        url = f"http://127.0.0.1:{free_port()}"
-        process = _moto_at(url)
+        port = free_port()
+        process = _moto_on(port)
         if process is not None:
-            return process, url
+            return process, _address(port)
     raise AssertionError(f"moto's S3 server did not start in {START_ATTEMPTS} tries")
 
 
-def _moto_at(url: str) -> subprocess.Popen[bytes] | None:
-    """moto's server at ``url`` once it answers as S3, or None if it exited first."""
+def _moto_on(port: int) -> subprocess.Popen[bytes] | None:
+    """moto's server on loopback ``port`` once it answers as S3, or None if it exited first."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", url.rsplit(":", 1)[1]],
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = _address(port)
     wait_for(lambda: process.poll() is not None or _answers_as_s3(url), START_TIMEOUT_S)
     return process if process.poll() is None else None
+
+
+def _address(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
 
 
 def _answers_as_s3(url: str) -> bool:
