@@ -413,13 +413,12 @@ def main() -> None:
         models: dict[str, Path] = {}
         for name, candidate in list(chosen.items()):
             if candidate.quantise is None:
-                models[name] = (
-                    shipped
-                    if candidate.as_shipped
-                    else todays
-                    if candidate.skip_closing_silence
-                    else with_closing_silence
-                )
+                if candidate.as_shipped:
+                    models[name] = shipped
+                elif candidate.skip_closing_silence:
+                    models[name] = todays
+                else:
+                    models[name] = with_closing_silence
                 continue
             target = Path(folder) / f"{name.replace(' ', '_')}.onnx"
             started = time.process_time()

@@ -244,10 +244,11 @@ def main() -> None:
             print(f"  {process:9} {cpu:8.1f} CPU-s  peak RSS {run.peak_rss_mb[process]:6.0f} MB")
         print(f"  {'servers':9} {run.server_cpu_s:8.1f} CPU-s  (Redis and PostgreSQL)")
         print(f"  {'bench':9} {run.client_cpu_s:8.1f} CPU-s  (posting and polling)")
-        idle_s = run.elapsed_s * CORES - sum(run.cpu_s.values()) - run.server_cpu_s
+        used_s = sum(run.cpu_s.values()) + run.server_cpu_s + run.client_cpu_s
+        idle_s = run.elapsed_s * CORES - used_s
         print(
-            f"  {'idle':9} {idle_s - run.client_cpu_s:8.1f} core-s "
-            f"({(idle_s - run.client_cpu_s) / (run.elapsed_s * CORES):.0%} of "
+            f"  {'idle':9} {idle_s:8.1f} core-s "
+            f"({idle_s / (run.elapsed_s * CORES):.0%} of "
             f"{run.elapsed_s:.1f} s x {CORES} cores: no process of the run on them)"
         )
         print(
