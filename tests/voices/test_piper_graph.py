@@ -95,7 +95,10 @@ def test_every_kind_of_1d_convolution_gives_what_it_gave(opset):
     onnx.checker.check_model(rewritten)
 
     assert _run(rewritten, x).shape == expected.shape
-    np.testing.assert_allclose(_run(rewritten, x), expected, rtol=1e-5, atol=1e-4)
+    # A 2-D kernel sums in another order than the 1-D one (which order depends on the CPU's
+    # vector width), so each value may differ by float32 rounding at the output's scale.
+    rounding = 16 * np.finfo(np.float32).eps * np.abs(expected).max()
+    np.testing.assert_allclose(_run(rewritten, x), expected, rtol=0, atol=rounding)
     kinds = [
         (node.op_type, len(weight.dims))
         for node in rewritten.graph.node
