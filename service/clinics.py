@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -206,6 +205,8 @@ def update_clinic(
     try:
         merged = ClinicCreate.model_validate(current | sent)
     except ValidationError as err:
+        from fastapi.exceptions import RequestValidationError  # not at the top: workers use this
+
         raise validation_problem_from(RequestValidationError(err.errors())) from err
     check_clinic(merged, offered)
     after = merged.model_dump(mode="json")

@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -23,6 +21,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from service.config import Settings
+
+if TYPE_CHECKING:  # imported where used: a quarter of a second a worker never spends
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 20
@@ -105,6 +106,8 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
+        from alembic import command
+
         command.upgrade(alembic_config(self.url), "head")
 
     def ping(self) -> None:
@@ -116,6 +119,8 @@ class Database:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +26,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import DATABASE_UNREACHABLE
+
+if TYPE_CHECKING:  # FastAPI itself only where an app is built: a worker raises these too
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://tellwell.dev/problems/"
@@ -194,6 +196,7 @@ HTTP_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error as a problem, and describe that answer in the OpenAPI document."""
+    from fastapi.exceptions import RequestValidationError
 
     async def on_problem(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)

@@ -23,19 +23,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import cache
 
-from textstat.backend import metrics
 
-_FORMULAS: dict[str, tuple[Callable[[str, str], float], str]] = {
-    "en": (metrics.flesch_kincaid_grade, "en-US"),
-    "es": (metrics.crawford, "es"),
-}
+@cache
+def _formulas() -> dict[str, tuple[Callable[[str, str], float], str]]:
+    """Imported on first use: textstat brings NLTK (0.2 s), which a worker rarely needs."""
+    from textstat.backend import metrics
+
+    return {
+        "en": (metrics.flesch_kincaid_grade, "en-US"),
+        "es": (metrics.crawford, "es"),
+    }
 
 
 def reading_grade(text: str, language: str) -> float | None:
     """School grade needed to read ``text``; None if no formula fits ``language`` or no text."""
     root = language.replace("-", "_").split("_")[0].lower()
-    formula = _FORMULAS.get(root)
+    formula = _formulas().get(root)
     if formula is None or not text.strip():
         return None
     score, tag = formula

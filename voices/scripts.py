@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-import pykakasi
-from pypinyin import Style, lazy_pinyin
+if TYPE_CHECKING:  # imported where used: a quarter of a second a process that speaks neither
+    import pykakasi
 
 __all__ = ["closes_sentence", "for_script", "phrases", "sentences"]
 
@@ -109,12 +110,16 @@ def _pinyin(text: str) -> str:
     Everything that is not Hanzi (digits, Latin names, punctuation) passes through, so
     espeak-ng still pauses at the Chinese commas and full stops.
     """
+    from pypinyin import Style, lazy_pinyin
+
     return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
 
 
 @cache
 def _kakasi() -> pykakasi.Kakasi:
     """One converter per process: loading its dictionary takes about 100 ms."""
+    import pykakasi
+
     return pykakasi.Kakasi()
 
 
