@@ -36,9 +36,11 @@ run: serve-setup
 	  TELLWELL_LOG_FORMAT=$${TELLWELL_LOG_FORMAT:-text} \
 	  $(BIN)/tellwell serve --host $(HOST) --port $(PORT)
 
-# worksteal: a worker that runs out of tests takes half of the other's queue, so both
+# worksteal: a worker that runs out of tests takes half of another's queue, so all
 # finish together (tests/conftest.py runs the long tests first, the short ones last).
-PYTEST_ARGS ?= -n 2 --dist worksteal
+# Three test processes on two cores: a test waiting on a process it started, a server or
+# a commit leaves a core idle about a sixth of the time (docs/architecture.md, "Tests").
+PYTEST_ARGS ?= -n 3 --dist worksteal
 
 test: setup lint
 	@.ci/services
