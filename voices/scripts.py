@@ -14,7 +14,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported where used: a quarter of a second a process that speaks neither
+if TYPE_CHECKING:  # imported where used: a quarter of a second saved where neither is spoken
     import pykakasi
 
 __all__ = ["closes_sentence", "for_script", "phrases", "sentences"]
