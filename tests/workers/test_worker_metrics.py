@@ -137,11 +137,20 @@ def test_a_reminder_the_sweeper_expires_is_counted(
     make_settings: Callable[..., Settings], keys: Keys
 ) -> None:
     clock = OffsetClock()
-    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    with TestClient(create_app(make_settings(), clock=clock)) as client:
+    settings = make_settings()
+    # Beyond the render-ahead horizon, so no render has begun when the clock jumps: a
+    # reminder being rendered then is expired by its worker, not by the sweeper.
+    later = datetime.now(UTC) + timedelta(seconds=settings.render_ahead_s + 3600)
+    with TestClient(create_app(settings, clock=clock)) as client:
         before = scrape_app(client)
-        reminder_id = post(client, keys, reminder_body(send_at=later))
+        reminder_id = post(client, keys, reminder_body(send_at=later.isoformat()))
         clock.skip(4 * 24 * 3600)  # past the appointment, three days out
-        wait_for(lambda: reminder_of(client, keys, reminder_id)["status"] == "expired")
+
+        def expired() -> dict[str, Any] | None:
+            reminder = reminder_of(client, keys, reminder_id)
+            return reminder if reminder["status"] == "expired" else None
+
+        events = [event["status"] for event in wait_for(expired)["events"]]
         after = scrape_app(client)
+    assert events == ["scheduled", "expired"]  # never rendered: the sweeper expired it
     assert grown(before, after, "tellwell_sweeper_expired_total") == 1
