@@ -205,9 +205,7 @@ def update_clinic(
     try:
         merged = ClinicCreate.model_validate(current | sent)
     except ValidationError as err:
-        from fastapi.exceptions import RequestValidationError  # not at the top: workers use this
-
-        raise validation_problem_from(RequestValidationError(err.errors())) from err
+        raise validation_problem_from(err.errors()) from err
     check_clinic(merged, offered)
     after = merged.model_dump(mode="json")
     after["schedule"] = merged.schedule.stored()

@@ -29,7 +29,6 @@ from service.db import DATABASE_UNREACHABLE
 
 if TYPE_CHECKING:  # FastAPI itself only where an app is built: a worker raises these too
     from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://tellwell.dev/problems/"
@@ -176,19 +175,20 @@ def _body_error(error: dict[str, Any], content_type: str | None) -> FieldError |
 
 
 def validation_problem_from(
-    exc: RequestValidationError, content_type: str | None = JSON_MEDIA_TYPE
+    errors: Sequence[Any], content_type: str | None = JSON_MEDIA_TYPE, body: Any = None
 ) -> ValidationProblem:
-    """A 422 naming each bad field; ``content_type`` is the request's, to explain a body refused."""
-    errors: list[FieldError] = []
-    for error in exc.errors():
+    """A 422 naming each bad field of pydantic's ``errors``; ``content_type`` and ``body`` are
+    the request's, to explain a body refused."""
+    fields: list[FieldError] = []
+    for error in errors:
         if error["type"] == "json_invalid":
-            errors.append(_json_syntax_error(error, exc.body))
+            fields.append(_json_syntax_error(error, body))
         else:
-            errors.append(
+            fields.append(
                 _body_error(error, content_type)
                 or FieldError(_field_name(error["loc"]), _message(error))
             )
-    return ValidationProblem(errors)
+    return ValidationProblem(fields)
 
 
 HTTP_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
@@ -205,7 +205,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         content_type = request.headers.get("content-type")
-        return problem_response(validation_problem_from(exc, content_type))
+        return problem_response(validation_problem_from(exc.errors(), content_type, exc.body))
 
     async def on_http(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -263,7 +262,7 @@ def _validated(model: type[BaseModel], body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as err:
-        raise validation_problem_from(RequestValidationError(err.errors())) from err
+        raise validation_problem_from(err.errors()) from err
 
 
 def _admin(visit: Visit) -> Caller:

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from service.db import utcnow
@@ -124,7 +123,7 @@ class PreviewForm(BaseModel):
         try:
             return PreviewRequest.model_validate(body)
         except ValidationError as err:
-            raise validation_problem_from(RequestValidationError(err.errors())) from err
+            raise validation_problem_from(err.errors()) from err
 
 
 def field_errors(problem: ValidationProblem) -> dict[str, str]:

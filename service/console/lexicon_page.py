@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -111,7 +110,7 @@ def lexicon_post(
     try:
         entry = LexiconEntryIn.model_validate(typed)
     except ValidationError as err:
-        problem = validation_problem_from(RequestValidationError(err.errors()))
+        problem = validation_problem_from(err.errors())
         return _show(
             visit, services, db_session, clinic, language, errors=field_errors(problem), **typed
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -184,7 +183,7 @@ def review_wording(
             db_session, caller, clinic.id, language, body.version, body.reviewer, now
         )
     except ValidationError as err:
-        problem = validation_problem_from(RequestValidationError(err.errors()))
+        problem = validation_problem_from(err.errors())
         # The version is the page's own hidden field: a bad one means the page is stale.
         first = problem.errors[0]
         stale = "this page is out of date: show it again, then mark it reviewed"
@@ -289,7 +288,7 @@ def save_message(
             db_session, caller, renderer, clinic.id, (kind, variant), language, body.text
         )
     except ValidationError as err:
-        problem = validation_problem_from(RequestValidationError(err.errors()))
+        problem = validation_problem_from(err.errors())
         errors = {"text": "; ".join(error.message for error in problem.errors)}
         return _message_page(visit, services, db_session, clinic, key, errors=errors, text=text)
     except ValidationProblem as problem:  # a gate failed: nothing was written

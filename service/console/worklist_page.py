@@ -15,7 +15,6 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -193,7 +192,7 @@ def call_back(
 def _refusal(err: Exception) -> Exception:
     """A refused action as a page naming the field and why (nothing was stored)."""
     if isinstance(err, ValidationError):
-        err = validation_problem_from(RequestValidationError(err.errors()))
+        err = validation_problem_from(err.errors())
     if isinstance(err, Problem):  # a ValidationProblem's detail names each field
         return ConsoleRefusal(err.status, f"Nothing was changed. {err.detail}")
     return err
