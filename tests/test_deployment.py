@@ -133,7 +133,7 @@ def settings(make_settings: Callable[..., Settings], request: pytest.FixtureRequ
 def test_the_api_health_checks_follow_readyz(
     live_server: LiveServer, settings: Settings, healthy: bool
 ) -> None:
-    readyz = httpx.get(f"{live_server.url}/readyz")
+    readyz = live_server.get("/readyz")
     assert readyz.status_code == (200 if healthy else 503)
     for source, command in healthcheck_commands().items():
         argv = [sys.executable if command[0] == "python" else command[0], *command[1:]]

@@ -69,7 +69,7 @@ def test_racing_updates_send_one_changed_message(
     live_server: LiveServer, keys: Keys, database_url: str
 ) -> None:
     start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    with httpx.Client(base_url=live_server.url, headers=Keys.header(keys.scheduler)) as http:
+    with live_server.client(keys.scheduler) as http:
         created = http.put(PATH, json=visit_body(start, 1)).json()
     deliver(database_url, created["reminders"][0]["id"])
 
@@ -90,16 +90,14 @@ def test_racing_updates_send_one_changed_message(
             assert answer.json()["type"].endswith(("/older-update", "/appointment-busy"))
     newest = answers[-1]
     if newest.status_code == 409 and newest.json()["type"].endswith("/appointment-busy"):
-        retried = httpx.put(
-            f"{live_server.url}{PATH}",
+        retried = live_server.put(
+            f"{PATH}",
             json=versions[-1],
             headers=Keys.header(keys.scheduler),
             timeout=30,
         )  # as a scheduler retries a busy answer
         assert retried.status_code == 200, retried.text
-    final = httpx.get(
-        f"{live_server.url}{PATH}", headers=Keys.header(keys.staff), timeout=30
-    ).json()
+    final = live_server.get(f"{PATH}", headers=Keys.header(keys.staff), timeout=30).json()
     assert final["version"] == 2 + RACERS
     notices = [r for r in stored_reminders(database_url, created["id"]) if r.plan_slot is None]
     waiting = [r for r in notices if r.status == "scheduled"]

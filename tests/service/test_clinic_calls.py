@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -48,7 +47,7 @@ def by_clinic() -> dict[str, object]:
 def test_a_call_comes_from_the_clinic_caller_id(
     live_server: LiveServer, keys: Keys, settings: Settings, sim: TwilioSimulator
 ) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with live_server.client() as http:
         add_clinic(http, keys.admin, timezone=daytime_zone())
         answer = http.post("/v1/reminders", json=by_clinic(), headers=keys.header(keys.scheduler))
         assert answer.status_code == 202, answer.text

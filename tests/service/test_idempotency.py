@@ -62,7 +62,7 @@ def test_twenty_concurrent_duplicates_make_exactly_one_reminder(
     body = reminder_body(send_at=LATER)
 
     def post(_: int) -> httpx.Response:
-        return httpx.post(f"{live_server.url}/v1/reminders", json=body, headers=headers, timeout=30)
+        return live_server.post("/v1/reminders", json=body, headers=headers)
 
     with ThreadPoolExecutor(CONCURRENT_DUPLICATES) as pool:
         responses = list(pool.map(post, range(CONCURRENT_DUPLICATES)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser
 
@@ -34,9 +33,7 @@ def delivered(
     """The app webhook's data for one delivered Spanish reminder, listen_url made local."""
     body = reminder_body(channel="app")
     body["patient"] = body["patient"] | {"phone": None, "app_recipient_id": "app-user-7"}
-    created = httpx.post(
-        f"{live_server.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler)
-    )
+    created = live_server.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert created.status_code == 202, created.text
     (request,) = wait_for(receiver.accepted)
     assert request.valid
@@ -106,14 +103,12 @@ def test_a_follow_up_is_answered_on_the_page_by_keyboard_once(
     body = reminder_body(kind="follow_up", channel="app")
     del body["appointment"]
     body["patient"] = body["patient"] | {"phone": None, "app_recipient_id": "app-user-8"}
-    created = httpx.post(
-        f"{live_server.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler)
-    )
+    created = live_server.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert created.status_code == 202, created.text
     url = f"{live_server.url}/v1/reminders/{created.json()['id']}"
 
     def read() -> dict[str, Any]:
-        return dict(httpx.get(url, headers=keys.header(keys.staff)).json())
+        return dict(live_server.get(url, headers=keys.header(keys.staff)).json())
 
     (request,) = wait_for(receiver.accepted)
     listen_url = live_server.url + request.payload["data"]["listen_url"].removeprefix(
@@ -143,9 +138,9 @@ def test_a_follow_up_is_answered_on_the_page_by_keyboard_once(
 
     answered = read()
     assert answered["status"] == "confirmed" and answered["follow_up"]["answer"] == "4"
-    again = httpx.post(f"{listen_url}/answer", data={"key": "1"})
+    again = live_server.post(f"{listen_url}/answer", data={"key": "1"})
     assert again.status_code == 303
     assert read()["follow_up"]["answer"] == "4"  # the first answer stays
-    not_an_answer = httpx.post(f"{listen_url}/answer", data={"key": "7"})
+    not_an_answer = live_server.post(f"{listen_url}/answer", data={"key": "7"})
     assert not_an_answer.status_code == 422
     assert "not an answer" in not_an_answer.text

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from devtools.ports import free_port
 from devtools.twilio_sim import TwilioSimulator
 from service.config import Settings
-from tests.support.api import ANSWER_WITHIN_S, Keys, LiveServer, reminder_body
+from tests.support.api import Keys, LiveServer, reminder_body
 from tests.support.waiting import wait_for
 from tests.support.workers import run_burst_worker, worker_env
 
@@ -59,21 +57,19 @@ def run_phone_worker(settings: Settings) -> None:
 
 
 def create(live: LiveServer, keys: Keys, **changes: Any) -> str:
-    answer = httpx.post(
-        f"{live.url}/v1/reminders",
+    answer = live.post(
+        "/v1/reminders",
         json=reminder_body(**changes),
         headers=keys.header(keys.scheduler),
-        timeout=ANSWER_WITHIN_S,
     )
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
 
 
 def reminder(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
-    answer = httpx.get(
-        f"{live.url}/v1/reminders/{reminder_id}",
+    answer = live.get(
+        f"/v1/reminders/{reminder_id}",
         headers=keys.header(keys.staff),
-        timeout=ANSWER_WITHIN_S,
     )
     return dict(answer.json())
 

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from markupsafe import escape
 from playwright.sync_api import Browser
@@ -73,7 +72,7 @@ def live(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[LiveSer
 
 
 def post(live: LiveServer, keys: Keys, body: dict[str, Any]) -> str:
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    answer = live.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
 
@@ -88,7 +87,7 @@ def app_patient() -> dict[str, Any]:
 
 
 def read(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
+    answer = live.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -181,28 +180,28 @@ def test_no_answer_then_a_text_then_the_staff_who_mark_it_handled(
     assert step_events(with_staff)[0][2].startswith("step 0 (phone): no-answer; step 1 (sms)")
     assert step_events(with_staff)[1][2].startswith("step 1 (sms): sent, not yet heard; step 2")
     # The console's reminder page shows each step and why it ran or stopped.
-    with httpx.Client(base_url=live.url) as console:
+    with live.client() as console:
         sign_in(console, keys.staff)
         page = console.get(f"/console/reminders/{reminder_id}")
     assert page.status_code == 200, page.text
     for _, _, detail in step_events(with_staff):
         assert str(escape(detail)) in page.text
-    listed = httpx.get(
-        f"{live.url}/v1/reminders",
+    listed = live.get(
+        "/v1/reminders",
         params={"status": "needs_staff"},
         headers=keys.header(keys.staff),
     ).json()
     assert [item["id"] for item in listed["items"]] == [reminder_id]  # the worklist's hook
 
     handled_url = f"{live.url}/v1/reminders/{reminder_id}/handled"
-    assert httpx.post(handled_url, headers=keys.header(keys.scheduler)).status_code == 403
-    answer = httpx.post(handled_url, headers=keys.header(keys.staff))
+    assert live.post(handled_url, headers=keys.header(keys.scheduler)).status_code == 403
+    answer = live.post(handled_url, headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "handled"
     assert answer.json()["events"][-1]["detail"] == "handled by a staff member"
-    assert httpx.post(handled_url, headers=keys.header(keys.staff)).status_code == 200
-    audit = httpx.get(
-        f"{live.url}/v1/audit",
+    assert live.post(handled_url, headers=keys.header(keys.staff)).status_code == 200
+    audit = live.get(
+        "/v1/audit",
         params={"action": "reminder.handled"},
         headers=keys.header(keys.admin),
     ).json()
@@ -306,7 +305,7 @@ def test_the_listen_page_played_to_the_end_stops_the_loop(
     skip_to(clock, clock.now() + timedelta(hours=3))  # past the staff step's time
     assert nothing_due(reminder_id)
     assert read(live, keys, reminder_id)["status"] == "delivered"
-    forged = httpx.post(f"{live.url}/listen/not-a-token/ended")
+    forged = live.post("/listen/not-a-token/ended")
     assert forged.status_code == 403
 
 
@@ -341,7 +340,7 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     assert "Oprima" in called["message"]["text"] and "Oprima" not in data["transcript"]
     # MP3 at the app's rate, not the call's 8 kHz mu-law.
     assert data["audio"]["media_type"] == AudioFormat.APP.media_type
-    audio = httpx.get(data["audio"]["url"])
+    audio = live.get(data["audio"]["url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == data["audio"]["media_type"]
     fetched = tmp_path / "app-step-audio"
     fetched.write_bytes(audio.content)
@@ -349,12 +348,12 @@ def test_an_app_step_sends_the_audio_to_the_app_and_listening_there_stops_the_lo
     assert decoded.frame_rate == AudioFormat.APP.sample_rate_hz
     assert abs(decoded.duration_seconds - data["audio"]["duration_s"]) < 0.5
     # Its listen page shows the same words.
-    page = httpx.get(data["listen_url"])
+    page = live.get(data["listen_url"])
     assert page.status_code == 200
     assert str(escape(data["transcript"])) in page.text and "Oprima" not in page.text
 
     # The app plays the message to the end on its listen page: the loop stops there.
-    ended = httpx.post(f"{data['listen_url']}/ended")
+    ended = live.post(f"{data['listen_url']}/ended")
     assert ended.status_code == 204
     heard = read(live, keys, reminder_id)
     assert heard["status"] == "delivered"
@@ -374,7 +373,7 @@ def test_an_app_step_says_the_clinics_own_app_wording(
     zone = daytime_zone()
     policy = {"steps": [{"channel": "app", "wait_minutes": 30}]}
     app_wording = "Hola, {patient_name}. {clinic_name} le escribe en la app.\nSu cita es el {day}."
-    with httpx.Client(base_url=live.url) as http:
+    with live.client() as http:
         add_clinic(
             http,
             keys.admin,
@@ -391,7 +390,7 @@ def test_an_app_step_says_the_clinics_own_app_wording(
     sim.scenario_for(PATIENT, Scenario(answer="no-answer"))
     body = reminder_body(clinic={"id": "riverside"})
     body["patient"] = body["patient"] | {"timezone": zone, "app_recipient_id": "app-user-7"}
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.admin))
+    answer = live.post("/v1/reminders", json=body, headers=keys.header(keys.admin))
     assert answer.status_code == 202, answer.text
     reminder_id = str(answer.json()["id"])
 
@@ -487,9 +486,7 @@ def test_a_reminder_handled_while_its_app_message_renders_gets_nothing_stored_or
     reminder_id = app_step_waiting(live, keys, sim)
 
     def mark_handled() -> None:
-        answer = httpx.post(
-            f"{live.url}/v1/reminders/{reminder_id}/handled", headers=keys.header(keys.staff)
-        )
+        answer = live.post(f"/v1/reminders/{reminder_id}/handled", headers=keys.header(keys.staff))
         assert answer.status_code == 200, answer.text
 
     pipeline = jobs.pipeline()
@@ -533,17 +530,12 @@ def test_erasing_the_patient_erases_the_app_message_of_a_call(
         app_audio = session.get_one(Reminder, reminder_id).app_audio
         assert app_audio is not None
         app_file = Path(app_audio.path)
-    assert app_file.exists() and httpx.get(data["audio"]["url"]).status_code == 200
+    assert app_file.exists() and live.get(data["audio"]["url"]).status_code == 200
 
-    erased = httpx.request(
-        "DELETE",
-        f"{live.url}/v1/patients",
-        json={"phone": PATIENT},
-        headers=keys.header(keys.admin),
-    )
+    erased = live.delete("/v1/patients", json={"phone": PATIENT}, headers=keys.header(keys.admin))
     assert erased.status_code == 200, erased.text
-    assert httpx.get(data["audio"]["url"]).status_code == 410
-    assert httpx.get(data["listen_url"]).status_code == 410
+    assert live.get(data["audio"]["url"]).status_code == 410
+    assert live.get(data["listen_url"]).status_code == 410
     assert not app_file.exists()
     with jobs.pipeline().db.session() as session:
         stored = session.get_one(Reminder, reminder_id)
@@ -582,7 +574,7 @@ def test_stop_and_start_by_text_share_the_list_calls_use(
             sim.text_in(webhook, PATIENT, FROM_NUMBER, keyword)
         sim.text_in(webhook, PATIENT, FROM_NUMBER, "START")
 
-    unsigned = httpx.post(webhook, data={"From": PATIENT, "Body": "STOP"})
+    unsigned = live.post(webhook, data={"From": PATIENT, "Body": "STOP"})
     assert unsigned.status_code == 403
     with jobs.pipeline().db.session() as session:
         assert not jobs.pipeline().never_call.blocks(session, PATIENT)
@@ -594,7 +586,7 @@ def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
     # The clinic's own policy, not one sent with the reminder: its phone step must call.
     zone = daytime_zone()
     policy = {"steps": [{"channel": "phone", "wait_minutes": 180}], "on_voicemail": "stop"}
-    with httpx.Client(base_url=live.url) as http:
+    with live.client() as http:
         add_clinic(
             http,
             keys.admin,
@@ -608,7 +600,7 @@ def test_a_clinics_policy_calls_again_on_a_reminder_by_clinic_id(
     sim.scenario_for(PATIENT, Scenario(answer="no-answer"), Scenario(answer="human", keys=[yes]))
     body = reminder_body(clinic={"id": "riverside"})
     body["patient"]["timezone"] = zone
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.admin))
+    answer = live.post("/v1/reminders", json=body, headers=keys.header(keys.admin))
     assert answer.status_code == 202, answer.text
     reminder_id = str(answer.json()["id"])
 
@@ -656,9 +648,9 @@ def test_a_text_that_never_arrives_lets_the_next_step_run_at_once(
     # A late or repeated callback changes nothing; a forged one is refused.
     params = {"MessageSid": text.sid, "MessageStatus": "delivered", "AccountSid": sim.account_sid}
     signature = sim.validator.compute_signature(callback, params)
-    late = httpx.post(callback, data=params, headers={"X-Twilio-Signature": signature})
+    late = live.post(callback, data=params, headers={"X-Twilio-Signature": signature})
     assert late.status_code == 204
-    forged = httpx.post(callback, data=params | {"MessageStatus": "failed"})
+    forged = live.post(callback, data=params | {"MessageStatus": "failed"})
     assert forged.status_code == 403
     final = read(live, keys, reminder_id)
     assert final["attempts"][1]["provider_status"] == "undelivered"
@@ -703,13 +695,13 @@ def test_a_follow_up_texted_after_a_missed_call_is_answered_on_its_page(
     (text,) = sim.texts_to(PATIENT)
     link = next(word for word in text.param("Body").split() if "/listen/" in word)
 
-    page = httpx.get(link)
+    page = live.get(link)
     assert page.status_code == 200
     assert read(live, keys, reminder_id)["status"] == "dispatching"  # no delivery report yet
     assert re.findall(r'name="key" value="(\d)"', page.text) == ["1", "2"]
-    answered = httpx.post(f"{link}/answer", data={"key": "1"})
+    answered = live.post(f"{link}/answer", data={"key": "1"})
     assert answered.status_code == 303
-    assert "Thank you. Your answer is saved." in httpx.get(link).text
+    assert "Thank you. Your answer is saved." in live.get(link).text
 
     done = read(live, keys, reminder_id)
     assert done["status"] == "confirmed"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -51,13 +50,13 @@ def follow_up_body(phone: str = PATIENT, **changes: Any) -> dict[str, Any]:
 
 
 def create(live: LiveServer, keys: Keys, body: dict[str, Any]) -> str:
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    answer = live.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
 
 
 def read(live: LiveServer, keys: Keys, reminder_id: str) -> dict[str, Any]:
-    answer = httpx.get(f"{live.url}/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
+    answer = live.get(f"/v1/reminders/{reminder_id}", headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -71,7 +70,7 @@ def settled(live: LiveServer, keys: Keys, reminder_id: str, status: str) -> dict
 
 
 def worklist(live: LiveServer, keys: Keys, **query: Any) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{live.url}/v1/worklist", params=query, headers=keys.header(keys.staff))
+    answer = live.get("/v1/worklist", params=query, headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     return list(answer.json()["items"])
 
@@ -135,8 +134,8 @@ def test_a_visit_rated_1_goes_to_the_staff_who_handle_it(
     assert flagged["events"][-1]["detail"] == (
         "follow-up answered (visit_rating): 1 of 5; needs staff"
     )
-    listed = httpx.get(
-        f"{live.url}/v1/reminders",
+    listed = live.get(
+        "/v1/reminders",
         params={"status": "needs_staff"},
         headers=keys.header(keys.staff),
     ).json()
@@ -152,8 +151,8 @@ def test_a_visit_rated_1_goes_to_the_staff_who_handle_it(
     assert item["actions"] == ["handled", "call_back"]
     assert item["patient"]["phone"] == PATIENT
     assert worklist(live, keys, reason="needs_staff") == []
-    handled = httpx.post(
-        f"{live.url}/v1/worklist/{item['id']}/handled",
+    handled = live.post(
+        f"/v1/worklist/{item['id']}/handled",
         json={"note": "Called back: the wait was long, passed on to the manager"},
         headers=keys.header(keys.staff),
     )
@@ -163,8 +162,8 @@ def test_a_visit_rated_1_goes_to_the_staff_who_handle_it(
     done = read(live, keys, reminder_id)
     assert done["status"] == "handled"
     assert done["follow_up"]["needs_staff"] is True
-    (entry,) = httpx.get(
-        f"{live.url}/v1/audit",
+    (entry,) = live.get(
+        "/v1/audit",
         params={"action": "reminder.handled"},
         headers=keys.header(keys.admin),
     ).json()["items"]
@@ -175,7 +174,7 @@ def test_a_visit_rated_1_goes_to_the_staff_who_handle_it(
 def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted(
     live: LiveServer, keys: Keys, sim: TwilioSimulator
 ) -> None:
-    with httpx.Client(base_url=live.url) as http:
+    with live.client() as http:
         add_clinic(
             http,
             keys.admin,
@@ -211,9 +210,7 @@ def test_the_clinics_resolved_question_a_no_is_flagged_and_the_weeks_are_counted
     )
     assert settled(live, keys, rated, "confirmed")["follow_up"]["answer"] == "5"
 
-    report = httpx.get(
-        f"{live.url}/v1/clinics/riverside/follow-ups", headers=keys.header(keys.staff)
-    )
+    report = live.get("/v1/clinics/riverside/follow-ups", headers=keys.header(keys.staff))
     assert report.status_code == 200, report.text
     (resolved, rating) = report.json()["weeks"]
     assert resolved | {"week": ""} == {

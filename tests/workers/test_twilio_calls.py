@@ -237,10 +237,10 @@ def test_forged_callback_is_refused_and_changes_nothing(
     params = {"CallSid": call.sid, "CallStatus": "completed", "AnsweredBy": "human"}
     forged = RequestValidator("not-the-token").compute_signature(url, params)
     for headers in ({"X-Twilio-Signature": forged}, {}):
-        answer = httpx.post(url, data=params, headers=headers)
+        answer = live_server.post(url, data=params, headers=headers)
         assert answer.status_code == 403
     gather = call.param("Url").replace("/voice", "/gather")
-    assert httpx.post(gather, data={"Digits": "1"}).status_code == 403
+    assert live_server.post(gather, data={"Digits": "1"}).status_code == 403
     after = reminder(live_server, keys, reminder_id)
     assert after["status"] == before["status"] == "dispatching"
     assert after["events"] == before["events"] and after["attempts"] == before["attempts"]
@@ -261,9 +261,8 @@ def test_opt_out_by_keypad_is_lifted_only_by_an_admin_with_a_reason(
     assert len(sim.calls_to(PATIENT)) == 1
 
     def lift(key: str, **body: str) -> httpx.Response:
-        return httpx.request(
-            "DELETE",
-            f"{live_server.url}/v1/opt-outs",
+        return live_server.delete(
+            "/v1/opt-outs",
             json={"phone": PATIENT, **body},
             headers=keys.header(key),
         )
@@ -279,8 +278,8 @@ def test_opt_out_by_keypad_is_lifted_only_by_an_admin_with_a_reason(
     run_phone_worker(settings)
     wait_for(lambda: len(sim.calls_to(PATIENT)) == 2)
     sim.wait_idle()
-    stop = httpx.post(
-        f"{live_server.url}/v1/opt-outs", json={"phone": "555"}, headers=keys.header(keys.scheduler)
+    stop = live_server.post(
+        "/v1/opt-outs", json={"phone": "555"}, headers=keys.header(keys.scheduler)
     )
     assert stop.status_code == 422 and "phone" in stop.text
     assert third

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from devtools.twilio_sim import Scenario, TwilioSimulator
@@ -42,13 +41,13 @@ def live(settings: Settings, keys: Keys, clock: OffsetClock) -> Iterator[LiveSer
 def call(live: LiveServer, keys: Keys, phone: str, **changes: Any) -> str:
     body = reminder_body(**changes)
     body["patient"] = body["patient"] | {"phone": phone}
-    answer = httpx.post(f"{live.url}/v1/reminders", json=body, headers=keys.header(keys.scheduler))
+    answer = live.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
 
 
 def worklist(live: LiveServer, keys: Keys, **query: Any) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{live.url}/v1/worklist", params=query, headers=keys.header(keys.staff))
+    answer = live.get("/v1/worklist", params=query, headers=keys.header(keys.staff))
     assert answer.status_code == 200, answer.text
     return list(answer.json()["items"])
 
@@ -88,8 +87,8 @@ def test_a_cancel_request_and_a_clinic_that_did_not_answer_reach_the_worklist(
     for url in (dialled.param("Url"), dialled.param("StatusCallback")):
         assert "5550132" not in url
 
-    handled = httpx.post(
-        f"{live.url}/v1/worklist/{nobody['id']}/handled",
+    handled = live.post(
+        f"/v1/worklist/{nobody['id']}/handled",
         json={"note": "Called back, booked a new time"},
         headers=keys.header(keys.staff),
     )
@@ -114,8 +113,8 @@ def test_a_call_nobody_answers_with_no_step_left_before_the_visit_is_a_failure_t
 
 
 def test_a_dial_callback_without_twilios_signature_is_refused(live: LiveServer, keys: Keys) -> None:
-    answer = httpx.post(
-        f"{live.url}/v1/twilio/dial",
+    answer = live.post(
+        "/v1/twilio/dial",
         params={"attempt": "0" * 32},
         data={"DialCallStatus": "no-answer"},
     )

@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -33,7 +32,7 @@ def test_staff_follow_a_visit_to_its_reminders_by_keyboard(
     store_clinic(database_url)
     store_clinic(database_url, id="northside", display_name="Northside Clinic")
     start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+    with live_server.client(keys.scheduler) as http:
         for path in ("/v1/appointments/riverside/A-1", "/v1/appointments/northside/N-1"):
             created = http.put(path, json=appointment_body(start))
             assert created.status_code == 201, created.text
@@ -90,7 +89,7 @@ def test_a_visit_needing_attention_shows_why_on_both_pages(
     assert settings.mllp_port is not None
     (ack,) = send("127.0.0.1", settings.mllp_port, [siu(start=hl7_time(start), pid=no_phone)])
     assert ack_code(ack) == "AA"
-    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+    with live_server.client(keys.scheduler) as http:
         reachable = http.put("/v1/appointments/riverside/A-1", json=appointment_body(start))
         assert reachable.status_code == 201, reachable.text
     findings: dict[str, object] = {}

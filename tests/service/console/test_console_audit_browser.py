@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_admin_finds_an_erasure_in_the_audit_log_by_keyboard(
     page: Page, live_server: LiveServer, keys: Keys
 ) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with live_server.client() as http:
         created = http.post(
             "/v1/reminders", json=reminder_body(), headers=keys.header(keys.scheduler)
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -49,7 +48,7 @@ def sign_in_by_mouse(page: Page, live_server: LiveServer, api_key: str) -> None:
 
 def delivered_reminder(live_server: LiveServer, keys: Keys) -> str:
     """A reminder taken through the whole pipeline to the local outbox."""
-    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+    with live_server.client(keys.scheduler) as http:
         created = http.post("/v1/reminders", json=reminder_body(language="es"))
         assert created.status_code == 202, created.text
         reminder_id: str = created.json()["id"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -56,7 +55,7 @@ def store_answers(database_url: str, answers: list[tuple[str, str | None, Status
 def test_staff_read_a_clinics_follow_up_answers_by_week(
     page: Page, live_server: LiveServer, keys: Keys, database_url: str
 ) -> None:
-    with httpx.Client(base_url=live_server.url) as http:
+    with live_server.client() as http:
         add_clinic(http, keys.admin, timezone="UTC")
     store_answers(
         database_url,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -28,7 +27,7 @@ def test_staff_work_the_list_by_keyboard(
 ) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
     made = []
-    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.scheduler)) as http:
+    with live_server.client(keys.scheduler) as http:
         for name in ("María López", "Ana Rivera"):
             body = reminder_body(send_at=tomorrow)
             body["patient"] = body["patient"] | {"name": name}
@@ -93,7 +92,7 @@ def test_staff_work_the_list_by_keyboard(
     (resent,) = audit_entries(database_url, "worklist.resend")
     assert resent.detail is not None and resent.detail["fields"] == ["language"]
     # Every action under the signed-in staff member's key, named in the audit log.
-    with httpx.Client(base_url=live_server.url, headers=keys.header(keys.admin)) as http:
+    with live_server.client(keys.admin) as http:
         for action in ("worklist.call_back", "reminder.handled", "worklist.resend"):
             (entry,) = http.get("/v1/audit", params={"action": action}).json()["items"]
             assert entry["actor_name"] == "nurse", action
