@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import text
 
 from devtools.browser import launch
@@ -69,6 +69,10 @@ TABLES = (
 )
 
 
+PAGE_WAIT_MS = 30_000
+"""How long a page test's ``expect`` waits to see what it expects: Playwright's 30 s for
+actions, not expect's 5 s, which a page answering behind three test processes, Chromium
+and workers on two cores can miss (a preview renders speech first)."""
 RUN_FIRST = ("tests/workers/", "tests/voices/", "tests/intake/", "tests/service/")
 """Folders whose tests start processes, servers, browsers and voices, run first in this
 order; the other folders follow, and ``RUN_LAST`` ends the run."""
@@ -231,6 +235,7 @@ def browser() -> Iterator[Browser]:
     MLLP listener's) then fail with "asyncio.run() cannot be called from a running event
     loop".
     """
+    expect.set_options(timeout=PAGE_WAIT_MS)
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched

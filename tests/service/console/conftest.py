@@ -7,15 +7,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-PAGE_TIMEOUT_MS = 30_000
-"""Generous: the first preview renders speech while the other test process also works."""
-
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh tab in a fresh context (no cookies from another test), closed afterwards."""
     context = browser.new_context()
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
     tab = context.new_page()
     yield tab
     context.close()
