@@ -102,7 +102,15 @@ SWEEPER_ENQUEUED = Counter(
 )
 SWEEPER_EXPIRED = Counter(
     "tellwell_sweeper_expired",
-    "Reminders the sweeper expired because their appointment began before they were sent.",
+    "Reminders the sweeper expired because their appointment began before they were sent"
+    " (also in tellwell_reminders_expired_total, by=sweeper).",
+)
+REMINDERS_EXPIRED = Counter(
+    "tellwell_reminders_expired",
+    "Reminders expired because their appointment began before they were sent, by what"
+    " found them late: by=sweeper (waiting for a job), by=render or by=dispatch (a worker"
+    " about to start on them).",
+    ["by"],
 )
 
 WAITING_STAGES = {"render": Status.SCHEDULED, "dispatch": Status.READY}

@@ -45,7 +45,12 @@ from service.escalation import (
     policy_of,
 )
 from service.links import Links
-from service.metrics import DELIVERY_OUTCOMES, DUE_TO_DISPATCH_SECONDS, RENDER_SECONDS
+from service.metrics import (
+    DELIVERY_OUTCOMES,
+    DUE_TO_DISPATCH_SECONDS,
+    REMINDERS_EXPIRED,
+    RENDER_SECONDS,
+)
 from service.models import (
     IN_THE_LOOP,
     Attempt,
@@ -167,7 +172,7 @@ class Pipeline:
                 return
             reminder = load_reminder(session, reminder_id)
             assert reminder is not None, "a claimed reminder exists"
-            if self._expire_if_late(session, reminder, now):
+            if self._expire_if_late(session, reminder, now, by="render"):
                 return
             kind, language, channel = reminder.kind, reminder.language, reminder.channel
             facts = reminder.facts
@@ -288,9 +293,10 @@ class Pipeline:
         if reminder is None or self._hold_for_window(session, reminder, now):
             return None
         was_ready = reminder.status == Status.READY
-        if not self._claim(session, reminder_id, Status.READY, Status.DISPATCHING, now):
+        # Before the claim: a dispatching reminder may not expire (its call may be live).
+        if was_ready and self._expire_if_late(session, reminder, now, by="dispatch"):
             return None
-        if was_ready and self._expire_if_late(session, reminder, now):
+        if not self._claim(session, reminder_id, Status.READY, Status.DISPATCHING, now):
             return None
         if was_ready:
             late_s = (now - reminder.send_at).total_seconds()
@@ -778,16 +784,22 @@ class Pipeline:
         )
         return taken_over.rowcount == 1  # type: ignore[attr-defined]
 
-    def _expire_if_late(self, session: Session, reminder: Reminder, now: datetime) -> bool:
+    def _expire_if_late(
+        self, session: Session, reminder: Reminder, now: datetime, *, by: str
+    ) -> bool:
+        """True if the appointment has begun: then the job (``by``) stops, and the reminder
+        (rendering, or ready to dispatch) is expired unless another worker moved it first."""
         if reminder.expires_at is None or reminder.expires_at > now:
             return False
-        advance(
+        if advance(
             session,
             reminder.id,
             Status.EXPIRED,
+            expect=frozenset({Status.RENDERING, Status.READY}),
             detail="the appointment has begun",
             lease_until=None,
-        )
+        ):
+            REMINDERS_EXPIRED.labels(by).inc()
         return True
 
     def _hold_for_window(self, session: Session, reminder: Reminder, now: datetime) -> bool:

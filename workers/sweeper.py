@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db import DATABASE_UNREACHABLE
 from service.logs import configure_logging
-from service.metrics import SWEEPER_ENQUEUED, SWEEPER_EXPIRED
+from service.metrics import REMINDERS_EXPIRED, SWEEPER_ENQUEUED, SWEEPER_EXPIRED
 from service.models import Reminder, Status, advance
 from workers.jobs import build_pipeline
 from workers.outages import Outage
@@ -187,6 +187,7 @@ def sweep(pipeline: Pipeline, now: datetime | None = None) -> SweepReport:
             )
         )
     SWEEPER_EXPIRED.inc(len(report.expired))
+    REMINDERS_EXPIRED.labels("sweeper").inc(len(report.expired))
     expired = set(report.expired)
     for (job, reason), claimed_ids in claimed.items():
         ids = [reminder_id for reminder_id in claimed_ids if reminder_id not in expired]

@@ -15,6 +15,7 @@ from service.config import Settings
 from service.db import utcnow
 from service.models import Attempt, Reminder, Status, advance
 from tests.support.api import Keys, reminder_body
+from tests.support.clock import OffsetClock
 from tests.support.waiting import wait_for
 from tests.support.workers import run_burst_worker
 from workers import jobs
@@ -207,3 +208,35 @@ def test_expired_reminder_is_never_delivered(client: TestClient, keys: Keys) -> 
     # The embedded sweeper notices on its own.
     wait_for(lambda: status_of(client, keys, reminder_id)["status"] == "expired")
     assert status_of(client, keys, reminder_id)["attempts"] == []
+
+
+def test_a_dispatch_that_finds_the_appointment_begun_never_delivers(
+    make_settings: Any, keys: Keys
+) -> None:
+    """A dispatch job that runs after the appointment began (behind a backlog, before the
+    sweeper noticed) expires the reminder; run again, as after a lost lease, it still
+    sends nothing. It once claimed the reminder first and then could not expire it, so
+    the reminder sat in dispatching until its lease lapsed and was then delivered."""
+    clock = OffsetClock()
+    soon = utcnow() + timedelta(minutes=10)
+    settings = make_settings()
+    with TestClient(create_app(settings, clock=clock, run_sweeper=False)) as client:
+        pipeline = client.app.state.services.pipeline  # type: ignore[attr-defined]
+        body = reminder_body(send_at=soon.isoformat())
+        reminder_id = client.post(
+            "/v1/reminders", json=body, headers=keys.header(keys.scheduler)
+        ).json()["id"]
+        pipeline.render(reminder_id)
+        clock.skip(4 * 24 * 3600)  # past the appointment, three days out
+        pipeline.dispatch(reminder_id)
+        clock.skip(2 * pipeline.lease.total_seconds())
+        pipeline.dispatch(reminder_id)
+        reminder = status_of(client, keys, reminder_id)
+    assert [event["status"] for event in reminder["events"]] == [
+        "scheduled",
+        "rendering",
+        "ready",
+        "expired",
+    ]
+    assert reminder["attempts"] == []
+    assert list(settings.outbox_dir.glob("*.json")) == []

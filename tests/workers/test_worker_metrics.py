@@ -31,6 +31,7 @@ from tests.support.workers import BURST_TIMEOUT_S, running_worker, worker_env
 
 WEBHOOK_FAILURES = "tellwell_webhook_failures_total"
 SWEEPER_ENQUEUED = "tellwell_sweeper_enqueued_total"
+EXPIRED = "tellwell_reminders_expired_total"
 
 
 def reminder_of(client: TestClient, keys: Keys, reminder_id: str) -> dict[str, Any]:
@@ -154,3 +155,29 @@ def test_a_reminder_the_sweeper_expires_is_counted(
         after = scrape_app(client)
     assert events == ["scheduled", "expired"]  # never rendered: the sweeper expired it
     assert grown(before, after, "tellwell_sweeper_expired_total") == 1
+    assert grown(before, after, EXPIRED, by="sweeper") == 1
+
+
+@pytest.mark.parametrize("job", ["render", "dispatch"])
+def test_a_reminder_a_worker_finds_late_is_counted_by_its_job(
+    make_settings: Callable[..., Settings], keys: Keys, job: str
+) -> None:
+    """A worker that claims a reminder whose appointment has begun meanwhile expires it;
+    the operator sees it counted, by the job that found it late."""
+    clock = OffsetClock()
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    with TestClient(create_app(make_settings(), clock=clock, run_sweeper=False)) as client:
+        pipeline = client.app.state.services.pipeline  # type: ignore[attr-defined]
+        before = scrape_app(client)
+        reminder_id = post(client, keys, reminder_body(send_at=soon.isoformat()))
+        if job == "dispatch":
+            pipeline.render(reminder_id)
+            assert reminder_of(client, keys, reminder_id)["status"] == "ready"
+        clock.skip(4 * 24 * 3600)  # past the appointment, three days out
+        getattr(pipeline, job)(reminder_id)  # as the worker runs it, at that moment
+        reminder = reminder_of(client, keys, reminder_id)
+        after = scrape_app(client)
+    assert reminder["status"] == "expired"
+    assert reminder["events"][-1]["detail"] == "the appointment has begun"
+    assert grown(before, after, EXPIRED, by=job) == 1
+    assert grown(before, after, EXPIRED, by="sweeper") == 0
