@@ -112,6 +112,11 @@ were last composed into (the phone's 8 kHz): a schedule's dates, times and clini
 are in thousands of messages, and reading each from its file and resampling each message
 whole for the phone line was about an eighth of an espeak-ng worker's time (issue 13)."""
 
+MEMORY_RECHECK_S = 60.0
+"""How often, while it speaks, a Speaker lets go of the phrases in memory whose cache
+files are gone: erasing a patient deletes their greeting's phrase file, and a worker in
+another process must not keep speaking, or holding, the name it says (``_phrase``)."""
+
 
 @dataclass(frozen=True)
 class SpokenAudio:
@@ -223,6 +228,7 @@ class Speaker:
             PHRASES_IN_MEMORY_BYTES, getsizeof=lambda pcm: pcm.samples.nbytes
         )
         self._memory_lock = threading.Lock()
+        self._memory_checked_at = time.monotonic()
 
     @property
     def catalog(self) -> Catalog:
@@ -233,6 +239,12 @@ class Speaker:
     def cache_dir(self) -> Path:
         """Where audio files are kept."""
         return self._cache_dir
+
+    @property
+    def phrases_in_memory(self) -> int:
+        """How many phrase renderings this Speaker holds in memory (``_phrase``)."""
+        with self._memory_lock:
+            return len(self._phrases_in_memory)
 
     def languages(self) -> list[LanguageVoice]:
         """Every language this configuration can speak, each with the voice it will use.
@@ -494,11 +506,13 @@ class Speaker:
         )
         path = self._cache_dir / key[:2] / f"{key}.wav"
         made_from.append(path)
+        self._let_go_of_removed_phrases()
         with self._memory_lock:
             said = self._phrases_in_memory.get((key, rate_hz))
         if said is not None:
-            _mark_used(path)
-            return said
+            if _mark_used(path):
+                return said
+            self._forget_phrase(key)  # erased or purged: speak it anew, or not at all
         cached = _read_part(path)
         if cached is not None:
             speech = read_wav(cached)
@@ -514,6 +528,23 @@ class Speaker:
             self._phrases_in_memory[(key, rate_hz)] = said
         return said
 
+    def _forget_phrase(self, key: str) -> None:
+        with self._memory_lock:
+            for held in [held for held in self._phrases_in_memory if held[0] == key]:
+                del self._phrases_in_memory[held]
+
+    def _let_go_of_removed_phrases(self) -> None:
+        """At most every ``MEMORY_RECHECK_S``: forget each phrase whose file is gone."""
+        now = time.monotonic()
+        if now - self._memory_checked_at < MEMORY_RECHECK_S:
+            return
+        self._memory_checked_at = now
+        with self._memory_lock:
+            held = list(self._phrases_in_memory)
+        for key in {key for key, _ in held}:
+            if not (self._cache_dir / key[:2] / f"{key}.wav").exists():
+                self._forget_phrase(key)
+
 
 def _engine_identity(engine: Engine, language: str) -> str:
     """The engine's part of a cache key: its name, or more where the name alone does not
@@ -523,10 +554,16 @@ def _engine_identity(engine: Engine, language: str) -> str:
     return str(identity(language)) if callable(identity) else engine.name
 
 
-def _mark_used(path: Path) -> None:
-    """A cache hit renews the file's time, so a retention purge removes only unused audio."""
-    with contextlib.suppress(OSError):
+def _mark_used(path: Path) -> bool:
+    """A cache hit renews the file's time, so a retention purge removes only unused audio.
+    False when the file is gone (erased or purged)."""
+    try:
         os.utime(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # not ours to touch (a read-only cache): still there
+    return True
 
 
 def _sidecar(path: Path) -> Path:

@@ -13,7 +13,9 @@ the patient goes:
 - audio files only erased reminders use are deleted and their records marked purged (so
   links answer 410), with the speech cache's phrases and sentences they were made from
   (``voices.speaker.cached_files``); a file another patient's reminder also uses stays,
-  as the cache is content-addressed and that patient still needs it;
+  as the cache is content-addressed and that patient still needs it. A Speaker holding
+  a deleted phrase in memory, in any process, lets go of it when next asked for it and
+  within ``voices.speaker.MEMORY_RECHECK_S`` of speaking anything;
 - attempts keep channel, times, outcome and duration; the keys the patient pressed
   (``digits``), the words Twilio heard (``speech_result``) and the provider's call id
   (``provider_ref``, which opens the provider's own record of the call and the number)

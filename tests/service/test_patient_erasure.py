@@ -120,6 +120,27 @@ def test_erasing_a_delivered_reminder_leaves_nothing_about_the_patient(
     db.dispose()
 
 
+def test_a_namesake_after_an_erasure_is_spoken_anew_not_from_memory(
+    client: TestClient, keys: Keys, settings: Settings
+) -> None:
+    """The phrases erasing deletes (the greeting says the name) are not kept in the
+    speaking process's memory either: a later patient of the same name has them spoken
+    again, from the engine, into new files."""
+    body = reminder_body(language="en")
+    namesake = copy.deepcopy(body)  # the same words, another phone
+    namesake["patient"]["phone"] = OTHER_PHONE
+    cached_before = set(settings.audio_dir.rglob("*.wav"))
+    delivered(client, keys, body)
+    erased_phrases = set(settings.audio_dir.rglob("*.wav")) - cached_before
+    assert erased_phrases
+
+    assert erase(client, keys, {"phone": PHONE}).status_code == 200
+    assert not erased_phrases & set(settings.audio_dir.rglob("*.wav"))
+    delivered(client, keys, namesake)
+
+    assert erased_phrases <= set(settings.audio_dir.rglob("*.wav"))
+
+
 def test_audio_another_patient_still_needs_is_kept(
     client: TestClient, keys: Keys, database_url: str
 ) -> None:

@@ -151,6 +151,31 @@ def test_a_damaged_phrase_is_spoken_again_not_cut(
     assert counting_espeak.calls == 2 * distinct_phrases(samples.en)
 
 
+def test_phrases_whose_files_were_erased_are_spoken_anew_not_from_memory(
+    speaker, counting_espeak, samples
+):
+    first = speaker.speak(samples.en, "en", fmt=AudioFormat.PHONE)
+    for path in cached_files(first.path):  # as erasing the patient does
+        path.unlink()
+
+    again = speaker.speak(samples.en, "en", fmt=AudioFormat.PHONE)
+
+    assert counting_espeak.calls == 2 * distinct_phrases(samples.en)
+    assert all(path.exists() for path in cached_files(again.path))
+
+
+def test_memory_lets_go_of_erased_phrases_while_speaking_others(speaker, samples, monkeypatch):
+    first = speaker.speak(samples.en, "en", fmt=AudioFormat.PHONE)
+    assert speaker.phrases_in_memory == distinct_phrases(samples.en)
+    for path in cached_files(first.path):
+        path.unlink()
+    monkeypatch.setattr("voices.speaker.MEMORY_RECHECK_S", 0.0)  # its minute has passed
+
+    speaker.speak("See you soon.", "en", fmt=AudioFormat.PHONE)
+
+    assert speaker.phrases_in_memory == 1
+
+
 @pytest.mark.parametrize("fmt", [AudioFormat.PHONE, AudioFormat.APP])
 def test_cached_files_name_everything_a_message_was_made_from(speaker, fmt):
     shared = "Your visit is on Monday at nine. Please bring your list."
