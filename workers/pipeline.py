@@ -316,7 +316,13 @@ class Pipeline:
             )
             return None
         channel = self.channels[step_channel]
-        attempt, reopened = self._open_attempt(session, reminder, channel)
+        unfinished = self._unfinished_attempt(session, reminder.id)
+        if unfinished is not None:
+            attempt, reopened = unfinished, True
+        elif not was_ready and self._late_contact_held(session, reminder, step_channel, now):
+            return None
+        else:
+            attempt, reopened = self._new_attempt(session, reminder, channel), False
         text, asset, app_due = reminder.message_text or "", reminder.audio, None
         if step_channel in (APP, SMS):
             # The app, and the listen page a text links to, give the app variant.
@@ -471,17 +477,52 @@ class Pipeline:
             )
             return None
 
-    def _open_attempt(
-        self, session: Session, reminder: Reminder, channel: Channel
-    ) -> tuple[Attempt, bool]:
-        """The unfinished attempt a dead worker left (True), or a new one (False)."""
-        open_attempt = session.scalar(
+    def _unfinished_attempt(self, session: Session, reminder_id: str) -> Attempt | None:
+        """The attempt a dead worker left open, which is settled rather than made again."""
+        return session.scalar(
             select(Attempt)
-            .where(Attempt.reminder_id == reminder.id, Attempt.outcome.is_(None))
+            .where(Attempt.reminder_id == reminder_id, Attempt.outcome.is_(None))
             .order_by(Attempt.started_at.desc())
         )
-        if open_attempt is not None:
-            return open_attempt, True
+
+    def _late_contact_held(
+        self, session: Session, reminder: Reminder, step_channel: str, now: datetime
+    ) -> bool:
+        """A retry or an escalation step whose job runs late (the workers were down when
+        it fell due) contacts no one after the visit has begun, and calls or texts only
+        inside the calling hours: it ends the reminder failed when no allowed moment is
+        left before the visit, or waits for the hours to open. True when it held back."""
+        opens = now
+        if step_channel in (PHONE, SMS):
+            hours = self.call_policy.calling_hours(reminder.facts)
+            opens = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
+        if reminder.expires_at is not None and opens >= reminder.expires_at:
+            begun = reminder.expires_at <= now
+            why = "the appointment has begun" if begun else "no calling hours left before the visit"
+            advance(
+                session,
+                reminder.id,
+                Status.FAILED,
+                expect=Status.DISPATCHING,
+                detail=f"{why}; no more contact",
+                lease_until=None,
+            )
+            return True
+        if opens <= now:
+            return False
+        session.execute(  # the sweeper queues this job again when the hours open
+            update(Reminder)
+            .where(Reminder.id == reminder.id)
+            .values(lease_until=opens, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        detail = f"outside the calling hours; waiting until {opens.isoformat()}"
+        session.add(
+            ReminderEvent(reminder_id=reminder.id, status=Status.DISPATCHING, at=now, detail=detail)
+        )
+        return True
+
+    def _new_attempt(self, session: Session, reminder: Reminder, channel: Channel) -> Attempt:
         attempt = Attempt(
             reminder_id=reminder.id,
             channel=channel.name,
@@ -490,7 +531,7 @@ class Pipeline:
         )
         session.add(attempt)
         session.flush()
-        return attempt, False
+        return attempt
 
     def _close_attempt(
         self, session: Session, reminder_id: str, attempt_id: str, outcome: Outcome

@@ -8,8 +8,10 @@ real ``TwilioChannel`` against the Twilio simulator over HTTP.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +24,7 @@ from service.config import Settings
 from service.db import utcnow
 from service.models import Attempt, Reminder, Status
 from tests.support.api import Keys, reminder_body
+from tests.support.clock import OffsetClock
 from workers import jobs
 from workers.channels import PENDING, Delivery, Outcome
 from workers.channels.twilio import TwilioChannel
@@ -29,15 +32,13 @@ from workers.pacing import Pacer
 
 DAY = timedelta(days=1)
 BACKOFF = timedelta(minutes=10)
+LIMITS = {"calls_per_day": 2, "calls_per_week": 3, "call_retry_backoff_s": BACKOFF.total_seconds()}
 BUSY = Outcome(status=Status.FAILED, provider_ref=None, detail="busy", retryable=True)
 
 
 @pytest.fixture
 def phone_client(make_settings: Callable[..., Settings], keys: Keys) -> Iterator[TestClient]:
-    settings = make_settings(
-        calls_per_day=2, calls_per_week=3, call_retry_backoff_s=BACKOFF.total_seconds()
-    )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(make_settings(**LIMITS))) as client:
         yield client
 
 
@@ -116,6 +117,80 @@ def test_weekly_limit_ends_the_reminder_failed(phone_client: TestClient, keys: K
     reminder, _ = busy_now_after(phone_client, keys, timedelta(days=6), timedelta(days=3))
     assert reminder.status == Status.FAILED
     assert "no more calls allowed" in (reminder.events[-1].detail or "")
+
+
+class LateRetry:
+    """A call placed at mid-day, the patient's time, was busy and is to be tried again
+    after the backoff; the workers are down until ``skip`` later, when its job runs."""
+
+    def __init__(self, make_settings: Callable[..., Settings], keys: Keys) -> None:
+        self.clock = OffsetClock()
+        self.settings = make_settings(**LIMITS)
+        self.keys = keys
+        self.body = reminder_body(send_at=(utcnow() + timedelta(minutes=5)).isoformat())
+
+    def run(self, *skips: timedelta) -> dict[str, Any]:
+        """The retry's job, run after each of ``skips``; the reminder as staff see it."""
+        app = create_app(self.settings, clock=self.clock, run_sweeper=False)
+        with TestClient(app) as client:
+            pipeline = jobs.pipeline()
+            answer = client.post(
+                "/v1/reminders", json=self.body, headers=self.keys.header(self.keys.scheduler)
+            )
+            reminder_id = answer.json()["id"]
+            pipeline.render(reminder_id)  # ahead: ready, not yet due
+            with pipeline.db.session() as session:
+                session.execute(
+                    update(Reminder)
+                    .where(Reminder.id == reminder_id)
+                    .values(status=Status.DISPATCHING)
+                )
+                pipeline.settle(
+                    session, dialled(session, reminder_id, self.clock.now(), None).id, BUSY
+                )
+            for skip in skips:
+                self.clock.skip(skip.total_seconds())
+                pipeline.dispatch(reminder_id)
+            shown = client.get(
+                f"/v1/reminders/{reminder_id}", headers=self.keys.header(self.keys.staff)
+            )
+        return dict(shown.json())
+
+    def calls_placed(self) -> int:
+        return len(list(self.settings.outbox_dir.glob("*.json")))
+
+
+def test_a_retry_whose_job_runs_at_night_waits_for_the_calling_hours(
+    make_settings: Callable[..., Settings], keys: Keys
+) -> None:
+    late = LateRetry(make_settings, keys)
+    zone = ZoneInfo(late.body["patient"]["timezone"])
+    night = (late.clock.now() + timedelta(hours=12)).astimezone(zone)  # about midnight
+    opening_day = night.date() if night.time() < time(8) else night.date() + DAY
+    opens = datetime.combine(opening_day, time(8), zone)
+
+    held = late.run(timedelta(hours=12))
+
+    assert held["status"] == "dispatching"
+    assert [a["outcome"] for a in held["attempts"]] == ["busy"] and late.calls_placed() == 0
+    waiting = held["events"][-1]["detail"]
+    assert waiting.startswith("outside the calling hours; waiting until ")
+    assert datetime.fromisoformat(waiting.rsplit(" ", 1)[1]) == opens
+
+    called = LateRetry(make_settings, keys).run(timedelta(hours=12), opens - night)
+    assert [a["outcome"] for a in called["attempts"]] == ["busy", "delivered"]
+
+
+def test_a_retry_whose_job_runs_after_the_visit_began_calls_no_one(
+    make_settings: Callable[..., Settings], keys: Keys
+) -> None:
+    late = LateRetry(make_settings, keys)
+
+    ended = late.run(timedelta(days=4))  # the visit was three days out
+
+    assert ended["status"] == "failed"
+    assert ended["events"][-1]["detail"] == "the appointment has begun; no more contact"
+    assert [a["outcome"] for a in ended["attempts"]] == ["busy"] and late.calls_placed() == 0
 
 
 def test_lost_call_lookup_skips_a_call_another_attempt_owns(
