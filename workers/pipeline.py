@@ -499,14 +499,7 @@ class Pipeline:
         if reminder.expires_at is not None and opens >= reminder.expires_at:
             begun = reminder.expires_at <= now
             why = "the appointment has begun" if begun else "no calling hours left before the visit"
-            advance(
-                session,
-                reminder.id,
-                Status.FAILED,
-                expect=Status.DISPATCHING,
-                detail=f"{why}; no more contact",
-                lease_until=None,
-            )
+            self._give_up(session, reminder.id, f"{why}; no more contact")
             return True
         if opens <= now:
             return False
@@ -521,6 +514,17 @@ class Pipeline:
             ReminderEvent(reminder_id=reminder.id, status=Status.DISPATCHING, at=now, detail=detail)
         )
         return True
+
+    def _give_up(self, session: Session, reminder_id: str, detail: str) -> None:
+        """A dispatching reminder whose contact can go no further ends failed."""
+        advance(
+            session,
+            reminder_id,
+            Status.FAILED,
+            expect=Status.DISPATCHING,
+            detail=detail,
+            lease_until=None,
+        )
 
     def _new_attempt(self, session: Session, reminder: Reminder, channel: Channel) -> Attempt:
         attempt = Attempt(
@@ -759,14 +763,7 @@ class Pipeline:
             return
         retry_at = self._next_call_at(session, reminder, now)
         if retry_at is None:
-            advance(
-                session,
-                reminder.id,
-                Status.FAILED,
-                expect=Status.DISPATCHING,
-                detail=f"{outcome.detail}; no more calls allowed",
-                lease_until=None,
-            )
+            self._give_up(session, reminder.id, f"{outcome.detail}; no more calls allowed")
             return
         # Stays dispatching; the sweeper picks it up once the lease lapses at retry_at.
         reminder.lease_until = retry_at
