@@ -373,9 +373,11 @@ class Pipeline:
             if with_app is None:
                 return
             delivery = with_app
-        outcome = (reopened and channel.reconcile(delivery.attempt_id)) or self._send(
-            channel, delivery
-        )
+        outcome = channel.reconcile(delivery.attempt_id) if reopened else None
+        if outcome is None:
+            if reopened and self._unplaced_attempt_held(delivery):
+                return
+            outcome = self._send(channel, delivery)
         if outcome is None:
             return
         with self.db.session() as session:
@@ -485,13 +487,34 @@ class Pipeline:
             .order_by(Attempt.started_at.desc())
         )
 
+    def _unplaced_attempt_held(self, delivery: Delivery) -> bool:
+        """An attempt a dead worker left open that the provider never placed is placed
+        now only if a new contact could be (``_late_contact_held``)."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            reminder = load_reminder(session, delivery.reminder_id)
+            if reminder is None or reminder.status != Status.DISPATCHING:
+                return True
+            step = channel_of(reminder.channel, policy_of(reminder.facts), reminder.escalation_step)
+            return self._late_contact_held(
+                session, reminder, step, now, unplaced=delivery.attempt_id
+            )
+
     def _late_contact_held(
-        self, session: Session, reminder: Reminder, step_channel: str, now: datetime
+        self,
+        session: Session,
+        reminder: Reminder,
+        step_channel: str,
+        now: datetime,
+        *,
+        unplaced: str | None = None,
     ) -> bool:
         """A retry or an escalation step whose job runs late (the workers were down when
         it fell due) contacts no one after the visit has begun, and calls or texts only
         inside the calling hours: it ends the reminder failed when no allowed moment is
-        left before the visit, or waits for the hours to open. True when it held back."""
+        left before the visit, or waits for the hours to open. True when it held back.
+        ``unplaced``: an open attempt the provider never placed, which ends with it (or
+        stays open, to be looked up again when the hours open)."""
         opens = now
         if step_channel in (PHONE, SMS):
             hours = self.call_policy.calling_hours(reminder.facts)
@@ -499,7 +522,11 @@ class Pipeline:
         if reminder.expires_at is not None and opens >= reminder.expires_at:
             begun = reminder.expires_at <= now
             why = "the appointment has begun" if begun else "no calling hours left before the visit"
-            self._give_up(session, reminder.id, f"{why}; no more contact")
+            detail = f"{why}; no more contact"
+            if unplaced is None:
+                self._give_up(session, reminder.id, detail)
+            else:
+                self.settle(session, unplaced, Outcome(Status.FAILED, detail=detail))
             return True
         if opens <= now:
             return False

@@ -119,18 +119,20 @@ def test_weekly_limit_ends_the_reminder_failed(phone_client: TestClient, keys: K
     assert "no more calls allowed" in (reminder.events[-1].detail or "")
 
 
-class LateRetry:
-    """A call placed at mid-day, the patient's time, was busy and is to be tried again
-    after the backoff; the workers are down until ``skip`` later, when its job runs."""
+class LateContact:
+    """A call placed at mid-day, the patient's time, that was ``busy`` (to be tried again
+    after the backoff) or ``unplaced`` (its worker died before the provider had it, its
+    attempt left open); the workers are down until later, when its job runs."""
 
-    def __init__(self, make_settings: Callable[..., Settings], keys: Keys) -> None:
+    def __init__(self, make_settings: Callable[..., Settings], keys: Keys, earlier: str) -> None:
         self.clock = OffsetClock()
         self.settings = make_settings(**LIMITS)
         self.keys = keys
+        self.earlier = earlier
         self.body = reminder_body(send_at=(utcnow() + timedelta(minutes=5)).isoformat())
 
     def run(self, *skips: timedelta) -> dict[str, Any]:
-        """The retry's job, run after each of ``skips``; the reminder as staff see it."""
+        """The job, run after each of ``skips``; the reminder as staff see it."""
         app = create_app(self.settings, clock=self.clock, run_sweeper=False)
         with TestClient(app) as client:
             pipeline = jobs.pipeline()
@@ -139,15 +141,17 @@ class LateRetry:
             )
             reminder_id = answer.json()["id"]
             pipeline.render(reminder_id)  # ahead: ready, not yet due
+            now = self.clock.now()
             with pipeline.db.session() as session:
                 session.execute(
                     update(Reminder)
                     .where(Reminder.id == reminder_id)
-                    .values(status=Status.DISPATCHING)
+                    .values(status=Status.DISPATCHING, lease_until=now)
                 )
-                pipeline.settle(
-                    session, dialled(session, reminder_id, self.clock.now(), None).id, BUSY
-                )
+                if self.earlier == "busy":
+                    pipeline.settle(session, dialled(session, reminder_id, now, None).id, BUSY)
+                else:
+                    session.add(Attempt(reminder_id=reminder_id, channel="outbox", started_at=now))
             for skip in skips:
                 self.clock.skip(skip.total_seconds())
                 pipeline.dispatch(reminder_id)
@@ -160,10 +164,15 @@ class LateRetry:
         return len(list(self.settings.outbox_dir.glob("*.json")))
 
 
-def test_a_retry_whose_job_runs_at_night_waits_for_the_calling_hours(
-    make_settings: Callable[..., Settings], keys: Keys
+EARLIER = {"busy": ["busy"], "unplaced": [None]}
+"""How each earlier contact shows among the attempts while the job holds back."""
+
+
+@pytest.mark.parametrize("earlier", EARLIER)
+def test_a_late_job_at_night_waits_for_the_calling_hours(
+    make_settings: Callable[..., Settings], keys: Keys, earlier: str
 ) -> None:
-    late = LateRetry(make_settings, keys)
+    late = LateContact(make_settings, keys, earlier)
     zone = ZoneInfo(late.body["patient"]["timezone"])
     night = (late.clock.now() + timedelta(hours=12)).astimezone(zone)  # about midnight
     opening_day = night.date() if night.time() < time(8) else night.date() + DAY
@@ -172,25 +181,29 @@ def test_a_retry_whose_job_runs_at_night_waits_for_the_calling_hours(
     held = late.run(timedelta(hours=12))
 
     assert held["status"] == "dispatching"
-    assert [a["outcome"] for a in held["attempts"]] == ["busy"] and late.calls_placed() == 0
+    assert [a["outcome"] for a in held["attempts"]] == EARLIER[earlier]
+    assert late.calls_placed() == 0
     waiting = held["events"][-1]["detail"]
     assert waiting.startswith("outside the calling hours; waiting until ")
     assert datetime.fromisoformat(waiting.rsplit(" ", 1)[1]) == opens
 
-    called = LateRetry(make_settings, keys).run(timedelta(hours=12), opens - night)
-    assert [a["outcome"] for a in called["attempts"]] == ["busy", "delivered"]
+    called = LateContact(make_settings, keys, earlier).run(timedelta(hours=12), opens - night)
+    assert [a["outcome"] for a in called["attempts"]][-1] == "delivered"
+    assert len(called["attempts"]) == len(EARLIER[earlier]) + (earlier == "busy")
 
 
-def test_a_retry_whose_job_runs_after_the_visit_began_calls_no_one(
-    make_settings: Callable[..., Settings], keys: Keys
+@pytest.mark.parametrize("earlier", EARLIER)
+def test_a_late_job_after_the_visit_began_calls_no_one(
+    make_settings: Callable[..., Settings], keys: Keys, earlier: str
 ) -> None:
-    late = LateRetry(make_settings, keys)
+    late = LateContact(make_settings, keys, earlier)
 
     ended = late.run(timedelta(days=4))  # the visit was three days out
 
     assert ended["status"] == "failed"
     assert ended["events"][-1]["detail"] == "the appointment has begun; no more contact"
-    assert [a["outcome"] for a in ended["attempts"]] == ["busy"] and late.calls_placed() == 0
+    assert [a["outcome"] for a in ended["attempts"]] == ["busy" if earlier == "busy" else "failed"]
+    assert late.calls_placed() == 0
 
 
 def test_lost_call_lookup_skips_a_call_another_attempt_owns(
