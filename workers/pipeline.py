@@ -519,12 +519,14 @@ class Pipeline:
         if step_channel in (PHONE, SMS):
             hours = self.call_policy.calling_hours(reminder.facts)
             opens = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
+        # An escalation step's wait or end is a step event, told to the scheduler.
+        step = reminder.escalation_step if policy_of(reminder.facts) is not None else None
         if reminder.expires_at is not None and opens >= reminder.expires_at:
             begun = reminder.expires_at <= now
             why = "the appointment has begun" if begun else "no calling hours left before the visit"
             detail = f"{why}; no more contact"
             if unplaced is None:
-                self._give_up(session, reminder.id, detail)
+                self._give_up(session, reminder.id, detail, step=step)
             else:
                 self.settle(session, unplaced, Outcome(Status.FAILED, detail=detail))
             return True
@@ -537,19 +539,28 @@ class Pipeline:
             .execution_options(synchronize_session=False)
         )
         detail = f"outside the calling hours; waiting until {opens.isoformat()}"
-        session.add(
-            ReminderEvent(reminder_id=reminder.id, status=Status.DISPATCHING, at=now, detail=detail)
-        )
+        if step is not None:
+            step_event(session, reminder, step, f"step {step} ({step_channel}): {detail}")
+        else:
+            session.add(
+                ReminderEvent(
+                    reminder_id=reminder.id, status=Status.DISPATCHING, at=now, detail=detail
+                )
+            )
         return True
 
-    def _give_up(self, session: Session, reminder_id: str, detail: str) -> None:
-        """A dispatching reminder whose contact can go no further ends failed."""
+    def _give_up(
+        self, session: Session, reminder_id: str, detail: str, *, step: int | None = None
+    ) -> None:
+        """A dispatching reminder whose contact can go no further ends failed (``step``:
+        the escalation step it ends at, if any)."""
         advance(
             session,
             reminder_id,
             Status.FAILED,
             expect=Status.DISPATCHING,
             detail=detail,
+            step=step,
             lease_until=None,
         )
 

@@ -124,12 +124,15 @@ class LateContact:
     after the backoff) or ``unplaced`` (its worker died before the provider had it, its
     attempt left open); the workers are down until later, when its job runs."""
 
-    def __init__(self, make_settings: Callable[..., Settings], keys: Keys, earlier: str) -> None:
+    def __init__(
+        self, make_settings: Callable[..., Settings], keys: Keys, earlier: str, **changes: Any
+    ) -> None:
         self.clock = OffsetClock()
         self.settings = make_settings(**LIMITS)
         self.keys = keys
         self.earlier = earlier
-        self.body = reminder_body(send_at=(utcnow() + timedelta(minutes=5)).isoformat())
+        soon = (utcnow() + timedelta(minutes=5)).isoformat()
+        self.body = reminder_body(send_at=soon, **changes)
 
     def run(self, *skips: timedelta) -> dict[str, Any]:
         """The job, run after each of ``skips``; the reminder as staff see it."""
@@ -190,6 +193,22 @@ def test_a_late_job_at_night_waits_for_the_calling_hours(
     called = LateContact(make_settings, keys, earlier).run(timedelta(hours=12), opens - night)
     assert [a["outcome"] for a in called["attempts"]][-1] == "delivered"
     assert len(called["attempts"]) == len(EARLIER[earlier]) + (earlier == "busy")
+
+
+def test_a_late_escalation_step_at_night_waits_as_that_step(
+    make_settings: Callable[..., Settings], keys: Keys
+) -> None:
+    """With a policy its phone steps are the retries: the step's wait is a step event,
+    which a scheduler with a callback_url hears as reminder.escalated."""
+    policy = {"steps": [{"channel": "phone", "wait_minutes": 10}]}
+    late = LateContact(make_settings, keys, "busy", escalation=policy)
+
+    held = late.run(timedelta(hours=12))
+
+    assert held["status"] == "dispatching" and late.calls_placed() == 0
+    waiting = held["events"][-1]
+    assert waiting["step"] == 1
+    assert waiting["detail"].startswith("step 1 (phone): outside the calling hours; waiting until ")
 
 
 @pytest.mark.parametrize("earlier", EARLIER)
