@@ -113,9 +113,10 @@ are in thousands of messages, and reading each from its file and resampling each
 whole for the phone line was about an eighth of an espeak-ng worker's time (issue 13)."""
 
 MEMORY_RECHECK_S = 60.0
-"""How often, while it speaks, a Speaker lets go of the phrases in memory whose cache
-files are gone: erasing a patient deletes their greeting's phrase file, and a worker in
-another process must not keep speaking, or holding, the name it says (``_phrase``)."""
+"""How often, as it starts a message phrase by phrase (``_encoded``), a Speaker lets go of
+the phrases in memory whose cache files are gone: erasing a patient deletes their
+greeting's phrase file, and a worker in another process must not keep holding the name
+it says (a hit on such a phrase speaks it anew at once: ``_phrase``)."""
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ class Speaker:
             self._secret,
             pause_s=pause_s,
         )
-        path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
+        path = self._cached_path(key, fmt.extension)
 
         def spoken(duration_s: float) -> SpokenAudio:
             return SpokenAudio(
@@ -414,6 +415,7 @@ class Speaker:
             said = for_script(text, voice.script)
             speech = engine.synthesize(said, voice.code, voice.voice, words_per_minute)
             return encode_pcm(read_wav(speech), fmt)
+        self._let_go_of_removed_phrases()
         spoken = spoken_sentences(
             text,
             lambda phrase: self._phrase(
@@ -468,7 +470,7 @@ class Speaker:
             pause_s=pause_s,
             gain_db=gain_db,
         )
-        path = self._cache_dir / key[:2] / f"{key}.{fmt.extension}"
+        path = self._cached_path(key, fmt.extension)
         made_from.append(path)
         piece = _read_part(path)
         if piece is not None:
@@ -504,9 +506,8 @@ class Speaker:
             phrase,
             self._secret,
         )
-        path = self._cache_dir / key[:2] / f"{key}.wav"
+        path = self._cached_path(key, "wav")
         made_from.append(path)
-        self._let_go_of_removed_phrases()
         with self._memory_lock:
             said = self._phrases_in_memory.get((key, rate_hz))
         if said is not None:
@@ -528,6 +529,11 @@ class Speaker:
             self._phrases_in_memory[(key, rate_hz)] = said
         return said
 
+    def _cached_path(self, key: str, extension: str) -> Path:
+        """Where the cache keeps the file of ``key``: in a folder named by its first two
+        characters, so no folder grows to every file."""
+        return self._cache_dir / key[:2] / f"{key}.{extension}"
+
     def _forget_phrase(self, key: str) -> None:
         with self._memory_lock:
             for held in [held for held in self._phrases_in_memory if held[0] == key]:
@@ -542,7 +548,7 @@ class Speaker:
         with self._memory_lock:
             held = list(self._phrases_in_memory)
         for key in {key for key, _ in held}:
-            if not (self._cache_dir / key[:2] / f"{key}.wav").exists():
+            if not self._cached_path(key, "wav").exists():
                 self._forget_phrase(key)
 
 

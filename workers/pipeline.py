@@ -515,10 +515,7 @@ class Pipeline:
         left before the visit, or waits for the hours to open. True when it held back.
         ``unplaced``: an open attempt the provider never placed, which ends with it (or
         stays open, to be looked up again when the hours open)."""
-        opens = now
-        if step_channel in (PHONE, SMS):
-            hours = self.call_policy.calling_hours(reminder.facts)
-            opens = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
+        opens = self._calling_hours_open(reminder, now) if step_channel in (PHONE, SMS) else now
         # An escalation step's wait or end is a step event, told to the scheduler.
         step = reminder.escalation_step if policy_of(reminder.facts) is not None else None
         if reminder.expires_at is not None and opens >= reminder.expires_at:
@@ -883,12 +880,17 @@ class Pipeline:
         window) have closed meanwhile."""
         if reminder.channel != "phone" or reminder.status != Status.READY:
             return False
-        hours = self.call_policy.calling_hours(reminder.facts)
-        allowed = hours.next_allowed(now, reminder.facts["patient"]["timezone"])
+        allowed = self._calling_hours_open(reminder, now)
         if allowed <= now:
             return False
         reminder.send_at = allowed
         return True
+
+    def _calling_hours_open(self, reminder: Reminder, now: datetime) -> datetime:
+        """``now`` inside the reminder's calling hours (its clinic's, else the window), or
+        when they next open, in the patient's time zone."""
+        hours = self.call_policy.calling_hours(reminder.facts)
+        return hours.next_allowed(now, reminder.facts["patient"]["timezone"])
 
 
 def store_audio(session: Session, audio: SpokenAudio, store: AudioStore) -> None:
