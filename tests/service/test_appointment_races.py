@@ -91,13 +91,10 @@ def test_racing_updates_send_one_changed_message(
     newest = answers[-1]
     if newest.status_code == 409 and newest.json()["type"].endswith("/appointment-busy"):
         retried = live_server.put(
-            f"{PATH}",
-            json=versions[-1],
-            headers=Keys.header(keys.scheduler),
-            timeout=30,
+            PATH, json=versions[-1], headers=Keys.header(keys.scheduler)
         )  # as a scheduler retries a busy answer
         assert retried.status_code == 200, retried.text
-    final = live_server.get(f"{PATH}", headers=Keys.header(keys.staff), timeout=30).json()
+    final = live_server.get(PATH, headers=Keys.header(keys.staff)).json()
     assert final["version"] == 2 + RACERS
     notices = [r for r in stored_reminders(database_url, created["id"]) if r.plan_slot is None]
     waiting = [r for r in notices if r.status == "scheduled"]

@@ -105,7 +105,7 @@ def test_a_follow_up_is_answered_on_the_page_by_keyboard_once(
     body["patient"] = body["patient"] | {"phone": None, "app_recipient_id": "app-user-8"}
     created = live_server.post("/v1/reminders", json=body, headers=keys.header(keys.scheduler))
     assert created.status_code == 202, created.text
-    url = f"{live_server.url}/v1/reminders/{created.json()['id']}"
+    url = f"/v1/reminders/{created.json()['id']}"
 
     def read() -> dict[str, Any]:
         return dict(live_server.get(url, headers=keys.header(keys.staff)).json())
